@@ -1,0 +1,112 @@
+# bench — build, test and demo targets. `make` builds ./bench (CUDA parts too when nvcc is found).
+#   make setup   install missing Debian packages and the Python test venv (build/venv)
+#   make demo    setup + build + run suites/quickstart.yaml on the CPU
+#   make test    setup + build + unit, end-to-end, reference and sanitizer tests
+#   make fuzz    run each libFuzzer harness for a bounded time (FUZZ_SECONDS, default 60)
+
+CC       ?= cc
+NVCC     ?= $(shell command -v nvcc 2>/dev/null)
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+PYTHON   := build/venv/bin/python
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CPPFLAGS := -Icli -Iengine -Ikernels -D_GNU_SOURCE -DBENCH_GIT_COMMIT='"$(GIT_COMMIT)"'
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 $(WARN) -fopenmp -pthread
+LDLIBS   := -lyaml -ljansson -lpcre2-8 -lopenblas -lm -lpthread
+
+BENCH_SRC  := $(wildcard cli/*.c)
+ENGINE_SRC := $(wildcard engine/*.c)
+LIB_SRC    := $(filter-out cli/main.c,$(BENCH_SRC)) $(ENGINE_SRC)
+CU_SRC     := $(wildcard kernels/*.cu)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+
+# ---- release build (build/release) ----
+REL := build/release
+REL_OBJ := $(patsubst %.c,$(REL)/%.o,$(LIB_SRC))
+
+ifneq ($(NVCC),)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCCFLAGS ?= -O2 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80 \
+             -Xcompiler -fPIC $(CPPFLAGS)
+CU_OBJ := $(patsubst %.cu,$(REL)/%.o,$(CU_SRC))
+REL_CPPFLAGS := -DBENCH_CUDA
+REL_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
+BUILT_WITH := cpu+cuda
+else
+CU_OBJ :=
+BUILT_WITH := cpu
+endif
+
+.PHONY: all setup demo test unit-test fuzz clean bench-cpu
+all: bench
+	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
+
+bench: $(REL)/cli/main.o $(REL_OBJ) $(CU_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(REL_LDLIBS)
+
+$(REL)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(REL)/%.o: %.cu $(wildcard engine/*.h kernels/*.h)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+$(REL)/tests/%: tests/unit/%.c tests/unit/test.h $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+# ---- sanitizer build (build/asan): ASan + UBSan, CPU backend only ----
+ASAN := build/asan
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(LIB_SRC))
+
+$(ASAN)/bench: $(ASAN)/cli/main.o $(ASAN_OBJ)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+$(ASAN)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+$(ASAN)/tests/%: tests/unit/%.c tests/unit/test.h $(ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_OBJ) $(LDLIBS)
+
+UNIT_REL  := $(patsubst tests/unit/%.c,$(REL)/tests/%,$(UNIT_SRC))
+UNIT_ASAN := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRC))
+
+# ---- targets ----
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	@$(MAKE) --no-print-directory all
+	./bench run suites/quickstart.yaml --device cpu
+
+test: setup
+	@$(MAKE) --no-print-directory all $(UNIT_REL) $(ASAN)/bench $(UNIT_ASAN)
+	@PYTHON=$(PYTHON) tests/run_all.sh
+
+unit-test: all $(UNIT_REL)
+	@for t in $(UNIT_REL); do echo "== $$t"; $$t || exit 1; done
+
+# ---- fuzzing (clang libFuzzer) ----
+FUZZ := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ)/%,$(FUZZ_SRC))
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+$(FUZZ)/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz: setup $(FUZZ_BIN)
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+bench-cpu: all
+	@scripts/bench_cpu.sh
+
+clean:
+	rm -rf build bench

@@ -1,0 +1,45 @@
+// commands.h — one entry point per subcommand (cli/cmd_<name>.c) and the dispatch table.
+// Each command takes argv with argv[0] = the command name, returns the process exit code:
+// 0 success, 1 some jobs failed, 2 bad input or usage.
+#ifndef BENCH_COMMANDS_H
+#define BENCH_COMMANDS_H
+
+#define EXIT_OK 0
+#define EXIT_JOBS_FAILED 1
+#define EXIT_BAD_INPUT 2
+
+typedef int (*CommandFn)(int argc, char **argv);
+
+typedef struct {
+  const char *name;
+  CommandFn fn;         // NULL: not built yet
+  const char *usage;    // one line, after "bench "
+  const char *summary;  // one line
+  const char *help;     // detail printed by --help (may be NULL)
+} Command;
+
+extern const Command COMMANDS[];
+extern const int N_COMMANDS;
+const Command *find_command(const char *name);
+// Prints "usage: bench <usage>" and the help text of a command.
+void print_command_help(const Command *c, FILE *out);
+// True when argv holds --help or -h (commands call this first).
+int wants_help(int argc, char **argv);
+// The version string (also in manifests).
+extern const char BENCH_VERSION[];
+
+int cmd_run(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_rope(int argc, char **argv);
+int cmd_init_model(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+#endif

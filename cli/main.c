@@ -1,0 +1,124 @@
+// main.c — `bench COMMAND ...`: looks the command up in the dispatch table and runs it.
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "util.h"
+
+#ifndef BENCH_GIT_COMMIT
+#define BENCH_GIT_COMMIT "unknown"
+#endif
+
+const char BENCH_VERSION[] = "0.1.0";
+
+// Commands whose function is NULL are part of the design but not built yet: they say so, exit 2.
+const Command COMMANDS[] = {
+    {"run", NULL,
+     "run SUITE [--only PHASE[,PHASE]] [--device auto|cpu|cuda[:N]] [--devices 0,1,..] "
+     "[--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--dry-run]",
+     "run every job of a suite (resumes by default) and write the report", NULL},
+    {"plan", NULL, "plan SUITE [--json]",
+     "show the expanded job matrix: phases, jobs, ids, cost estimate, warnings", NULL},
+    {"validate", NULL, "validate SUITE", "parse and check a suite; errors name file:line:col", NULL},
+    {"status", NULL, "status RESULTS_DIR", "done/total, running job, failures, ETA of a run", NULL},
+    {"report", NULL, "report RESULTS_DIR [--reports DIR]",
+     "(re)generate REPORT.md and figures from stored results", NULL},
+    {"compare", NULL, "compare DIR_A DIR_B [--tol PCT]",
+     "relative differences of the same jobs run on two machines or versions", NULL},
+    {"submit", NULL, "submit SUITE --slurm [...]",
+     "submit a suite as a Slurm job array plus a dependent report step", NULL},
+    {"rope", NULL, "rope SUITE VARIANT [--head-dim D] [--length L] [--json]",
+     "print a RoPE variant's frequencies, positions and attention scale", NULL},
+    {"init-model", NULL,
+     "init-model DIR --arch llama|qwen2|mistral|gpt_neox [--layers N] [--seed S] [...]",
+     "write a random, complete Hugging Face checkpoint", NULL},
+    {"inspect", NULL, "inspect MODEL_DIR",
+     "validate a checkpoint and print its architecture, parameters, dtype and RoPE", NULL},
+    {"tokenize", NULL, "tokenize MODEL_DIR|tokenizer.json [FILE] [--bos]",
+     "print the token ids of FILE (or stdin) as a JSON array", NULL},
+    {"version", cmd_version, "version", "print the version", NULL},
+    {"help", cmd_help, "help [COMMAND]", "list the commands or describe one", NULL},
+};
+const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
+
+const Command *find_command(const char *name) {
+  for (int i = 0; i < N_COMMANDS; i++)
+    if (strcmp(COMMANDS[i].name, name) == 0) return &COMMANDS[i];
+  return NULL;
+}
+
+int wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+  return 0;
+}
+
+void print_command_help(const Command *c, FILE *out) {
+  fprintf(out, "usage: bench %s\n\n%s\n", c->usage, c->summary);
+  if (c->help) fprintf(out, "\n%s", c->help);
+  if (!c->fn) fprintf(out, "\n(this command is not built yet)\n");
+}
+
+static void print_overview(FILE *out) {
+  fprintf(out, "usage: bench COMMAND [ARGS]\n\nlong-context language-model benchmark runner\n\n");
+  for (int i = 0; i < N_COMMANDS; i++)
+    fprintf(out, "  %-11s %s%s\n", COMMANDS[i].name, COMMANDS[i].summary,
+            COMMANDS[i].fn ? "" : " (not built yet)");
+  fprintf(out, "\n'bench help COMMAND' or 'bench COMMAND --help' describes one.\n");
+}
+
+int cmd_version(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  printf("bench %s (commit %s", BENCH_VERSION, BENCH_GIT_COMMIT);
+#ifdef BENCH_CUDA
+  printf(", cuda");
+#else
+  printf(", cpu only");
+#endif
+  printf(")\n");
+  return EXIT_OK;
+}
+
+int cmd_help(int argc, char **argv) {
+  if (argc < 2) {
+    print_overview(stdout);
+    return EXIT_OK;
+  }
+  const Command *c = find_command(argv[1]);
+  if (!c) {
+    fprintf(stderr, "bench: error: unknown command '%s'\n", argv[1]);
+    return EXIT_BAD_INPUT;
+  }
+  print_command_help(c, stdout);
+  return EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_overview(stderr);
+    return EXIT_BAD_INPUT;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) return cmd_help(1, argv);
+  if (strcmp(argv[1], "--version") == 0) return cmd_version(1, argv);
+  const Command *c = find_command(argv[1]);
+  if (!c) {
+    const char *names[64];
+    for (int i = 0; i < N_COMMANDS; i++) names[i] = COMMANDS[i].name;
+    const char *guess = closest_name(argv[1], names, N_COMMANDS);
+    if (guess)
+      fprintf(stderr, "bench: error: unknown command '%s' (did you mean '%s'?)\n", argv[1], guess);
+    else
+      fprintf(stderr, "bench: error: unknown command '%s'; 'bench help' lists them\n", argv[1]);
+    return EXIT_BAD_INPUT;
+  }
+  if (wants_help(argc - 1, argv + 1)) {
+    print_command_help(c, stdout);
+    return EXIT_OK;
+  }
+  if (!c->fn) {
+    fprintf(stderr, "bench: error: '%s' is not built yet\n", c->name);
+    return EXIT_BAD_INPUT;
+  }
+  return c->fn(argc - 1, argv + 1);
+}

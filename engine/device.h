@@ -1,0 +1,29 @@
+// device.h — which compute devices exist and which backends this binary was built with.
+#ifndef BENCH_DEVICE_H
+#define BENCH_DEVICE_H
+
+#include <stddef.h>
+
+typedef struct {
+  int index;
+  char name[128];
+  size_t total_bytes;  // device memory
+  size_t free_bytes;
+  int cc_major, cc_minor;  // compute capability
+} GpuInfo;
+
+// "cpu" or "cpu+cuda".
+const char *device_backends_built(void);
+// Number of usable CUDA GPUs; 0 when built without CUDA or when no driver/GPU is present.
+int device_gpu_count(void);
+// Fills info for GPU i; -1 when it cannot be queried.
+int device_gpu_info(int i, GpuInfo *info);
+// Driver and runtime versions as CUDA encodes them (e.g. 12040); 0 when unknown.
+void device_cuda_versions(int *driver, int *runtime, size_t *cublaslt);
+
+// Implemented in kernels/device_info.cu when built with CUDA.
+int cuda_gpu_count(void);
+int cuda_gpu_info(int i, GpuInfo *info);
+void cuda_versions(int *driver, int *runtime, size_t *cublaslt);
+
+#endif

@@ -1,0 +1,100 @@
+// util.h — errors, allocation, files, hashing and small string helpers shared by bench/ and engine/.
+//
+// Two kinds of failure:
+//  - user-facing failures (bad input, missing file, OOM of a job) are returned to the caller as an
+//    int status (0 ok, -1 failed) with a one-line message in a BenchErr; nothing exits.
+//  - broken invariants and failed system resources (malloc) abort through CHECK/die with file:line.
+#ifndef BENCH_UTIL_H
+#define BENCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define BENCH_ERR_MAX 1024
+
+typedef struct {
+  char msg[BENCH_ERR_MAX];  // one line, lowercase, no trailing newline
+} BenchErr;
+
+// Sets err->msg (printf-style) and returns -1 so callers can `return err_set(err, ...)`.
+int err_set(BenchErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Prefixes an existing message: "context: old message". Returns -1.
+int err_prefix(BenchErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Fatal internal error with source location; never used for user input.
+_Noreturn void die_at(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)
+#define CHECK(cond) \
+  do { if (!(cond)) die_at(__FILE__, __LINE__, "internal check failed: %s", #cond); } while (0)
+
+// Allocation that never returns NULL (aborts with file:line on failure).
+void *xmalloc_at(size_t n, const char *file, int line);
+void *xcalloc_at(size_t count, size_t size, const char *file, int line);
+void *xrealloc_at(void *p, size_t n, const char *file, int line);
+char *xstrdup_at(const char *s, const char *file, int line);
+#define xmalloc(n) xmalloc_at((n), __FILE__, __LINE__)
+#define xcalloc(c, s) xcalloc_at((c), (s), __FILE__, __LINE__)
+#define xrealloc(p, n) xrealloc_at((p), (n), __FILE__, __LINE__)
+#define xstrdup(s) xstrdup_at((s), __FILE__, __LINE__)
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Reads a whole file (NUL-terminated copy; *len excludes the NUL). Fails if larger than max_bytes.
+int read_file(const char *path, size_t max_bytes, char **out, size_t *len, BenchErr *err);
+// Writes atomically: temp file in the same directory, fsync, rename, fsync directory.
+int write_file_atomic(const char *path, const void *data, size_t len, BenchErr *err);
+int file_exists(const char *path);
+int is_directory(const char *path);
+int mkdir_p(const char *path, BenchErr *err);
+// Joins dir and rel unless rel is absolute. Caller frees.
+char *path_join(const char *dir, const char *rel);
+// Directory part of a path ("." when none). Caller frees.
+char *path_dirname(const char *path);
+
+// SHA-256.
+typedef struct {
+  uint32_t state[8];
+  uint64_t bytes;
+  uint8_t block[64];
+  size_t fill;
+} Sha256;
+void sha256_init(Sha256 *h);
+void sha256_update(Sha256 *h, const void *data, size_t n);
+void sha256_final(Sha256 *h, uint8_t out[32]);
+// Hex digest of a buffer into out[65].
+void sha256_hex(const void *data, size_t n, char out[65]);
+// Hex digest of a file's bytes; -1 with err when unreadable.
+int sha256_file_hex(const char *path, char out[65], BenchErr *err);
+
+// Growable byte buffer (always NUL-terminated).
+typedef struct {
+  char *data;
+  size_t len, cap;
+} StrBuf;
+void sb_append(StrBuf *b, const char *s);
+void sb_appendn(StrBuf *b, const char *s, size_t n);
+void sb_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_free(StrBuf *b);
+
+// Levenshtein distance (for did-you-mean suggestions).
+int edit_distance(const char *a, const char *b);
+// Closest candidate within a small distance, or NULL.
+const char *closest_name(const char *word, const char *const *candidates, int n);
+
+// Seconds since the epoch (wall) and a monotonic clock, in seconds.
+double wall_time(void);
+double mono_time(void);
+// ISO-8601 UTC timestamp into out[32].
+void iso_time_utc(double t, char out[32]);
+
+// Deterministic random numbers: SplitMix64 seeding a xoshiro256** generator.
+typedef struct { uint64_t s[4]; } Rng;
+void rng_seed(Rng *r, uint64_t seed);
+uint64_t rng_next(Rng *r);
+double rng_uniform(Rng *r);         // [0, 1)
+double rng_normal(Rng *r);          // standard normal
+uint64_t rng_below(Rng *r, uint64_t n);  // uniform in [0, n)
+
+#endif

@@ -1,0 +1,60 @@
+# lib.sh — helpers for end-to-end tests that run the real bench binary ($BENCH).
+# Each check counts as one test; `finish` prints "N passed, N failed" and sets the exit status.
+set -u
+BENCH=${BENCH:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/bench}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PYTHON=${PYTHON:-$ROOT/build/venv/bin/python}
+case "$PYTHON" in /*) ;; *) PYTHON=$ROOT/$PYTHON ;; esac
+TMP=$(mktemp -d "${BENCH_TEST_TMP:-/tmp}/e2e.XXXXXX")
+_pass=0
+_fail=0
+OUT=""
+ERR=""
+RC=0
+
+_ok() { _pass=$((_pass + 1)); }
+_bad() { _fail=$((_fail + 1)); echo "FAIL: $*" >&2; }
+
+# run CMD...: runs a command, capturing stdout in $OUT, stderr in $ERR and the status in $RC.
+run() {
+  OUT=$("$@" 2>"$TMP/stderr")
+  RC=$?
+  ERR=$(cat "$TMP/stderr")
+}
+
+# expect_rc NAME CODE CMD...: the command exits with CODE.
+expect_rc() {
+  local name=$1 code=$2; shift 2
+  run "$@"
+  if [ "$RC" -eq "$code" ]; then _ok; else
+    _bad "$name: exit $RC, expected $code; stderr: $ERR"; fi
+}
+
+# expect_err NAME SUBSTRING CMD...: exits 2 and stderr contains SUBSTRING.
+expect_err() {
+  local name=$1 want=$2; shift 2
+  run "$@"
+  if [ "$RC" -eq 2 ] && [[ "$ERR" == *"$want"* ]]; then _ok; else
+    _bad "$name: exit $RC, stderr '$ERR' (wanted exit 2 and '$want')"; fi
+}
+
+# expect_out NAME SUBSTRING CMD...: exits 0 and stdout contains SUBSTRING.
+expect_out() {
+  local name=$1 want=$2; shift 2
+  run "$@"
+  if [ "$RC" -eq 0 ] && [[ "$OUT" == *"$want"* ]]; then _ok; else
+    _bad "$name: exit $RC, stdout '${OUT:0:400}' stderr '${ERR:0:400}' (wanted '$want')"; fi
+}
+
+# expect_true NAME CMD...: a plain assertion (e.g. test -f, cmp, grep -q).
+expect_true() {
+  local name=$1; shift
+  if "$@" >/dev/null 2>&1; then _ok; else _bad "$name: '$*' is false"; fi
+}
+
+finish() {
+  echo "$_pass passed, $_fail failed"
+  rm -rf "$TMP"
+  [ "$_fail" -eq 0 ]
+  exit $?
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every test group and prints one closing line "N passed, N failed".
+#  - unit tests: build/release/tests/test_* and their ASan+UBSan twins in build/asan/tests/
+#  - end-to-end tests: tests/e2e/test_*.sh against ./bench, then against build/asan/bench
+# Each group prints its own "N passed, N failed" last line, which is summed here.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHON=${PYTHON:-build/venv/bin/python}
+export BENCH_TEST_TMP=${BENCH_TEST_TMP:-$(mktemp -d /tmp/bench-tests.XXXXXX)}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+total_pass=0
+total_fail=0
+failed_groups=()
+
+run_group() {  # name, command...
+  local name=$1; shift
+  local log="$BENCH_TEST_TMP/$(echo "$name" | tr '/ ' '__').log"
+  local start=$SECONDS
+  "$@" >"$log" 2>&1
+  local rc=$?
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  local p=0 f=0
+  if [ -n "$line" ]; then
+    p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+  fi
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed before counting
+  total_pass=$((total_pass + p))
+  total_fail=$((total_fail + f))
+  printf '%-48s %4d passed, %d failed  (%ds)\n' "$name" "$p" "$f" $((SECONDS - start))
+  if [ "$f" -ne 0 ]; then
+    failed_groups+=("$name")
+    echo "---- $name output (last 60 lines) ----"
+    tail -n 60 "$log"
+    echo "----"
+  fi
+}
+
+for t in build/release/tests/test_*; do
+  [ -x "$t" ] && run_group "unit/$(basename "$t")" "$t"
+done
+for t in build/asan/tests/test_*; do
+  [ -x "$t" ] && run_group "asan-unit/$(basename "$t")" "$t"
+done
+for t in tests/e2e/test_*.sh; do
+  run_group "e2e/$(basename "$t" .sh)" env BENCH="$PWD/bench" bash "$t"
+done
+for t in tests/e2e/test_*.sh; do
+  # Scripts that are too slow under sanitizers opt out with a 'no-asan' line.
+  grep -q '^# no-asan' "$t" && continue
+  run_group "asan-e2e/$(basename "$t" .sh)" env BENCH="$PWD/build/asan/bench" BENCH_ASAN=1 bash "$t"
+done
+
+echo
+[ ${#failed_groups[@]} -eq 0 ] || echo "failed groups: ${failed_groups[*]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
