@@ -4,6 +4,8 @@
 #ifndef BENCH_COMMANDS_H
 #define BENCH_COMMANDS_H
 
+#include <stdio.h>
+
 #define EXIT_OK 0
 #define EXIT_JOBS_FAILED 1
 #define EXIT_BAD_INPUT 2
@@ -12,7 +14,7 @@ typedef int (*CommandFn)(int argc, char **argv);
 
 typedef struct {
   const char *name;
-  CommandFn fn;         // NULL: not built yet
+  CommandFn fn;         // NULL: not built yet (weak symbol not linked)
   const char *usage;    // one line, after "bench "
   const char *summary;  // one line
   const char *help;     // detail printed by --help (may be NULL)
@@ -28,17 +30,20 @@ int wants_help(int argc, char **argv);
 // The version string (also in manifests).
 extern const char BENCH_VERSION[];
 
-int cmd_run(int argc, char **argv);
-int cmd_plan(int argc, char **argv);
-int cmd_validate(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_compare(int argc, char **argv);
-int cmd_submit(int argc, char **argv);
-int cmd_rope(int argc, char **argv);
-int cmd_init_model(int argc, char **argv);
-int cmd_inspect(int argc, char **argv);
-int cmd_tokenize(int argc, char **argv);
+// Declared weak: a command is built when its cli/cmd_<name>.c is linked in; until then its
+// pointer is NULL and the dispatcher says "not built yet". Adding a command never edits main.c.
+#define BENCH_COMMAND_FN(name) int name(int argc, char **argv) __attribute__((weak))
+BENCH_COMMAND_FN(cmd_run);
+BENCH_COMMAND_FN(cmd_plan);
+BENCH_COMMAND_FN(cmd_validate);
+BENCH_COMMAND_FN(cmd_status);
+BENCH_COMMAND_FN(cmd_report);
+BENCH_COMMAND_FN(cmd_compare);
+BENCH_COMMAND_FN(cmd_submit);
+BENCH_COMMAND_FN(cmd_rope);
+BENCH_COMMAND_FN(cmd_init_model);
+BENCH_COMMAND_FN(cmd_inspect);
+BENCH_COMMAND_FN(cmd_tokenize);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 

@@ -11,30 +11,31 @@
 
 const char BENCH_VERSION[] = "0.1.0";
 
-// Commands whose function is NULL are part of the design but not built yet: they say so, exit 2.
+// Commands whose (weak) function is not linked are part of the design but not built yet: they say
+// so and exit 2.
 const Command COMMANDS[] = {
-    {"run", NULL,
+    {"run", cmd_run,
      "run SUITE [--only PHASE[,PHASE]] [--device auto|cpu|cuda[:N]] [--devices 0,1,..] "
      "[--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--dry-run]",
      "run every job of a suite (resumes by default) and write the report", NULL},
-    {"plan", NULL, "plan SUITE [--json]",
+    {"plan", cmd_plan, "plan SUITE [--json]",
      "show the expanded job matrix: phases, jobs, ids, cost estimate, warnings", NULL},
-    {"validate", NULL, "validate SUITE", "parse and check a suite; errors name file:line:col", NULL},
-    {"status", NULL, "status RESULTS_DIR", "done/total, running job, failures, ETA of a run", NULL},
-    {"report", NULL, "report RESULTS_DIR [--reports DIR]",
+    {"validate", cmd_validate, "validate SUITE", "parse and check a suite; errors name file:line:col", NULL},
+    {"status", cmd_status, "status RESULTS_DIR", "done/total, running job, failures, ETA of a run", NULL},
+    {"report", cmd_report, "report RESULTS_DIR [--reports DIR]",
      "(re)generate REPORT.md and figures from stored results", NULL},
-    {"compare", NULL, "compare DIR_A DIR_B [--tol PCT]",
+    {"compare", cmd_compare, "compare DIR_A DIR_B [--tol PCT]",
      "relative differences of the same jobs run on two machines or versions", NULL},
-    {"submit", NULL, "submit SUITE --slurm [...]",
+    {"submit", cmd_submit, "submit SUITE --slurm [...]",
      "submit a suite as a Slurm job array plus a dependent report step", NULL},
-    {"rope", NULL, "rope SUITE VARIANT [--head-dim D] [--length L] [--json]",
+    {"rope", cmd_rope, "rope SUITE VARIANT [--head-dim D] [--length L] [--json]",
      "print a RoPE variant's frequencies, positions and attention scale", NULL},
-    {"init-model", NULL,
+    {"init-model", cmd_init_model,
      "init-model DIR --arch llama|qwen2|mistral|gpt_neox [--layers N] [--seed S] [...]",
      "write a random, complete Hugging Face checkpoint", NULL},
-    {"inspect", NULL, "inspect MODEL_DIR",
+    {"inspect", cmd_inspect, "inspect MODEL_DIR",
      "validate a checkpoint and print its architecture, parameters, dtype and RoPE", NULL},
-    {"tokenize", NULL, "tokenize MODEL_DIR|tokenizer.json [FILE] [--bos]",
+    {"tokenize", cmd_tokenize, "tokenize MODEL_DIR|tokenizer.json [FILE] [--bos]",
      "print the token ids of FILE (or stdin) as a JSON array", NULL},
     {"version", cmd_version, "version", "print the version", NULL},
     {"help", cmd_help, "help [COMMAND]", "list the commands or describe one", NULL},
