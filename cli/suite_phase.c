@@ -43,6 +43,7 @@ static void longlist_copy(LongList *dst, const LongList *src) {
   dst->n = src->n;
   dst->items = xcalloc((size_t)src->n + 1, sizeof(long));
   dst->marks = xcalloc((size_t)src->n + 1, sizeof(Mark));
+  if (src->n == 0) return;
   memcpy(dst->items, src->items, sizeof(long) * (size_t)src->n);
   memcpy(dst->marks, src->marks, sizeof(Mark) * (size_t)src->n);
 }

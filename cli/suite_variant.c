@@ -239,7 +239,7 @@ static int parse_scalar(Ctx *c, const ParamSpec *sp, const YNode *n, ParamValue 
       out->str = sp->type == PT_PATH ? suite_path(c, s) : xstrdup(s);
       out->text = xstrdup(s);
       if (sp->type == PT_PATH && !file_exists(out->str))
-        WARN(c, n->mark, "file '%s' does not exist", out->str);
+        WARN(c, n->mark, "rope file '%s' does not exist", out->str);
       return 0;
     }
     default:
