@@ -602,6 +602,9 @@ static void check_reports(Ctx *c, const Phase *ph) {
       ERR(c, r->mark, "plot ppl_vs_param: no variant of phase '%s' sweeps '%.60s'", ph->id, r->param);
     if (!strcmp(r->name, "loss_curve") && st->train.n == 0)
       ERR(c, r->mark, "plot loss_curve needs a phase that trains ('train')");
+    if ((!strcmp(r->name, "seeds") || !strcmp(r->name, "verdict")) && st->seeds.n == 1)
+      WARN(c, r->mark, "table %s: phase '%s' runs one seed; mean, std and paired seeds need several",
+           r->name, ph->id);
   }
 }
 

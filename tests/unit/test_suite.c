@@ -735,6 +735,43 @@ TEST(load_from_disk) {
   diagnostics_free(&d);
 }
 
+TEST(odd_values) {
+  EXPECT_ERROR("suite: t\nmodels: {m: {path: \"\"}}\nphases: []\n", 2, 20, "model 'm': 'path' must not be empty");
+  EXPECT_ERROR(H3 "rope: {f: {type: file, path: ''}}\n" CACHE_FULL DEF ONE_PHASE, 4, 30, "'path' must not be empty");
+  EXPECT_ERROR(STD "phases: [{id: p, seeds: 1e300}]\n", 7, 25, "'seeds' must be an integer, got 1e300");
+  EXPECT_ERROR(STD "phases: [{id: p, windows: 0x10}]\n", 7, 27, "'windows' must be an integer, got string '0x10'");
+  // a quoted value holding a line break stays on one line in the message
+  Diagnostics d = {0};
+  Suite *s = load(STD "phases: [{id: p, dtype: \"bf\\n16\"}]\n", &d);
+  EXPECT(s == NULL && d.n_errors == 1);
+  if (d.n_errors) {
+    EXPECT(strchr(d.errors[0].message, '\n') == NULL);
+    EXPECT_CONTAINS(d.errors[0].message, "got 'bf 16'");
+  }
+  diagnostics_free(&d);
+  // a long cycle is named by its start and end
+  StrBuf b = {0};
+  sb_append(&b, H3 "rope:\n");
+  for (int i = 0; i < 20; i++) sb_printf(&b, "  v%d: {type: compress, base: v%d, threshold: 2, factor: 2}\n", i, (i + 1) % 20);
+  sb_append(&b, CACHE_FULL DEF ONE_PHASE);
+  EXPECT_ERROR(b.data, 24, 25, "cycle: v0 -> v1 -> v2 -> v3 -> ... (14 more) -> v18 -> v19 -> v0");
+  sb_free(&b);
+}
+
+TEST(warnings) {
+  Diagnostics d = {0};
+  Suite *s = load(STD "phases: [{id: p, report: [{table: seeds}]}]\n", &d);
+  EXPECT(s != NULL);
+  EXPECT_INT_EQ(d.n_warnings, 3);
+  if (d.n_warnings == 3) {
+    EXPECT_INT_EQ(d.warnings[2].mark.line, 7);
+    EXPECT_INT_EQ(d.warnings[2].mark.col, 27);
+    EXPECT_CONTAINS(d.warnings[2].message, "table seeds: phase 'p' runs one seed");
+  }
+  suite_free(s);
+  diagnostics_free(&d);
+}
+
 int main(void) {
   RUN(design_example_loads);
   RUN(minimal_suite_is_valid);
@@ -756,5 +793,7 @@ int main(void) {
   RUN(sweep_and_phase_size_limits);
   RUN(errors_are_collected_and_sorted);
   RUN(load_from_disk);
+  RUN(odd_values);
+  RUN(warnings);
   TEST_SUMMARY();
 }
