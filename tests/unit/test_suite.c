@@ -522,7 +522,7 @@ TEST(settings_and_phases) {
                "'dtype' must be one of bf16, fp16 or fp32, got 'bf17' (did you mean 'bf16'?)");
   EXPECT_ERROR(STD "phases: [{id: p, device: [cpu, gpu]}]\n", 7, 32, "'device' must be auto, cpu, cuda or cuda:N, got 'gpu'");
   EXPECT_ERROR(STD "phases: [{id: p, protocol: chunk}]\n", 7, 28, "(did you mean 'chunks'?)");
-  EXPECT_ERROR(STD "phases: [{id: p, rope: {a: b}}]\n", 7, 24, "'rope' must be a string, got a mapping");
+  EXPECT_ERROR(STD "phases: [{id: p, rope: {a: b}}]\n", 7, 24, "'rope' must be a value or a list of values, got a mapping");
   EXPECT_ERROR(STD "phases: [{title: x}]\n", 7, 10, "a phase needs an 'id'");
   EXPECT_ERROR(STD "phases: [{id: \"a b\"}]\n", 7, 15, "phase id 'a b' may only contain");
   EXPECT_ERROR(STD "phases: [x]\n", 7, 10, "'phase' must be a mapping, got string 'x'");
