@@ -20,12 +20,6 @@ static int display_width(const char *s) {
   return w;
 }
 
-static void print_cell(FILE *out, const char *s, int width, int right) {
-  int pad = width - display_width(s);
-  if (right) fprintf(out, "%*s%s", pad > 0 ? pad : 0, "", s);
-  else fprintf(out, "%s%*s", s, pad > 0 ? pad : 0, "");
-}
-
 static void format_count(double x, char *out, size_t n) {
   char digits[64];
   snprintf(digits, sizeof digits, "%.0f", x);
@@ -91,21 +85,28 @@ static void print_phase(FILE *out, const Matrix *m, int pi) {
     for (int c = 0; c < N_COLS; c++)
       if (display_width(row[c]) > width[c]) width[c] = display_width(row[c]);
   }
-  fprintf(out, " ");
-  for (int c = 0; c < N_COLS; c++) {
-    if (!show[c]) continue;
-    fprintf(out, " ");
-    print_cell(out, COL_TITLE[c], width[c], c == COL_LENGTH || c == COL_SEED);
-  }
-  fprintf(out, "\n");
-  for (int k = 0; k < pj->n_jobs; k++) {
-    fprintf(out, " ");
+  int last = 0;
+  for (int c = 0; c < N_COLS; c++)
+    if (show[c]) last = c;
+  for (int k = -1; k < pj->n_jobs; k++) {  // k = -1: the header
+    StrBuf line = {0};
+    sb_append(&line, " ");
     for (int c = 0; c < N_COLS; c++) {
       if (!show[c]) continue;
-      fprintf(out, " ");
-      print_cell(out, cells[k][c], c == N_COLS - 1 ? 0 : width[c], c == COL_LENGTH || c == COL_SEED);
+      const char *text = k < 0 ? COL_TITLE[c] : cells[k][c];
+      int right = c == COL_LENGTH || c == COL_SEED;
+      int pad = (c == last && !right ? 0 : width[c]) - display_width(text);
+      sb_append(&line, " ");
+      for (int i = 0; right && i < pad; i++) sb_append(&line, " ");
+      sb_append(&line, text);
+      for (int i = 0; !right && i < pad; i++) sb_append(&line, " ");
+      if (c != last) sb_append(&line, " ");
     }
-    fprintf(out, "\n");
+    while (line.len > 0 && line.data[line.len - 1] == ' ') line.data[--line.len] = 0;
+    fprintf(out, "%s\n", line.data);
+    sb_free(&line);
+  }
+  for (int k = 0; k < pj->n_jobs; k++) {
     for (int c = 0; c < N_COLS; c++) free(cells[k][c]);
     free(cells[k]);
   }
@@ -230,10 +231,6 @@ static void print_json(FILE *out, const Suite *s, const Matrix *m, const StrList
 }
 
 int cmd_plan(int argc, char **argv) {
-  if (wants_help(argc, argv)) {
-    print_command_help(find_command("plan"), stdout);
-    return EXIT_OK;
-  }
   const char *path = NULL;
   int json = 0;
   for (int i = 1; i < argc; i++) {

@@ -177,47 +177,42 @@ static const Variant *kind_list(const Suite *s, VariantKind k, int *n) {
 
 static const char *const KIND_WORD[] = {"rope variant", "cache policy", "train recipe"};
 
-// Appends the members a name stands for (all of a swept variant's, or one).
+// Appends the members a selector stands for: all of a variant's, or those `name[key=value]` picks.
 static int add_members(const Suite *s, VariantKind k, const char *name, Mark mark, Member **list, int *n,
                        BenchErr *err) {
   int nv;
   const Variant *all = kind_list(s, k, &nv);
   const Variant *v;
-  int member;
-  if (matrix_find_member(all, nv, name, &v, &member) != 0) {
+  int *members, n_members;
+  if (matrix_select(all, nv, name, &v, &members, &n_members) != 0) {
     const char **cands = xmalloc((size_t)(nv ? nv : 1) * sizeof *cands);
     for (int i = 0; i < nv; i++) cands[i] = all[i].name;
     const char *br = strchr(name, '[');
     char *base = br ? xstrndup(name, (size_t)(br - name)) : xstrdup(name);
     const char *close = closest_name(base, cands, nv);
-    int known_base = 0;
-    for (int i = 0; i < nv; i++) known_base |= strcmp(all[i].name, base) == 0;
-    if (known_base) {
-      const Variant *bv = NULL;
-      for (int i = 0; i < nv; i++)
-        if (strcmp(all[i].name, base) == 0) bv = &all[i];
-      char *example = variant_member_name(bv, 0);
-      matrix_err_at(err, s, mark, "'%s' is not a member of %s '%s' (members are named like '%s')", name,
-                    KIND_WORD[k], base, example);
-      free(example);
-    } else if (close) {
-      matrix_err_at(err, s, mark, "unknown %s '%s' (did you mean '%s'?)", KIND_WORD[k], base, close);
-    } else {
-      matrix_err_at(err, s, mark, "unknown %s '%s'", KIND_WORD[k], base);
-    }
+    if (close) matrix_err_at(err, s, mark, "unknown %s '%s' (did you mean '%s'?)", KIND_WORD[k], base, close);
+    else matrix_err_at(err, s, mark, "unknown %s '%s'", KIND_WORD[k], base);
     free(base);
     free(cands);
+    free(members);
     return -1;
   }
-  int first = member < 0 ? 0 : member;
-  int last = member < 0 ? variant_n_members(v) - 1 : member;
-  for (int k2 = first; k2 <= last; k2++) {
+  if (n_members == 0) {
+    char *example = variant_member_name(v, 0);
+    matrix_err_at(err, s, mark, "'%s' selects no member of %s '%s' (its members are named like '%s')", name,
+                  KIND_WORD[k], v->name, example);
+    free(example);
+    free(members);
+    return -1;
+  }
+  for (int i = 0; i < n_members; i++) {
     *list = xrealloc(*list, (size_t)(*n + 1) * sizeof **list);
     (*list)[*n].variant = v;
-    (*list)[*n].member = k2;
-    (*list)[*n].name = variant_member_name(v, k2);
+    (*list)[*n].member = members[i];
+    (*list)[*n].name = variant_member_name(v, members[i]);
     (*n)++;
   }
+  free(members);
   return 0;
 }
 
@@ -361,9 +356,8 @@ typedef struct {
   long seed, length;
 } Draft;
 
-static int member_matches(const Member *m, const char *val) {
-  if (!m->variant) return 0;
-  return strcmp(m->name, val) == 0 || strcmp(m->variant->name, val) == 0;
+static int member_matches(const Member *m, const char *selector) {
+  return m->variant && matrix_member_selected(m->variant, m->member, selector);
 }
 
 static int draft_matches(const Draft *d, const Assignment *as) {
@@ -400,25 +394,36 @@ static int is_token_file(const char *path) {
   return n >= 4 && strcmp(path + n - 4, ".bin") == 0;
 }
 
-// The model whose tokenizer encodes this job's text dataset, or -1.
-static int tokenizer_model(const Suite *s, const Draft *d) {
-  if (is_token_file(d->dataset->path)) return -1;
-  if (d->dataset->model) {
-    const ModelDef *md = suite_model(s, d->dataset->model);
-    return md ? matrix_model_index(s, md) : -1;
-  }
-  if (d->model) return matrix_model_index(s, d->model);
-  if (d->train && d->train->variant) {
-    int p;
-    for (p = 0; p < d->train->variant->n_params; p++)
-      if (strcmp(d->train->variant->params[p].key, "tokenizer") == 0) break;
-    if (p < d->train->variant->n_params) {
-      const ParamValue *pv = variant_member_value(d->train->variant, p, d->train->member);
-      const ModelDef *md = pv->kind == PV_STR ? suite_model(s, pv->str) : NULL;
-      if (md) return matrix_model_index(s, md);
+// The tokenizer.json that encodes this job's text dataset and its fingerprint (both malloc'd);
+// NULL for token files.
+static char *job_tokenizer(MatrixCtx *c, const Draft *d, char **fp) {
+  const Suite *s = c->s;
+  *fp = NULL;
+  if (is_token_file(d->dataset->path)) return NULL;
+  const ModelDef *md = NULL;
+  if (d->dataset->model) md = suite_model(s, d->dataset->model);
+  else if (d->model) md = d->model;
+  else if (d->train && d->train->variant) {
+    const Param *tp = variant_param(d->train->variant, "tokenizer");
+    if (tp) {
+      const ParamValue *pv = variant_member_value(d->train->variant, (int)(tp - d->train->variant->params),
+                                                  d->train->member);
+      if (pv->kind == PV_STR && pv->str) {
+        md = suite_model(s, pv->str);
+        if (!md) {  // a path to a tokenizer.json
+          char hex[65];
+          BenchErr e;
+          *fp = file_exists(pv->str) && file_sha256_cached(pv->str, hex, &e) == 0 ? xstrdup(hex)
+                                                                                  : missing_fp(pv->str);
+          return xstrdup(pv->str);
+        }
+      }
     }
   }
-  return -1;
+  if (!md) return NULL;
+  int i = matrix_model_index(s, md);
+  *fp = xstrdup(matrix_tokenizer_fp(c, i));
+  return path_join(md->path, "tokenizer.json");
 }
 
 static void set_num(json_t *o, const char *k, long v) { json_object_set_new(o, k, json_integer(v)); }
@@ -489,11 +494,10 @@ static int job_make(MatrixCtx *c, const Phase *ph, const Draft *d, Job *j, Bench
   // identity
   json_object_set_new(id, "engine", json_string(ENGINE_NUMERICS_VERSION));
   if (d->model) add_fp(id, "model", matrix_model_fp(c, matrix_model_index(s, d->model)), &j->provisional);
-  int tok = tokenizer_model(s, d);
-  if (tok >= 0) {
-    add_fp(id, "tokenizer", matrix_tokenizer_fp(c, tok), &j->provisional);
-    j->tokenizer_path = path_join(s->models[tok].path, "tokenizer.json");
-  }
+  char *tok_fp;
+  j->tokenizer_path = job_tokenizer(c, d, &tok_fp);
+  if (tok_fp) add_fp(id, "tokenizer", tok_fp, &j->provisional);
+  free(tok_fp);
   add_fp(id, "dataset", matrix_dataset_fp(c, matrix_dataset_index(s, d->dataset)), &j->provisional);
   if (train_id) {
     const char *k;
@@ -560,9 +564,7 @@ static int job_make(MatrixCtx *c, const Phase *ph, const Draft *d, Job *j, Bench
 
   j->inputs.model_path = d->model ? d->model->path : NULL;
   j->inputs.dataset_path = d->dataset->path;
-  size_t pl = strlen(d->dataset->path);
-  int jsonl = pl >= 6 && strcmp(d->dataset->path + pl - 6, ".jsonl") == 0;
-  j->inputs.dataset_field = jsonl ? (d->dataset->field ? d->dataset->field : "text") : NULL;
+  j->inputs.dataset_field = d->dataset->field;
   j->inputs.tokenizer_path = j->tokenizer_path;
   j->inputs.rope = j->rope_json;
   j->inputs.cache = j->cache_json;
@@ -699,13 +701,24 @@ int matrix_build(const Suite *s, Matrix *m, BenchErr *err) {
   }
   int missing_models = 0, missing_datasets = 0;
   for (int i = 0; i < s->n_models; i++)
-    missing_models += m->model_fp[i] && is_missing(m->model_fp[i]) && !file_exists(s->models[i].path);
+    missing_models += ((m->model_fp[i] && is_missing(m->model_fp[i])) ||
+                       (m->tokenizer_fp[i] && is_missing(m->tokenizer_fp[i]))) &&
+                      !file_exists(s->models[i].path);
   for (int i = 0; i < s->n_datasets; i++)
     missing_datasets += m->dataset_fp[i] && is_missing(m->dataset_fp[i]) && !file_exists(s->datasets[i].path);
-  if (missing_models || missing_datasets)
-    matrix_note(m, "job ids are provisional: %d model%s and %d dataset%s the jobs use %s missing; the ids "
-                "change once they exist", missing_models, missing_models == 1 ? "" : "s", missing_datasets,
-                missing_datasets == 1 ? "" : "s", missing_models + missing_datasets == 1 ? "is" : "are");
+  if (missing_models || missing_datasets) {
+    char what[128];
+    if (missing_models && missing_datasets)
+      snprintf(what, sizeof what, "%d model%s and %d dataset%s", missing_models, missing_models == 1 ? "" : "s",
+               missing_datasets, missing_datasets == 1 ? "" : "s");
+    else if (missing_models)
+      snprintf(what, sizeof what, "%d model%s", missing_models, missing_models == 1 ? "" : "s");
+    else
+      snprintf(what, sizeof what, "%d dataset%s", missing_datasets, missing_datasets == 1 ? "" : "s");
+    matrix_note(m, "job ids are provisional: %s the jobs use %s missing; the ids change once %s", what,
+                missing_models + missing_datasets == 1 ? "is" : "are",
+                missing_models + missing_datasets == 1 ? "it exists" : "they exist");
+  }
   return 0;
 }
 

@@ -25,9 +25,15 @@ typedef struct MatrixCtx {
 int matrix_err_at(BenchErr *err, const Suite *s, Mark mark, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-// Looks a name up among variants: a variant's own name (*member = -1: all its members) or a
-// member's full name. 0 when found.
-int matrix_find_member(const Variant *list, int n, const char *name, const Variant **v, int *member);
+// The members a selector names: `name` (all of them) or `name[key=value,...]` (those with these
+// values; numbers compare by value). -1 when no variant has that name (*v NULL); *members is
+// malloc'd (possibly empty).
+int matrix_select(const Variant *list, int n, const char *selector, const Variant **v, int **members,
+                  int *n_members);
+// Whether member `member` of v is selected by selector.
+int matrix_member_selected(const Variant *v, int member, const char *selector);
+// Per parameter, the index of the value member `member` takes ([v->n_params]).
+void matrix_member_indices(const Variant *v, int member, int *idx);
 
 // The variant's JSON in the given mode; NULL with err on a bad reference.
 json_t *matrix_variant_json(MatrixCtx *c, VariantKind kind, const Variant *v, int member,

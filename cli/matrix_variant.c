@@ -60,32 +60,35 @@ char *variant_member_name(const Variant *v, int member) {
   return b.data;
 }
 
-int matrix_find_member(const Variant *list, int n, const char *name, const Variant **v, int *member) {
-  for (int i = 0; i < n; i++) {
-    if (strcmp(list[i].name, name) == 0) {
-      *v = &list[i];
-      *member = -1;
-      return 0;
-    }
+void matrix_member_indices(const Variant *v, int member, int *idx) {
+  for (int p = 0; p < v->n_params; p++) idx[p] = value_index(v, p, member);
+}
+
+int matrix_member_selected(const Variant *v, int member, const char *selector) {
+  int *idx = xcalloc((size_t)v->n_params + 1, sizeof *idx);
+  matrix_member_indices(v, member, idx);
+  int ok = variant_member_matches(v, idx, selector);
+  free(idx);
+  return ok;
+}
+
+int matrix_select(const Variant *list, int n, const char *selector, const Variant **v, int **members,
+                  int *n_members) {
+  const char *br = strchr(selector, '[');
+  size_t base = br ? (size_t)(br - selector) : strlen(selector);
+  *v = NULL;
+  for (int i = 0; i < n && !*v; i++)
+    if (strlen(list[i].name) == base && strncmp(list[i].name, selector, base) == 0) *v = &list[i];
+  *members = NULL;
+  *n_members = 0;
+  if (!*v) return -1;
+  int nm = variant_n_members(*v);
+  for (int k = 0; k < nm; k++) {
+    if (br && !matrix_member_selected(*v, k, selector)) continue;
+    *members = xrealloc(*members, (size_t)(*n_members + 1) * sizeof **members);
+    (*members)[(*n_members)++] = k;
   }
-  const char *br = strchr(name, '[');
-  if (!br) return -1;
-  size_t base = (size_t)(br - name);
-  for (int i = 0; i < n; i++) {
-    if (strlen(list[i].name) != base || strncmp(list[i].name, name, base) != 0) continue;
-    int nm = variant_n_members(&list[i]);
-    for (int k = 0; k < nm; k++) {
-      char *mn = variant_member_name(&list[i], k);
-      int same = strcmp(mn, name) == 0;
-      free(mn);
-      if (same) {
-        *v = &list[i];
-        *member = k;
-        return 0;
-      }
-    }
-  }
-  return -1;
+  return 0;
 }
 
 static json_t *param_json(const ParamValue *pv) {
@@ -93,6 +96,7 @@ static json_t *param_json(const ParamValue *pv) {
   switch (pv->kind) {
     case PV_NUM: return json_number_of(pv->num);
     case PV_STR: return json_string(pv->str ? pv->str : "");
+    case PV_BOOL: return json_boolean(pv->num != 0);
     case PV_NUMLIST:
       a = json_array();
       for (int i = 0; i < pv->n; i++) json_array_append_new(a, json_number_of(pv->nums[i]));
@@ -116,47 +120,32 @@ static json_t *reference_json(MatrixCtx *c, const Variant *from, const Param *p,
     return matrix_err_at(err, s, p->mark, "variant '%s' refers to variants nested too deep (a cycle?)",
                          from->name), NULL;
   const Variant *rv;
-  int member;
-  if (matrix_find_member(s->rope, s->n_rope, name, &rv, &member) != 0)
-    return matrix_err_at(err, s, p->mark, "variant '%s' refers to unknown rope variant '%s'", from->name,
-                         name), NULL;
-  if (member < 0) {
-    if (variant_n_members(rv) > 1) {
-      char *example = variant_member_name(rv, 0);
-      matrix_err_at(err, s, p->mark,
-                    "variant '%s' refers to swept variant '%s' (%d members): name one member, e.g. '%s'",
-                    from->name, name, variant_n_members(rv), example);
-      free(example);
-      return NULL;
-    }
-    member = 0;
+  int *members, n_members;
+  if (matrix_select(s->rope, s->n_rope, name, &rv, &members, &n_members) != 0 || n_members != 1) {
+    free(members);
+    return matrix_err_at(err, s, p->mark, "variant '%s' must refer to one rope variant, but '%s' names %d",
+                         from->name, name, n_members), NULL;
   }
+  int member = members[0];
+  free(members);
   return variant_json_depth(c, VK_ROPE, rv, member, mode, depth + 1, err);
 }
 
-static json_t *file_param_json(MatrixCtx *c, const char *path, VariantJsonMode mode) {
-  char *resolved = path_join(c->s->dir, path);
-  json_t *out;
-  if (mode == VJ_ENGINE) {
-    out = json_string(resolved);
-  } else {
-    char hex[65];
-    BenchErr e;
-    if (file_exists(resolved) && file_sha256_cached(resolved, hex, &e) == 0) {
-      char *t = xasprintf("sha256:%s", hex);
-      out = json_string(t);
-      free(t);
-    } else {
-      char *t = xasprintf("missing:%s", resolved);
-      out = json_string(t);
-      free(t);
-    }
-  }
-  free(resolved);
+// A `file` variant's path (resolved by the parser): the path for the engine, its bytes' SHA-256
+// for the identity.
+static json_t *file_param_json(const char *path, VariantJsonMode mode) {
+  if (mode == VJ_ENGINE) return json_string(path);
+  char hex[65];
+  BenchErr e;
+  char *t = file_exists(path) && file_sha256_cached(path, hex, &e) == 0 ? xasprintf("sha256:%s", hex)
+                                                                         : xasprintf("missing:%s", path);
+  json_t *out = json_string(t);
+  free(t);
   return out;
 }
 
-// A train recipe's `data` (a dataset name) or `tokenizer` (a model name) in identity mode.
+// A train recipe's `data` (a dataset name) or `tokenizer` (a model name or a tokenizer.json path)
+// in identity mode: their fingerprints.
 static json_t *train_ref_json(MatrixCtx *c, const char *key, const ParamValue *pv) {
   if (pv->kind != PV_STR || !pv->str) return NULL;
   if (strcmp(key, "data") == 0) {
@@ -165,6 +154,7 @@ static json_t *train_ref_json(MatrixCtx *c, const char *key, const ParamValue *p
   } else if (strcmp(key, "tokenizer") == 0) {
     const ModelDef *md = suite_model(c->s, pv->str);
     if (md) return json_string(matrix_tokenizer_fp(c, matrix_model_index(c->s, md)));
+    return file_param_json(pv->str, VJ_IDENTITY);
   }
   return NULL;
 }
@@ -206,7 +196,7 @@ static json_t *variant_json_depth(MatrixCtx *c, VariantKind kind, const Variant 
       }
     } else if (mode != VJ_SPEC && kind == VK_ROPE && strcmp(v->type, "file") == 0 &&
                strcmp(par->key, "path") == 0 && pv->kind == PV_STR) {
-      val = file_param_json(c, pv->str, mode);
+      val = file_param_json(pv->str, mode);
     } else if (mode == VJ_IDENTITY && kind == VK_TRAIN) {
       val = train_ref_json(c, par->key, pv);
     }

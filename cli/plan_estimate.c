@@ -84,9 +84,9 @@ void model_shape_from_recipe(const Variant *recipe, int member, ModelShape *out)
   out->heads = (int)recipe_num(recipe, member, "heads", 0);
   out->kv_heads = (int)recipe_num(recipe, member, "kv_heads", 0);
   out->intermediate = (int)recipe_num(recipe, member, "intermediate", 0);
-  out->vocab = (int)recipe_num(recipe, member, "vocab", 0);
+  out->vocab = (int)recipe_num(recipe, member, "vocab_size", 0);
   out->max_positions = (long)recipe_num(recipe, member, "seq_len", 0);
-  out->tied = recipe_num(recipe, member, "tie_embeddings", 1) != 0;
+  out->tied = 1;  // models trained from a recipe tie their input and output embeddings
   for (int p = 0; p < recipe->n_params; p++) {
     const ParamValue *pv = variant_member_value(recipe, p, member);
     if (strcmp(recipe->params[p].key, "arch") == 0 && pv->kind == PV_STR && pv->str)

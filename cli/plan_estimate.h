@@ -24,7 +24,8 @@ typedef struct {
 // From DIR/config.json (read with jansson). n_params_headers ≥ 0 overrides the count computed
 // from the shape. Fails when config.json is missing or not a JSON object.
 int model_shape_from_config(const char *dir, long long n_params_headers, ModelShape *out, BenchErr *err);
-// From a train recipe's parameters (layers, hidden, heads, intermediate, vocab, seq_len, arch).
+// From a train recipe's parameters (layers, hidden, heads, kv_heads, intermediate, vocab_size,
+// seq_len, arch); the shape stays unknown without vocab_size.
 void model_shape_from_recipe(const Variant *recipe, int member, ModelShape *out);
 
 typedef struct {
