@@ -31,6 +31,21 @@ static void format_count(double x, char *out, size_t n) {
   out[k] = 0;
 }
 
+// 3 significant digits, exponent without '+' or leading zeros: 6.39e14.
+static void format_sci(double x, char *out, size_t n) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.3g", x);
+  char *e = strchr(buf, 'e');
+  if (e) {
+    char *src = e + 1, *dst = e + 1;
+    if (*src == '+') src++;
+    else if (*src == '-') *dst++ = *src++;
+    while (*src == '0' && src[1]) src++;
+    memmove(dst, src, strlen(src) + 1);
+  }
+  snprintf(out, n, "%s", buf);
+}
+
 static void format_duration(double s, char *out, size_t n) {
   if (s < 120) snprintf(out, n, "%.0f s", s);
   else if (s < 7200) snprintf(out, n, "%.1f min", s / 60);
@@ -65,22 +80,24 @@ static void print_phase(FILE *out, const Matrix *m, int pi) {
   }
   for (int k = 0; k < pj->n_jobs; k++) {
     const Job *j = &m->jobs[pj->jobs[k]];
+    const json_t *spec = pj->specs[k];  // this phase's names
+    const char *train = json_string_value(json_object_get(json_object_get(spec, "train"), "name"));
     char **row = cells[k] = xcalloc(N_COLS, sizeof *row);
     row[COL_ID] = xstrdup(j->id);
     row[COL_MODEL] = xstrdup(j->model ? j->model->name : "(trained)");
     row[COL_DATASET] = xstrdup(j->dataset->name);
-    row[COL_ROPE] = xstrdup(j->rope.name);
-    row[COL_CACHE] = xstrdup(j->cache.name);
+    row[COL_ROPE] = xstrdup(json_string_value(json_object_get(json_object_get(spec, "rope"), "name")));
+    row[COL_CACHE] = xstrdup(json_string_value(json_object_get(json_object_get(spec, "cache"), "name")));
     row[COL_LENGTH] = xasprintf("%ld", j->length);
     row[COL_SEED] = xasprintf("%ld", j->seed);
-    row[COL_DTYPE] = xstrdup(j->dtype);
-    row[COL_DEVICE] = xstrdup(j->device);
-    row[COL_TRAIN] = xstrdup(j->train.name ? j->train.name : "");
+    row[COL_DTYPE] = xstrdup(json_string_value(json_object_get(spec, "dtype")));
+    row[COL_DEVICE] = xstrdup(json_string_value(json_object_get(spec, "device")));
+    row[COL_TRAIN] = xstrdup(train ? train : "");
     StrBuf also = {0};
     for (int q = 0; q < j->n_phases; q++)
       if (j->phases[q] != pi) sb_printf(&also, "%s%s", also.len ? ", " : "", m->phases[j->phases[q]].phase->id);
     row[COL_SHARED] = also.data ? also.data : xstrdup("");
-    if (j->train.name) show[COL_TRAIN] = 1;
+    if (train) show[COL_TRAIN] = 1;
     if (also.len) show[COL_SHARED] = 1;
     for (int c = 0; c < N_COLS; c++)
       if (display_width(row[c]) > width[c]) width[c] = display_width(row[c]);
@@ -165,7 +182,8 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
   fprintf(out, "  tokens    %s to score, %s through the model (unique jobs)\n", a, b);
   if (costed) {
     format_duration(seconds, t, sizeof t);
-    fprintf(out, "  compute   about %.3g FLOP (2·params·tokens + attention) for %d of %d jobs%s\n", flops,
+    format_sci(flops, a, sizeof a);
+    fprintf(out, "  compute   about %s FLOP (2·params·tokens + attention) for %d of %d jobs%s\n", a,
             costed, m->n_jobs, costed < m->n_jobs ? "; the others' model size is unknown here" : "");
     fprintf(out, "  time      about %s, assuming %.0f TFLOP/s on a GPU (%.0f in fp32) and %.0f GFLOP/s on "
             "the CPU\n", t, PLAN_GPU_FLOPS / 1e12, PLAN_GPU_FP32_FLOPS / 1e12, PLAN_CPU_FLOPS / 1e9);
@@ -175,8 +193,9 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
   if (trained) {
     if (train_costed) {
       format_duration(tseconds, t, sizeof t);
-      fprintf(out, "  training  %d model%s, about %.3g FLOP (6·params·tokens + attention), about %s at "
-              "%.0f TFLOP/s\n", trained, trained == 1 ? "" : "s", tflops, t, PLAN_GPU_FLOPS / 1e12);
+      format_sci(tflops, a, sizeof a);
+      fprintf(out, "  training  %d model%s, about %s FLOP (6·params·tokens + attention), about %s at "
+              "%.0f TFLOP/s\n", trained, trained == 1 ? "" : "s", a, t, PLAN_GPU_FLOPS / 1e12);
     } else {
       fprintf(out, "  training  %d model%s (cost unknown: the recipe gives no shape)\n", trained,
               trained == 1 ? "" : "s");
@@ -211,7 +230,7 @@ static void print_json(FILE *out, const Suite *s, const Matrix *m, const StrList
     const PhaseJobs *pj = &m->phases[p];
     for (int k = 0; k < pj->n_jobs; k++) {
       const Job *j = &m->jobs[pj->jobs[k]];
-      json_t *e = json_pack("{s:s,s:s,s:O}", "job_id", j->id, "phase", pj->phase->id, "spec", j->spec);
+      json_t *e = json_pack("{s:s,s:s,s:O}", "job_id", j->id, "phase", pj->phase->id, "spec", pj->specs[k]);
       sb_append(&b, first ? "\n" : ",\n");
       json_write(&b, e, 0, 0);
       json_decref(e);

@@ -260,3 +260,39 @@ int file_sha256_cached(const char *path, char out[65], BenchErr *err) {
   if (rc == 0) memcpy(out, s.file_sha256, 65);
   return rc;
 }
+
+// ---- the engine's token cache (engine/data.c names its files this way) ----
+#define TOKEN_CACHE_FORMAT "bench.tokens/1"
+
+static char *token_cache_dir_path(void) {
+  const char *d = getenv("BENCH_CACHE_DIR");
+  if (d && d[0]) return path_join(d, "tokens");
+  d = getenv("XDG_CACHE_HOME");
+  if (d && d[0] == '/') return path_join(d, "bench/tokens");
+  d = getenv("HOME");
+  if (d && d[0]) return path_join(d, ".cache/bench/tokens");
+  return xstrdup(".cache/bench/tokens");
+}
+
+long long token_cache_count(const char *tokenizer_sha256, const char *dataset_fingerprint, long separator) {
+  char *key_src = xasprintf("%s\n%s\n%s\n%d", TOKEN_CACHE_FORMAT, tokenizer_sha256, dataset_fingerprint,
+                            (int)separator);
+  char key[65];
+  sha256_hex(key_src, strlen(key_src), key);
+  free(key_src);
+  char *dir = token_cache_dir_path();
+  char *path = xasprintf("%s/%s.tok", dir, key);
+  free(dir);
+  long long n = -1;
+  FILE *f = fopen(path, "rb");
+  free(path);
+  if (!f) return -1;
+  unsigned char head[32];
+  if (fread(head, 1, sizeof head, f) == sizeof head && memcmp(head, "BENCHTOK", 8) == 0) {
+    uint64_t v = 0;
+    for (int i = 23; i >= 16; i--) v = (v << 8) | head[i];
+    if (v <= (uint64_t)LLONG_MAX) n = (long long)v;
+  }
+  fclose(f);
+  return n;
+}

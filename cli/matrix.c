@@ -438,6 +438,7 @@ static void job_free(Job *j) {
   json_decref(j->cache_json);
   json_decref(j->train_json);
   free(j->tokenizer_path);
+  free(j->tokenizer_fp);
   free(j->phases);
 }
 
@@ -450,6 +451,37 @@ static Member member_copy(const Member *m) {
 static void add_fp(json_t *o, const char *key, const char *fp, int *provisional) {
   json_object_set_new(o, key, json_string(fp));
   if (is_missing(fp)) *provisional = 1;
+}
+
+// The job spec in DESIGN's key order, with the names a draft uses (one phase's names for a job
+// that several phases share).
+static json_t *draft_spec(MatrixCtx *c, const Draft *d, const Job *j) {
+  BenchErr err;  // references were resolved when the job was made: nothing can fail here
+  json_t *spec = json_object();
+  json_object_set_new(spec, "model", json_string(d->model ? d->model->name : d->train->name));
+  json_object_set_new(spec, "dataset", json_string(d->dataset->name));
+  json_t *rope = matrix_variant_json(c, VK_ROPE, d->rope->variant, d->rope->member, VJ_SPEC, &err);
+  json_t *cache = matrix_variant_json(c, VK_CACHE, d->cache->variant, d->cache->member, VJ_SPEC, &err);
+  CHECK(rope && cache);
+  json_object_set_new(spec, "rope", rope);
+  json_object_set_new(spec, "cache", cache);
+  set_num(spec, "length", j->length);
+  set_num(spec, "seed", j->seed);
+  json_object_set_new(spec, "protocol", json_string(j->protocol));
+  set_num(spec, "windows", j->windows);
+  if (j->stride) set_num(spec, "stride", j->stride);
+  if (strcmp(j->protocol, "decode") == 0) {
+    set_num(spec, "prompt", j->prompt);
+    set_num(spec, "warmup", j->warmup);
+  }
+  json_object_set_new(spec, "dtype", json_string(d->dtype));
+  json_object_set_new(spec, "device", json_string(d->device));
+  if (d->train->variant) {
+    json_t *train = matrix_variant_json(c, VK_TRAIN, d->train->variant, d->train->member, VJ_SPEC, &err);
+    CHECK(train);
+    json_object_set_new(spec, "train", train);
+  }
+  return spec;
 }
 
 // Builds the job a draft describes; fills j. -1 with err on a bad reference.
@@ -497,7 +529,7 @@ static int job_make(MatrixCtx *c, const Phase *ph, const Draft *d, Job *j, Bench
   char *tok_fp;
   j->tokenizer_path = job_tokenizer(c, d, &tok_fp);
   if (tok_fp) add_fp(id, "tokenizer", tok_fp, &j->provisional);
-  free(tok_fp);
+  j->tokenizer_fp = tok_fp;
   add_fp(id, "dataset", matrix_dataset_fp(c, matrix_dataset_index(s, d->dataset)), &j->provisional);
   if (train_id) {
     const char *k;
@@ -541,26 +573,7 @@ static int job_make(MatrixCtx *c, const Phase *ph, const Draft *d, Job *j, Bench
   }
   json_decref(rope_id);
 
-  // spec, in DESIGN's key order
-  json_t *spec = json_object();
-  json_object_set_new(spec, "model", json_string(d->model ? d->model->name : d->train->name));
-  json_object_set_new(spec, "dataset", json_string(d->dataset->name));
-  json_object_set_new(spec, "rope", matrix_variant_json(c, VK_ROPE, d->rope->variant, d->rope->member, VJ_SPEC, err));
-  json_object_set_new(spec, "cache", matrix_variant_json(c, VK_CACHE, d->cache->variant, d->cache->member, VJ_SPEC, err));
-  set_num(spec, "length", j->length);
-  set_num(spec, "seed", j->seed);
-  json_object_set_new(spec, "protocol", json_string(j->protocol));
-  set_num(spec, "windows", j->windows);
-  if (j->stride) set_num(spec, "stride", j->stride);
-  if (strcmp(j->protocol, "decode") == 0) {
-    set_num(spec, "prompt", j->prompt);
-    set_num(spec, "warmup", j->warmup);
-  }
-  json_object_set_new(spec, "dtype", json_string(j->dtype));
-  json_object_set_new(spec, "device", json_string(j->device));
-  if (d->train->variant)
-    json_object_set_new(spec, "train", matrix_variant_json(c, VK_TRAIN, d->train->variant, d->train->member, VJ_SPEC, err));
-  j->spec = spec;
+  j->spec = draft_spec(c, d, j);
 
   j->inputs.model_path = d->model ? d->model->path : NULL;
   j->inputs.dataset_path = d->dataset->path;
@@ -599,9 +612,11 @@ static int add_job(MatrixCtx *c, int pi, const Draft *d, int from_product, int *
                   m->jobs[idx].id, d->rope->name);
     return 0;
   }
-  pj->jobs = xrealloc(pj->jobs, (size_t)(pj->n_jobs + 1) * sizeof *pj->jobs);
-  pj->jobs[pj->n_jobs++] = idx;
   Job *job = &m->jobs[idx];
+  pj->jobs = xrealloc(pj->jobs, (size_t)(pj->n_jobs + 1) * sizeof *pj->jobs);
+  pj->specs = xrealloc(pj->specs, (size_t)(pj->n_jobs + 1) * sizeof *pj->specs);
+  pj->specs[pj->n_jobs] = job->n_phases == 0 ? json_incref(job->spec) : draft_spec(c, d, job);
+  pj->jobs[pj->n_jobs++] = idx;
   if (job->n_phases == 0 || job->phases[job->n_phases - 1] != pi) {
     job->phases = xrealloc(job->phases, (size_t)(job->n_phases + 1) * sizeof *job->phases);
     job->phases[job->n_phases++] = pi;
@@ -726,7 +741,11 @@ void matrix_free(Matrix *m) {
   const Suite *s = m->suite;
   for (int j = 0; j < m->n_jobs; j++) job_free(&m->jobs[j]);
   free(m->jobs);
-  for (int p = 0; p < m->n_phases; p++) free(m->phases[p].jobs);
+  for (int p = 0; p < m->n_phases; p++) {
+    for (int k = 0; k < m->phases[p].n_jobs; k++) json_decref(m->phases[p].specs[k]);
+    free(m->phases[p].specs);
+    free(m->phases[p].jobs);
+  }
   free(m->phases);
   for (int i = 0; i < m->n_notes; i++) free(m->notes[i]);
   free(m->notes);

@@ -71,7 +71,8 @@ typedef struct {
   long windows;
   long stride, prompt, warmup; // the effective values the protocol uses; 0 otherwise
   json_t *spec;                // DESIGN's job spec: model, dataset, rope, cache, length, seed,
-                               // protocol, windows, [stride | prompt, warmup], dtype, device, [train]
+                               // protocol, windows, [stride | prompt, warmup], dtype, device, [train],
+                               // with the names of the first phase that holds the job
   char train_id[JOB_ID_HEX + 1];  // id of the trained model (recipe, rope, seed, data): jobs that
                                   // share it share one training run; "" when not training
   int provisional;             // some fingerprint is "missing:..."
@@ -81,11 +82,15 @@ typedef struct {
   // owned storage behind inputs
   json_t *rope_json, *cache_json, *train_json;
   char *tokenizer_path;
+  char *tokenizer_fp;          // SHA-256 of tokenizer_path's bytes ("missing:..."); NULL with it
 } Job;
 
 typedef struct {
   const Phase *phase;
   int *jobs;                   // [n_jobs] indices into Matrix.jobs, in expansion order
+  json_t **specs;              // [n_jobs] each job's spec with the names this phase gives it (a
+                               // shared job may be `geo_500k` here, `theta_scan[theta=500000]`
+                               // in another phase)
   int n_jobs;
 } PhaseJobs;
 

@@ -1,6 +1,7 @@
 // plan_warnings.c — warnings of `bench plan` (plan_warnings.h).
 #include "plan_warnings.h"
 
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -79,11 +80,35 @@ static void longs_print(StrBuf *b, const Longs *l) {
 }
 
 // ---- dataset shorter than length × windows ----
-// Tokens a dataset holds: exact for token files; for text an estimate (*about = 1).
-static long long dataset_tokens(const DataStats *s, int *about) {
+// The separator the engine puts between jsonl documents: the model's eos_token_id (config.json
+// next to the tokenizer.json), else -1 (the engine then tries the tokenizer's BOS, not looked up).
+static long separator_of(const char *tokenizer_path) {
+  char *dir = path_dirname(tokenizer_path);
+  char *cfg = path_join(dir, "config.json");
+  free(dir);
+  long sep = -1;
+  json_t *c = json_load_file(cfg, JSON_REJECT_DUPLICATES, NULL);
+  free(cfg);
+  json_t *eos = json_object_get(c, "eos_token_id");
+  if (json_is_array(eos)) eos = json_array_get(eos, 0);
+  if (json_is_integer(eos) && json_integer_value(eos) >= 0) sep = (long)json_integer_value(eos);
+  json_decref(c);
+  return sep;
+}
+
+// Tokens a job's dataset holds: exact for token files and for text in the engine's token cache;
+// otherwise an estimate from the text bytes (*about = 1). -1 when unknown.
+static long long job_dataset_tokens(const Matrix *m, const Job *j, int *about) {
+  int di = (int)(j->dataset - m->suite->datasets);
+  const DataStats *s = &m->dataset_stats[di];
   *about = 0;
+  if (!m->dataset_ok[di]) return -1;
   if (s->tokens >= 0) return s->tokens;
   if (s->text_bytes < 0) return -1;
+  if (j->tokenizer_fp && strncmp(j->tokenizer_fp, "missing:", 8) != 0) {
+    long long n = token_cache_count(j->tokenizer_fp, s->fingerprint, separator_of(j->tokenizer_path));
+    if (n >= 0) return n;
+  }
   *about = 1;
   // jsonl documents are joined by one separator token each
   return (long long)((double)s->text_bytes / TEXT_BYTES_PER_TOKEN) + (s->docs > 1 ? s->docs - 1 : 0);
@@ -92,7 +117,7 @@ static long long dataset_tokens(const DataStats *s, int *about) {
 static void describe_holding(StrBuf *b, const DatasetDef *d, const DataStats *s, long long have, int about) {
   if (about)
     sb_printf(b, "dataset '%s' holds about %lld tokens (%lld bytes of text at about %.0f bytes per token; "
-              "an estimate until its tokens are cached)", d->name, have, s->text_bytes, TEXT_BYTES_PER_TOKEN);
+              "exact once the engine has tokenized it)", d->name, have, s->text_bytes, TEXT_BYTES_PER_TOKEN);
   else
     sb_printf(b, "dataset '%s' holds %lld tokens", d->name, have);
 }
@@ -101,43 +126,48 @@ static void warn_short_datasets(const Matrix *m, StrList *out) {
   const Suite *s = m->suite;
   for (int pi = 0; pi < m->n_phases; pi++) {
     const PhaseJobs *pj = &m->phases[pi];
-    for (int di = 0; di < s->n_datasets; di++) {
-      if (!m->dataset_ok[di]) continue;
-      const DataStats *st = &m->dataset_stats[di];
+    char *done = xcalloc((size_t)pj->n_jobs + 1, 1);
+    // one warning per (dataset, token count): jobs of models with other tokenizers count apart
+    for (int a = 0; a < pj->n_jobs; a++) {
+      if (done[a]) continue;
+      const Job *j = &m->jobs[pj->jobs[a]];
       int about;
-      long long have = dataset_tokens(st, &about);
+      long long have = job_dataset_tokens(m, j, &about);
       StrBuf need = {0};
       Longs seen = {0};
-      int n_short = 0;
-      for (int k = 0; k < pj->n_jobs; k++) {
-        const Job *j = &m->jobs[pj->jobs[k]];
-        if (j->dataset != &s->datasets[di] || have < 0) continue;
-        long long want = job_tokens_needed(j);
-        if (want <= have) continue;
+      int sliding = 0;
+      for (int k = a; k < pj->n_jobs; k++) {
+        const Job *o = &m->jobs[pj->jobs[k]];
+        int o_about;
+        if (done[k] || o->dataset != j->dataset || job_dataset_tokens(m, o, &o_about) != have) continue;
+        done[k] = 1;
+        long long want = job_tokens_needed(o);
+        if (have < 0 || want <= have) continue;
         int before = seen.n;
-        longs_add(&seen, j->length);
+        longs_add(&seen, o->length);
         if (seen.n == before) continue;
-        if (strcmp(j->protocol, "sliding") == 0)
-          sb_printf(&need, "%s%ld + (%ld − 1) × %ld = %lld", n_short ? ", " : "", j->length, j->windows,
-                    j->stride, want);
+        sliding |= strcmp(o->protocol, "sliding") == 0;
+        if (strcmp(o->protocol, "sliding") == 0)
+          sb_printf(&need, "%s%ld + (%ld − 1) × %ld = %lld", need.len ? ", " : "", o->length, o->windows,
+                    o->stride, want);
         else
-          sb_printf(&need, "%s%ld × %ld = %lld", n_short ? ", " : "", j->length, j->windows, want);
-        n_short++;
+          sb_printf(&need, "%s%ld × %ld = %lld", need.len ? ", " : "", o->length, o->windows, want);
       }
-      if (n_short) {
+      if (need.len) {
+        const DatasetDef *d = j->dataset;
         StrBuf b = {0};
         sb_printf(&b, "phase '%s': ", pj->phase->id);
-        describe_holding(&b, &s->datasets[di], st, have, about);
+        describe_holding(&b, d, &m->dataset_stats[d - s->datasets], have, about);
+        if (j->tokenizer_path && j->model) sb_printf(&b, " with the tokenizer of model '%s'", j->model->name);
         sb_printf(&b, ", fewer than its jobs need (length %s windows = tokens): %s",
-                  strcmp(m->jobs[pj->jobs[0]].protocol, "sliding") == 0 ? "+ (windows − 1) × stride,"
-                                                                        : "×",
-                  need.data);
+                  sliding ? "+ (windows − 1) × stride," : "×", need.data);
         strlist_add(out, "%s", b.data);
         sb_free(&b);
       }
       sb_free(&need);
       free(seen.v);
     }
+    free(done);
   }
   for (int di = 0; di < s->n_datasets; di++)
     if (m->dataset_ok[di] && m->dataset_stats[di].problem[0])
@@ -154,9 +184,12 @@ static void warn_train_data(const Matrix *m, StrList *out) {
     if (!data || !tokens || data->n_values != 1 || data->values[0].kind != PV_STR) continue;
     const DatasetDef *d = suite_dataset(s, data->values[0].str);
     if (!d) continue;
-    int di = (int)(d - s->datasets), about;
+    int di = (int)(d - s->datasets), about = 1;
     if (!m->dataset_ok[di]) continue;
-    long long have = dataset_tokens(&m->dataset_stats[di], &about);
+    const DataStats *st = &m->dataset_stats[di];
+    long long have = st->tokens >= 0 ? st->tokens : st->text_bytes < 0 ? -1
+                   : (long long)((double)st->text_bytes / TEXT_BYTES_PER_TOKEN);
+    if (st->tokens >= 0) about = 0;
     for (int k = 0; k < tokens->n_values; k++) {
       if (tokens->values[k].kind != PV_NUM || have < 0 || tokens->values[k].num <= (double)have) continue;
       StrBuf b = {0};

@@ -8,6 +8,7 @@
 #include "data_stats.h"
 #include "fingerprint.h"
 #include "matrix.h"
+#include "rope.h"
 #include "suite.h"
 #include "test.h"
 
@@ -298,6 +299,13 @@ TEST(shared_jobs_across_phases) {
       EXPECT_INT_EQ(matrix_find(&b.m, ja->id), (int)(ja - b.m.jobs));
     }
     EXPECT(find(&b, 1, "scan[theta=20000]", 512) != NULL);
+    // each phase's entry names the job as that phase does
+    for (int k = 0; k < b.m.phases[1].n_jobs; k++) {
+      if (phase_job(&b, 1, k) != ja) continue;
+      const json_t *rope = json_object_get(b.m.phases[1].specs[k], "rope");
+      EXPECT_STR_EQ(json_string_value(json_object_get(rope, "name")), "scan[theta=10000]");
+    }
+    EXPECT_STR_EQ(json_string_value(json_object_get(json_object_get(b.m.phases[0].specs[1], "rope"), "name")), "geo");
   }
   built_free(&b);
 }
@@ -411,6 +419,174 @@ TEST(identity_contents) {
   built_free(&b);
 }
 
+// The rope specs the matrix hands the engine are what rope_build takes.
+TEST(engine_rope_specs_build) {
+  Built b = build(
+      "rope:\n"
+      "  geo: { type: model }\n"
+      "  g: { type: geometric, theta: 500000 }\n"
+      "  a: { type: anchored_sigmoid, theta: 500000, anchor_factor: [5, 20], anchor_dim: 16, slope: 0.5 }\n"
+      "  p: { type: anchored_poly, theta: 500000, p: 3.9, omf: 0.3 }\n"
+      "  s: { type: sigmoid, theta: 10000, steep: 8, mid: 0.6, omf: 0.3 }\n"
+      "  h: { type: hybrid, theta: 100000, alpha: 0.2, p: 3.9, omf: 0.3 }\n"
+      "  y: { type: yarn, factor: 8, original_max_position_embeddings: 256 }\n"
+      "  d: { type: dynamic, factor: 4 }\n"
+      "  mx: { type: mix, of: [s, \"a[anchor_factor=20]\"], weight: 0.5, space: log }\n"
+      "  c: { type: compress, base: mx, threshold: 1024, factor: [1.5, 2.0] }\n"
+      "phases:\n"
+      "  - id: p\n"
+      "    rope: [geo, g, a, p, s, h, y, d, mx, c]\n");
+  EXPECT(b.ok);
+  if (b.ok) {
+    EXPECT_INT_EQ(b.m.phases[0].n_jobs, 12);
+    RopeModelInfo info = {.head_dim = 64, .partial_rotary_factor = 1.0, .rope_theta = 10000,
+                          .max_position_embeddings = 2048};
+    for (int k = 0; k < b.m.phases[0].n_jobs; k++) {
+      const Job *j = phase_job(&b, 0, k);
+      BenchErr err;
+      RopeTable t;
+      if (rope_validate(j->inputs.rope, &err) != 0 || rope_build(j->inputs.rope, &info, j->length, &t, &err) != 0) {
+        TEST_FAIL_AT("rope '%s': %s", j->rope.name, err.msg);
+        continue;
+      }
+      EXPECT_INT_EQ(t.rotary_dims, 64);
+      rope_table_free(&t);
+    }
+    const Job *c = find(&b, 0, "c[factor=2.0]", 2048);
+    EXPECT(c != NULL);
+    if (c) {
+      const json_t *of = json_object_get(json_object_get(c->inputs.rope, "base"), "of");
+      EXPECT_STR_EQ(json_string_value(json_object_get(json_array_get(of, 1), "name")), "a[anchor_factor=20]");
+      EXPECT_NEAR(json_number_value(json_object_get(json_array_get(of, 1), "anchor_factor")), 20, 0, 0);
+    }
+  }
+  built_free(&b);
+}
+
+// ---- fingerprints ----
+static void write_bytes(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) {
+    perror(path);
+    return;
+  }
+  fwrite(data, 1, n, f);
+  fclose(f);
+}
+
+// A safetensors file with one F32 tensor of the given shape (zeros).
+static void write_safetensors(const char *path, int rows, int cols, float fill) {
+  char header[256];
+  int n = snprintf(header, sizeof header, "{\"w\":{\"dtype\":\"F32\",\"shape\":[%d,%d],\"data_offsets\":[0,%d]}}",
+                   rows, cols, rows * cols * 4);
+  size_t total = 8 + (size_t)n + (size_t)rows * cols * 4;
+  unsigned char *buf = xcalloc(total, 1);
+  for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(((uint64_t)n >> (8 * i)) & 0xff);
+  memcpy(buf + 8, header, (size_t)n);
+  float *w = (float *)(buf + 8 + n);
+  for (int i = 0; i < rows * cols; i++) memcpy(&w[i], &fill, sizeof fill);
+  write_bytes(path, buf, total);
+  free(buf);
+}
+
+TEST(checkpoint_fingerprints) {
+  char *dir = xasprintf("%s/ckpt", tmpdir);
+  BenchErr err;
+  EXPECT(mkdir_p(dir, &err) == 0);
+  char *cfg = xasprintf("%s/config.json", dir), *st = xasprintf("%s/model.safetensors", dir);
+  write_bytes(cfg, "{\"hidden_size\": 8}", 18);
+  write_safetensors(st, 2, 3, 0.0f);
+  char a[65], b[65];
+  long long n = 0;
+  EXPECT(checkpoint_fingerprint(dir, a, &n, &err) == 0);
+  EXPECT_INT_EQ(n, 6);
+  write_safetensors(st, 2, 3, 1.5f);  // other weights, same header
+  EXPECT(checkpoint_fingerprint(dir, b, NULL, &err) == 0);
+  EXPECT_STR_EQ(a, b);
+  write_safetensors(st, 3, 2, 0.0f);  // other shape
+  EXPECT(checkpoint_fingerprint(dir, b, NULL, &err) == 0);
+  EXPECT(strcmp(a, b) != 0);
+  write_safetensors(st, 2, 3, 0.0f);
+  write_bytes(cfg, "{\"hidden_size\": 9}", 18);  // other config
+  EXPECT(checkpoint_fingerprint(dir, b, NULL, &err) == 0);
+  EXPECT(strcmp(a, b) != 0);
+
+  // shards named by the index, each counted once
+  char *idx = xasprintf("%s/model.safetensors.index.json", dir), *s1 = xasprintf("%s/a.safetensors", dir),
+       *s2 = xasprintf("%s/b.safetensors", dir);
+  write_safetensors(s1, 2, 2, 0.0f);
+  write_safetensors(s2, 5, 1, 0.0f);
+  const char *index = "{\"weight_map\":{\"x\":\"a.safetensors\",\"y\":\"b.safetensors\",\"z\":\"a.safetensors\"}}";
+  write_bytes(idx, index, strlen(index));
+  EXPECT(checkpoint_fingerprint(dir, b, &n, &err) == 0);
+  EXPECT_INT_EQ(n, 4 + 5);
+  const char *escape = "{\"weight_map\":{\"x\":\"../a.safetensors\"}}";
+  write_bytes(idx, escape, strlen(escape));
+  EXPECT(checkpoint_fingerprint(dir, b, &n, &err) != 0);
+  EXPECT_CONTAINS(err.msg, "not a file name inside the model directory");
+  unlink(idx);
+  // a header length beyond the file
+  write_bytes(st, "\xff\xff\x00\x00\x00\x00\x00\x00{}", 10);
+  EXPECT(checkpoint_fingerprint(dir, b, &n, &err) != 0);
+  EXPECT_CONTAINS(err.msg, "out of range");
+  unlink(st);
+  EXPECT(checkpoint_fingerprint(dir, b, &n, &err) != 0);
+  EXPECT_CONTAINS(err.msg, "holds no model.safetensors");
+  free(cfg), free(st), free(idx), free(s1), free(s2), free(dir);
+}
+
+TEST(dataset_stats_and_cache) {
+  char *jsonl = xasprintf("%s/d.jsonl", tmpdir);
+  const char *text = "{\"text\": \"hello\", \"id\": 1}\n\n{\"text\": \"abc\"}\n";
+  write_bytes(jsonl, text, strlen(text));
+  DataStats s;
+  BenchErr err;
+  EXPECT(data_stats(jsonl, NULL, &s, &err) == 0);
+  EXPECT_INT_EQ(s.text_bytes, 8);
+  EXPECT_INT_EQ(s.docs, 2);
+  EXPECT_INT_EQ(s.tokens, -1);
+  EXPECT_INT_EQ(s.bytes, (long long)strlen(text));
+  char file_hex[65], want[65];
+  sha256_hex(text, strlen(text), file_hex);
+  EXPECT_STR_EQ(s.file_sha256, file_hex);
+  char *msg = xasprintf("%s\ntext", file_hex);
+  sha256_hex(msg, strlen(msg), want);  // engine/data.h's dataset fingerprint
+  EXPECT_STR_EQ(s.fingerprint, want);
+  free(msg);
+  // the second look comes from the cache
+  char *cache_dir = bench_fingerprint_cache_dir();
+  EXPECT_CONTAINS(cache_dir, tmpdir);
+  DataStats again;
+  EXPECT(data_stats(jsonl, "text", &again, &err) == 0);
+  EXPECT_STR_EQ(again.fingerprint, s.fingerprint);
+  EXPECT_INT_EQ(again.text_bytes, 8);
+  // another field is another fingerprint; a line without it is noted
+  EXPECT(data_stats(jsonl, "body", &again, &err) == 0);
+  EXPECT(strcmp(again.fingerprint, s.fingerprint) != 0);
+  EXPECT_CONTAINS(again.problem, "line 1 is not a JSON object with a string field 'body'");
+  // editing the file changes it
+  write_bytes(jsonl, "{\"text\": \"hellO\"}\n", 18);
+  EXPECT(data_stats(jsonl, NULL, &again, &err) == 0);
+  EXPECT(strcmp(again.fingerprint, s.fingerprint) != 0);
+  EXPECT_INT_EQ(again.text_bytes, 5);
+
+  // token files: exact counts
+  char *bin = xasprintf("%s/t.bin", tmpdir), *u16 = xasprintf("%s/t.u16.bin", tmpdir);
+  unsigned char hdr[32 + 12] = "BENCHTOK";
+  hdr[8] = 1;
+  hdr[12] = 4;
+  hdr[16] = 3;
+  write_bytes(bin, hdr, sizeof hdr);
+  EXPECT(data_stats(bin, NULL, &s, &err) == 0);
+  EXPECT_INT_EQ(s.tokens, 3);
+  write_bytes(u16, "abcdef", 6);
+  EXPECT(data_stats(u16, NULL, &s, &err) == 0);
+  EXPECT_INT_EQ(s.tokens, 3);
+  char *missing = xasprintf("%s/none.txt", tmpdir);
+  EXPECT(data_stats(missing, NULL, &s, &err) != 0);
+  free(missing), free(bin), free(u16), free(cache_dir), free(jsonl);
+}
+
 int main(void) {
   const char *base = getenv("BENCH_TEST_TMP");
   snprintf(tmpdir, sizeof tmpdir, "%s/matrix.XXXXXX", base && base[0] ? base : "/tmp");
@@ -431,6 +607,9 @@ int main(void) {
   RUN(shared_jobs_across_phases);
   RUN(id_stability);
   RUN(identity_contents);
+  RUN(engine_rope_specs_build);
+  RUN(checkpoint_fingerprints);
+  RUN(dataset_stats_and_cache);
   char *cmd = xasprintf("rm -rf '%s'", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
   free(cmd);
