@@ -204,7 +204,6 @@ static void warn_train_data(const Matrix *m, StrList *out) {
 
 // ---- lengths beyond the trained positions ----
 static void warn_positions(const Matrix *m, const ModelShape *shapes, StrList *out) {
-  const Suite *s = m->suite;
   for (int pi = 0; pi < m->n_phases; pi++) {
     const PhaseJobs *pj = &m->phases[pi];
     // one warning per model (or recipe) of the phase
@@ -243,7 +242,6 @@ static void warn_positions(const Matrix *m, const ModelShape *shapes, StrList *o
     }
     free(who);
   }
-  (void)s;
 }
 
 // ---- device memory ----

@@ -124,8 +124,6 @@ static int hash_header(Sha256 *h, const char *dir, const char *name, long long *
     rc = err_set(err, "cannot read the header of '%s'", path);
     goto done;
   }
-  sha256_update(h, name, strlen(name));
-  sha256_update(h, "\n", 1);
   sha256_update(h, lenb, 8);
   sha256_update(h, hdr, (size_t)n);
   if (n_params) rc = header_params(path, hdr, (size_t)n, n_params, err);
@@ -148,12 +146,12 @@ int checkpoint_fingerprint(const char *dir, char out[65], long long *n_params, B
   int n_names = 0;
   char *index_path = path_join(dir, "model.safetensors.index.json");
   char *single = path_join(dir, "model.safetensors");
-  if (file_exists(index_path)) {
-    rc = index_files(index_path, &names, &n_names, err);
-  } else if (file_exists(single)) {
+  if (file_exists(single)) {
     names = xmalloc(sizeof *names);
     names[0] = xstrdup("model.safetensors");
     n_names = 1;
+  } else if (file_exists(index_path)) {
+    rc = index_files(index_path, &names, &n_names, err);
   } else {
     rc = err_set(err, "'%s' holds no model.safetensors or model.safetensors.index.json", dir);
   }
@@ -162,7 +160,6 @@ int checkpoint_fingerprint(const char *dir, char out[65], long long *n_params, B
 
   Sha256 h;
   sha256_init(&h);
-  sha256_update(&h, "config.json\n", 12);
   sha256_update(&h, config, config_len);
   free(config);
   long long total = 0;

@@ -1,13 +1,15 @@
 // fingerprint.h — a checkpoint's identity without reading its weights.
 //
 // checkpoint_fingerprint: SHA-256 over, in order,
-//   "config.json\n", the bytes of DIR/config.json,
-//   then for each safetensors file (model.safetensors, or the shards that
-//   model.safetensors.index.json's weight_map names, sorted by name and each once):
-//     "<file name>\n", the file's first 8 bytes (little-endian header length N), its N header bytes.
-// Tensor names, dtypes, shapes and offsets all live in those headers, so any change of
-// architecture or layout changes the fingerprint; the weights themselves are never read (cheap on
-// a 16 GB checkpoint). Two checkpoints that differ only in weight values share a fingerprint.
+//   the bytes of DIR/config.json,
+//   then for each safetensors file — model.safetensors when it exists, else the shards that
+//   model.safetensors.index.json's weight_map names, sorted by name, each once — its first 8 bytes
+//   (little-endian header length N) and its N header bytes.
+// The same digest the model loader stores in Model.fingerprint (engine/model.h), so a runner can
+// check that the checkpoint it loads is the one a job id was computed from. Tensor names, dtypes,
+// shapes and offsets all live in the headers, so any change of architecture or layout changes it;
+// the weights themselves are never read (cheap on a 16 GB checkpoint), and two checkpoints that
+// differ only in weight values share a fingerprint.
 #ifndef BENCH_FINGERPRINT_H
 #define BENCH_FINGERPRINT_H
 

@@ -511,7 +511,28 @@ TEST(checkpoint_fingerprints) {
   EXPECT(checkpoint_fingerprint(dir, b, NULL, &err) == 0);
   EXPECT(strcmp(a, b) != 0);
 
-  // shards named by the index, each counted once
+  // the digest: config bytes, then each file's length prefix and header
+  {
+    char *text;
+    size_t len;
+    StrBuf all = {0};
+    EXPECT(read_file(cfg, 1 << 20, &text, &len, &err) == 0);
+    sb_appendn(&all, text, len);
+    free(text);
+    EXPECT(read_file(st, 1 << 20, &text, &len, &err) == 0);
+    uint64_t n_hdr = 0;
+    for (int i = 7; i >= 0; i--) n_hdr = (n_hdr << 8) | (unsigned char)text[i];
+    sb_appendn(&all, text, 8 + (size_t)n_hdr);
+    free(text);
+    char want[65];
+    sha256_hex(all.data, all.len, want);
+    EXPECT(checkpoint_fingerprint(dir, b, NULL, &err) == 0);
+    EXPECT_STR_EQ(b, want);
+    sb_free(&all);
+  }
+
+  // shards named by the index, each counted once (when there is no model.safetensors)
+  unlink(st);
   char *idx = xasprintf("%s/model.safetensors.index.json", dir), *s1 = xasprintf("%s/a.safetensors", dir),
        *s2 = xasprintf("%s/b.safetensors", dir);
   write_safetensors(s1, 2, 2, 0.0f);
@@ -525,6 +546,7 @@ TEST(checkpoint_fingerprints) {
   EXPECT(checkpoint_fingerprint(dir, b, &n, &err) != 0);
   EXPECT_CONTAINS(err.msg, "not a file name inside the model directory");
   unlink(idx);
+  write_safetensors(st, 2, 3, 0.0f);
   // a header length beyond the file
   write_bytes(st, "\xff\xff\x00\x00\x00\x00\x00\x00{}", 10);
   EXPECT(checkpoint_fingerprint(dir, b, &n, &err) != 0);
