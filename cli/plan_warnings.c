@@ -127,19 +127,21 @@ static void warn_short_datasets(const Matrix *m, StrList *out) {
   for (int pi = 0; pi < m->n_phases; pi++) {
     const PhaseJobs *pj = &m->phases[pi];
     char *done = xcalloc((size_t)pj->n_jobs + 1, 1);
+    long long *haves = xmalloc(((size_t)pj->n_jobs + 1) * sizeof *haves);
+    int *abouts = xmalloc(((size_t)pj->n_jobs + 1) * sizeof *abouts);
+    for (int k = 0; k < pj->n_jobs; k++) haves[k] = job_dataset_tokens(m, &m->jobs[pj->jobs[k]], &abouts[k]);
     // one warning per (dataset, token count): jobs of models with other tokenizers count apart
     for (int a = 0; a < pj->n_jobs; a++) {
       if (done[a]) continue;
       const Job *j = &m->jobs[pj->jobs[a]];
-      int about;
-      long long have = job_dataset_tokens(m, j, &about);
+      int about = abouts[a];
+      long long have = haves[a];
       StrBuf need = {0};
       Longs seen = {0};
       int sliding = 0;
       for (int k = a; k < pj->n_jobs; k++) {
         const Job *o = &m->jobs[pj->jobs[k]];
-        int o_about;
-        if (done[k] || o->dataset != j->dataset || job_dataset_tokens(m, o, &o_about) != have) continue;
+        if (done[k] || o->dataset != j->dataset || haves[k] != have) continue;
         done[k] = 1;
         long long want = job_tokens_needed(o);
         if (have < 0 || want <= have) continue;
@@ -168,6 +170,8 @@ static void warn_short_datasets(const Matrix *m, StrList *out) {
       free(seen.v);
     }
     free(done);
+    free(haves);
+    free(abouts);
   }
   for (int di = 0; di < s->n_datasets; di++)
     if (m->dataset_ok[di] && m->dataset_stats[di].problem[0])
