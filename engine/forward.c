@@ -65,6 +65,7 @@ int forward_state_init(ForwardState *s, const Model *m, const Backend *be, long 
   s->w = &m->weights;
   s->be = be;
   if (opt) s->opt = *opt;
+  be->set_threads(s->opt.threads);
   s->max_block = max_block < 1 ? 1 : max_block;
   size_t n = (size_t)s->max_block, C = (size_t)cfg->hidden_size;
   size_t HD = (size_t)cfg->n_heads * cfg->head_dim, F = (size_t)cfg->intermediate_size;
@@ -245,7 +246,6 @@ int forward_score_window(const Model *m, const RopeTable *rope, const int32_t *t
     return err_set(err, "score_from %ld is outside the window of %ld tokens", score_from, T);
   const Backend *be = backend_cpu();
   ForwardOptions o = opt ? *opt : (ForwardOptions){0};
-  be->set_threads(o.threads);
   double *pos = malloc((size_t)T * sizeof(double));
   if (!pos) return err_set(err, "out of memory: positions of %ld tokens", T);
   for (long t = 0; t < T; t++) pos[t] = position_of(rope, t);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "cpu_vec.h"
 #include "forward.h"
 #include "random_model.h"
 #include "test.h"
@@ -157,6 +158,24 @@ static void ref_forward(const Model *m, const RopeTable *rope, const int32_t *to
 }
 
 // ---- ops ----
+
+// The vectorizable exp used by softmax, log-sum-exp and silu: a few ulp over [−87, 88], exactly 0
+// below −87 and at −inf (masked scores).
+TEST(vector_exp_accuracy) {
+  double worst = 0.0;
+  for (int i = 0; i < 175000; i++) {
+    float x = -87.0f + 0.001f * (float)i;  // [−87, 88)
+    double ref = exp((double)x);
+    double e1 = fabs(vexpf(x) - ref) / ref;
+    v8f xv = v8_splat(x);
+    double e8 = fabs(v8_exp(xv)[3] - ref) / ref;
+    worst = fmax(worst, fmax(e1, e8));
+  }
+  if (worst > 4e-7) TEST_FAIL_AT("max relative error %.3g", worst);
+  EXPECT(vexpf(-INFINITY) == 0.0f && vexpf(-100.0f) == 0.0f && vexpf(0.0f) == 1.0f);
+  v8f neg = v8_splat(-INFINITY);
+  EXPECT(v8_exp(neg)[0] == 0.0f);
+}
 
 TEST(matmul_against_naive) {
   Rng r;
@@ -498,6 +517,7 @@ TEST(memory_and_flops_estimates) {
 int main(void) {
   be = backend_cpu();
   be->set_threads(0);
+  RUN(vector_exp_accuracy);
   RUN(matmul_against_naive);
   RUN(norms_against_naive);
   RUN(rope_against_naive);
