@@ -9,12 +9,6 @@
 
 enum { MLP_ROWS = 512 };  // the MLP runs this many rows at a time: O(MLP_ROWS·F) scratch
 
-// Interim until the RoPE library is linked in: positions are the token indices.
-extern double rope_position(const RopeTable *t, long p) __attribute__((weak));
-static double position_of(const RopeTable *t, long p) {
-  return rope_position ? rope_position(t, p) : (double)p;
-}
-
 // ---- KV cache ----
 
 int kv_cache_init(KVCache *c, const Backend *be, const ModelConfig *cfg, long capacity,
@@ -248,7 +242,7 @@ int forward_score_window(const Model *m, const RopeTable *rope, const int32_t *t
   ForwardOptions o = opt ? *opt : (ForwardOptions){0};
   double *pos = malloc((size_t)T * sizeof(double));
   if (!pos) return err_set(err, "out of memory: positions of %ld tokens", T);
-  for (long t = 0; t < T; t++) pos[t] = position_of(rope, t);
+  for (long t = 0; t < T; t++) pos[t] = rope_position(rope, t);
   KVCache cache;
   ForwardState s;
   int rc = -1;

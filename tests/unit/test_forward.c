@@ -114,7 +114,7 @@ static void ref_forward(const Model *m, const RopeTable *rope, const int32_t *to
   double *a = xmalloc(sizeof(double) * T * F), *b = xmalloc(sizeof(double) * T * F);
   double *pos = xmalloc(sizeof(double) * T), *lg = xmalloc(sizeof(double) * V);
   for (long t = 0; t < T; t++) {
-    pos[t] = (double)t;
+    pos[t] = rope_position(rope, t);
     for (int c = 0; c < C; c++) x[t * C + c] = w->embed[(size_t)tok[t] * C + c];
   }
   for (int l = 0; l < cfg->n_layers; l++) {
@@ -333,7 +333,7 @@ typedef struct {
 static int n_cases(Case *c) {
   int n = 0;
   c[n++] = (Case){"llama gqa 4:2", rm_config(ARCH_LLAMA, 97, 32, 2, 4, 2, 48, 1.0)};
-  c[n++] = (Case){"llama mha", rm_config(ARCH_LLAMA, 97, 32, 2, 2, 2, 40, 1.0)};
+  c[n++] = (Case){"llama mha, compressed positions", rm_config(ARCH_LLAMA, 97, 32, 2, 2, 2, 40, 1.0)};
   c[n] = (Case){"mistral gqa 4:1, window 9", rm_config(ARCH_MISTRAL, 97, 32, 2, 4, 1, 48, 1.0)};
   c[n++].cfg.sliding_window = 9;
   c[n++] = (Case){"qwen2 biases, tied", rm_config(ARCH_QWEN2, 97, 32, 2, 4, 2, 48, 1.0)};
@@ -357,6 +357,11 @@ TEST(forward_every_arch_against_naive) {
     Model m;
     rm_init(&m, &cases[ci].cfg, 100 + ci);
     RopeTable rope = rm_rope(cases[ci].cfg.rotary_dims, 10000.0, ci == 0 ? 1.1 : 1.0);
+    if (ci == 1) {  // positions compressed beyond 20 (fractional positions)
+      rope.compress = 1;
+      rope.compress_threshold = 20.0;
+      rope.compress_factor = 3.0;
+    }
     int32_t *tok = rm_tokens(T, cases[ci].cfg.vocab_size, 200 + ci);
     double *ref = xmalloc(sizeof(double) * T);
     int *ref_am = xmalloc(sizeof(int) * T);
