@@ -27,7 +27,6 @@ void openblas_set_num_threads(int num_threads);
 enum {
   ATT_BQ = 64,    // queries per attention block
   ATT_BK = 64,    // keys per attention block
-  LM_BT = 64,     // tokens per LM-head block: holds LM_BT × V logits
   PAR_MIN = 4096  // elements below which an op stays on one thread
 };
 
@@ -463,18 +462,14 @@ CPU_HOT static void lm_row(const float *lg, int V, int target, int fp64, float *
 }
 
 static void cpu_lm_head_nll(float *nll, int32_t *argmax, const float *h, const float *w,
-                            const int32_t *target, long T, int C, int V, int fp64) {
-  if (T == 0) return;
-  long bt = T < LM_BT ? T : LM_BT;
-  float *logits = xmalloc(sizeof(float) * (size_t)bt * V);  // [LM_BT, V]
-  for (long t0 = 0; t0 < T; t0 += LM_BT) {
-    long n = T - t0 < LM_BT ? T - t0 : LM_BT;
+                            const int32_t *target, long T, int C, int V, int fp64, float *logits) {
+  for (long t0 = 0; t0 < T; t0 += LM_BLOCK) {
+    long n = T - t0 < LM_BLOCK ? T - t0 : LM_BLOCK;
     cpu_matmul(logits, h + t0 * C, w, NULL, n, C, V);
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; i++)
       lm_row(logits + i * V, V, target[t0 + i], fp64, &nll[t0 + i], &argmax[t0 + i]);
   }
-  free(logits);
 }
 
 static const Backend backend_cpu_ops = {

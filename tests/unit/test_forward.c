@@ -301,7 +301,7 @@ TEST(lm_head_against_full_logits) {
   int C = 32, V = 300;
   float *h = rand_f(&r, T * C, 1.0), *w = rand_f(&r, (size_t)V * C, 0.5);
   int32_t *target = rm_tokens(T, V, 7), *am = xmalloc(sizeof(int32_t) * T);
-  float *nll = xmalloc(sizeof(float) * T);
+  float *nll = xmalloc(sizeof(float) * T), *logits = xmalloc(sizeof(float) * LM_BLOCK * V);
   double *hd = to_double(h, T * C), *lg = xmalloc(sizeof(double) * V);
   double *ref = xmalloc(sizeof(double) * T);
   int *ref_am = xmalloc(sizeof(int) * T);
@@ -316,11 +316,12 @@ TEST(lm_head_against_full_logits) {
     ref_am[t] = best;
   }
   for (int fp64 = 0; fp64 < 2; fp64++) {
-    be->lm_head_nll(nll, am, h, w, target, T, C, V, fp64);
+    be->lm_head_nll(nll, am, h, w, target, T, C, V, fp64, logits);
     EXPECT_ARRAY_NEAR(nll, ref, T, 1e-5, 1e-4);
     EXPECT_ARRAY_NEAR(am, ref_am, T, 0, 0);
   }
-  free(h); free(w); free(target); free(am); free(nll); free(hd); free(lg); free(ref); free(ref_am);
+  free(h); free(w); free(target); free(am); free(nll); free(logits); free(hd); free(lg); free(ref);
+  free(ref_am);
 }
 
 // ---- whole forward ----
