@@ -92,10 +92,9 @@ int forward_state_init(ForwardState *s, const Model *m, const Backend *be, long 
 
 void forward_state_free(ForwardState *s) {
   if (!s->be) return;
-  void *bufs[] = {s->x,     s->xn,    s->h2,       s->q,        s->att,
-                  s->mlp_a, s->mlp_b, s->mlp_out,  s->cos_t,    s->sin_t,
-                  s->inv_freq, s->pos, s->ids,     s->logits,   s->nll,
-                  s->argmax};
+  void *bufs[] = {s->x,     s->xn,       s->h2,  s->q,   s->att,    s->mlp_a,
+                  s->mlp_b, s->mlp_out,  s->cos_t, s->sin_t, s->inv_freq, s->pos,
+                  s->ids,   s->logits,   s->nll, s->argmax};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     if (bufs[i]) s->be->free(bufs[i]);
   free(s->argmax_host);
