@@ -105,8 +105,13 @@ $(FUZZ)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard cli/*.h engine/*.h)
 fuzz: setup $(FUZZ_BIN)
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
-bench-cpu: all
-	@scripts/bench_cpu.sh
+# CPU forward benchmark (a table; not a test): scripts/bench_cpu.sh [--threads N] [--quick]
+$(REL)/bench_cpu: tests/bench/bench_cpu.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-cpu: all $(REL)/bench_cpu
+	@scripts/bench_cpu.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf build bench
