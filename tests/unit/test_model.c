@@ -578,6 +578,52 @@ TEST(inspect_fills_everything_but_weights) {
   free(dir);
 }
 
+// tests/fixtures/hf_saved: the same init-model checkpoints, re-saved by transformers in bf16 and
+// sharded (tests/reference/make_hf_saved_fixtures.py). Loading them must give exactly what our
+// own bf16 checkpoint of the same seed gives.
+static void hf_saved_spec(InitModelSpec *s, Arch arch) {
+  init_model_defaults(s, arch);
+  s->n_layers = 1;
+  s->hidden_size = 16;
+  s->n_heads = 2;
+  s->n_kv_heads = arch == ARCH_GPT_NEOX ? 2 : 1;
+  s->intermediate_size = 32;
+  s->vocab_size = 257;
+  s->seed = 123;
+  s->dtype = DTYPE_BF16;
+  if (arch == ARCH_GPT_NEOX) s->rotary_pct = 0.5;
+}
+
+TEST(transformers_saved_checkpoints_load) {
+  const Arch archs[] = {ARCH_LLAMA, ARCH_QWEN2, ARCH_GPT_NEOX};
+  for (int a = 0; a < 3; a++) {
+    char *fixture = xasprintf("tests/fixtures/hf_saved/%s", arch_name(archs[a]));
+    InitModelSpec s;
+    hf_saved_spec(&s, archs[a]);
+    char *ours = tmp_path(arch_name(archs[a]));
+    InitModelResult r;
+    BenchErr err;
+    EXPECT(init_model_write(ours, &s, &r, &err) == 0);
+    Model mh, mo;
+    int rc = model_load(fixture, &mh, &err);
+    if (rc != 0) TEST_FAIL_AT("%s: %s", fixture, err.msg);
+    EXPECT(model_load(ours, &mo, &err) == 0);
+    if (rc == 0) {
+      EXPECT(mh.n_files > 1);
+      EXPECT_INT_EQ(mh.config.dtype, DTYPE_BF16);
+      EXPECT_INT_EQ(mh.config.rotary_dims, mo.config.rotary_dims);
+      EXPECT_INT_EQ(mh.config.tie_word_embeddings, mo.config.tie_word_embeddings);
+      EXPECT_INT_EQ(mh.n_params, mo.n_params);
+      EXPECT_INT_EQ(mh.weight_bytes, mo.weight_bytes);
+      EXPECT(mh.weight_bytes == mo.weight_bytes && memcmp(mh.arena, mo.arena, mh.weight_bytes) == 0);
+      model_free(&mh);
+    }
+    model_free(&mo);
+    free(ours);
+    free(fixture);
+  }
+}
+
 int main(void) {
   snprintf(tmp_root, sizeof tmp_root, "/tmp/bench_test_model_XXXXXX");
   if (!mkdtemp(tmp_root)) return 1;
@@ -595,6 +641,7 @@ int main(void) {
   RUN(fp16_and_bf16_conversion_is_exact);
   RUN(bf16_and_fp16_checkpoints_load_exactly);
   RUN(inspect_fills_everything_but_weights);
+  RUN(transformers_saved_checkpoints_load);
   char *cmd = xasprintf("rm -rf '%s'", tmp_root);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_root);
   free(cmd);
