@@ -4,7 +4,8 @@
 // Values: matrices and embeddings ~ N(0, 0.02), biases ~ N(0, 0.02), norm weights 1 (LayerNorm
 // biases small random too). Element j of tensor NAME comes from chunk j / INIT_CHUNK, whose
 // generator is seeded by sha256(seed, NAME, chunk): values do not depend on sharding, tensor
-// order or thread count. Chunks are generated and converted in parallel, written in order.
+// order or thread count (bit-identical wherever libm's logf/sincosf agree). Chunks are generated
+// and converted in parallel, written in order: memory stays ~100 MB at any model size.
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -208,7 +209,7 @@ static int write_tensor(StWriter *w, const InitTensor *t, uint64_t seed, float *
   size_t es = st_dtype_size(t->spec.dtype);
   for (uint64_t c0 = 0; c0 < n_chunks; c0 += INIT_BATCH) {
     int nb = (int)(n_chunks - c0 < INIT_BATCH ? n_chunks - c0 : INIT_BATCH);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
     for (int b = 0; b < nb; b++) {
       uint64_t c = c0 + (uint64_t)b, lo = c * INIT_CHUNK, m = n - lo < INIT_CHUNK ? n - lo : INIT_CHUNK;
       float *x = vals + (size_t)b * INIT_CHUNK;

@@ -1,6 +1,7 @@
 // test_model.c — checkpoint loading: every architecture from init-model output (both config.json
 // spellings), sharded equals unsharded, GPT-NeoX's fused qkv split, config/tensor disagreements
 // named by file and tensor, config.json parsing of real-world spellings, fp16/bf16 conversion.
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -315,6 +316,31 @@ TEST(index_and_files_must_agree) {
   expect_load_error(dir, "tensor 'model.norm.weight' maps to '/etc/passwd'", "outside the model directory");
   free(dir);
 
+  // A tensor in a shard that the index does not list; a tensor in two shards.
+  dir = make_model("index-unlisted", ARCH_LLAMA, 4, DTYPE_F32, 2, 1);
+  char *index_text = read_text(dir, "model.safetensors.index.json");
+  json_t *index = json_loads(index_text, 0, NULL);
+  json_object_del(json_object_get(index, "weight_map"), "model.norm.weight");
+  char *dumped = json_dumps(index, JSON_INDENT(2));
+  write_text(dir, "model.safetensors.index.json", dumped);
+  expect_load_error(dir, "model-00002-of-00002.safetensors: tensor 'model.norm.weight' is not listed in model.safetensors.index.json", NULL);
+  free(dumped);
+  json_object_set_new(json_object_get(index, "weight_map"), "model.norm.weight",
+                      json_string("copy-of-00002.safetensors"));
+  dumped = json_dumps(index, JSON_INDENT(2));
+  write_text(dir, "model.safetensors.index.json", dumped);
+  char *src = path_join(dir, "model-00002-of-00002.safetensors"), *dst = path_join(dir, "copy-of-00002.safetensors");
+  char *copy = xasprintf("cp '%s' '%s'", src, dst);
+  CHECK(system(copy) == 0);
+  expect_load_error(dir, "' is also in ", "copy-of-00002.safetensors");
+  free(copy);
+  free(src);
+  free(dst);
+  free(dumped);
+  free(index_text);
+  json_decref(index);
+  free(dir);
+
   dir = make_model("index-missing-shard", ARCH_LLAMA, 4, DTYPE_F32, 2, 1);
   char *p = path_join(dir, "model-00002-of-00002.safetensors");
   unlink(p);
@@ -624,6 +650,46 @@ TEST(transformers_saved_checkpoints_load) {
   }
 }
 
+TEST(tokenizer_is_deterministic_and_sized_by_vocab) {
+  char *a = tmp_path("tok-a.json"), *b = tmp_path("tok-b.json"), *z = tmp_path("tok-0.json");
+  int n_merges, eot;
+  BenchErr err;
+  EXPECT(init_tokenizer_write(a, 255, &n_merges, &eot, &err) == 0);
+  EXPECT_INT_EQ(n_merges, 255);
+  EXPECT_INT_EQ(eot, 511);
+  EXPECT(init_tokenizer_write(b, 255, &n_merges, &eot, &err) == 0);
+  char ha[65], hb[65];
+  EXPECT(sha256_file_hex(a, ha, &err) == 0 && sha256_file_hex(b, hb, &err) == 0);
+  EXPECT_STR_EQ(ha, hb);
+  EXPECT(init_tokenizer_write(z, 0, &n_merges, &eot, &err) == 0);
+  EXPECT_INT_EQ(n_merges, 0);
+  EXPECT_INT_EQ(eot, 256);
+  // Every token string is distinct and every merge's pieces are tokens.
+  json_t *t = json_load_file(a, JSON_REJECT_DUPLICATES, NULL);
+  EXPECT(t != NULL);
+  json_t *vocab = json_object_get(json_object_get(t, "model"), "vocab");
+  json_t *merges = json_object_get(json_object_get(t, "model"), "merges");
+  EXPECT_INT_EQ(json_object_size(vocab), 512);
+  EXPECT_INT_EQ(json_array_size(merges), 255);
+  EXPECT_INT_EQ(json_integer_value(json_object_get(vocab, "\xc4\xa0the")), 258);  // "Ġthe"
+  size_t i;
+  json_t *m;
+  json_array_foreach(merges, i, m) {
+    char *pair = xstrdup(json_string_value(m));
+    char *sp = strchr(pair, ' ');
+    EXPECT(sp != NULL);
+    if (sp) {
+      *sp = 0;
+      EXPECT(json_object_get(vocab, pair) && json_object_get(vocab, sp + 1));
+    }
+    free(pair);
+  }
+  json_decref(t);
+  free(a);
+  free(b);
+  free(z);
+}
+
 int main(void) {
   snprintf(tmp_root, sizeof tmp_root, "/tmp/bench_test_model_XXXXXX");
   if (!mkdtemp(tmp_root)) return 1;
@@ -642,6 +708,7 @@ int main(void) {
   RUN(bf16_and_fp16_checkpoints_load_exactly);
   RUN(inspect_fills_everything_but_weights);
   RUN(transformers_saved_checkpoints_load);
+  RUN(tokenizer_is_deterministic_and_sized_by_vocab);
   char *cmd = xasprintf("rm -rf '%s'", tmp_root);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_root);
   free(cmd);
