@@ -21,6 +21,18 @@ static const char *const OPTIONS[] = {
     "--tie-embeddings", "--dtype", "--seed", "--shards", "--config-style", "--merges", "--force"};
 #define N_OPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
 
+const char cmd_init_model_help[] =
+    "options (small defaults: 2 layers, hidden 64, 4 heads, vocab 512):\n"
+    "  --arch llama|qwen2|mistral|gpt_neox  architecture (required)\n"
+    "  --layers N  --hidden C  --heads H  --kv-heads K  --intermediate F  --vocab V\n"
+    "  --max-positions P  --rope-theta T  --rotary-pct X (gpt_neox)  --rope-scaling JSON\n"
+    "  --sliding-window W  --tie-embeddings 0|1  --dtype fp32|bf16|fp16  --seed S\n"
+    "  --shards N  --config-style 4|5 (transformers 4.x or 5.x config spelling)  --merges M\n"
+    "  --force     write into a non-empty DIR (old weight files there are removed)\n"
+    "\nexample (an 8B Llama-3 shape for GPU benchmarks):\n"
+    "  bench init-model /data/llama8b-random --arch llama --layers 32 --hidden 4096 --heads 32 \\\n"
+    "      --kv-heads 8 --intermediate 14336 --vocab 128256 --rope-theta 500000 --dtype bf16\n";
+
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int bad(const char *fmt, ...) {
   va_list ap;

@@ -9,6 +9,11 @@
 #include "commands.h"
 #include "model.h"
 
+const char cmd_inspect_help[] =
+    "options:\n"
+    "  --json   print the same facts as one JSON object\n"
+    "exit 0 when every header and tensor shape agrees with config.json, 2 otherwise\n";
+
 // The scaling object's type ("rope_type" or the older "type") and its other fields as JSON.
 static json_t *scaling_object(const ModelConfig *c) {
   if (!c->rope_scaling_json) return json_null();
