@@ -82,6 +82,89 @@ static void tic_label(double x, char out[32]) {
   else snprintf(out, 32, "%g", x);
 }
 
+typedef struct {
+  double xmin, xmax, ymin, ymax;  // over every finite point (marks included)
+  int n;
+} Bounds;
+
+static Bounds bounds_of(const Plot *p, int logy) {
+  Bounds bd = {INFINITY, -INFINITY, INFINITY, -INFINITY, 0};
+  for (int i = 0; i < p->n_series; i++)
+    for (int k = 0; k < p->series[i].n; k++) {
+      double x = p->series[i].x[k], y = p->series[i].y[k];
+      double e = p->series[i].err ? p->series[i].err[k] : 0;
+      if (!isfinite(x) || !isfinite(y) || (logy && y <= 0)) continue;
+      bd.xmin = fmin(bd.xmin, x);
+      bd.xmax = fmax(bd.xmax, x);
+      bd.ymin = fmin(bd.ymin, logy && y - e <= 0 ? y : y - e);
+      bd.ymax = fmax(bd.ymax, y + e);
+      bd.n++;
+    }
+  return bd;
+}
+
+// Log-axis tics at 1, 2, 5 × 10^k inside [lo, hi] (only 10^k when that gives too many).
+// Returns how many were written; 0 writes nothing.
+static int log_tics(double lo, double hi, StrBuf *b) {
+  static const double MANT[] = {1, 2, 5};
+  double v[64];
+  int n = 0;
+  for (int pass = 0; pass < 3; pass++) {
+    n = 0;
+    for (int e = (int)floor(log10(lo)) - 1; e <= (int)ceil(log10(hi)) + 1 && n < 64; e++)
+      for (int m = 0; m < 3 && n < 64; m++) {
+        if (pass >= 1 && m > 0) continue;         // decades only
+        if (pass == 2 && e % 2 != 0) continue;    // every other decade
+        double t = MANT[m] * pow(10, e);
+        if (t >= lo && t <= hi) v[n++] = t;
+      }
+    if (n <= 8) break;
+  }
+  if (n < 3) return 0;
+  sb_append(b, "set ytics (");
+  for (int i = 0; i < n; i++) sb_printf(b, "%s'%g' %.10g", i ? ", " : "", v[i], v[i]);
+  sb_append(b, ")\nset mytics 10\n");
+  return n;
+}
+
+static void x_tics(const Plot *p, const Bounds *bd, StrBuf *b) {
+  if (p->xtics_k == 1) {
+    int n = 0;
+    for (int i = 0; i < p->n_series; i++) n += p->series[i].n;
+    double *xs = xcalloc(n ? (size_t)n : 1, sizeof *xs);
+    int m = 0;
+    for (int i = 0; i < p->n_series; i++)
+      for (int k = 0; k < p->series[i].n; k++) xs[m++] = p->series[i].x[k];
+    qsort(xs, (size_t)m, sizeof *xs, cmp_double);
+    // at most 8 labelled tics: every other length when the scan is dense
+    int distinct = 0;
+    for (int k = 0; k < m; k++) distinct += k == 0 || xs[k] != xs[k - 1];
+    int every = distinct > 8 ? (distinct + 7) / 8 : 1;
+    sb_append(b, "set xtics (");
+    int first = 1, idx = 0;
+    for (int k = 0; k < m; k++) {
+      if (k > 0 && xs[k] == xs[k - 1]) continue;
+      char lab[32];
+      tic_label(xs[k], lab);
+      if (idx++ % every == 0) sb_printf(b, "%s'%s' %.10g", first ? "" : ", ", lab, xs[k]);
+      else sb_printf(b, "%s'' %.10g 1", first ? "" : ", ", xs[k]);
+      first = 0;
+    }
+    sb_append(b, ")\n");
+    free(xs);
+  } else if (p->xtics_k == 2 && bd->n > 0 && bd->xmax >= 4096) {
+    double step = 1024;
+    while (bd->xmax / step > 6) step *= 2;
+    sb_append(b, "set xtics (");
+    for (double t = 0; t <= bd->xmax + step * 0.01; t += step) {
+      char lab[32];
+      tic_label(t, lab);
+      sb_printf(b, "%s'%s' %.10g", t > 0 ? ", " : "", t > 0 ? lab : "0", t);
+    }
+    sb_printf(b, ")\nset xrange [0:%.10g]\n", bd->xmax);
+  }
+}
+
 static void script(const Plot *p, const char *name, StrBuf *b) {
   sb_printf(b, "# %s — written by `bench report`. Redraw from the report folder: gnuplot gnuplot/%s.gp\n",
             name, name);
@@ -96,37 +179,39 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
   sb_append(b, "set terminal pngcairo size " SIZE " font '" FONT "' linewidth 2 rounded noenhanced\n");
   sb_printf(b, "set output '%s.png'\n", name);
   sb_append(b, "set border 3 linewidth 1\nset tics nomirror out scale 0.6\n");
-  sb_append(b, "set grid xtics ytics mxtics mytics linecolor rgb '#e4e4e4' linewidth 0.6 dashtype 1\n");
-  sb_append(b, "set key top left reverse Left samplen 2 spacing 1.15 font ',14' opaque box linecolor rgb '#ffffff'\n");
+  sb_append(b, "set grid xtics ytics mytics linecolor rgb '#e6e6e6' linewidth 0.6 dashtype 1, linecolor rgb '#f2f2f2' linewidth 0.5\n");
+  int titled = 0;
+  for (int i = 0; i < p->n_series; i++) titled += p->series[i].title != NULL;
+  if (titled > 4)
+    sb_append(b, "set key outside right top vertical Left reverse samplen 1.5 spacing 1.1 font ',14'\n");
+  else
+    sb_append(b, "set key top left reverse Left samplen 2 spacing 1.15 font ',15' opaque box linecolor rgb '#ffffff'\n");
+  // y: log only when the data spans enough for log tics
+  Bounds bd = bounds_of(p, p->logy);
+  int logy = 0;
+  if (p->logy && bd.n > 0) {
+    double lo = bd.ymin / 1.5, hi = bd.ymax * 1.5;
+    StrBuf tics = {0};
+    if (log_tics(lo, hi, &tics) > 0) {
+      logy = 1;
+      sb_printf(b, "set logscale y %d\nset yrange [%.10g:%.10g]\n%s", p->logy, lo, hi, tics.data);
+    }
+    sb_free(&tics);
+  }
   const char *enh = p->labels_enhanced ? " enhanced" : "";
   sb_append(b, "set xlabel ");
   gp_str(b, p->xlabel);
   sb_printf(b, "%s\nset ylabel ", enh);
-  gp_str(b, p->ylabel);
+  StrBuf yl = {0};
+  sb_printf(&yl, "%s%s", p->ylabel ? p->ylabel : "", logy ? " (log scale)" : "");
+  gp_str(b, yl.data);
+  sb_free(&yl);
   sb_printf(b, "%s\n", enh);
   if (p->logx) sb_printf(b, "set logscale x %d\n", p->logx);
-  if (p->logy) sb_printf(b, "set logscale y %d\nset format y '%%g'\n", p->logy);
-  sb_append(b, "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n");
-  if (p->xtics_k) {
-    int n = 0;
-    for (int i = 0; i < p->n_series; i++) n += p->series[i].n;
-    double *xs = xcalloc(n ? (size_t)n : 1, sizeof *xs);
-    int m = 0;
-    for (int i = 0; i < p->n_series; i++)
-      for (int k = 0; k < p->series[i].n; k++) xs[m++] = p->series[i].x[k];
-    qsort(xs, (size_t)m, sizeof *xs, cmp_double);
-    sb_append(b, "set xtics (");
-    int first = 1;
-    for (int k = 0; k < m; k++) {
-      if (k > 0 && xs[k] == xs[k - 1]) continue;
-      char lab[32];
-      tic_label(xs[k], lab);
-      sb_printf(b, "%s'%s' %.10g", first ? "" : ", ", lab, xs[k]);
-      first = 0;
-    }
-    sb_append(b, ")\nset mxtics 1\n");
-    free(xs);
-  }
+  sb_append(b, p->xtics_k == 2 ? "set offsets 0, 0, graph 0.05, graph 0.05\n"
+                               : logy ? "set offsets graph 0.04, graph 0.04, 0, 0\n"
+                                      : "set offsets graph 0.04, graph 0.04, graph 0.05, graph 0.05\n");
+  x_tics(p, &bd, b);
   for (int i = 0; i < p->n_hline; i++) {
     sb_printf(b, "set arrow from graph 0, first %.10g to graph 1, first %.10g nohead dashtype 2 "
                  "linecolor rgb '#c0392b' linewidth 1 back\n", p->hline[i], p->hline[i]);

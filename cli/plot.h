@@ -23,10 +23,12 @@ typedef struct {
 } PlotSeries;
 
 typedef struct {
-  const char *xlabel, *ylabel;
+  const char *xlabel, *ylabel;  // " (log scale)" is appended to a log axis' label
   int labels_enhanced;    // axis labels use gnuplot's enhanced text (ω_k: subscript k)
-  int logx, logy;         // 0: linear, else the log base
-  int xtics_k;            // x tics at the points' x values, written as 2k, 16k (x / 1024)
+  int logx;               // 0: linear, else the log base
+  int logy;               // log y when asked for and the data spans enough for log tics
+  int xtics_k;            // 1: tics at the points' x values (context lengths), written 2k, 16k
+                          // 2: evenly spaced tics from 0, written 0, 8k, 16k (token positions)
   PlotSeries *series;     // [n_series]
   int n_series;
   double hline[4];        // horizontal reference lines (e.g. thresholds), n_hline of them

@@ -91,16 +91,21 @@ typedef struct {
   char *param;     // NULL when not given
 } ReportReq;
 
-// One exclude entry: every axis it names must match for a cell to be excluded.
+// An include or exclude entry with its values resolved: per axis the values it names (rope, cache
+// and train selectors such as `geo` or `geo[theta=10000]` resolved to member names); an empty
+// list names nothing on that axis.
 typedef struct {
-  const char *axis_value[N_AXES];  // NULL: not named
-  long length, seed;               // 0 / LONG_MIN: not named
-  int has_length, has_seed;
-} ExcludeRule;
+  StrList axis[N_AXES];
+  long *lengths;  // [n_lengths]
+  int n_lengths;
+  long *seeds;    // [n_seeds]
+  int n_seeds;
+} AxisRule;
 
 typedef struct {
   char *id;
   char *title;
+  int planned;            // the axes below come from the suite (else: from the results)
   StrList axis[N_AXES];   // expected values (rope and cache as member names); empty: unknown
   long *lengths;          // [n_lengths] ascending
   int n_lengths;
@@ -111,8 +116,10 @@ typedef struct {
   long windows;           // 0: unknown
   ReportReq *reqs;        // [n_reqs]
   int n_reqs;
-  ExcludeRule *excl;      // [n_excl] (strings borrowed from the plan's pool)
+  AxisRule *excl;         // [n_excl] planned cells matching every axis an entry names are dropped
   int n_excl;
+  AxisRule *incl;         // [n_incl] cells added: named axes take the entry's values, the others
+  int n_incl;             //          the phase's (as a product)
 } PhasePlan;
 
 typedef struct {
@@ -127,7 +134,6 @@ typedef struct {
   double boundary;        // report_options.boundary (default 5)
   char lang[8];           // "en" or "zh"
   int from_suite;         // 0: phases guessed from the results (suite.yaml missing or unusable)
-  StrList pool;           // strings the exclude rules point into
 } ReportPlan;
 
 // Reads DIR/suite.yaml with the suite parser. -1 with err when it cannot (the caller may then fall
@@ -139,8 +145,6 @@ void plan_from_results(const ResultSet *rs, const char *suite_id, ReportPlan *p)
 // Adds such phases for the ids the results name that the plan lacks (a suite edited after the run).
 void plan_add_result_phases(ReportPlan *p, const ResultSet *rs);
 void plan_free(ReportPlan *p);
-// `pattern` names `member` when equal, or when member is a sweep member "pattern[...]".
-int variant_name_matches(const char *pattern, const char *member);
 
 // ---- results grouped per phase (report_group.c) ----
 typedef struct {
@@ -182,6 +186,10 @@ typedef struct {
   int n_duplicates;      // results dropped because another result had the same spec
   double wall_s;         // sum of the jobs' wall time
   long base_length;      // resolved: plan's, or the shortest length
+  // the planned cells (key, length, seed), deduplicated, in expansion order
+  struct PlanCell *planned;
+  int n_planned;
+  struct CellSet *planned_set;
 } PhaseData;
 
 void phase_group(const PhasePlan *plan, const ResultSet *rs, PhaseData *pd);
@@ -212,7 +220,7 @@ typedef struct {
   // findings and notes (printf formats, same argument order in every language)
   const char *f_boundary, *f_no_boundary, *f_no_base, *f_shift, *f_shift_beyond, *f_best,
       *f_best_vs_worst, *f_short_cost_none, *f_short_cost, *f_seed_cv, *f_seed_most_robust,
-      *f_oom, *f_oom_none_ran, *f_impr_best, *f_impr_none, *f_verdict_win, *f_verdict_not;
+      *f_oom, *f_oom_none_ran, *f_oom_partial, *f_identical, *f_impr_best, *f_impr_none, *f_verdict_win, *f_verdict_not;
   const char *why_incomplete, *why_few_seeds, *why_mean, *why_gap, *why_paired;
   const char *n_no_results, *n_missing, *n_missing_more, *n_duplicates, *n_skipped,
       *n_no_plan, *n_fig_failed, *n_fig_skipped, *n_manifest_absent, *n_manifest_bad,

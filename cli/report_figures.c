@@ -11,10 +11,8 @@
 #include "report.h"
 #include "rope.h"
 
-// The RoPE library and the checkpoint-config reader are optional here: the spectrum figure
-// uses them when they are linked in and says so when they are not.
-#pragma weak rope_build
-#pragma weak rope_table_free
+// The checkpoint-config reader is optional here: the spectrum figure uses it when it is linked
+// in and says so when it is not.
 #pragma weak model_config_load
 #pragma weak model_config_free
 
@@ -45,7 +43,7 @@ static double mean_at(const PhaseData *pd, int c, int l) {
 // ---- PPL vs length: log y, one line per config, ± std over seeds, OOM as a cross on top ----
 static int fig_ppl_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
   p->xlabel = "Context length (tokens)";
-  p->ylabel = "Perplexity (log scale)";
+  p->ylabel = "Perplexity";
   p->logx = 2;
   p->logy = 10;
   p->xtics_k = 1;
@@ -154,6 +152,7 @@ static int fig_nll_vs_position(const PhaseData *pd, const ReportCtx *ctx, Plot *
   }
   p->xlabel = "Position in the window (tokens)";
   p->ylabel = "Mean NLL (nats/token)";
+  p->xtics_k = 2;
   for (int c = 0; c < pd->n_configs; c++) {
     const Cell *cell = phase_cell(pd, c, lmax);
     double *x = NULL, *sum = NULL;
@@ -254,7 +253,7 @@ static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const Rep
     return -1;
   }
   p->xlabel = param;
-  p->ylabel = "Perplexity (log scale)";
+  p->ylabel = "Perplexity";
   p->logy = 10;
   // contexts: configs equal on every axis but the swept one share a line (per length)
   int *ctx_of = xcalloc((size_t)n, sizeof *ctx_of), n_ctx = 0;
@@ -307,8 +306,8 @@ static const char *model_path(const ReportCtx *ctx, const char *name) {
 
 static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
   static char msg[512];
-  if (!rope_build || !model_config_load) {
-    *why = "the RoPE library is not part of this build";
+  if (!model_config_load) {
+    *why = "the checkpoint reader (config.json) is not part of this build";
     return -1;
   }
   StrList done = {0};
@@ -331,8 +330,11 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
       strlist_free(&done);
       return -1;
     }
-    RopeModelInfo info = {cfg.head_dim, cfg.partial_rotary_factor, cfg.rope_theta,
-                          cfg.max_position_embeddings, cfg.rope_scaling_json};
+    RopeModelInfo info = {.head_dim = cfg.head_dim,
+                          .partial_rotary_factor = cfg.partial_rotary_factor,
+                          .rope_theta = cfg.rope_theta,
+                          .max_position_embeddings = cfg.max_position_embeddings,
+                          .rope_scaling_json = cfg.rope_scaling_json};
     RopeTable table;
     memset(&table, 0, sizeof table);
     int rc = rope_build(spec, &info, run->length, &table, &err);
@@ -358,7 +360,7 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
     return -1;
   }
   p->xlabel = "Frequency pair k";
-  p->ylabel = "ω_k (rad/token, log scale)";
+  p->ylabel = "ω_k (rad/token)";
   p->labels_enhanced = 1;
   p->logy = 10;
   return 0;
@@ -427,7 +429,8 @@ static void figure_name(const PhaseData *pd, const ReportReq *rq, char *out, siz
 static const char *figure_caption(const ReportReq *rq, const ReportText *t) {
   int zh = strcmp(t->lang, "zh") == 0;
   const char *n = rq->name;
-  if (strcmp(n, "ppl_vs_length") == 0) return zh ? "PPL vs 序列长度 (对数坐标, ✕ 为 OOM)" : "PPL vs context length (log scale; ✕ marks OOM)";
+  if (strcmp(n, "ppl_vs_length") == 0) return zh ? "PPL vs 序列长度 (多种子时误差棒为 ±1 标准差; ✕ 为 OOM)"
+                                                : "PPL vs context length (error bars: ±1 std over seeds where several; ✕ marks OOM)";
   if (strcmp(n, "collapse_vs_length") == 0) return zh ? "崩溃比 vs 序列长度 (虚线: 阈值)" : "Collapse ratio vs context length (dashed: thresholds)";
   if (strcmp(n, "nll_vs_position") == 0) return zh ? "窗口内各位置的 NLL (最长长度)" : "NLL by position inside the window (longest length)";
   if (strcmp(n, "ppl_vs_param") == 0) return zh ? "PPL vs 扫描参数" : "PPL vs the swept parameter";

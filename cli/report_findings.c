@@ -57,12 +57,19 @@ static void findings_collapse(StrBuf *b, const PhaseData *pd, const ReportCtx *c
   for (int l = 0; l < pd->n_lengths; l++) longer |= pd->lengths[l] > pd->base_length;
   if (!longer || pd->n_configs == 0) return;
   Collapse *cl = xcalloc((size_t)pd->n_configs, sizeof *cl);
-  int any = 0;
+  int any = 0, any_base = 0;
+  for (int c = 0; c < pd->n_configs; c++) {
+    collapse_of(pd, c, ctx->plan->boundary, &cl[c]);
+    any_base |= cl[c].has_base;
+  }
+  if (!any_base) {  // no config ran the base length: nothing to say about collapse
+    free(cl);
+    return;
+  }
   char line[1024], sL[32], r[32], th[32], p[32], sB[32];
   s_len(pd->base_length, sB);
   snprintf(th, sizeof th, "%g", ctx->plan->boundary);
   for (int c = 0; c < pd->n_configs; c++) {
-    collapse_of(pd, c, ctx->plan->boundary, &cl[c]);
     char *lab = esc(pd->configs[c].label);
     if (cl[c].boundary >= 0) {
       int l = cl[c].boundary;
@@ -144,7 +151,7 @@ static void findings_best(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, 
     if (best < 0 || m < mean_at(pd, best, l)) best = c;
     if (worst < 0 || m > mean_at(pd, worst, l)) worst = c;
   }
-  if (n < 2) return;
+  if (n < 2 || mean_at(pd, best, l) == mean_at(pd, worst, l)) return;  // a tie names no best
   char line[1024], sL[32], p[32], extra[64] = "", r[32];
   s_len(L, sL);
   fmt_ppl(mean_at(pd, best, l), p);
@@ -253,22 +260,26 @@ static void findings_oom(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
   for (int c = 0; c < pd->n_configs; c++) {
     int first_oom = -1, last_ok = -1;
     const char *device = NULL;
-    for (int l = 0; l < pd->n_lengths; l++) {
+    for (int l = 0; l < pd->n_lengths && first_oom < 0; l++) {
       const Cell *cell = phase_cell(pd, c, l);
-      if (cell->n_oom > 0 && first_oom < 0) {
+      if (cell->n_oom > 0) {
         first_oom = l;
         for (int i = 0; i < cell->n_runs; i++)
           if (cell->runs[i]->status == JOB_OOM) device = cell->runs[i]->axis[AX_DEVICE];
+      } else if (cell->n_ok > 0) {
+        last_ok = l;
       }
-      if (cell->n_ok > 0) last_ok = l;
     }
     if (first_oom < 0) continue;
+    const Cell *oc = phase_cell(pd, c, first_oom);
     char line[1024], sO[32], sK[32], dev[200] = "";
     const char *d = gpu ? gpu : device;
     if (d && d[0]) snprintf(dev, sizeof dev, " — %s", d);
     s_len(pd->lengths[first_oom], sO);
     char *lab = esc(pd->configs[c].label);
-    if (last_ok >= 0) {
+    if (oc->n_ok > 0) {
+      snprintf(line, sizeof line, t->f_oom_partial, lab, oc->n_oom, oc->n_runs, sO, dev);
+    } else if (last_ok >= 0) {
       s_len(pd->lengths[last_ok], sK);
       snprintf(line, sizeof line, t->f_oom, lab, sO, sK, dev);
     } else {
@@ -347,8 +358,30 @@ static void findings_verdict(StrBuf *b, const PhaseData *pd, const ReportCtx *ct
   }
 }
 
+// Every config gives the same PPL at every length (seed 001's Qwen: compression never applied).
+static void findings_identical(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
+  if (pd->n_configs < 2) return;
+  int compared = 0;
+  for (int l = 0; l < pd->n_lengths; l++) {
+    double first = NAN;
+    int n = 0;
+    for (int c = 0; c < pd->n_configs; c++) {
+      double m = mean_at(pd, c, l);
+      if (!isfinite(m)) continue;
+      if (n++ == 0) first = m;
+      else if (fabs(m - first) > 1e-9 * fabs(first)) return;
+    }
+    compared += n >= 2;
+  }
+  if (!compared) return;
+  char line[512];
+  snprintf(line, sizeof line, ctx->t->f_identical, pd->n_configs);
+  bullet(b, line);
+}
+
 void phase_findings(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
   long L = findings_length(pd);
+  findings_identical(b, pd, ctx);
   findings_collapse(b, pd, ctx);
   findings_best(b, pd, ctx, L);
   findings_short_cost(b, pd, ctx);

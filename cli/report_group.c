@@ -35,42 +35,170 @@ static int long_in(const long *v, int n, long x) {
   return 0;
 }
 
+static int phase_uses_device(const PhasePlan *pp) { return pp->axis[AX_DEVICE].n > 1; }
+
 static int excluded(const PhasePlan *pp, const char *const *axis, long length, long seed) {
   for (int e = 0; e < pp->n_excl; e++) {
-    const ExcludeRule *r = &pp->excl[e];
+    const AxisRule *r = &pp->excl[e];
     int all = 1;
     for (int a = 0; a < N_AXES && all; a++) {
-      if (!r->axis_value[a]) continue;
-      const char *v = axis[a] ? axis[a] : "";
-      if (a == AX_ROPE || a == AX_CACHE) all = variant_name_matches(r->axis_value[a], v);
-      else if (a == AX_DEVICE) all = device_matches(r->axis_value[a], v);
-      else all = strcmp(r->axis_value[a], v) == 0;
+      if (r->axis[a].n == 0) continue;
+      int any = 0;
+      for (int k = 0; k < r->axis[a].n && !any; k++)
+        any = a == AX_DEVICE ? device_matches(r->axis[a].v[k], axis[a]) : strcmp(r->axis[a].v[k], axis[a]) == 0;
+      all = any;
     }
-    if (all && r->has_length && r->length != length) all = 0;
-    if (all && r->has_seed && r->seed != seed) all = 0;
+    if (all && r->n_lengths && !long_in(r->lengths, r->n_lengths, length)) all = 0;
+    if (all && r->n_seeds && !long_in(r->seeds, r->n_seeds, seed)) all = 0;
     if (all) return 1;
   }
   return 0;
 }
 
-static int phase_uses_device(const PhasePlan *pp) { return pp->axis[AX_DEVICE].n > 1; }
+// ---- the planned cells: a list in expansion order and a hash set of their keys ----
+struct PlanCell {
+  const char *axis[N_AXES];
+  long length, seed;
+};
 
-// Does a result of another phase fit one of this phase's planned cells?
-static int fits_plan(const PhasePlan *pp, const JobResult *r) {
+struct CellSet {
+  char **slots;  // [cap] keys or NULL
+  int cap, n;
+};
+
+static char *cell_key(const char *const *axis, long length, long seed) {
+  StrBuf b = {0};
+  for (int a = 0; a < N_AXES; a++) sb_printf(&b, "%s\x1f", axis[a]);
+  sb_printf(&b, "%ld\x1f%ld", length, seed);
+  return b.data;
+}
+
+static unsigned long hash_str(const char *s) {
+  unsigned long h = 1469598103934665603UL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211UL;
+  return h;
+}
+
+static int set_has(const struct CellSet *set, const char *key) {
+  if (!set || set->cap == 0) return 0;
+  for (unsigned long i = hash_str(key) % (unsigned long)set->cap;; i = (i + 1) % (unsigned long)set->cap) {
+    if (!set->slots[i]) return 0;
+    if (strcmp(set->slots[i], key) == 0) return 1;
+  }
+}
+
+// Takes ownership of key; returns 0 when it was already present (and frees it).
+static int set_add(struct CellSet *set, char *key) {
+  if (set_has(set, key)) {
+    free(key);
+    return 0;
+  }
+  if (2 * (set->n + 1) > set->cap) {
+    struct CellSet bigger = {xcalloc((size_t)(set->cap ? 2 * set->cap : 64), sizeof(char *)),
+                             set->cap ? 2 * set->cap : 64, 0};
+    for (int i = 0; i < set->cap; i++)
+      if (set->slots[i]) set_add(&bigger, set->slots[i]);
+    free(set->slots);
+    *set = bigger;
+  }
+  unsigned long i = hash_str(key) % (unsigned long)set->cap;
+  while (set->slots[i]) i = (i + 1) % (unsigned long)set->cap;
+  set->slots[i] = key;
+  set->n++;
+  return 1;
+}
+
+static void set_free(struct CellSet *set) {
+  if (!set) return;
+  for (int i = 0; i < set->cap; i++) free(set->slots[i]);
+  free(set->slots);
+  free(set);
+}
+
+static void add_planned(PhaseData *pd, const char *const *axis, long length, long seed, int check_excl) {
+  if (check_excl && excluded(pd->plan, axis, length, seed)) return;
+  if (!set_add(pd->planned_set, cell_key(axis, length, seed))) return;
+  pd->planned = xrealloc(pd->planned, (size_t)(pd->n_planned + 1) * sizeof *pd->planned);
+  struct PlanCell *pc = &pd->planned[pd->n_planned++];
+  for (int a = 0; a < N_AXES; a++) pc->axis[a] = axis[a];
+  pc->length = length;
+  pc->seed = seed;
+}
+
+// The product of per-axis value lists (an empty list stands for ""), seeds and lengths, in the
+// matrix's nesting: model × dataset × train × rope × cache × dtype × device × seed × length.
+static void add_product(PhaseData *pd, const StrList *const *lists, const long *lengths, int n_lengths,
+                        const long *seeds, int n_seeds, int check_excl) {
+  static const Axis order[N_AXES] = {AX_MODEL, AX_DATASET, AX_TRAIN, AX_ROPE, AX_CACHE, AX_DTYPE, AX_DEVICE};
+  int idx[N_AXES] = {0};
+  static const long zero = 0;
+  if (n_seeds == 0) {
+    seeds = &zero;
+    n_seeds = 1;
+  }
+  for (;;) {
+    const char *key[N_AXES];
+    for (int k = 0; k < N_AXES; k++) {
+      const StrList *l = lists[order[k]];
+      key[order[k]] = l && l->n ? l->v[idx[k]] : "";
+    }
+    for (int s = 0; s < n_seeds; s++)
+      for (int l = 0; l < n_lengths; l++) add_planned(pd, key, lengths[l], seeds[s], check_excl);
+    int k = N_AXES - 1;
+    while (k >= 0) {
+      const StrList *l = lists[order[k]];
+      if (l && l->n && ++idx[k] < l->n) break;
+      idx[k--] = 0;
+    }
+    if (k < 0) break;
+  }
+}
+
+static void plan_cells(PhaseData *pd) {
+  const PhasePlan *pp = pd->plan;
+  pd->planned_set = xcalloc(1, sizeof *pd->planned_set);
+  if (!pp->planned) return;
+  const StrList *lists[N_AXES];
+  for (int a = 0; a < N_AXES; a++) lists[a] = &pp->axis[a];
+  if (!phase_uses_device(pp)) lists[AX_DEVICE] = NULL;
+  add_product(pd, lists, pp->lengths, pp->n_lengths, pp->seeds, pp->n_seeds, 1);
+  for (int i = 0; i < pp->n_incl; i++) {  // includes: named axes take their values
+    const AxisRule *r = &pp->incl[i];
+    const StrList *il[N_AXES];
+    for (int a = 0; a < N_AXES; a++) il[a] = r->axis[a].n ? &r->axis[a] : lists[a];
+    if (!phase_uses_device(pp) && r->axis[AX_DEVICE].n == 0) il[AX_DEVICE] = NULL;
+    add_product(pd, il, r->n_lengths ? r->lengths : pp->lengths, r->n_lengths ? r->n_lengths : pp->n_lengths,
+                r->n_seeds ? r->seeds : pp->seeds, r->n_seeds ? r->n_seeds : pp->n_seeds, 0);
+  }
+}
+
+// The key of a result: the plan's spellings where the plan lists the value; an axis the plan
+// leaves empty (no train recipe, no device sweep) is "".
+static void result_key(const PhasePlan *pp, const JobResult *r, const char **key) {
   for (int a = 0; a < N_AXES; a++) {
-    if (a == AX_DEVICE) continue;
-    if (pp->axis[a].n == 0) {
-      if (a == AX_TRAIN && r->axis[a][0]) return 0;  // a trained model is not the plain one
-      if (a != AX_TRAIN) return 0;                    // the plan does not say: do not guess
+    if (a == AX_DEVICE && !phase_uses_device(pp)) {
+      key[a] = "";
       continue;
     }
-    if (!planned_value(pp, (Axis)a, r->axis[a])) return 0;
+    const char *pv = planned_value(pp, (Axis)a, r->axis[a]);
+    key[a] = pv ? pv : (pp->planned && pp->axis[a].n == 0 ? "" : r->axis[a]);
   }
-  if (!long_in(pp->lengths, pp->n_lengths, r->length)) return 0;
-  if (pp->n_seeds > 0 && !long_in(pp->seeds, pp->n_seeds, r->seed)) return 0;
+}
+
+// Does a result (named by another phase) fit one of this phase's planned cells?
+static int fits_plan(const PhaseData *pd, const JobResult *r) {
+  const PhasePlan *pp = pd->plan;
+  if (!pp->planned) return 0;
   if (pp->protocol && r->protocol[0] && strcmp(pp->protocol, r->protocol) != 0) return 0;
   if (pp->windows > 0 && r->windows > 0 && pp->windows != r->windows) return 0;
-  return !excluded(pp, r->axis, r->length, r->seed);
+  for (int a = 0; a < N_AXES; a++)  // a value the plan does not list never fits
+    if (a != AX_DEVICE && pp->axis[a].n == 0 && r->axis[a][0]) return 0;
+  const char *key[N_AXES];
+  result_key(pp, r, key);
+  char *k = cell_key(key, r->length, r->seed);
+  int in = set_has(pd->planned_set, k);
+  free(k);
+  return in;
 }
 
 static int names_phase(const JobResult *r, const char *id) {
@@ -100,59 +228,6 @@ static int add_config(PhaseData *pd, const char *const *key, int expected) {
   for (int a = 0; a < N_AXES; a++) cf->axis[a] = key[a];
   cf->expected = expected;
   return pd->n_configs++;
-}
-
-// The key of a result: planned spellings where the plan lists the value.
-static void result_key(const PhasePlan *pp, const JobResult *r, const char **key) {
-  for (int a = 0; a < N_AXES; a++) {
-    if (a == AX_DEVICE && !phase_uses_device(pp)) {
-      key[a] = "";
-      continue;
-    }
-    const char *pv = planned_value(pp, (Axis)a, r->axis[a]);
-    key[a] = pv ? pv : r->axis[a];
-  }
-}
-
-// Walks the planned cells: configs in suite order (model, dataset, train, dtype, cache, device
-// outermost; rope fastest), then lengths and seeds. fn is called for every cell not excluded.
-typedef void (*CellFn)(PhaseData *pd, const char *const *key, long length, long seed);
-
-static void walk_planned(PhaseData *pd, CellFn fn) {
-  const PhasePlan *pp = pd->plan;
-  static const Axis order[N_AXES] = {AX_MODEL, AX_DATASET, AX_TRAIN, AX_DTYPE, AX_CACHE, AX_DEVICE, AX_ROPE};
-  int n[N_AXES], idx[N_AXES] = {0};
-  for (int k = 0; k < N_AXES; k++) {
-    Axis a = order[k];
-    n[k] = pp->axis[a].n;
-    if (a == AX_DEVICE && !phase_uses_device(pp)) n[k] = 0;
-    if (n[k] == 0 && a != AX_TRAIN && a != AX_DEVICE) return;  // not planned: nothing to walk
-  }
-  if (pp->n_lengths == 0) return;
-  for (;;) {
-    const char *key[N_AXES];
-    for (int k = 0; k < N_AXES; k++) key[order[k]] = n[k] ? pp->axis[order[k]].v[idx[k]] : "";
-    for (int l = 0; l < pp->n_lengths; l++) {
-      if (pp->n_seeds == 0) {
-        if (!excluded(pp, key, pp->lengths[l], 0)) fn(pd, key, pp->lengths[l], 0);
-        continue;
-      }
-      for (int s = 0; s < pp->n_seeds; s++)
-        if (!excluded(pp, key, pp->lengths[l], pp->seeds[s])) fn(pd, key, pp->lengths[l], pp->seeds[s]);
-    }
-    int k = N_AXES - 1;
-    while (k >= 0 && (n[k] == 0 || ++idx[k] == n[k])) {
-      idx[k] = 0;
-      k--;
-    }
-    if (k < 0) break;
-  }
-}
-
-static void planned_config(PhaseData *pd, const char *const *key, long length, long seed) {
-  (void)length;
-  (void)seed;
-  add_config(pd, key, 1);
 }
 
 static void add_length(PhaseData *pd, long L) {
@@ -218,20 +293,23 @@ static void cell_stats(Cell *cell) {
   cell->cv = stat_cv_pct(cell->mean, cell->std);
 }
 
-static void count_expected(PhaseData *pd, const char *const *key, long length, long seed) {
-  (void)seed;
-  int c = find_config(pd, key), l = phase_length_index(pd, length);
-  if (c < 0 || l < 0) return;
-  Cell *cell = phase_cell(pd, c, l);
-  cell->n_expected_seeds++;
-  pd->n_expected++;
-  for (int i = 0; i < cell->n_runs; i++)
-    if (cell->runs[i]->seed == seed) return;
-  pd->missing = xrealloc(pd->missing, (size_t)(pd->n_missing + 1) * sizeof *pd->missing);
-  pd->missing[pd->n_missing].config = &pd->configs[c];
-  pd->missing[pd->n_missing].length = length;
-  pd->missing[pd->n_missing].seed = seed;
-  pd->n_missing++;
+static void count_expected(PhaseData *pd) {
+  for (int i = 0; i < pd->n_planned; i++) {
+    const struct PlanCell *pc = &pd->planned[i];
+    int c = find_config(pd, pc->axis), l = phase_length_index(pd, pc->length);
+    if (c < 0 || l < 0) continue;
+    Cell *cell = phase_cell(pd, c, l);
+    cell->n_expected_seeds++;
+    pd->n_expected++;
+    int found = 0;
+    for (int k = 0; k < cell->n_runs && !found; k++) found = cell->runs[k]->seed == pc->seed;
+    if (found) continue;
+    pd->missing = xrealloc(pd->missing, (size_t)(pd->n_missing + 1) * sizeof *pd->missing);
+    pd->missing[pd->n_missing].config = &pd->configs[c];
+    pd->missing[pd->n_missing].length = pc->length;
+    pd->missing[pd->n_missing].seed = pc->seed;
+    pd->n_missing++;
+  }
 }
 
 static void make_labels(PhaseData *pd) {
@@ -261,15 +339,19 @@ static void make_labels(PhaseData *pd) {
 void phase_group(const PhasePlan *plan, const ResultSet *rs, PhaseData *pd) {
   memset(pd, 0, sizeof *pd);
   pd->plan = plan;
-  // 1. planned configs and lengths, in suite order
-  walk_planned(pd, planned_config);
+  // 1. planned cells, configs and lengths, in expansion order
+  plan_cells(pd);
+  for (int i = 0; i < pd->n_planned; i++) {
+    add_config(pd, pd->planned[i].axis, 1);
+    add_length(pd, pd->planned[i].length);
+  }
   for (int l = 0; l < plan->n_lengths; l++) add_length(pd, plan->lengths[l]);
   // 2. the results of this phase
   JobResult **mine = xcalloc(rs->n_jobs ? (size_t)rs->n_jobs : 1, sizeof *mine);
   int n_mine = 0;
   for (int i = 0; i < rs->n_jobs; i++) {
     JobResult *r = &rs->jobs[i];
-    if (names_phase(r, plan->id) || fits_plan(plan, r)) {
+    if (names_phase(r, plan->id) || fits_plan(pd, r)) {
       mine[n_mine++] = r;
       add_length(pd, r->length);
     }
@@ -301,7 +383,7 @@ void phase_group(const PhasePlan *plan, const ResultSet *rs, PhaseData *pd) {
       }
     }
   // 4. what the plan expects and what is missing
-  walk_planned(pd, count_expected);
+  count_expected(pd);
   make_labels(pd);
   pd->base_length = plan->base_length > 0 ? plan->base_length : (pd->n_lengths ? pd->lengths[0] : 0);
 }
@@ -321,6 +403,8 @@ void phase_data_free(PhaseData *pd) {
   free(pd->lengths);
   free(pd->jobs);
   free(pd->missing);
+  free(pd->planned);
+  set_free(pd->planned_set);
   memset(pd, 0, sizeof *pd);
 }
 

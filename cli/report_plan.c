@@ -11,10 +11,6 @@
 
 #define SUITE_MAX (4u << 20)
 
-#pragma weak suite_load
-#pragma weak suite_free
-#pragma weak diagnostics_free
-
 void strlist_add(StrList *l, const char *s) {
   l->v = xrealloc(l->v, (size_t)(l->n + 1) * sizeof *l->v);
   l->v[l->n++] = xstrdup(s ? s : "");
@@ -33,52 +29,81 @@ void strlist_free(StrList *l) {
   l->n = 0;
 }
 
-int variant_name_matches(const char *pattern, const char *member) {
-  if (strcmp(pattern, member) == 0) return 1;
-  size_t n = strlen(pattern);
-  return strncmp(pattern, member, n) == 0 && member[n] == '[';
-}
+// Walks the members of a variant: the product of its swept parameters (file order, the first
+// varying slowest), named "name" alone or "name[k=v,...]" with the swept values as written.
+// fn gets each member's name and its value index per parameter ([n_params]).
+typedef void (*MemberFn)(const Variant *v, const char *name, const int *value_index, void *arg);
 
-// Member names of a variant: "name" alone, or "name[k=v,...]" over the product of its swept
-// parameters (file order, the last parameter varying fastest).
-static void variant_members(const Variant *v, StrList *out) {
-  int swept[64], n_swept = 0;
-  for (int i = 0; i < v->n_params && n_swept < 64; i++)
-    if (v->params[i].n_values > 1) swept[n_swept++] = i;
-  if (n_swept == 0) {
-    strlist_add(out, v->name);
-    return;
-  }
-  int idx[64] = {0};
+static void variant_members(const Variant *v, MemberFn fn, void *arg) {
+  int n = v->n_params;
+  int *idx = xcalloc(n ? (size_t)n : 1, sizeof *idx);
   for (;;) {
     StrBuf b = {0};
-    sb_printf(&b, "%s[", v->name);
-    for (int s = 0; s < n_swept; s++) {
-      const Param *p = &v->params[swept[s]];
-      const ParamValue *pv = &p->values[idx[s]];
-      sb_printf(&b, "%s%s=%s", s ? "," : "", p->key, pv->text ? pv->text : "");
+    sb_append(&b, v->name);
+    int first = 1;
+    for (int i = 0; i < n; i++) {
+      if (v->params[i].n_values <= 1) continue;
+      const ParamValue *pv = &v->params[i].values[idx[i]];
+      sb_printf(&b, "%s%s=%s", first ? "[" : ",", v->params[i].key, pv->text ? pv->text : "");
+      first = 0;
     }
-    sb_append(&b, "]");
-    strlist_add(out, b.data);
+    if (!first) sb_append(&b, "]");
+    fn(v, b.data, idx, arg);
     sb_free(&b);
-    int s = n_swept - 1;
-    while (s >= 0 && ++idx[s] == v->params[swept[s]].n_values) idx[s--] = 0;
-    if (s < 0) break;
+    int i = n - 1;
+    while (i >= 0 && (v->params[i].n_values <= 1 || ++idx[i] == v->params[i].n_values)) {
+      idx[i] = 0;
+      i--;
+    }
+    if (i < 0) break;
+  }
+  free(idx);
+}
+
+static void add_member(const Variant *v, const char *name, const int *value_index, void *arg) {
+  (void)v;
+  (void)value_index;
+  StrList *out = arg;
+  if (strlist_find(out, name) < 0) strlist_add(out, name);
+}
+
+typedef struct {
+  const char *selector;
+  StrList *out;
+} SelectArg;
+
+static void add_selected(const Variant *v, const char *name, const int *value_index, void *arg) {
+  SelectArg *s = arg;
+  if (variant_member_matches(v, value_index, s->selector) && strlist_find(s->out, name) < 0)
+    strlist_add(s->out, name);
+}
+
+static const Variant *axis_variant(const Suite *s, Axis a, const char *name) {
+  if (a == AX_ROPE) return suite_rope(s, name);
+  if (a == AX_CACHE) return suite_cache(s, name);
+  if (a == AX_TRAIN) return suite_train(s, name);
+  return NULL;
+}
+
+// The values a name or selector stands for on an axis: a variant's members, the members a
+// selector `name[k=v,...]` picks, or the value itself.
+static void resolve_values(const Suite *s, Axis a, const char *value, StrList *out) {
+  const char *br = strchr(value, '[');
+  char *name = br ? xstrndup(value, (size_t)(br - value)) : xstrdup(value);
+  const Variant *v = axis_variant(s, a, name);
+  free(name);
+  if (!v) {
+    if (strlist_find(out, value) < 0) strlist_add(out, value);
+  } else if (!br) {
+    variant_members(v, add_member, out);
+  } else {
+    SelectArg arg = {value, out};
+    variant_members(v, add_selected, &arg);
   }
 }
 
-static void names_to_members(const NameList *names, const Variant *defs, int n_defs, StrList *out) {
-  for (int i = 0; i < names->n; i++) {
-    const Variant *v = NULL;
-    for (int j = 0; j < n_defs; j++)
-      if (strcmp(defs[j].name, names->items[i]) == 0) v = &defs[j];
-    if (v) variant_members(v, out);
-    else strlist_add(out, names->items[i]);
-  }
-}
-
-static void names_copy(const NameList *names, StrList *out) {
-  for (int i = 0; i < names->n; i++) strlist_add(out, names->items[i]);
+static void names_resolve(const Suite *s, Axis a, const NameList *names, StrList *out) {
+  for (int i = 0; i < names->n; i++) resolve_values(s, a, names->items[i], out);
 }
 
 static int cmp_long(const void *a, const void *b) {
@@ -86,39 +111,41 @@ static int cmp_long(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static const char *pool_add(ReportPlan *p, const char *s) {
-  strlist_add(&p->pool, s);
-  return p->pool.v[p->pool.n - 1];
-}
-
-static void exclude_from(ReportPlan *p, const Assignment *a, ExcludeRule *r) {
+static void rule_from(const Suite *s, const Assignment *as, AxisRule *r) {
   memset(r, 0, sizeof *r);
-  for (int i = 0; i < a->n; i++) {
-    const char *ax = a->axes[i], *val = a->values[i];
+  for (int i = 0; i < as->n; i++) {
+    const char *ax = as->axes[i], *val = as->values[i];
     if (strcmp(ax, "length") == 0) {
-      r->has_length = 1;
-      r->length = strtol(val, NULL, 10);
+      r->lengths = xrealloc(r->lengths, (size_t)(r->n_lengths + 1) * sizeof *r->lengths);
+      r->lengths[r->n_lengths++] = strtol(val, NULL, 10);
     } else if (strcmp(ax, "seed") == 0) {
-      r->has_seed = 1;
-      r->seed = strtol(val, NULL, 10);
+      r->seeds = xrealloc(r->seeds, (size_t)(r->n_seeds + 1) * sizeof *r->seeds);
+      r->seeds[r->n_seeds++] = strtol(val, NULL, 10);
     } else {
       for (int k = 0; k < N_AXES; k++)
-        if (strcmp(ax, AXIS_NAMES[k]) == 0) r->axis_value[k] = pool_add(p, val);
+        if (strcmp(ax, AXIS_NAMES[k]) == 0) resolve_values(s, (Axis)k, val, &r->axis[k]);
     }
   }
 }
 
-static void phase_from_suite(ReportPlan *p, const Suite *s, const Phase *ph, PhasePlan *pp) {
+static void rule_free(AxisRule *r) {
+  for (int a = 0; a < N_AXES; a++) strlist_free(&r->axis[a]);
+  free(r->lengths);
+  free(r->seeds);
+}
+
+static void phase_from_suite(const Suite *s, const Phase *ph, PhasePlan *pp) {
   const Settings *st = &ph->settings;
   pp->id = xstrdup(ph->id);
   pp->title = xstrdup(ph->title ? ph->title : "");
-  names_copy(&st->models, &pp->axis[AX_MODEL]);
-  names_copy(&st->datasets, &pp->axis[AX_DATASET]);
-  names_to_members(&st->rope, s->rope, s->n_rope, &pp->axis[AX_ROPE]);
-  names_to_members(&st->cache, s->cache, s->n_cache, &pp->axis[AX_CACHE]);
-  names_copy(&st->dtypes, &pp->axis[AX_DTYPE]);
-  names_copy(&st->train, &pp->axis[AX_TRAIN]);
-  names_copy(&st->devices, &pp->axis[AX_DEVICE]);
+  pp->planned = 1;
+  names_resolve(s, AX_MODEL, &st->models, &pp->axis[AX_MODEL]);
+  names_resolve(s, AX_DATASET, &st->datasets, &pp->axis[AX_DATASET]);
+  names_resolve(s, AX_ROPE, &st->rope, &pp->axis[AX_ROPE]);
+  names_resolve(s, AX_CACHE, &st->cache, &pp->axis[AX_CACHE]);
+  names_resolve(s, AX_DTYPE, &st->dtypes, &pp->axis[AX_DTYPE]);
+  names_resolve(s, AX_TRAIN, &st->train, &pp->axis[AX_TRAIN]);
+  names_resolve(s, AX_DEVICE, &st->devices, &pp->axis[AX_DEVICE]);
   pp->n_lengths = st->lengths.n;
   pp->lengths = xcalloc(st->lengths.n ? (size_t)st->lengths.n : 1, sizeof *pp->lengths);
   memcpy(pp->lengths, st->lengths.items, (size_t)st->lengths.n * sizeof *pp->lengths);
@@ -142,7 +169,10 @@ static void phase_from_suite(ReportPlan *p, const Suite *s, const Phase *ph, Pha
   }
   pp->n_excl = ph->n_exclude;
   pp->excl = xcalloc(ph->n_exclude ? (size_t)ph->n_exclude : 1, sizeof *pp->excl);
-  for (int i = 0; i < ph->n_exclude; i++) exclude_from(p, &ph->exclude[i], &pp->excl[i]);
+  for (int i = 0; i < ph->n_exclude; i++) rule_from(s, &ph->exclude[i], &pp->excl[i]);
+  pp->n_incl = ph->n_include;
+  pp->incl = xcalloc(ph->n_include ? (size_t)ph->n_include : 1, sizeof *pp->incl);
+  for (int i = 0; i < ph->n_include; i++) rule_from(s, &ph->include[i], &pp->incl[i]);
 }
 
 // The report only needs names and numbers, never model or data paths: a variable the suite
@@ -166,14 +196,15 @@ int plan_from_suite_file(const char *suite_yaml, ReportPlan *p, BenchErr *err) {
   memset(p, 0, sizeof *p);
   char *text = NULL;
   size_t len = 0;
-  if (!suite_load) return err_set(err, "the suite parser is not part of this build");
   if (read_file(suite_yaml, SUITE_MAX, &text, &len, err) != 0) return -1;
   define_missing_vars(text);
   char sha[65];
   sha256_hex(text, len, sha);
-  free(text);
+  char *dir = path_dirname(suite_yaml);
   Diagnostics diag = {0};
-  Suite *s = suite_load(suite_yaml, &diag);
+  Suite *s = suite_load_buffer(suite_yaml, dir, text, len, &diag);
+  free(dir);
+  free(text);
   if (!s) {
     if (diag.n_errors > 0) {
       const Diagnostic *d = &diag.errors[0];
@@ -204,7 +235,7 @@ int plan_from_suite_file(const char *suite_yaml, ReportPlan *p, BenchErr *err) {
            s->report_options.lang && strcmp(s->report_options.lang, "zh") == 0 ? "zh" : "en");
   p->n_phases = s->n_phases;
   p->phases = xcalloc(s->n_phases ? (size_t)s->n_phases : 1, sizeof *p->phases);
-  for (int i = 0; i < s->n_phases; i++) phase_from_suite(p, s, &s->phases[i], &p->phases[i]);
+  for (int i = 0; i < s->n_phases; i++) phase_from_suite(s, &s->phases[i], &p->phases[i]);
   suite_free(s);
   return 0;
 }
@@ -281,7 +312,10 @@ void plan_free(ReportPlan *p) {
       free(pp->reqs[k].param);
     }
     free(pp->reqs);
+    for (int k = 0; k < pp->n_excl; k++) rule_free(&pp->excl[k]);
+    for (int k = 0; k < pp->n_incl; k++) rule_free(&pp->incl[k]);
     free(pp->excl);
+    free(pp->incl);
   }
   free(p->phases);
   free(p->suite_id);
@@ -290,6 +324,5 @@ void plan_free(ReportPlan *p) {
   free(p->suite_sha256);
   strlist_free(&p->model_names);
   strlist_free(&p->model_paths);
-  strlist_free(&p->pool);
   memset(p, 0, sizeof *p);
 }
