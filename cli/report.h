@@ -229,7 +229,7 @@ typedef struct {
 } ReportText;
 
 const ReportText *report_text(const char *lang);  // "zh" or anything else (English)
-// Section number in the language's style: "1." / "一、".
+// Section number in the language's style, separator included: "1. " / "一、".
 void report_section_number(const ReportText *t, int n, char out[16]);
 
 // ---- number formatting (report_fmt.c) ----

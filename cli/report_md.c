@@ -177,7 +177,7 @@ static void experiment_list(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd
   const ReportText *t = ctx->t;
   char num[16];
   report_section_number(t, section, num);
-  sb_printf(b, "## %s %s\n\n", num, t->experiment_list);
+  sb_printf(b, "## %s%s\n\n", num, t->experiment_list);
   sb_printf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t->col_num, t->col_phase, t->col_title,
             t->col_jobs, t->col_ok, t->col_oom, t->col_error, t->col_missing, t->col_wall);
   sb_append(b, "|---:|---|---|---:|---:|---:|---:|---:|---:|\n");
@@ -233,7 +233,7 @@ static void phase_section(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd, 
   const ReportText *t = ctx->t;
   char num[16];
   report_section_number(t, section, num);
-  sb_printf(b, "## %s %s %s", num, t->phase, pd->plan->id);
+  sb_printf(b, "## %s%s %s", num, t->phase, pd->plan->id);
   if (pd->plan->title[0]) {
     sb_append(b, ": ");
     md_escape(b, pd->plan->title);
@@ -305,7 +305,7 @@ static void notes(StrBuf *b, const ReportCtx *ctx, const char *plan_problem, int
   if (n.len) {
     char num[16];
     report_section_number(t, section, num);
-    sb_printf(b, "## %s %s\n\n%s\n", num, t->notes, n.data);
+    sb_printf(b, "## %s%s\n\n%s\n", num, t->notes, n.data);
   }
   sb_free(&n);
 }

@@ -205,5 +205,5 @@ void report_section_number(const ReportText *t, int n, char out[16]) {
   static const char *const ZH_DIGITS[] = {"零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十"};
   if (strcmp(t->lang, "zh") == 0 && n >= 1 && n <= 10) snprintf(out, 16, "%s、", ZH_DIGITS[n]);
   else if (strcmp(t->lang, "zh") == 0 && n > 10 && n < 20) snprintf(out, 16, "十%s、", ZH_DIGITS[n - 10]);
-  else snprintf(out, 16, "%d.", n);
+  else snprintf(out, 16, "%d. ", n);
 }
