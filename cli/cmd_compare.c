@@ -19,18 +19,18 @@ static int parse_tol(const char *s, double *out) {
   return 0;
 }
 
-static int load_side(const char *dir, ResultSet *rs, Manifest *m) {
+static int load_side(const char *dir, StoredJobs *rs, Manifest *m) {
   BenchErr err;
   if (!is_directory(dir)) {
     fprintf(stderr, "bench: error: results directory '%s' does not exist\n", dir);
     return -1;
   }
-  if (results_load(dir, rs, &err) != 0) {
+  if (stored_jobs_load(dir, rs, &err) != 0) {
     fprintf(stderr, "bench: error: %s\n", err.msg);
     return -1;
   }
   for (int i = 0; i < rs->n_skipped; i++) fprintf(stderr, "bench: warning: skipped %s\n", rs->skipped[i]);
-  manifest_load(dir, m);
+  report_manifest_load(dir, m);
   if (m->problem) fprintf(stderr, "bench: warning: %s\n", m->problem);
   return 0;
 }
@@ -38,8 +38,8 @@ static int load_side(const char *dir, ResultSet *rs, Manifest *m) {
 static void print_pair(const ComparePair *p) {
   char name[256], pa[32], pb[32], d[32];
   compare_job_name(p->a, name, sizeof name);
-  fmt_ppl(p->a->ppl, pa);
-  fmt_ppl(p->b->ppl, pb);
+  rfmt_ppl(p->a->ppl, pa);
+  rfmt_ppl(p->b->ppl, pb);
   snprintf(d, sizeof d, "%+.3f%%", p->d_ppl);
   printf("  %-16.16s %-48s %10s %10s %10s", p->a->job_id, name, pa, pb, isfinite(p->d_ppl) ? d : "—");
   if (isfinite(p->d_nll)) printf("  (nll %+.3f%%)", p->d_nll);
@@ -79,17 +79,17 @@ int cmd_compare(int argc, char **argv) {
     fprintf(stderr, "bench: error: missing results directories (usage: bench compare DIR_A DIR_B [--tol PCT])\n");
     return EXIT_BAD_INPUT;
   }
-  ResultSet a, b;
+  StoredJobs a, b;
   Manifest ma, mb;
   memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
   memset(&ma, 0, sizeof ma);
   memset(&mb, 0, sizeof mb);
   if (load_side(dir_a, &a, &ma) != 0 || load_side(dir_b, &b, &mb) != 0) {
-    results_free(&a);
-    results_free(&b);
-    manifest_free(&ma);
-    manifest_free(&mb);
+    stored_jobs_free(&a);
+    stored_jobs_free(&b);
+    report_manifest_free(&ma);
+    report_manifest_free(&mb);
     return EXIT_BAD_INPUT;
   }
   printf("A: %s (%d jobs)\nB: %s (%d jobs)\n", dir_a, a.n_jobs, dir_b, b.n_jobs);
@@ -131,14 +131,14 @@ int cmd_compare(int argc, char **argv) {
       if (p->a->status == p->b->status) continue;
       char name[256];
       compare_job_name(p->a, name, sizeof name);
-      printf("  %-16.16s %-48s %s | %s\n", p->a->job_id, name, job_status_name(p->a->status),
-             job_status_name(p->b->status));
+      printf("  %-16.16s %-48s %s | %s\n", p->a->job_id, name, stored_status_name(p->a->status),
+             stored_status_name(p->b->status));
       shown++;
     }
   }
   for (int side = 0; side < 2; side++) {
     int n = side ? c.n_only_b : c.n_only_a;
-    const JobResult **only = side ? c.only_b : c.only_a;
+    const StoredJob **only = side ? c.only_b : c.only_a;
     if (n == 0) continue;
     printf("only in %s: %d job%s\n", side ? "B" : "A", n, n == 1 ? "" : "s");
     for (int i = 0; i < n && i < MAX_LISTED; i++) {
@@ -149,9 +149,9 @@ int cmd_compare(int argc, char **argv) {
   }
   int rc = c.n_over > 0 ? EXIT_JOBS_FAILED : EXIT_OK;
   comparison_free(&c);
-  results_free(&a);
-  results_free(&b);
-  manifest_free(&ma);
-  manifest_free(&mb);
+  stored_jobs_free(&a);
+  stored_jobs_free(&b);
+  report_manifest_free(&ma);
+  report_manifest_free(&mb);
   return rc;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 // "phase|canonical spec without device".
-static char *spec_key(const JobResult *r) {
+static char *spec_key(const StoredJob *r) {
   json_t *spec = json_deep_copy(r->spec);
   json_object_del(spec, "device");
   char *dump = json_dumps(spec, JSON_SORT_KEYS | JSON_COMPACT);
@@ -29,7 +29,7 @@ int compare_over_tol(const ComparePair *p, double tol_pct) {
   return (isfinite(p->d_ppl) && fabs(p->d_ppl) > tol_pct) || (isfinite(p->d_nll) && fabs(p->d_nll) > tol_pct);
 }
 
-void compare_results(const ResultSet *a, const ResultSet *b, double tol_pct, Comparison *out) {
+void compare_results(const StoredJobs *a, const StoredJobs *b, double tol_pct, Comparison *out) {
   memset(out, 0, sizeof *out);
   out->tol_pct = tol_pct;
   out->i_max_ppl = -1;
@@ -115,7 +115,7 @@ void comparison_free(Comparison *c) {
   memset(c, 0, sizeof *c);
 }
 
-void compare_job_name(const JobResult *r, char *out, size_t n) {
+void compare_job_name(const StoredJob *r, char *out, size_t n) {
   StrBuf b = {0};
   for (int k = 0; k < r->n_phases; k++) sb_printf(&b, "%s%s", k ? "," : "", r->phases[k]);
   sb_append(&b, " ");
@@ -140,7 +140,7 @@ static int is_time_key(const char *key) {
   return 0;
 }
 
-static void flatten(json_t *v, const char *prefix, StrList *keys, StrList *vals) {
+static void flatten(json_t *v, const char *prefix, LabelList *keys, LabelList *vals) {
   if (json_is_object(v)) {
     const char *k;
     json_t *child;
@@ -155,30 +155,30 @@ static void flatten(json_t *v, const char *prefix, StrList *keys, StrList *vals)
   char *text;
   if (json_is_string(v)) text = xstrdup(json_string_value(v));
   else text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-  strlist_add(keys, prefix);
-  strlist_add(vals, text ? text : "");
+  labels_add(keys, prefix);
+  labels_add(vals, text ? text : "");
   free(text);
 }
 
 int compare_manifests(const Manifest *a, const Manifest *b, FILE *out) {
-  StrList ka = {0}, va = {0}, kb = {0}, vb = {0};
+  LabelList ka = {0}, va = {0}, kb = {0}, vb = {0};
   if (a->root) flatten(a->root, "", &ka, &va);
   if (b->root) flatten(b->root, "", &kb, &vb);
   int n = 0;
   for (int i = 0; i < ka.n; i++) {
-    int j = strlist_find(&kb, ka.v[i]);
+    int j = labels_find(&kb, ka.v[i]);
     if (j >= 0 && strcmp(va.v[i], vb.v[j]) == 0) continue;
     fprintf(out, "  %s: %s | %s\n", ka.v[i], va.v[i], j >= 0 ? vb.v[j] : "(absent)");
     n++;
   }
   for (int j = 0; j < kb.n; j++) {
-    if (strlist_find(&ka, kb.v[j]) >= 0) continue;
+    if (labels_find(&ka, kb.v[j]) >= 0) continue;
     fprintf(out, "  %s: (absent) | %s\n", kb.v[j], vb.v[j]);
     n++;
   }
-  strlist_free(&ka);
-  strlist_free(&va);
-  strlist_free(&kb);
-  strlist_free(&vb);
+  labels_free(&ka);
+  labels_free(&va);
+  labels_free(&kb);
+  labels_free(&vb);
   return n;
 }

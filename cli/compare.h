@@ -9,7 +9,7 @@
 #include "report.h"
 
 typedef struct {
-  const JobResult *a, *b;
+  const StoredJob *a, *b;
   int by_spec;          // matched by phase + spec (the job ids differ)
   double d_ppl, d_nll;  // relative difference (b − a)/|a| in %; NAN unless both ok
 } ComparePair;
@@ -17,7 +17,7 @@ typedef struct {
 typedef struct {
   ComparePair *pairs;   // [n_pairs]
   int n_pairs;
-  const JobResult **only_a, **only_b;
+  const StoredJob **only_a, **only_b;
   int n_only_a, n_only_b;
   int n_compared;       // pairs with both ppl values
   int n_status_differs; // pairs whose status differs (ok vs oom, ...)
@@ -27,7 +27,7 @@ typedef struct {
   double tol_pct;
 } Comparison;
 
-void compare_results(const ResultSet *a, const ResultSet *b, double tol_pct, Comparison *out);
+void compare_results(const StoredJobs *a, const StoredJobs *b, double tol_pct, Comparison *out);
 void comparison_free(Comparison *c);
 int compare_over_tol(const ComparePair *p, double tol_pct);
 
@@ -35,6 +35,6 @@ int compare_over_tol(const ComparePair *p, double tol_pct);
 // Prints "  key: A | B" for every key whose values differ; returns how many.
 int compare_manifests(const Manifest *a, const Manifest *b, FILE *out);
 // A short name of a job: "1A llama3_8b/geo_500k/full L=16384 seed=42".
-void compare_job_name(const JobResult *r, char *out, size_t n);
+void compare_job_name(const StoredJob *r, char *out, size_t n);
 
 #endif

@@ -51,21 +51,21 @@ int report_generate(const char *results_dir, const char *reports_dir, int no_fig
                     BenchErr *err) {
   memset(sum, 0, sizeof *sum);
   if (!is_directory(results_dir)) return err_set(err, "results directory '%s' does not exist", results_dir);
-  ResultSet rs;
-  if (results_load(results_dir, &rs, err) != 0) return -1;
+  StoredJobs rs;
+  if (stored_jobs_load(results_dir, &rs, err) != 0) return -1;
   Manifest man;
-  manifest_load(results_dir, &man);
+  report_manifest_load(results_dir, &man);
   // the plan: the suite as run, else what the results say
   ReportPlan plan;
   char *plan_problem = NULL;
   char *yaml = path_join(results_dir, "suite.yaml");
   BenchErr perr;
-  if (plan_from_suite_file(yaml, &plan, &perr) == 0) {
-    plan_add_result_phases(&plan, &rs);
+  if (report_plan_from_suite(yaml, &plan, &perr) == 0) {
+    report_plan_add_result_phases(&plan, &rs);
   } else {
     plan_problem = xstrdup(perr.msg);
     char *id = dir_basename(results_dir);
-    plan_from_results(&rs, id, &plan);
+    report_plan_from_results(&rs, id, &plan);
     free(id);
   }
   free(yaml);
@@ -100,9 +100,9 @@ int report_generate(const char *results_dir, const char *reports_dir, int no_fig
   free(pds);
   free(out_dir);
   free(plan_problem);
-  plan_free(&plan);
-  manifest_free(&man);
-  results_free(&rs);
+  report_plan_free(&plan);
+  report_manifest_free(&man);
+  stored_jobs_free(&rs);
   return rc;
 }
 

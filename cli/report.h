@@ -3,7 +3,7 @@
 //
 //   results/<suite>/suite.yaml       → ReportPlan (phases, their axes, report requests)
 //   results/<suite>/manifest.json    → Manifest (provenance, may be absent)
-//   results/<suite>/jobs/*.json      → ResultSet ("bench.job/1" job results)
+//   results/<suite>/jobs/*.json      → StoredJobs ("bench.job/1" job results)
 //   plan + results                   → PhaseData per phase (configs × lengths × seeds)
 //   PhaseData                        → tables, findings, figures → reports/<suite>/REPORT.md
 //
@@ -18,15 +18,15 @@
 #include "report_stats.h"
 #include "util.h"
 
-#define JOB_SCHEMA "bench.job/1"
+#define STORED_JOB_SCHEMA "bench.job/1"
 #define MANIFEST_SCHEMA "bench.manifest/1"
 
 // ---- job results (report_results.c) ----
-typedef enum { JOB_OK, JOB_OOM, JOB_ERROR, JOB_CRASHED } JobStatus;
+typedef enum { RES_OK, RES_OOM, RES_ERROR, RES_CRASHED } StoredStatus;
 
 // Axes that tell configs apart inside a phase (length and seed are the table's other dimensions).
 typedef enum { AX_MODEL, AX_DATASET, AX_ROPE, AX_CACHE, AX_DTYPE, AX_TRAIN, AX_DEVICE, N_AXES } Axis;
-extern const char *const AXIS_NAMES[N_AXES];  // "model", "dataset", "rope", ...
+extern const char *const REPORT_AXIS_NAMES[N_AXES];  // "model", "dataset", "rope", ...
 
 typedef struct {
   char *path;             // the file it was read from
@@ -39,27 +39,27 @@ typedef struct {
   const char *axis[N_AXES];  // spec.model, spec.dataset, spec.rope.name, ... ("" when absent)
   const char *protocol;   // "" when absent
   long length, seed, windows;  // 0 when absent
-  JobStatus status;
+  StoredStatus status;
   const char *error;      // one line, or NULL
   double ppl, nll;        // NAN when absent (always absent unless status ok)
   double wall_s;          // metrics.wall_s, else finished − started, else NAN
   double started, finished;  // epoch seconds; 0 when absent
-} JobResult;
+} StoredJob;
 
 typedef struct {
-  JobResult *jobs;   // [n_jobs], sorted by file name
+  StoredJob *jobs;   // [n_jobs], sorted by file name
   int n_jobs;
   char **skipped;    // [n_skipped] "FILE: why it was skipped" (bad JSON, other schema, ...)
   int n_skipped;
-} ResultSet;
+} StoredJobs;
 
 // Reads every DIR/jobs/*.json. A file that cannot be used is listed in rs->skipped, never fatal;
 // -1 only when DIR/jobs cannot be listed at all (a missing jobs/ is an empty set).
-int results_load(const char *results_dir, ResultSet *rs, BenchErr *err);
-void results_free(ResultSet *rs);
-const char *job_status_name(JobStatus s);
+int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err);
+void stored_jobs_free(StoredJobs *rs);
+const char *stored_status_name(StoredStatus s);
 // Parses "2026-02-14T01:04:00Z" (a fraction and a ±hh:mm offset are accepted); 0 when unparsable.
-double parse_iso_time(const char *s);
+double report_parse_time(const char *s);
 
 // ---- manifest (report_manifest.c) ----
 typedef struct {
@@ -67,21 +67,21 @@ typedef struct {
   char *problem;     // why it was not used (NULL when used or simply absent)
 } Manifest;
 
-int manifest_load(const char *results_dir, Manifest *m);  // 0; absent → root NULL
-void manifest_free(Manifest *m);
+int report_manifest_load(const char *results_dir, Manifest *m);  // 0; absent → root NULL
+void report_manifest_free(Manifest *m);
 // The first of the keys present (dotted paths, e.g. "host.cpu"), as text: strings as they are,
 // numbers printed, arrays of strings or of {"name":..} objects joined with ", ". Caller frees;
 // NULL when none is present.
-char *manifest_text(const Manifest *m, const char *const *keys);
+char *report_manifest_text(const Manifest *m, const char *const *keys);
 
 // ---- report plan: phases and what they ask for (report_plan.c) ----
 typedef struct {
   char **v;
   int n;
-} StrList;
-void strlist_add(StrList *l, const char *s);
-int strlist_find(const StrList *l, const char *s);  // index or -1
-void strlist_free(StrList *l);
+} LabelList;
+void labels_add(LabelList *l, const char *s);
+int labels_find(const LabelList *l, const char *s);  // index or -1
+void labels_free(LabelList *l);
 
 typedef struct {
   char *kind;      // "table" or "plot"
@@ -95,7 +95,7 @@ typedef struct {
 // and train selectors such as `geo` or `geo[theta=10000]` resolved to member names); an empty
 // list names nothing on that axis.
 typedef struct {
-  StrList axis[N_AXES];
+  LabelList axis[N_AXES];
   long *lengths;  // [n_lengths]
   int n_lengths;
   long *seeds;    // [n_seeds]
@@ -106,7 +106,7 @@ typedef struct {
   char *id;
   char *title;
   int planned;            // the axes below come from the suite (else: from the results)
-  StrList axis[N_AXES];   // expected values (rope and cache as member names); empty: unknown
+  LabelList axis[N_AXES];   // expected values (rope and cache as member names); empty: unknown
   long *lengths;          // [n_lengths] ascending
   int n_lengths;
   long *seeds;            // [n_seeds]
@@ -127,7 +127,7 @@ typedef struct {
   char *title;
   char *suite_path;       // where suite.yaml was read (NULL when the plan came from results)
   char *suite_sha256;     // of suite.yaml's bytes
-  StrList model_names, model_paths;  // [n] in suite order
+  LabelList model_names, model_paths;  // [n] in suite order
   PhasePlan *phases;      // [n_phases]
   int n_phases;
   double severe;          // report_options.severe (default 10)
@@ -137,14 +137,14 @@ typedef struct {
 } ReportPlan;
 
 // Reads DIR/suite.yaml with the suite parser. -1 with err when it cannot (the caller may then fall
-// back to plan_from_results).
-int plan_from_suite_file(const char *suite_yaml, ReportPlan *p, BenchErr *err);
+// back to report_plan_from_results).
+int report_plan_from_suite(const char *suite_yaml, ReportPlan *p, BenchErr *err);
 // Phases named by the results themselves (in order of first appearance), each asking for a
 // lengths table and a PPL-vs-length figure.
-void plan_from_results(const ResultSet *rs, const char *suite_id, ReportPlan *p);
+void report_plan_from_results(const StoredJobs *rs, const char *suite_id, ReportPlan *p);
 // Adds such phases for the ids the results name that the plan lacks (a suite edited after the run).
-void plan_add_result_phases(ReportPlan *p, const ResultSet *rs);
-void plan_free(ReportPlan *p);
+void report_plan_add_result_phases(ReportPlan *p, const StoredJobs *rs);
+void report_plan_free(ReportPlan *p);
 
 // ---- results grouped per phase (report_group.c) ----
 typedef struct {
@@ -154,7 +154,7 @@ typedef struct {
 } Config;
 
 typedef struct {
-  JobResult **runs;  // [n_runs]: one per seed (all statuses), seed order
+  StoredJob **runs;  // [n_runs]: one per seed (all statuses), seed order
   int n_runs;
   double *ppl;       // [n_ok] ppl of the ok runs
   long *seeds;       // [n_ok] their seeds
@@ -177,7 +177,7 @@ typedef struct {
   int n_lengths;
   Cell *cells;           // [n_configs × n_lengths]
   int varies[N_AXES];    // the axis takes more than one value among configs
-  JobResult **jobs;      // [n_jobs] results attributed to this phase (after de-duplication)
+  StoredJob **jobs;      // [n_jobs] results attributed to this phase (after de-duplication)
   int n_jobs;
   int n_ok, n_oom, n_error;
   int n_expected;        // jobs the suite implies (0 when unknown)
@@ -192,7 +192,7 @@ typedef struct {
   struct CellSet *planned_set;
 } PhaseData;
 
-void phase_group(const PhasePlan *plan, const ResultSet *rs, PhaseData *pd);
+void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd);
 void phase_data_free(PhaseData *pd);
 Cell *phase_cell(const PhaseData *pd, int config, int length_index);
 int phase_length_index(const PhaseData *pd, long length);  // -1 when absent
@@ -235,21 +235,21 @@ void report_section_number(const ReportText *t, int n, char out[16]);
 // ---- number formatting (report_fmt.c) ----
 // PPL: 3 decimals below 100, 2 below 1,000, 1 below 10,000, none above (5 significant digits
 // from 10 up, as the lab notes write them); "inf"/"nan" for non-finite values.
-void fmt_ppl(double v, char out[32]);
+void rfmt_ppl(double v, char out[32]);
 // mean±std with the std at the mean's decimals; the mean alone when std is NAN.
-void fmt_mean_std(double mean, double std, char out[64]);
-void fmt_ratio(double r, char out[32]);      // "23.58x"
-void fmt_pct(double p, int decimals, char out[32]);  // "18.4%"
-void fmt_duration(double seconds, char out[32]);      // "13m 02s", "8h 13m", "2d 03h"
-void fmt_time(double epoch, char out[32]);            // "2026-02-14 01:04 UTC"
+void rfmt_mean_std(double mean, double std, char out[64]);
+void rfmt_ratio(double r, char out[32]);      // "23.58x"
+void rfmt_pct(double p, int decimals, char out[32]);  // "18.4%"
+void rfmt_duration(double seconds, char out[32]);      // "13m 02s", "8h 13m", "2d 03h"
+void rfmt_time(double epoch, char out[32]);            // "2026-02-14 01:04 UTC"
 // Appends s to b with markdown table metacharacters escaped (| * ` < and newlines).
-void md_escape(StrBuf *b, const char *s);
+void rfmt_md_escape(StrBuf *b, const char *s);
 
 // ---- tables, findings, figures, markdown ----
 typedef struct {
   const ReportPlan *plan;
   const Manifest *manifest;
-  const ResultSet *results;
+  const StoredJobs *results;
   const ReportText *t;
   const char *reports_dir;   // where REPORT.md and figures go
   const char *gnuplot;       // program to run ("gnuplot" unless BENCH_GNUPLOT says otherwise)
@@ -265,7 +265,7 @@ void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
 void table_verdict(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
 // The length a collapse/leaderboard/verdict request is evaluated at: its `at`, else the longest
 // length with at least one ok result (0 when none).
-long request_length(const PhaseData *pd, const ReportReq *rq);
+long report_request_length(const PhaseData *pd, const ReportReq *rq);
 // Seed 003's verdict for config c against config base at length index l (per-seed PPLs of the
 // cells); *n_expected gets the seeds the plan expects (0 when unknown).
 Verdict cell_verdict(const PhaseData *pd, int c, int base, int l, int *n_expected);

@@ -132,7 +132,7 @@ static int fig_collapse_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plo
 }
 
 // ---- NLL vs position inside the window (metrics.nll_by_position, averaged over seeds) ----
-static int run_has_positions(const JobResult *r) {
+static int run_has_positions(const StoredJob *r) {
   json_t *v = r->metrics ? json_object_get(r->metrics, "nll_by_position") : NULL;
   return json_is_array(v) && json_array_size(v) > 1;
 }
@@ -144,7 +144,7 @@ static int fig_nll_vs_position(const PhaseData *pd, const ReportCtx *ctx, Plot *
     for (int c = 0; c < pd->n_configs && lmax < 0; c++) {
       const Cell *cell = phase_cell(pd, c, l);
       for (int i = 0; i < cell->n_runs; i++)
-        if (cell->runs[i]->status == JOB_OK && run_has_positions(cell->runs[i])) lmax = l;
+        if (cell->runs[i]->status == RES_OK && run_has_positions(cell->runs[i])) lmax = l;
     }
   if (lmax < 0) {
     *why = "no metrics.nll_by_position in these results";
@@ -158,7 +158,7 @@ static int fig_nll_vs_position(const PhaseData *pd, const ReportCtx *ctx, Plot *
     double *x = NULL, *sum = NULL;
     int *cnt = NULL, n = 0;
     for (int i = 0; i < cell->n_runs; i++) {
-      if (cell->runs[i]->status != JOB_OK || !run_has_positions(cell->runs[i])) continue;
+      if (cell->runs[i]->status != RES_OK || !run_has_positions(cell->runs[i])) continue;
       json_t *arr = json_object_get(cell->runs[i]->metrics, "nll_by_position");
       for (size_t k = 0; k < json_array_size(arr); k++) {
         json_t *pair = json_array_get(arr, k);
@@ -218,7 +218,7 @@ static int config_param(const PhaseData *pd, int c, const char *param, int *axis
     const Cell *cell = phase_cell(pd, c, l);
     for (int i = 0; i < cell->n_runs; i++)
       for (int a = 0; a < N_AXES; a++) {
-        json_t *obj = json_object_get(cell->runs[i]->spec, AXIS_NAMES[a]);
+        json_t *obj = json_object_get(cell->runs[i]->spec, REPORT_AXIS_NAMES[a]);
         json_t *v = json_is_object(obj) ? json_object_get(obj, param) : NULL;
         if (json_is_number(v)) {
           *axis = a;
@@ -300,7 +300,7 @@ static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const Rep
 
 // ---- RoPE spectrum: ω_k against k for each variant of the phase ----
 static const char *model_path(const ReportCtx *ctx, const char *name) {
-  int i = strlist_find(&ctx->plan->model_names, name);
+  int i = labels_find(&ctx->plan->model_names, name);
   return i >= 0 ? ctx->plan->model_paths.v[i] : NULL;
 }
 
@@ -310,11 +310,11 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
     *why = "the checkpoint reader (config.json) is not part of this build";
     return -1;
   }
-  StrList done = {0};
+  LabelList done = {0};
   for (int c = 0; c < pd->n_configs; c++) {
     const char *rope = pd->configs[c].axis[AX_ROPE];
-    if (strlist_find(&done, rope) >= 0) continue;
-    const JobResult *run = NULL;
+    if (labels_find(&done, rope) >= 0) continue;
+    const StoredJob *run = NULL;
     for (int l = 0; l < pd->n_lengths && !run; l++)
       if (phase_cell(pd, c, l)->n_runs > 0) run = phase_cell(pd, c, l)->runs[0];
     json_t *spec = run ? json_object_get(run->spec, "rope") : NULL;
@@ -327,7 +327,7 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
       snprintf(msg, sizeof msg, "the model's config.json is not readable here (%.400s)",
                path && path[0] ? err.msg : "no model path in the suite");
       *why = msg;
-      strlist_free(&done);
+      labels_free(&done);
       return -1;
     }
     RopeModelInfo info = {.head_dim = cfg.head_dim,
@@ -342,7 +342,7 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
     if (rc != 0) {
       snprintf(msg, sizeof msg, "variant '%.100s': %.380s", rope, err.msg);
       *why = msg;
-      strlist_free(&done);
+      labels_free(&done);
       return -1;
     }
     int half = table.rotary_dims / 2;
@@ -352,9 +352,9 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
              table.inv_freq, NULL, half);
     free(k);
     rope_table_free(&table);
-    strlist_add(&done, rope);
+    labels_add(&done, rope);
   }
-  strlist_free(&done);
+  labels_free(&done);
   if (p->n_series == 0) {
     *why = ctx->t->n_no_data;
     return -1;
@@ -370,7 +370,7 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
 static int fig_loss_curve(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
   (void)ctx;
   for (int c = 0; c < pd->n_configs; c++) {
-    const JobResult *run = NULL;
+    const StoredJob *run = NULL;
     for (int l = 0; l < pd->n_lengths && !run; l++) {
       const Cell *cell = phase_cell(pd, c, l);
       for (int i = 0; i < cell->n_runs && !run; i++) {

@@ -21,7 +21,7 @@ static void s_len(long L, char out[32]) { snprintf(out, 32, "%ld", L); }
 // Labels go into bold markdown: escape them first.
 static char *esc(const char *s) {
   StrBuf b = {0};
-  md_escape(&b, s);
+  rfmt_md_escape(&b, s);
   return b.data ? b.data : xstrdup("");
 }
 
@@ -74,14 +74,14 @@ static void findings_collapse(StrBuf *b, const PhaseData *pd, const ReportCtx *c
     if (cl[c].boundary >= 0) {
       int l = cl[c].boundary;
       s_len(pd->lengths[l], sL);
-      fmt_ratio(mean_at(pd, c, l) / mean_at(pd, c, phase_length_index(pd, pd->base_length)), r);
-      fmt_ppl(mean_at(pd, c, l), p);
+      rfmt_ratio(mean_at(pd, c, l) / mean_at(pd, c, phase_length_index(pd, pd->base_length)), r);
+      rfmt_ppl(mean_at(pd, c, l), p);
       snprintf(line, sizeof line, t->f_boundary, lab, sL, r, th, p);
       bullet(b, line);
       any = 1;
     } else if (cl[c].has_base && cl[c].last_len > 0) {
       s_len(cl[c].last_len, sL);
-      fmt_ratio(cl[c].max_ratio, r);
+      rfmt_ratio(cl[c].max_ratio, r);
       snprintf(line, sizeof line, t->f_no_boundary, lab, sL, r);
       bullet(b, line);
       any = 1;
@@ -154,10 +154,10 @@ static void findings_best(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, 
   if (n < 2 || mean_at(pd, best, l) == mean_at(pd, worst, l)) return;  // a tie names no best
   char line[1024], sL[32], p[32], extra[64] = "", r[32];
   s_len(L, sL);
-  fmt_ppl(mean_at(pd, best, l), p);
+  rfmt_ppl(mean_at(pd, best, l), p);
   double ratio = stat_ratio(mean_at(pd, best, l), mean_at(pd, best, lB));
   if (L != pd->base_length && isfinite(ratio)) {
-    fmt_ratio(ratio, r);
+    rfmt_ratio(ratio, r);
     snprintf(extra, sizeof extra, ", %s %s", strcmp(t->lang, "zh") == 0 ? "崩溃比" : "ratio", r);
   }
   char *lab = esc(pd->configs[best].label);
@@ -167,7 +167,7 @@ static void findings_best(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, 
   double factor = mean_at(pd, worst, l) / mean_at(pd, best, l);
   if (factor >= 1.05) {
     char pw[32], f[32];
-    fmt_ppl(mean_at(pd, worst, l), pw);
+    rfmt_ppl(mean_at(pd, worst, l), pw);
     snprintf(f, sizeof f, factor >= 10 ? "%.0f" : "%.1f", factor);
     char *wl = esc(pd->configs[worst].label);
     snprintf(line, sizeof line, t->f_best_vs_worst, wl, sL, pw, p, f);
@@ -196,17 +196,17 @@ static void findings_short_cost(StrBuf *b, const PhaseData *pd, const ReportCtx 
   }
   char line[1024], sB[32], pb[32], pct[32];
   s_len(pd->base_length, sB);
-  fmt_ppl(b0, pb);
+  rfmt_ppl(b0, pb);
   char *bl = esc(pd->configs[best].label);
   if (worst_cost <= 1.0) {
-    fmt_pct(worst_cost, 2, pct);
+    rfmt_pct(worst_cost, 2, pct);
     snprintf(line, sizeof line, t->f_short_cost_none, sB, pct, bl, pb);
     bullet(b, line);
   } else {
     for (int c = 0; c < pd->n_configs; c++) {
       double cost = -stat_improvement_pct(b0, mean_at(pd, c, lB));
       if (!isfinite(cost) || cost <= 1.0) continue;
-      fmt_pct(cost, 1, pct);
+      rfmt_pct(cost, 1, pct);
       char *lab = esc(pd->configs[c].label);
       snprintf(line, sizeof line, t->f_short_cost, sB, lab, pct, bl, pb);
       bullet(b, line);
@@ -229,8 +229,8 @@ static void findings_seeds(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx,
     const Cell *cell = phase_cell(pd, c, l);
     char line[1024], sL[32], ms[64], cv[32];
     s_len(pd->lengths[l], sL);
-    fmt_mean_std(cell->mean, cell->std, ms);
-    fmt_pct(cell->cv, 1, cv);
+    rfmt_mean_std(cell->mean, cell->std, ms);
+    rfmt_pct(cell->cv, 1, cv);
     char *lab = esc(pd->configs[c].label);
     snprintf(line, sizeof line, t->f_seed_cv, lab, sL, ms, cell->n_ok, cv);
     bullet(b, line);
@@ -244,7 +244,7 @@ static void findings_seeds(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx,
   if (n_lines >= 2 && most >= 0) {
     char line[1024], sL[32], cv[32];
     s_len(pd->lengths[most_l], sL);
-    fmt_pct(phase_cell(pd, most, most_l)->cv, 1, cv);
+    rfmt_pct(phase_cell(pd, most, most_l)->cv, 1, cv);
     char *lab = esc(pd->configs[most].label);
     snprintf(line, sizeof line, t->f_seed_most_robust, sL, lab, cv);
     bullet(b, line);
@@ -256,7 +256,7 @@ static void findings_seeds(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx,
 static void findings_oom(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
   const ReportText *t = ctx->t;
   static const char *const gpu_keys[] = {"gpu", "gpus", "device", NULL};
-  char *gpu = manifest_text(ctx->manifest, gpu_keys);
+  char *gpu = report_manifest_text(ctx->manifest, gpu_keys);
   for (int c = 0; c < pd->n_configs; c++) {
     int first_oom = -1, last_ok = -1;
     const char *device = NULL;
@@ -265,7 +265,7 @@ static void findings_oom(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
       if (cell->n_oom > 0) {
         first_oom = l;
         for (int i = 0; i < cell->n_runs; i++)
-          if (cell->runs[i]->status == JOB_OOM) device = cell->runs[i]->axis[AX_DEVICE];
+          if (cell->runs[i]->status == RES_OOM) device = cell->runs[i]->axis[AX_DEVICE];
       } else if (cell->n_ok > 0) {
         last_ok = l;
       }
@@ -315,10 +315,10 @@ static void findings_improvement(StrBuf *b, const PhaseData *pd, const ReportCtx
     char line[1024], *lab = esc(pd->configs[c].label), *bl = esc(pd->configs[bc].label);
     if (best_l >= 0) {
       char pct[32], sL[32], pb[32], px[32];
-      fmt_pct(best_imp, 0, pct);
+      rfmt_pct(best_imp, 0, pct);
       s_len(pd->lengths[best_l], sL);
-      fmt_ppl(mean_at(pd, bc, best_l), pb);
-      fmt_ppl(mean_at(pd, c, best_l), px);
+      rfmt_ppl(mean_at(pd, bc, best_l), pb);
+      rfmt_ppl(mean_at(pd, c, best_l), px);
       snprintf(line, sizeof line, t->f_impr_best, lab, bl, pct, sL, pb, px);
     } else {
       snprintf(line, sizeof line, t->f_impr_none, lab, bl);
@@ -332,7 +332,7 @@ static void findings_improvement(StrBuf *b, const PhaseData *pd, const ReportCtx
 static void findings_verdict(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, const ReportReq *rq) {
   const ReportText *t = ctx->t;
   int axis = rq->baseline ? phase_axis_of(pd, rq->baseline) : -1;
-  long L = request_length(pd, rq);
+  long L = report_request_length(pd, rq);
   int l = phase_length_index(pd, L);
   if (axis < 0 || l < 0) return;
   for (int c = 0; c < pd->n_configs; c++) {
@@ -345,8 +345,8 @@ static void findings_verdict(StrBuf *b, const PhaseData *pd, const ReportCtx *ct
     char *lab = esc(pd->configs[c].label), *bl = esc(pd->configs[bc].label);
     s_len(L, sL);
     if (v.win) {
-      fmt_mean_std(v.mean_x, v.std_x, mx);
-      fmt_mean_std(v.mean_b, v.std_b, mb);
+      rfmt_mean_std(v.mean_x, v.std_x, mx);
+      rfmt_mean_std(v.mean_b, v.std_b, mb);
       snprintf(line, sizeof line, t->f_verdict_win, lab, bl, sL, mx, mb, v.n_improved, v.n_paired);
     } else {
       verdict_why(&v, t, ne, why);

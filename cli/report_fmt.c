@@ -15,15 +15,15 @@ static int ppl_decimals(double v) {
   return 0;
 }
 
-void fmt_ppl(double v, char out[32]) {
+void rfmt_ppl(double v, char out[32]) {
   if (isnan(v)) snprintf(out, 32, "nan");
   else if (isinf(v)) snprintf(out, 32, v > 0 ? "inf" : "-inf");
   else snprintf(out, 32, "%.*f", ppl_decimals(v), v);
 }
 
-void fmt_mean_std(double mean, double std, char out[64]) {
+void rfmt_mean_std(double mean, double std, char out[64]) {
   char m[32];
-  fmt_ppl(mean, m);
+  rfmt_ppl(mean, m);
   if (!isfinite(mean) || !isfinite(std)) {
     snprintf(out, 64, "%s", m);
     return;
@@ -31,17 +31,17 @@ void fmt_mean_std(double mean, double std, char out[64]) {
   snprintf(out, 64, "%s±%.*f", m, ppl_decimals(mean), std);
 }
 
-void fmt_ratio(double r, char out[32]) {
+void rfmt_ratio(double r, char out[32]) {
   if (!isfinite(r)) snprintf(out, 32, "—");
   else snprintf(out, 32, "%.2fx", r);
 }
 
-void fmt_pct(double p, int decimals, char out[32]) {
+void rfmt_pct(double p, int decimals, char out[32]) {
   if (!isfinite(p)) snprintf(out, 32, "—");
   else snprintf(out, 32, "%.*f%%", decimals, p);
 }
 
-void fmt_duration(double s, char out[32]) {
+void rfmt_duration(double s, char out[32]) {
   if (!isfinite(s) || s < 0) {
     snprintf(out, 32, "—");
     return;
@@ -53,7 +53,7 @@ void fmt_duration(double s, char out[32]) {
   else snprintf(out, 32, "%ldd %02ldh", t / 86400, (t % 86400) / 3600);
 }
 
-void fmt_time(double epoch, char out[32]) {
+void rfmt_time(double epoch, char out[32]) {
   if (!(epoch > 0)) {
     snprintf(out, 32, "—");
     return;
@@ -64,7 +64,7 @@ void fmt_time(double epoch, char out[32]) {
   strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-void md_escape(StrBuf *b, const char *s) {
+void rfmt_md_escape(StrBuf *b, const char *s) {
   for (const char *p = s; *p; p++) {
     switch (*p) {
       case '|': sb_append(b, "\\|"); break;

@@ -21,7 +21,7 @@ static int device_matches(const char *planned, const char *actual) {
 
 // The plan's value an actual axis value stands for (NULL when the plan does not list it).
 static const char *planned_value(const PhasePlan *pp, Axis a, const char *actual) {
-  const StrList *l = &pp->axis[a];
+  const LabelList *l = &pp->axis[a];
   for (int i = 0; i < l->n; i++) {
     if (a == AX_DEVICE ? device_matches(l->v[i], actual) : strcmp(l->v[i], actual) == 0)
       return l->v[i];
@@ -127,7 +127,7 @@ static void add_planned(PhaseData *pd, const char *const *axis, long length, lon
 
 // The product of per-axis value lists (an empty list stands for ""), seeds and lengths, in the
 // matrix's nesting: model × dataset × train × rope × cache × dtype × device × seed × length.
-static void add_product(PhaseData *pd, const StrList *const *lists, const long *lengths, int n_lengths,
+static void add_product(PhaseData *pd, const LabelList *const *lists, const long *lengths, int n_lengths,
                         const long *seeds, int n_seeds, int check_excl) {
   static const Axis order[N_AXES] = {AX_MODEL, AX_DATASET, AX_TRAIN, AX_ROPE, AX_CACHE, AX_DTYPE, AX_DEVICE};
   int idx[N_AXES] = {0};
@@ -139,14 +139,14 @@ static void add_product(PhaseData *pd, const StrList *const *lists, const long *
   for (;;) {
     const char *key[N_AXES];
     for (int k = 0; k < N_AXES; k++) {
-      const StrList *l = lists[order[k]];
+      const LabelList *l = lists[order[k]];
       key[order[k]] = l && l->n ? l->v[idx[k]] : "";
     }
     for (int s = 0; s < n_seeds; s++)
       for (int l = 0; l < n_lengths; l++) add_planned(pd, key, lengths[l], seeds[s], check_excl);
     int k = N_AXES - 1;
     while (k >= 0) {
-      const StrList *l = lists[order[k]];
+      const LabelList *l = lists[order[k]];
       if (l && l->n && ++idx[k] < l->n) break;
       idx[k--] = 0;
     }
@@ -158,13 +158,13 @@ static void plan_cells(PhaseData *pd) {
   const PhasePlan *pp = pd->plan;
   pd->planned_set = xcalloc(1, sizeof *pd->planned_set);
   if (!pp->planned) return;
-  const StrList *lists[N_AXES];
+  const LabelList *lists[N_AXES];
   for (int a = 0; a < N_AXES; a++) lists[a] = &pp->axis[a];
   if (!phase_uses_device(pp)) lists[AX_DEVICE] = NULL;
   add_product(pd, lists, pp->lengths, pp->n_lengths, pp->seeds, pp->n_seeds, 1);
   for (int i = 0; i < pp->n_incl; i++) {  // includes: named axes take their values
     const AxisRule *r = &pp->incl[i];
-    const StrList *il[N_AXES];
+    const LabelList *il[N_AXES];
     for (int a = 0; a < N_AXES; a++) il[a] = r->axis[a].n ? &r->axis[a] : lists[a];
     if (!phase_uses_device(pp) && r->axis[AX_DEVICE].n == 0) il[AX_DEVICE] = NULL;
     add_product(pd, il, r->n_lengths ? r->lengths : pp->lengths, r->n_lengths ? r->n_lengths : pp->n_lengths,
@@ -174,7 +174,7 @@ static void plan_cells(PhaseData *pd) {
 
 // The key of a result: the plan's spellings where the plan lists the value; an axis the plan
 // leaves empty (no train recipe, no device sweep) is "".
-static void result_key(const PhasePlan *pp, const JobResult *r, const char **key) {
+static void result_key(const PhasePlan *pp, const StoredJob *r, const char **key) {
   for (int a = 0; a < N_AXES; a++) {
     if (a == AX_DEVICE && !phase_uses_device(pp)) {
       key[a] = "";
@@ -186,7 +186,7 @@ static void result_key(const PhasePlan *pp, const JobResult *r, const char **key
 }
 
 // Does a result (named by another phase) fit one of this phase's planned cells?
-static int fits_plan(const PhaseData *pd, const JobResult *r) {
+static int fits_plan(const PhaseData *pd, const StoredJob *r) {
   const PhasePlan *pp = pd->plan;
   if (!pp->planned) return 0;
   if (pp->protocol && r->protocol[0] && strcmp(pp->protocol, r->protocol) != 0) return 0;
@@ -201,7 +201,7 @@ static int fits_plan(const PhaseData *pd, const JobResult *r) {
   return in;
 }
 
-static int names_phase(const JobResult *r, const char *id) {
+static int names_phase(const StoredJob *r, const char *id) {
   for (int k = 0; k < r->n_phases; k++)
     if (strcmp(r->phases[k], id) == 0) return 1;
   return 0;
@@ -253,12 +253,12 @@ int phase_length_index(const PhaseData *pd, long length) {
 }
 
 // Is a better than b for the same (config, length, seed)?
-static int better_run(const JobResult *a, const JobResult *b) {
-  if ((a->status == JOB_OK) != (b->status == JOB_OK)) return a->status == JOB_OK;
+static int better_run(const StoredJob *a, const StoredJob *b) {
+  if ((a->status == RES_OK) != (b->status == RES_OK)) return a->status == RES_OK;
   return a->finished > b->finished;
 }
 
-static void cell_add(PhaseData *pd, Cell *cell, JobResult *r) {
+static void cell_add(PhaseData *pd, Cell *cell, StoredJob *r) {
   for (int i = 0; i < cell->n_runs; i++) {
     if (cell->runs[i]->seed != r->seed) continue;
     pd->n_duplicates++;
@@ -278,11 +278,11 @@ static void cell_stats(Cell *cell) {
   cell->ppl = xcalloc(cell->n_runs ? (size_t)cell->n_runs : 1, sizeof *cell->ppl);
   cell->seeds = xcalloc(cell->n_runs ? (size_t)cell->n_runs : 1, sizeof *cell->seeds);
   for (int i = 0; i < cell->n_runs; i++) {
-    const JobResult *r = cell->runs[i];
-    if (r->status == JOB_OK) {
+    const StoredJob *r = cell->runs[i];
+    if (r->status == RES_OK) {
       cell->ppl[cell->n_ok] = r->ppl;
       cell->seeds[cell->n_ok++] = r->seed;
-    } else if (r->status == JOB_OOM) {
+    } else if (r->status == RES_OOM) {
       cell->n_oom++;
     } else {
       cell->n_error++;
@@ -336,7 +336,7 @@ static void make_labels(PhaseData *pd) {
   }
 }
 
-void phase_group(const PhasePlan *plan, const ResultSet *rs, PhaseData *pd) {
+void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd) {
   memset(pd, 0, sizeof *pd);
   pd->plan = plan;
   // 1. planned cells, configs and lengths, in expansion order
@@ -347,10 +347,10 @@ void phase_group(const PhasePlan *plan, const ResultSet *rs, PhaseData *pd) {
   }
   for (int l = 0; l < plan->n_lengths; l++) add_length(pd, plan->lengths[l]);
   // 2. the results of this phase
-  JobResult **mine = xcalloc(rs->n_jobs ? (size_t)rs->n_jobs : 1, sizeof *mine);
+  StoredJob **mine = xcalloc(rs->n_jobs ? (size_t)rs->n_jobs : 1, sizeof *mine);
   int n_mine = 0;
   for (int i = 0; i < rs->n_jobs; i++) {
-    JobResult *r = &rs->jobs[i];
+    StoredJob *r = &rs->jobs[i];
     if (names_phase(r, plan->id) || fits_plan(pd, r)) {
       mine[n_mine++] = r;
       add_length(pd, r->length);

@@ -8,7 +8,7 @@
 
 #define MANIFEST_MAX (16u << 20)
 
-int manifest_load(const char *results_dir, Manifest *m) {
+int report_manifest_load(const char *results_dir, Manifest *m) {
   memset(m, 0, sizeof *m);
   char *path = path_join(results_dir, "manifest.json");
   if (!file_exists(path)) {
@@ -46,7 +46,7 @@ int manifest_load(const char *results_dir, Manifest *m) {
   return 0;
 }
 
-void manifest_free(Manifest *m) {
+void report_manifest_free(Manifest *m) {
   json_decref(m->root);
   free(m->problem);
   memset(m, 0, sizeof *m);
@@ -77,7 +77,7 @@ static void append_value(StrBuf *b, json_t *v) {
     sb_append(b, json_string_value(json_object_get(v, "name")));
 }
 
-char *manifest_text(const Manifest *m, const char *const *keys) {
+char *report_manifest_text(const Manifest *m, const char *const *keys) {
   if (!m || !m->root) return NULL;
   for (int k = 0; keys[k]; k++) {
     json_t *v = get_path(m->root, keys[k]);

@@ -12,7 +12,7 @@
 
 static char *mtext(const Manifest *m, const char *k1, const char *k2, const char *k3) {
   const char *keys[] = {k1, k2, k3, NULL};
-  return manifest_text(m, keys);
+  return report_manifest_text(m, keys);
 }
 
 static void header_line(StrBuf *b, const char *label, const char *value) {
@@ -25,21 +25,21 @@ static const char *basename_of(const char *path) {
 }
 
 static void header_models(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds, int n) {
-  StrList names = {0};
+  LabelList names = {0};
   for (int i = 0; i < n; i++)
     for (int c = 0; c < pds[i].n_configs; c++) {
       const char *m = pds[i].configs[c].axis[AX_MODEL];
-      if (m[0] && strlist_find(&names, m) < 0) strlist_add(&names, m);
+      if (m[0] && labels_find(&names, m) < 0) labels_add(&names, m);
     }
   if (names.n == 0) {
-    strlist_free(&names);
+    labels_free(&names);
     return;
   }
   StrBuf v = {0};
   for (int i = 0; i < names.n; i++) {
     if (i) sb_append(&v, ", ");
     sb_append(&v, names.v[i]);
-    int k = strlist_find(&ctx->plan->model_names, names.v[i]);
+    int k = labels_find(&ctx->plan->model_names, names.v[i]);
     const char *path = k >= 0 ? ctx->plan->model_paths.v[k] : NULL;
     char key1[300], key2[300];
     snprintf(key1, sizeof key1, "models.%s.fingerprint", names.v[i]);
@@ -55,10 +55,10 @@ static void header_models(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds,
   }
   header_line(b, ctx->t->models, v.data);
   sb_free(&v);
-  strlist_free(&names);
+  labels_free(&names);
 }
 
-static void header_device(StrBuf *b, const ReportCtx *ctx, const ResultSet *rs) {
+static void header_device(StrBuf *b, const ReportCtx *ctx, const StoredJobs *rs) {
   const Manifest *m = ctx->manifest;
   char *gpu = mtext(m, "gpu", "gpus", "device");
   char *cpu = mtext(m, "cpu", "host.cpu", NULL);
@@ -70,13 +70,13 @@ static void header_device(StrBuf *b, const ReportCtx *ctx, const ResultSet *rs) 
   if (driver) sb_printf(&v, " · driver %s", driver);
   if (cuda) sb_printf(&v, " · CUDA %s", cuda);
   if (!v.len) {  // no manifest: the devices the jobs name
-    StrList devs = {0};
+    LabelList devs = {0};
     for (int i = 0; i < rs->n_jobs; i++) {
       const char *d = rs->jobs[i].axis[AX_DEVICE];
-      if (d[0] && strlist_find(&devs, d) < 0) strlist_add(&devs, d);
+      if (d[0] && labels_find(&devs, d) < 0) labels_add(&devs, d);
     }
     for (int i = 0; i < devs.n; i++) sb_printf(&v, "%s%s", i ? ", " : "", devs.v[i]);
-    strlist_free(&devs);
+    labels_free(&devs);
   }
   if (v.len) header_line(b, ctx->t->device, v.data);
   sb_free(&v);
@@ -95,17 +95,17 @@ static void header_device(StrBuf *b, const ReportCtx *ctx, const ResultSet *rs) 
   free(cuda);
 }
 
-static void run_span(const ReportCtx *ctx, const ResultSet *rs, double *start, double *end) {
+static void run_span(const ReportCtx *ctx, const StoredJobs *rs, double *start, double *end) {
   char *s = mtext(ctx->manifest, "started", "start", "start_time");
   char *e = mtext(ctx->manifest, "finished", "end", "end_time");
-  *start = parse_iso_time(s);
-  *end = parse_iso_time(e);
+  *start = report_parse_time(s);
+  *end = report_parse_time(e);
   free(s);
   free(e);
   if (*start > 0 && *end > 0) return;
   double lo = 0, hi = 0;
   for (int i = 0; i < rs->n_jobs; i++) {
-    const JobResult *r = &rs->jobs[i];
+    const StoredJob *r = &rs->jobs[i];
     if (r->started > 0 && (lo == 0 || r->started < lo)) lo = r->started;
     if (r->finished > 0 && r->finished > hi) hi = r->finished;
   }
@@ -123,13 +123,13 @@ static void header(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds, int n,
   run_span(ctx, ctx->results, &start, &end);
   if (start > 0 || end > 0) {
     char s[32], e[32], line[96];
-    fmt_time(start, s);
-    fmt_time(end, e);
+    rfmt_time(start, s);
+    rfmt_time(end, e);
     snprintf(line, sizeof line, "%s → %s", s, e);
     header_line(b, t->dates, line);
     if (start > 0 && end >= start) {
       char d[32];
-      fmt_duration(end - start, d);
+      rfmt_duration(end - start, d);
       header_line(b, t->duration, d);
     }
   }
@@ -184,13 +184,13 @@ static void experiment_list(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd
   for (int i = 0; i < n; i++) {
     const PhaseData *pd = &pds[i];
     char wall[32], jobs[48], missing[16];
-    fmt_duration(pd->n_jobs ? pd->wall_s : NAN, wall);
+    rfmt_duration(pd->n_jobs ? pd->wall_s : NAN, wall);
     if (pd->n_expected > 0) snprintf(jobs, sizeof jobs, "%d/%d", pd->n_jobs, pd->n_expected);
     else snprintf(jobs, sizeof jobs, "%d", pd->n_jobs);
     if (pd->n_expected > 0) snprintf(missing, sizeof missing, "%d", pd->n_missing);
     else snprintf(missing, sizeof missing, "%s", t->nothing_yet);
     sb_printf(b, "| %d | %s | ", i + 1, pd->plan->id);
-    md_escape(b, pd->plan->title);
+    rfmt_md_escape(b, pd->plan->title);
     sb_printf(b, " | %s | %d | %d | %d | %s | %s |\n", jobs, pd->n_ok, pd->n_oom, pd->n_error, missing, wall);
   }
   sb_append(b, "\n---\n\n");
@@ -205,7 +205,7 @@ static void missing_list(StrBuf *b, const PhaseData *pd, const ReportText *t) {
   for (int i = 0; i < pd->n_missing && i < MAX_MISSING_LISTED; i++) {
     const MissingCell *m = &pd->missing[i];
     sb_printf(b, "%s`", i ? ", " : " ");
-    md_escape(b, m->config->label);
+    rfmt_md_escape(b, m->config->label);
     sb_printf(b, "` @ %ld", m->length);
     if (multi_seed) sb_printf(b, " (seed %ld)", m->seed);
   }
@@ -236,7 +236,7 @@ static void phase_section(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd, 
   sb_printf(b, "## %s%s %s", num, t->phase, pd->plan->id);
   if (pd->plan->title[0]) {
     sb_append(b, ": ");
-    md_escape(b, pd->plan->title);
+    rfmt_md_escape(b, pd->plan->title);
   }
   sb_append(b, "\n\n");
   if (pd->n_jobs == 0) {
@@ -288,13 +288,13 @@ static void notes(StrBuf *b, const ReportCtx *ctx, const char *plan_problem, int
     sb_printf(&n, "- %s\n", line);
   }
   free(msha);
-  const ResultSet *rs = ctx->results;
+  const StoredJobs *rs = ctx->results;
   if (rs->n_skipped > 0) {
     snprintf(line, sizeof line, t->n_skipped, rs->n_skipped);
     sb_printf(&n, "- %s\n", line);
     for (int i = 0; i < rs->n_skipped && i < MAX_SKIPPED_LISTED; i++) {
       sb_append(&n, "  - ");
-      md_escape(&n, rs->skipped[i]);
+      rfmt_md_escape(&n, rs->skipped[i]);
       sb_append(&n, "\n");
     }
     if (rs->n_skipped > MAX_SKIPPED_LISTED) {
@@ -318,7 +318,7 @@ void report_markdown(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds, int 
   for (int i = 0; i < n; i++) phase_section(b, ctx, &pds[i], section++, render, count);
   notes(b, ctx, plan_problem, section);
   char now[32];
-  fmt_time(wall_time(), now);
+  rfmt_time(wall_time(), now);
   sb_printf(b, "*%s %s · bench report %s*\n", strcmp(ctx->t->lang, "zh") == 0 ? "生成于" : "Generated at", now,
             results_dir);
 }

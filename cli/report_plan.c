@@ -11,18 +11,18 @@
 
 #define SUITE_MAX (4u << 20)
 
-void strlist_add(StrList *l, const char *s) {
+void labels_add(LabelList *l, const char *s) {
   l->v = xrealloc(l->v, (size_t)(l->n + 1) * sizeof *l->v);
   l->v[l->n++] = xstrdup(s ? s : "");
 }
 
-int strlist_find(const StrList *l, const char *s) {
+int labels_find(const LabelList *l, const char *s) {
   for (int i = 0; i < l->n; i++)
     if (strcmp(l->v[i], s) == 0) return i;
   return -1;
 }
 
-void strlist_free(StrList *l) {
+void labels_free(LabelList *l) {
   for (int i = 0; i < l->n; i++) free(l->v[i]);
   free(l->v);
   l->v = NULL;
@@ -63,19 +63,19 @@ static void variant_members(const Variant *v, MemberFn fn, void *arg) {
 static void add_member(const Variant *v, const char *name, const int *value_index, void *arg) {
   (void)v;
   (void)value_index;
-  StrList *out = arg;
-  if (strlist_find(out, name) < 0) strlist_add(out, name);
+  LabelList *out = arg;
+  if (labels_find(out, name) < 0) labels_add(out, name);
 }
 
 typedef struct {
   const char *selector;
-  StrList *out;
+  LabelList *out;
 } SelectArg;
 
 static void add_selected(const Variant *v, const char *name, const int *value_index, void *arg) {
   SelectArg *s = arg;
-  if (variant_member_matches(v, value_index, s->selector) && strlist_find(s->out, name) < 0)
-    strlist_add(s->out, name);
+  if (variant_member_matches(v, value_index, s->selector) && labels_find(s->out, name) < 0)
+    labels_add(s->out, name);
 }
 
 static const Variant *axis_variant(const Suite *s, Axis a, const char *name) {
@@ -87,13 +87,13 @@ static const Variant *axis_variant(const Suite *s, Axis a, const char *name) {
 
 // The values a name or selector stands for on an axis: a variant's members, the members a
 // selector `name[k=v,...]` picks, or the value itself.
-static void resolve_values(const Suite *s, Axis a, const char *value, StrList *out) {
+static void resolve_values(const Suite *s, Axis a, const char *value, LabelList *out) {
   const char *br = strchr(value, '[');
   char *name = br ? xstrndup(value, (size_t)(br - value)) : xstrdup(value);
   const Variant *v = axis_variant(s, a, name);
   free(name);
   if (!v) {
-    if (strlist_find(out, value) < 0) strlist_add(out, value);
+    if (labels_find(out, value) < 0) labels_add(out, value);
   } else if (!br) {
     variant_members(v, add_member, out);
   } else {
@@ -102,7 +102,7 @@ static void resolve_values(const Suite *s, Axis a, const char *value, StrList *o
   }
 }
 
-static void names_resolve(const Suite *s, Axis a, const NameList *names, StrList *out) {
+static void names_resolve(const Suite *s, Axis a, const NameList *names, LabelList *out) {
   for (int i = 0; i < names->n; i++) resolve_values(s, a, names->items[i], out);
 }
 
@@ -123,13 +123,13 @@ static void rule_from(const Suite *s, const Assignment *as, AxisRule *r) {
       r->seeds[r->n_seeds++] = strtol(val, NULL, 10);
     } else {
       for (int k = 0; k < N_AXES; k++)
-        if (strcmp(ax, AXIS_NAMES[k]) == 0) resolve_values(s, (Axis)k, val, &r->axis[k]);
+        if (strcmp(ax, REPORT_AXIS_NAMES[k]) == 0) resolve_values(s, (Axis)k, val, &r->axis[k]);
     }
   }
 }
 
 static void rule_free(AxisRule *r) {
-  for (int a = 0; a < N_AXES; a++) strlist_free(&r->axis[a]);
+  for (int a = 0; a < N_AXES; a++) labels_free(&r->axis[a]);
   free(r->lengths);
   free(r->seeds);
 }
@@ -192,7 +192,7 @@ static void define_missing_vars(const char *text) {
   }
 }
 
-int plan_from_suite_file(const char *suite_yaml, ReportPlan *p, BenchErr *err) {
+int report_plan_from_suite(const char *suite_yaml, ReportPlan *p, BenchErr *err) {
   memset(p, 0, sizeof *p);
   char *text = NULL;
   size_t len = 0;
@@ -226,8 +226,8 @@ int plan_from_suite_file(const char *suite_yaml, ReportPlan *p, BenchErr *err) {
   p->suite_path = xstrdup(suite_yaml);
   p->suite_sha256 = xstrdup(sha);
   for (int i = 0; i < s->n_models; i++) {
-    strlist_add(&p->model_names, s->models[i].name);
-    strlist_add(&p->model_paths, s->models[i].path ? s->models[i].path : "");
+    labels_add(&p->model_names, s->models[i].name);
+    labels_add(&p->model_paths, s->models[i].path ? s->models[i].path : "");
   }
   p->severe = s->report_options.severe > 0 ? s->report_options.severe : 10;
   p->boundary = s->report_options.boundary > 0 ? s->report_options.boundary : 5;
@@ -251,14 +251,14 @@ static void add_long_unique(long **v, int *n, long x) {
   (*v)[(*n)++] = x;
 }
 
-void plan_add_result_phases(ReportPlan *p, const ResultSet *rs) {
-  StrList ids = {0};
+void report_plan_add_result_phases(ReportPlan *p, const StoredJobs *rs) {
+  LabelList ids = {0};
   for (int i = 0; i < rs->n_jobs; i++)
     for (int k = 0; k < rs->jobs[i].n_phases; k++) {
       const char *id = rs->jobs[i].phases[k];
-      int known = strlist_find(&ids, id) >= 0;
+      int known = labels_find(&ids, id) >= 0;
       for (int ph = 0; ph < p->n_phases && !known; ph++) known = strcmp(p->phases[ph].id, id) == 0;
-      if (!known) strlist_add(&ids, id);
+      if (!known) labels_add(&ids, id);
     }
   if (ids.n > 1) qsort(ids.v, (size_t)ids.n, sizeof *ids.v, cmp_version);
   p->phases = xrealloc(p->phases, (size_t)(p->n_phases + ids.n + 1) * sizeof *p->phases);
@@ -268,7 +268,7 @@ void plan_add_result_phases(ReportPlan *p, const ResultSet *rs) {
     pp->id = xstrdup(ids.v[k]);
     pp->title = xstrdup("");
     for (int i = 0; i < rs->n_jobs; i++) {
-      const JobResult *r = &rs->jobs[i];
+      const StoredJob *r = &rs->jobs[i];
       int mine = 0;
       for (int j = 0; j < r->n_phases; j++) mine |= strcmp(r->phases[j], pp->id) == 0;
       if (!mine) continue;
@@ -283,25 +283,25 @@ void plan_add_result_phases(ReportPlan *p, const ResultSet *rs) {
     pp->reqs[1].kind = xstrdup("plot");
     pp->reqs[1].name = xstrdup("ppl_vs_length");
   }
-  strlist_free(&ids);
+  labels_free(&ids);
 }
 
-void plan_from_results(const ResultSet *rs, const char *suite_id, ReportPlan *p) {
+void report_plan_from_results(const StoredJobs *rs, const char *suite_id, ReportPlan *p) {
   memset(p, 0, sizeof *p);
   p->suite_id = xstrdup(suite_id);
   p->title = xstrdup(suite_id);
   p->severe = 10;
   p->boundary = 5;
   snprintf(p->lang, sizeof p->lang, "en");
-  plan_add_result_phases(p, rs);
+  report_plan_add_result_phases(p, rs);
 }
 
-void plan_free(ReportPlan *p) {
+void report_plan_free(ReportPlan *p) {
   for (int i = 0; i < p->n_phases; i++) {
     PhasePlan *pp = &p->phases[i];
     free(pp->id);
     free(pp->title);
-    for (int a = 0; a < N_AXES; a++) strlist_free(&pp->axis[a]);
+    for (int a = 0; a < N_AXES; a++) labels_free(&pp->axis[a]);
     free(pp->lengths);
     free(pp->seeds);
     free(pp->protocol);
@@ -322,7 +322,7 @@ void plan_free(ReportPlan *p) {
   free(p->title);
   free(p->suite_path);
   free(p->suite_sha256);
-  strlist_free(&p->model_names);
-  strlist_free(&p->model_paths);
+  labels_free(&p->model_names);
+  labels_free(&p->model_paths);
   memset(p, 0, sizeof *p);
 }

@@ -11,19 +11,19 @@
 
 #define JOB_FILE_MAX (64u << 20)  // a job result is a few KB; refuse anything absurd
 
-const char *const AXIS_NAMES[N_AXES] = {"model", "dataset", "rope", "cache", "dtype", "train", "device"};
+const char *const REPORT_AXIS_NAMES[N_AXES] = {"model", "dataset", "rope", "cache", "dtype", "train", "device"};
 
-const char *job_status_name(JobStatus s) {
+const char *stored_status_name(StoredStatus s) {
   switch (s) {
-    case JOB_OK: return "ok";
-    case JOB_OOM: return "oom";
-    case JOB_ERROR: return "error";
-    case JOB_CRASHED: return "crashed";
+    case RES_OK: return "ok";
+    case RES_OOM: return "oom";
+    case RES_ERROR: return "error";
+    case RES_CRASHED: return "crashed";
   }
   return "error";
 }
 
-double parse_iso_time(const char *s) {
+double report_parse_time(const char *s) {
   if (!s || !*s) return 0;
   struct tm tm;
   memset(&tm, 0, sizeof tm);
@@ -68,7 +68,7 @@ static double num_or_nan(json_t *o, const char *key) {
 }
 
 // Fills r from its JSON; returns a reason (static or allocated into *why) when unusable.
-static int job_from_json(JobResult *r, json_t *root, char **why) {
+static int job_from_json(StoredJob *r, json_t *root, char **why) {
   *why = NULL;
   json_t *schema = json_object_get(root, "schema");
   if (!json_is_string(schema)) {
@@ -76,13 +76,13 @@ static int job_from_json(JobResult *r, json_t *root, char **why) {
     return -1;
   }
   const char *sv = json_string_value(schema);
-  if (strcmp(sv, JOB_SCHEMA) != 0) {
+  if (strcmp(sv, STORED_JOB_SCHEMA) != 0) {
     if (strncmp(sv, "bench.job/", 10) == 0)
       *why = xasprintf("schema '%s' is not '%s': written by another bench version; report it "
                        "with that version, or re-run the job with this one (bench run --fresh)",
-                       sv, JOB_SCHEMA);
+                       sv, STORED_JOB_SCHEMA);
     else
-      *why = xasprintf("schema '%s' is not '%s': not a bench job result", sv, JOB_SCHEMA);
+      *why = xasprintf("schema '%s' is not '%s': not a bench job result", sv, STORED_JOB_SCHEMA);
     return -1;
   }
   json_t *spec = json_object_get(root, "spec");
@@ -90,7 +90,9 @@ static int job_from_json(JobResult *r, json_t *root, char **why) {
     *why = xstrdup("no \"spec\" object");
     return -1;
   }
-  json_t *phase = json_object_get(root, "phase");
+  // "phases" lists every phase holding a shared job; "phase" (a string, or a list) the first
+  json_t *phase = json_object_get(root, "phases");
+  if (!json_is_array(phase) || json_array_size(phase) == 0) phase = json_object_get(root, "phase");
   if (json_is_string(phase)) {
     r->phases = xmalloc(sizeof *r->phases);
     r->phases[0] = json_string_value(phase);
@@ -108,10 +110,10 @@ static int job_from_json(JobResult *r, json_t *root, char **why) {
   }
   json_t *status = json_object_get(root, "status");
   const char *st = json_is_string(status) ? json_string_value(status) : "";
-  if (strcmp(st, "ok") == 0) r->status = JOB_OK;
-  else if (strcmp(st, "oom") == 0) r->status = JOB_OOM;
-  else if (strcmp(st, "error") == 0) r->status = JOB_ERROR;
-  else if (strcmp(st, "crashed") == 0) r->status = JOB_CRASHED;
+  if (strcmp(st, "ok") == 0) r->status = RES_OK;
+  else if (strcmp(st, "oom") == 0) r->status = RES_OOM;
+  else if (strcmp(st, "error") == 0) r->status = RES_ERROR;
+  else if (strcmp(st, "crashed") == 0) r->status = RES_CRASHED;
   else {
     *why = xasprintf("status '%s' is not one of ok, oom, error, crashed", st);
     return -1;
@@ -136,7 +138,7 @@ static int job_from_json(JobResult *r, json_t *root, char **why) {
   json_t *m = json_object_get(root, "metrics");
   r->metrics = json_is_object(m) ? m : NULL;
   r->ppl = r->nll = NAN;
-  if (r->status == JOB_OK) {
+  if (r->status == RES_OK) {
     r->ppl = num_or_nan(r->metrics, "ppl");
     r->nll = num_or_nan(r->metrics, "nll");
     if (!isfinite(r->ppl) && isfinite(r->nll)) r->ppl = exp(r->nll);
@@ -146,8 +148,8 @@ static int job_from_json(JobResult *r, json_t *root, char **why) {
     }
   }
   json_t *started = json_object_get(root, "started"), *finished = json_object_get(root, "finished");
-  r->started = parse_iso_time(json_is_string(started) ? json_string_value(started) : NULL);
-  r->finished = parse_iso_time(json_is_string(finished) ? json_string_value(finished) : NULL);
+  r->started = report_parse_time(json_is_string(started) ? json_string_value(started) : NULL);
+  r->finished = report_parse_time(json_is_string(finished) ? json_string_value(finished) : NULL);
   r->wall_s = num_or_nan(r->metrics, "wall_s");
   if (!isfinite(r->wall_s) && r->started > 0 && r->finished >= r->started)
     r->wall_s = r->finished - r->started;
@@ -167,7 +169,7 @@ static int ends_with(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-int results_load(const char *results_dir, ResultSet *rs, BenchErr *err) {
+int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err) {
   memset(rs, 0, sizeof *rs);
   char *jobs_dir = path_join(results_dir, "jobs");
   DIR *d = opendir(jobs_dir);
@@ -214,7 +216,7 @@ int results_load(const char *results_dir, ResultSet *rs, BenchErr *err) {
       free(path);
       continue;
     }
-    JobResult *r = &rs->jobs[rs->n_jobs];
+    StoredJob *r = &rs->jobs[rs->n_jobs];
     memset(r, 0, sizeof *r);
     char *why = NULL;
     if (job_from_json(r, root, &why) != 0) {
@@ -234,7 +236,7 @@ int results_load(const char *results_dir, ResultSet *rs, BenchErr *err) {
   return 0;
 }
 
-void results_free(ResultSet *rs) {
+void stored_jobs_free(StoredJobs *rs) {
   for (int i = 0; i < rs->n_jobs; i++) {
     free(rs->jobs[i].path);
     free(rs->jobs[i].phases);

@@ -11,7 +11,7 @@
 // ---- cells and rows ----
 static void cell_text(const Cell *cell, const ReportText *t, char out[64]) {
   if (cell->n_ok > 0) {
-    fmt_ppl(cell->mean, out);
+    rfmt_ppl(cell->mean, out);
     return;
   }
   if (cell->n_oom > 0) {
@@ -20,7 +20,7 @@ static void cell_text(const Cell *cell, const ReportText *t, char out[64]) {
   }
   if (cell->n_error > 0) {
     int crashed = 1;
-    for (int i = 0; i < cell->n_runs; i++) crashed &= cell->runs[i]->status == JOB_CRASHED;
+    for (int i = 0; i < cell->n_runs; i++) crashed &= cell->runs[i]->status == RES_CRASHED;
     snprintf(out, 64, "%s", crashed ? t->cell_crashed : t->cell_error);
     return;
   }
@@ -29,7 +29,7 @@ static void cell_text(const Cell *cell, const ReportText *t, char out[64]) {
 
 static void row_start(StrBuf *b, const char *first) {
   sb_append(b, "| ");
-  md_escape(b, first);
+  rfmt_md_escape(b, first);
   sb_append(b, " |");
 }
 
@@ -68,7 +68,7 @@ static void mean_note(StrBuf *b, const PhaseData *pd, const ReportText *t) {
   note(b, strcmp(t->lang, "zh") == 0 ? "多个种子时为均值。" : "Cells with several seeds show the mean.");
 }
 
-long request_length(const PhaseData *pd, const ReportReq *rq) {
+long report_request_length(const PhaseData *pd, const ReportReq *rq) {
   if (rq && rq->at > 0) return rq->at;
   for (int l = pd->n_lengths - 1; l >= 0; l--)
     for (int c = 0; c < pd->n_configs; c++)
@@ -92,7 +92,7 @@ static int best_config_at(const PhaseData *pd, int l, int min_values) {
 // ---- collapse ----
 void table_collapse(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx) {
   const ReportText *t = ctx->t;
-  long L = request_length(pd, rq), base = pd->base_length;
+  long L = report_request_length(pd, rq), base = pd->base_length;
   char sL[32], sB[32], cap[256];
   len_text(L, sL);
   len_text(base, sB);
@@ -114,7 +114,7 @@ void table_collapse(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const R
     else snprintf(vb, sizeof vb, "%s", t->nothing_yet);
     cell_text(phase_cell(pd, c, lL), t, vl);
     double ratio = stat_ratio(cell_mean(pd, c, lL), cell_mean(pd, c, lB));
-    fmt_ratio(ratio, r);
+    rfmt_ratio(ratio, r);
     row_start(b, pd->configs[c].label);
     row_cell(b, vb, 0);
     row_cell(b, vl, c == best);
@@ -176,12 +176,12 @@ void table_seeds(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Repo
       char v[128];
       if (cell->n_ok >= 2) {
         char ms[64], cv[32];
-        fmt_mean_std(cell->mean, cell->std, ms);
-        fmt_pct(cell->cv, 1, cv);
+        rfmt_mean_std(cell->mean, cell->std, ms);
+        rfmt_pct(cell->cv, 1, cv);
         snprintf(v, sizeof v, "%s (%s)", ms, cv);
       } else if (cell->n_ok == 1) {
         char m[32];
-        fmt_ppl(cell->mean, m);
+        rfmt_ppl(cell->mean, m);
         snprintf(v, sizeof v, "%s (n=1)", m);
       } else {
         cell_text(cell, t, v);
@@ -226,8 +226,8 @@ static void group_caption(StrBuf *b, const PhaseData *pd, const BaselineGroups *
   int first = 1;
   for (int a = 0; a < N_AXES; a++) {
     if (a == g->axis || !pd->varies[a]) continue;
-    sb_printf(b, "%s%s: ", first ? "" : ", ", AXIS_NAMES[a]);
-    md_escape(b, cf->axis[a]);
+    sb_printf(b, "%s%s: ", first ? "" : ", ", REPORT_AXIS_NAMES[a]);
+    rfmt_md_escape(b, cf->axis[a]);
     first = 0;
   }
   sb_append(b, "**\n\n");
@@ -254,13 +254,13 @@ void table_improvement(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
     int bc = g.base[gi];
     group_caption(b, pd, &g, gi);
     sb_printf(b, "| %s | ", t->col_length);
-    md_escape(b, pd->configs[bc].axis[g.axis]);
+    rfmt_md_escape(b, pd->configs[bc].axis[g.axis]);
     sb_printf(b, " (%s) |", t->col_baseline);
     int n_cols = 2;
     for (int c = 0; c < pd->n_configs; c++)
       if (in_group(pd, &g, gi, c)) {
         sb_append(b, " ");
-        md_escape(b, pd->configs[c].axis[g.axis]);
+        rfmt_md_escape(b, pd->configs[c].axis[g.axis]);
         sb_append(b, " |");
         n_cols++;
       }
@@ -290,9 +290,9 @@ void table_improvement(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
         sb_printf(b, " %s |\n", t->no_improvement);
       } else {
         char p[32];
-        fmt_pct(imp, 0, p);
+        rfmt_pct(imp, 0, p);
         sb_printf(b, " %s (", p);
-        md_escape(b, pd->configs[best].axis[g.axis]);
+        rfmt_md_escape(b, pd->configs[best].axis[g.axis]);
         sb_append(b, ") |\n");
       }
     }
@@ -316,7 +316,7 @@ static int cmp_by_ppl(const void *a, const void *b) {
 
 void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx) {
   const ReportText *t = ctx->t;
-  long L = request_length(pd, rq);
+  long L = report_request_length(pd, rq);
   char sL[32], sB[32], cap[256];
   len_text(L, sL);
   len_text(pd->base_length, sB);
@@ -345,7 +345,7 @@ void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
     char v[64], vs[48];
     if (isfinite(m)) sb_printf(b, "| %d | ", i + 1);
     else sb_printf(b, "| %s | ", t->nothing_yet);
-    md_escape(b, pd->configs[c].label);
+    rfmt_md_escape(b, pd->configs[c].label);
     sb_append(b, " |");
     if (show_base) {
       cell_text(phase_cell(pd, c, lB), t, v);
@@ -357,7 +357,7 @@ void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
     else if (i == 0) snprintf(vs, sizeof vs, "✅");
     else {
       char p[32];
-      fmt_pct(-stat_improvement_pct(best, m), 1, p);
+      rfmt_pct(-stat_improvement_pct(best, m), 1, p);
       snprintf(vs, sizeof vs, "+%s", p);
     }
     row_cell(b, vs, 0);
@@ -377,9 +377,9 @@ void verdict_why(const Verdict *v, const ReportText *t, int n_expected, char out
     case WHY_FEW_SEEDS: snprintf(out, 160, "%s", t->why_few_seeds); break;
     case WHY_MEAN_NOT_BETTER: snprintf(out, 160, "%s", t->why_mean); break;
     case WHY_GAP_WITHIN_STD:
-      fmt_ppl(v->gap, g);
-      fmt_ppl(v->std_x, sx);
-      fmt_ppl(v->std_b, sb);
+      rfmt_ppl(v->gap, g);
+      rfmt_ppl(v->std_x, sx);
+      rfmt_ppl(v->std_b, sb);
       snprintf(out, 160, t->why_gap, g, sx, sb);
       break;
     case WHY_FEW_IMPROVE: snprintf(out, 160, t->why_paired, v->n_improved, v->n_paired); break;
@@ -395,7 +395,7 @@ Verdict cell_verdict(const PhaseData *pd, int c, int base, int l, int *n_expecte
 
 void table_verdict(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx) {
   const ReportText *t = ctx->t;
-  long L = request_length(pd, rq);
+  long L = report_request_length(pd, rq);
   char sL[32], cap[512];
   len_text(L, sL);
   snprintf(cap, sizeof cap, t->tbl_verdict, rq->baseline ? rq->baseline : "", sL);
@@ -421,9 +421,9 @@ void table_verdict(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Re
       int ne = 0;
       Verdict v = cell_verdict(pd, c, bc, l, &ne);
       char mx[64], mb[64], gap[32], why[160];
-      fmt_mean_std(v.mean_x, v.std_x, mx);
-      fmt_mean_std(v.mean_b, v.std_b, mb);
-      fmt_ppl(v.gap, gap);
+      rfmt_mean_std(v.mean_x, v.std_x, mx);
+      rfmt_mean_std(v.mean_b, v.std_b, mb);
+      rfmt_ppl(v.gap, gap);
       verdict_why(&v, t, ne, why);
       row_start(b, pd->configs[c].label);
       sb_printf(b, " %s (n=%d) | %s (n=%d) | %s | %d/%d |", v.n_x ? mx : t->nothing_yet, v.n_x,

@@ -33,24 +33,24 @@ static double cell_mean_of(const PhaseData *pd, const char *label, long L) {
 }
 
 TEST(loads_every_job_result) {
-  ResultSet rs;
+  StoredJobs rs;
   BenchErr err;
-  EXPECT_INT_EQ(results_load(FIXTURE, &rs, &err), 0);
+  EXPECT_INT_EQ(stored_jobs_load(FIXTURE, &rs, &err), 0);
   EXPECT_INT_EQ(rs.n_jobs, 73);
   EXPECT_INT_EQ(rs.n_skipped, 0);
   int oom = 0;
-  for (int i = 0; i < rs.n_jobs; i++) oom += rs.jobs[i].status == JOB_OOM;
+  for (int i = 0; i < rs.n_jobs; i++) oom += rs.jobs[i].status == RES_OOM;
   EXPECT_INT_EQ(oom, 4);
-  results_free(&rs);
-  EXPECT_INT_EQ(results_load("tests/fixtures/reports/does-not-exist", &rs, &err), 0);  // no jobs/: empty
+  stored_jobs_free(&rs);
+  EXPECT_INT_EQ(stored_jobs_load("tests/fixtures/reports/does-not-exist", &rs, &err), 0);  // no jobs/: empty
   EXPECT_INT_EQ(rs.n_jobs, 0);
-  results_free(&rs);
+  stored_jobs_free(&rs);
 }
 
 TEST(plan_from_the_suite_as_run) {
   ReportPlan p;
   BenchErr err;
-  EXPECT_INT_EQ(plan_from_suite_file(FIXTURE "/suite.yaml", &p, &err), 0);
+  EXPECT_INT_EQ(report_plan_from_suite(FIXTURE "/suite.yaml", &p, &err), 0);
   EXPECT_STR_EQ(p.suite_id, "lab_notes");
   EXPECT_INT_EQ(p.n_phases, 6);
   EXPECT_NEAR(p.severe, 10, 0, 0);
@@ -60,23 +60,23 @@ TEST(plan_from_the_suite_as_run) {
   if (llama) {
     // a swept variant stands for its members, named as the matrix names them
     EXPECT_INT_EQ(llama->axis[AX_ROPE].n, 3);
-    EXPECT(strlist_find(&llama->axis[AX_ROPE], "hybrid[factor=1.5]") >= 0);
-    EXPECT(strlist_find(&llama->axis[AX_ROPE], "hybrid[factor=2.0]") >= 0);
+    EXPECT(labels_find(&llama->axis[AX_ROPE], "hybrid[factor=1.5]") >= 0);
+    EXPECT(labels_find(&llama->axis[AX_ROPE], "hybrid[factor=2.0]") >= 0);
     EXPECT_INT_EQ(llama->base_length, 16384);
     EXPECT_STR_EQ(llama->reqs[0].name, "improvement");
     EXPECT_STR_EQ(llama->reqs[0].baseline, "native");
   }
-  plan_free(&p);
-  EXPECT_INT_EQ(plan_from_suite_file("tests/fixtures/reports/none.yaml", &p, &err), -1);
+  report_plan_free(&p);
+  EXPECT_INT_EQ(report_plan_from_suite("tests/fixtures/reports/none.yaml", &p, &err), -1);
   EXPECT_CONTAINS(err.msg, "none.yaml");
 }
 
 TEST(groups_by_phase_and_spec) {
-  ResultSet rs;
+  StoredJobs rs;
   ReportPlan p;
   BenchErr err;
-  EXPECT_INT_EQ(results_load(FIXTURE, &rs, &err), 0);
-  EXPECT_INT_EQ(plan_from_suite_file(FIXTURE "/suite.yaml", &p, &err), 0);
+  EXPECT_INT_EQ(stored_jobs_load(FIXTURE, &rs, &err), 0);
+  EXPECT_INT_EQ(report_plan_from_suite(FIXTURE "/suite.yaml", &p, &err), 0);
   PhaseData pd;
   // 1B: its own 8 jobs plus the 4 it shares with 1A (stored under phase "1A")
   phase_group(plan_phase(&p, "1B"), &rs, &pd);
@@ -117,17 +117,17 @@ TEST(groups_by_phase_and_spec) {
   int h = config_index(&pd, "hybrid[factor=2.0]");
   EXPECT_INT_EQ(phase_find_sibling(&pd, h, AX_ROPE, "native"), config_index(&pd, "native"));
   phase_data_free(&pd);
-  plan_free(&p);
-  results_free(&rs);
+  report_plan_free(&p);
+  stored_jobs_free(&rs);
 }
 
 TEST(results_merged_from_two_machines) {
   // the same job written twice (another machine, later): counted once, the ok/latest one kept
-  ResultSet rs;
+  StoredJobs rs;
   ReportPlan p;
   BenchErr err;
-  EXPECT_INT_EQ(results_load(FIXTURE, &rs, &err), 0);
-  EXPECT_INT_EQ(plan_from_suite_file(FIXTURE "/suite.yaml", &p, &err), 0);
+  EXPECT_INT_EQ(stored_jobs_load(FIXTURE, &rs, &err), 0);
+  EXPECT_INT_EQ(report_plan_from_suite(FIXTURE "/suite.yaml", &p, &err), 0);
   rs.jobs = xrealloc(rs.jobs, (size_t)(rs.n_jobs + 1) * sizeof *rs.jobs);
   int src = -1;
   for (int i = 0; i < rs.n_jobs && src < 0; i++)
@@ -136,7 +136,7 @@ TEST(results_merged_from_two_machines) {
       src = i;
   EXPECT(src >= 0);
   if (src >= 0) {
-    JobResult copy = rs.jobs[src];
+    StoredJob copy = rs.jobs[src];
     copy.root = json_deep_copy(rs.jobs[src].root);
     copy.path = xstrdup("copy");
     copy.phases = xmalloc(sizeof *copy.phases);
@@ -152,8 +152,8 @@ TEST(results_merged_from_two_machines) {
     EXPECT_NEAR(cell_mean_of(&pd, "geo_2M", 16384), 9.5, 0, 1e-12);  // the later one
     phase_data_free(&pd);
   }
-  plan_free(&p);
-  results_free(&rs);
+  report_plan_free(&p);
+  stored_jobs_free(&rs);
 }
 
 static char *tmpdir_with_jobs(const char *const *names, const char *const *texts, int n) {
@@ -199,9 +199,9 @@ TEST(schema_mismatch_and_bad_files_are_skipped) {
   char *dir = tmpdir_with_jobs(names, texts, 5);
   EXPECT(dir != NULL);
   if (!dir) return;
-  ResultSet rs;
+  StoredJobs rs;
   BenchErr err;
-  EXPECT_INT_EQ(results_load(dir, &rs, &err), 0);
+  EXPECT_INT_EQ(stored_jobs_load(dir, &rs, &err), 0);
   EXPECT_INT_EQ(rs.n_jobs, 1);
   EXPECT_INT_EQ(rs.n_skipped, 4);
   EXPECT_CONTAINS(rs.skipped[0], "schema 'bench.job/2' is not 'bench.job/1'");
@@ -210,20 +210,20 @@ TEST(schema_mismatch_and_bad_files_are_skipped) {
   EXPECT_CONTAINS(rs.skipped[3], "duplicate");
   // without a suite, the phases come from the results
   ReportPlan p;
-  plan_from_results(&rs, "x", &p);
+  report_plan_from_results(&rs, "x", &p);
   EXPECT_INT_EQ(p.n_phases, 1);
   EXPECT_STR_EQ(p.phases[0].id, "1A");
-  plan_free(&p);
-  results_free(&rs);
+  report_plan_free(&p);
+  stored_jobs_free(&rs);
   remove_tmpdir(dir, names, 5);
   free(dir);
 }
 
 TEST(compare_matches_and_measures) {
-  ResultSet a, b;
+  StoredJobs a, b;
   BenchErr err;
-  EXPECT_INT_EQ(results_load(FIXTURE, &a, &err), 0);
-  EXPECT_INT_EQ(results_load(FIXTURE, &b, &err), 0);
+  EXPECT_INT_EQ(stored_jobs_load(FIXTURE, &a, &err), 0);
+  EXPECT_INT_EQ(stored_jobs_load(FIXTURE, &b, &err), 0);
   Comparison c;
   compare_results(&a, &b, 1.0, &c);
   EXPECT_INT_EQ(c.n_pairs, 73);
@@ -255,8 +255,8 @@ TEST(compare_matches_and_measures) {
   EXPECT_INT_EQ(c.n_only_b, 0);
   comparison_free(&c);
   b.n_jobs++;
-  results_free(&a);
-  results_free(&b);
+  stored_jobs_free(&a);
+  stored_jobs_free(&b);
 }
 
 TEST(default_reports_dir) {

@@ -28,17 +28,17 @@ TEST(coefficient_of_variation) {
 
 TEST(collapse_ratio_and_severe_flag) {
   char r[32];
-  fmt_ratio(stat_ratio(262.278, 11.125), r);
+  rfmt_ratio(stat_ratio(262.278, 11.125), r);
   EXPECT_STR_EQ(r, "23.58x");
-  fmt_ratio(stat_ratio(25.475, 11.118), r);
+  rfmt_ratio(stat_ratio(25.475, 11.118), r);
   EXPECT_STR_EQ(r, "2.29x");
-  fmt_ratio(stat_ratio(9.264, 11.115), r);
+  rfmt_ratio(stat_ratio(9.264, 11.115), r);
   EXPECT_STR_EQ(r, "0.83x");
-  fmt_ratio(stat_ratio(19.041, 11.122), r);
+  rfmt_ratio(stat_ratio(19.041, 11.122), r);
   EXPECT_STR_EQ(r, "1.71x");
   EXPECT(isnan(stat_ratio(1, 0)));
   EXPECT(isnan(stat_ratio(NAN, 1)));
-  fmt_ratio(NAN, r);
+  rfmt_ratio(NAN, r);
   EXPECT_STR_EQ(r, "—");
   EXPECT(stat_is_severe(23.58, 10));
   EXPECT(stat_is_severe(10.0, 10));  // "≥ severe"
@@ -52,7 +52,7 @@ TEST(improvement_percent) {
       {5.59, 5.56, "1%"}, {8.63, 8.19, "5%"}, {14.04, 12.88, "8%"}, {37.93, 24.71, "35%"}, {69.79, 41.86, "40%"}};
   for (int i = 0; i < 5; i++) {
     char p[32];
-    fmt_pct(stat_improvement_pct(rows[i].base, rows[i].x), 0, p);
+    rfmt_pct(stat_improvement_pct(rows[i].base, rows[i].x), 0, p);
     EXPECT_STR_EQ(p, rows[i].want);
   }
   EXPECT_NEAR(stat_improvement_pct(37.93, 24.71), 100.0 * 13.22 / 37.93, 1e-12, 0);
@@ -137,46 +137,46 @@ TEST(verdict_two_thirds_of_paired_seeds) {
 
 TEST(ppl_rounding_rule) {
   char o[32];
-  fmt_ppl(11.125, o);
+  rfmt_ppl(11.125, o);
   EXPECT_STR_EQ(o, "11.125");
-  fmt_ppl(9.264, o);
+  rfmt_ppl(9.264, o);
   EXPECT_STR_EQ(o, "9.264");
-  fmt_ppl(262.278, o);
+  rfmt_ppl(262.278, o);
   EXPECT_STR_EQ(o, "262.28");
-  fmt_ppl(1375, o);
+  rfmt_ppl(1375, o);
   EXPECT_STR_EQ(o, "1375.0");
-  fmt_ppl(12345.6, o);
+  rfmt_ppl(12345.6, o);
   EXPECT_STR_EQ(o, "12346");
-  fmt_ppl(INFINITY, o);
+  rfmt_ppl(INFINITY, o);
   EXPECT_STR_EQ(o, "inf");
   char ms[64];
-  fmt_mean_std(194.96, 48.35, ms);
+  rfmt_mean_std(194.96, 48.35, ms);
   EXPECT_STR_EQ(ms, "194.96±48.35");
-  fmt_mean_std(15.44, 2.84, ms);
+  rfmt_mean_std(15.44, 2.84, ms);
   EXPECT_STR_EQ(ms, "15.440±2.840");
-  fmt_mean_std(15.44, NAN, ms);
+  rfmt_mean_std(15.44, NAN, ms);
   EXPECT_STR_EQ(ms, "15.440");
 }
 
 TEST(durations_times_and_escaping) {
   char d[32];
-  fmt_duration(45, d);
+  rfmt_duration(45, d);
   EXPECT_STR_EQ(d, "45s");
-  fmt_duration(13 * 60 + 2, d);
+  rfmt_duration(13 * 60 + 2, d);
   EXPECT_STR_EQ(d, "13m 02s");
-  fmt_duration(8 * 3600 + 13 * 60, d);
+  rfmt_duration(8 * 3600 + 13 * 60, d);
   EXPECT_STR_EQ(d, "8h 13m");
-  fmt_duration(NAN, d);
+  rfmt_duration(NAN, d);
   EXPECT_STR_EQ(d, "—");
-  EXPECT_NEAR(parse_iso_time("2026-02-14T01:04:00Z"), 1771031040.0, 0, 0.5);
-  EXPECT_NEAR(parse_iso_time("2026-02-14T09:04:00+08:00"), 1771031040.0, 0, 0.5);
-  EXPECT_NEAR(parse_iso_time("2026-02-14T01:04:00.5Z"), 1771031040.5, 0, 1e-6);
-  EXPECT(parse_iso_time("yesterday") == 0);
+  EXPECT_NEAR(report_parse_time("2026-02-14T01:04:00Z"), 1771031040.0, 0, 0.5);
+  EXPECT_NEAR(report_parse_time("2026-02-14T09:04:00+08:00"), 1771031040.0, 0, 0.5);
+  EXPECT_NEAR(report_parse_time("2026-02-14T01:04:00.5Z"), 1771031040.5, 0, 1e-6);
+  EXPECT(report_parse_time("yesterday") == 0);
   char t[32];
-  fmt_time(1771031040.0, t);
+  rfmt_time(1771031040.0, t);
   EXPECT_STR_EQ(t, "2026-02-14 01:04 UTC");
   StrBuf b = {0};
-  md_escape(&b, "a|b*c`d<e");
+  rfmt_md_escape(&b, "a|b*c`d<e");
   EXPECT_STR_EQ(b.data, "a\\|b\\*c\\`d&lt;e");
   sb_free(&b);
 }
