@@ -121,8 +121,15 @@ static int log_tics(double lo, double hi, StrBuf *b) {
     if (n <= 8) break;
   }
   if (n < 3) return 0;
+  int powers = hi / lo >= 1e4;  // wide ranges read better as 10^k
+  for (int i = 0; i < n && powers; i++) powers = fabs(log10(v[i]) - round(log10(v[i]))) < 1e-9;
   sb_append(b, "set ytics (");
-  for (int i = 0; i < n; i++) sb_printf(b, "%s'%g' %.10g", i ? ", " : "", v[i], v[i]);
+  for (int i = 0; i < n; i++) {
+    if (powers && fabs(v[i] - 1) > 1e-12 && fabs(v[i] - 10) > 1e-9)
+      sb_printf(b, "%s'10^{%d}' %.10g", i ? ", " : "", (int)round(log10(v[i])), v[i]);
+    else
+      sb_printf(b, "%s'%g' %.10g", i ? ", " : "", v[i], v[i]);
+  }
   sb_append(b, ")\nset mytics 10\n");
   return n;
 }
@@ -176,7 +183,7 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
       sb_printf(b, "%.10g %.10g %.10g\n", s->x[k], s->y[k], s->err ? s->err[k] : 0.0);
     sb_append(b, "EOD\n");
   }
-  sb_append(b, "set terminal pngcairo size " SIZE " font '" FONT "' linewidth 2 rounded noenhanced\n");
+  sb_append(b, "set terminal pngcairo size " SIZE " font '" FONT "' linewidth 2 rounded enhanced\n");
   sb_printf(b, "set output '%s.png'\n", name);
   sb_append(b, "set border 3 linewidth 1\nset tics nomirror out scale 0.6\n");
   sb_append(b, "set grid xtics ytics mytics linecolor rgb '#e6e6e6' linewidth 0.6 dashtype 1, linecolor rgb '#f2f2f2' linewidth 0.5\n");
@@ -185,7 +192,8 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
   if (titled > 4)
     sb_append(b, "set key outside right top vertical Left reverse samplen 1.5 spacing 1.1 font ',14'\n");
   else
-    sb_append(b, "set key top left reverse Left samplen 2 spacing 1.15 font ',15' opaque box linecolor rgb '#ffffff'\n");
+    sb_printf(b, "set key %s reverse Left samplen 2 spacing 1.15 font ',15' opaque box linecolor rgb '#ffffff'\n",
+              p->key_right ? "top right" : "top left");
   // y: log only when the data spans enough for log tics
   Bounds bd = bounds_of(p, p->logy);
   int logy = 0;
@@ -198,12 +206,20 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
     }
     sb_free(&tics);
   }
-  const char *enh = p->labels_enhanced ? " enhanced" : "";
+  // user text (names, labels) is never parsed as markup, except the labels that ask for it
+  const char *enh = p->labels_enhanced ? " enhanced" : " noenhanced";
   sb_append(b, "set xlabel ");
   gp_str(b, p->xlabel);
   sb_printf(b, "%s\nset ylabel ", enh);
   StrBuf yl = {0};
-  sb_printf(&yl, "%s%s", p->ylabel ? p->ylabel : "", logy ? " (log scale)" : "");
+  const char *ylab = p->ylabel ? p->ylabel : "";
+  size_t ylen = strlen(ylab);
+  const char *unit = strstr(ylab, " (");  // "x (unit)" → "x (unit, log scale)"
+  while (unit && strstr(unit + 2, " (")) unit = strstr(unit + 2, " (");
+  if (logy && unit && ylen > 0 && ylab[ylen - 1] == ')' && !strchr(unit + 2, '('))
+    sb_printf(&yl, "%.*s, log scale)", (int)(ylen - 1), ylab);
+  else
+    sb_printf(&yl, "%s%s", ylab, logy ? " (log scale)" : "");
   gp_str(b, yl.data);
   sb_free(&yl);
   sb_printf(b, "%s\n", enh);
@@ -211,6 +227,7 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
   sb_append(b, p->xtics_k == 2 ? "set offsets 0, 0, graph 0.05, graph 0.05\n"
                                : logy ? "set offsets graph 0.04, graph 0.04, 0, 0\n"
                                       : "set offsets graph 0.04, graph 0.04, graph 0.05, graph 0.05\n");
+  if (p->xtics_k != 2) sb_append(b, "set autoscale xfix\n");
   x_tics(p, &bd, b);
   for (int i = 0; i < p->n_hline; i++) {
     sb_printf(b, "set arrow from graph 0, first %.10g to graph 1, first %.10g nohead dashtype 2 "
@@ -218,7 +235,7 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
     if (p->hline_label[i]) {
       sb_printf(b, "set label %d ", 10 + i);
       gp_str(b, p->hline_label[i]);
-      sb_printf(b, " at graph 0.98, first %.10g right offset 0,0.6 textcolor rgb '#c0392b' font ',13'\n",
+      sb_printf(b, " noenhanced at graph 0.98, first %.10g right offset 0,0.6 textcolor rgb '#c0392b' font ',13'\n",
                 p->hline[i]);
     }
   }
@@ -228,7 +245,7 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
     if (p->vline_label) {
       sb_append(b, "set label 20 ");
       gp_str(b, p->vline_label);
-      sb_printf(b, " at first %.10g, graph 0.04 left offset 0.5,0 textcolor rgb '#555555' font ',13'\n", p->vline);
+      sb_printf(b, " noenhanced at first %.10g, graph 0.04 left offset 0.5,0 textcolor rgb '#555555' font ',13'\n", p->vline);
     }
   }
   sb_append(b, "plot ");
@@ -251,6 +268,7 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
     if (s->title) {
       sb_append(b, "title ");
       gp_str(b, s->title);
+      sb_append(b, " noenhanced");
     } else {
       sb_append(b, "notitle");
     }
@@ -258,9 +276,10 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
   if (p->marks_legend) {
     sb_append(b, ", \\\n     NaN with points pointtype 2 pointsize 2.2 linewidth 2 linecolor rgb '#333333' title ");
     gp_str(b, p->marks_legend);
+    sb_append(b, " noenhanced");
   }
   sb_append(b, "\n");
-  sb_append(b, "set terminal svg size " SIZE " dynamic font '" FONT "' linewidth 2 rounded noenhanced\n");
+  sb_append(b, "set terminal svg size " SIZE " dynamic font '" FONT "' linewidth 2 rounded enhanced\n");
   sb_printf(b, "set output '%s.svg'\nreplot\nunset output\n", name);
 }
 

@@ -37,6 +37,7 @@ typedef struct {
   double vline;           // a vertical reference line (NAN: none)
   const char *vline_label;
   const char *marks_legend;  // legend entry for SERIES_MARKS (e.g. "OOM"), NULL: none
+  int key_right;          // legend at the top right (data that falls from left to right)
 } Plot;
 
 void plot_init(Plot *p);

@@ -62,6 +62,11 @@ const char *stored_status_name(StoredStatus s);
 double report_parse_time(const char *s);
 
 // ---- manifest (report_manifest.c) ----
+// Keys read (each optional; the first present wins): schema ("bench.manifest/1"), bench_version
+// | version, git_commit | commit, suite_path | suite_file, suite_sha256, host | hostname, cpu,
+// gpu | gpus | device (a string, or a list of strings or {"name":..} objects), driver |
+// gpu_driver, cuda | cuda_version, started | start, finished | end (ISO-8601),
+// models.<name>.fingerprint | models.<name>, datasets.<name>.fingerprint.
 typedef struct {
   json_t *root;      // NULL when absent or unusable
   char *problem;     // why it was not used (NULL when used or simply absent)
@@ -212,7 +217,7 @@ typedef struct {
   const char *col_num, *col_phase, *col_title, *col_jobs, *col_ok, *col_oom, *col_error,
       *col_missing, *col_wall;
   const char *col_config, *col_length, *col_ratio, *col_rank, *col_best_impr, *col_baseline,
-      *col_seeds, *col_verdict, *col_why, *col_paired, *col_gap, *col_vs_best;
+      *col_seeds, *col_verdict, *col_why, *col_paired, *col_gap, *col_vs_best, *col_seed_len;
   const char *severe, *best, *win, *not_proven;
   const char *cell_oom, *cell_error, *cell_crashed, *no_improvement;
   const char *tbl_collapse, *tbl_lengths, *tbl_seeds, *tbl_improvement, *tbl_leaderboard,

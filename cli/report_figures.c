@@ -11,10 +11,6 @@
 #include "report.h"
 #include "rope.h"
 
-// The checkpoint-config reader is optional here: the spectrum figure uses it when it is linked
-// in and says so when it is not.
-#pragma weak model_config_load
-#pragma weak model_config_free
 
 // ---- colours: the same config label gets the same colour in every figure of a report ----
 static char **colour_labels;
@@ -306,10 +302,6 @@ static const char *model_path(const ReportCtx *ctx, const char *name) {
 
 static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
   static char msg[512];
-  if (!model_config_load) {
-    *why = "the checkpoint reader (config.json) is not part of this build";
-    return -1;
-  }
   LabelList done = {0};
   for (int c = 0; c < pd->n_configs; c++) {
     const char *rope = pd->configs[c].axis[AX_ROPE];
@@ -363,6 +355,7 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
   p->ylabel = "ω_k (rad/token)";
   p->labels_enhanced = 1;
   p->logy = 10;
+  p->key_right = 1;
   return 0;
 }
 

@@ -150,9 +150,11 @@ static void header(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds, int n,
   }
   char *spath = mtext(ctx->manifest, "suite_path", "suite_file", NULL);
   char *yaml = path_join(results_dir, "suite.yaml");
-  char *cmd = xasprintf("`bench run %s`", spath ? spath : yaml);
-  header_line(b, t->reproduce, cmd);
-  free(cmd);
+  if (spath || plan->from_suite) {  // the suite as given to `bench run`, else the copy kept with the results
+    char *cmd = xasprintf("`bench run %s`", spath ? spath : yaml);
+    header_line(b, t->reproduce, cmd);
+    free(cmd);
+  }
   free(yaml);
   free(spath);
   free(ver);

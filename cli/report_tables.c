@@ -160,7 +160,11 @@ void table_seeds(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Repo
   const ReportText *t = ctx->t;
   caption(b, t->tbl_seeds);
   sb_printf(b, "| %s | %s |", t->col_config, t->col_seeds);
-  for (int l = 0; l < pd->n_lengths; l++) sb_printf(b, " L=%ld (mean±std, CV) |", pd->lengths[l]);
+  for (int l = 0; l < pd->n_lengths; l++) {
+    sb_append(b, " ");
+    sb_printf(b, t->col_seed_len, pd->lengths[l]);
+    sb_append(b, " |");
+  }
   sb_append(b, "\n");
   row_rule(b, pd->n_lengths + 2);
   for (int c = 0; c < pd->n_configs; c++) {

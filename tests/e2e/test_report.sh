@@ -61,6 +61,42 @@ for f in 1B_ppl_vs_length 1B_collapse_vs_length 1B_nll_vs_position llama_ppl_vs_
   expect_true "figure $f script kept" test -s "$R/gnuplot/$f.gp"
 done
 
+# ---- RoPE spectrum: needs the checkpoint's config.json (head dim, θ) ----
+expect_true "spectrum skipped without the model" has "$MD" "Figure 1A_rope_spectrum skipped: the model's config.json is not readable here"
+mkdir -p "$TMP/models/Meta-Llama-3-8B-Instruct"
+cat > "$TMP/models/Meta-Llama-3-8B-Instruct/config.json" <<'JSON'
+{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+ "intermediate_size": 14336, "num_attention_heads": 32, "num_key_value_heads": 8,
+ "num_hidden_layers": 32, "vocab_size": 128256, "max_position_embeddings": 8192,
+ "rope_theta": 500000.0, "rms_norm_eps": 1e-5, "torch_dtype": "bfloat16",
+ "bos_token_id": 128000, "eos_token_id": 128009, "tie_word_embeddings": false}
+JSON
+run env BENCH_MODELS="$TMP/models" "$BENCH" report "$FIX" --reports "$TMP/spec"
+expect_true "spectrum drawn" has "$TMP/spec/REPORT.md" "(1A_rope_spectrum.png)"
+expect_true "spectrum PNG" test "$(head -c 8 "$TMP/spec/1A_rope_spectrum.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a"
+expect_true "spectrum has 64 pairs per variant" test "$(sed -n '/^\$d0 << EOD/,/^EOD/p' "$TMP/spec/gnuplot/1A_rope_spectrum.gp" | grep -c '^[0-9]')" -eq 64
+# geometric θ = 500000, R = 128: ω_1 = 500000^(-2/128)
+expect_true "spectrum values are the RoPE frequencies" "$PY" -c '
+import sys
+rows = open(sys.argv[1]).read().split("$d0 << EOD\n")[1].split("EOD")[0].split("\n")
+k, w = rows[1].split()[:2]
+assert abs(float(w) - 500000 ** (-2 / 128)) < 1e-9, w' "$TMP/spec/gnuplot/1A_rope_spectrum.gp"
+
+# ---- the jobs a phase expects are the jobs `bench plan` expands (sweeps, include, exclude) ----
+for s in "$ROOT"/suites/*.yaml "$FIX/suite.yaml"; do
+  name=$(basename "$s" .yaml)
+  mkdir -p "$TMP/plan-$name"
+  cp "$s" "$TMP/plan-$name/suite.yaml"
+  BENCH_MODELS=/nonexistent BENCH_DATA=/nonexistent "$BENCH" plan "$s" --json > "$TMP/plan-$name.json" 2>/dev/null
+  "$BENCH" report "$TMP/plan-$name" --reports "$TMP/planrep-$name" --no-figures >/dev/null 2>&1
+  expect_true "planned jobs per phase match bench plan: $name" "$PY" -c '
+import collections, json, re, sys
+plan = collections.Counter(j["phase"] for j in json.load(open(sys.argv[1]))["jobs"])
+md = open(sys.argv[2]).read()
+mine = {p: int(n) for p, n in re.findall(r"^\| \d+ \| (\S+) \| .*? \| 0/(\d+) \|", md, re.M)}
+assert plan == mine, (plan, mine)' "$TMP/plan-$name.json" "$TMP/planrep-$name/REPORT.md"
+done
+
 # ---- Chinese headings and findings (report_options: {lang: zh}) ----
 Z=$TMP/zh
 cp -r "$FIX" "$Z"

@@ -80,6 +80,7 @@ phases:
     report:
       - { table: collapse, at: 16384 }
       - { table: leaderboard, at: 16384 }
+      - { plot: rope_spectrum }
 
   - id: 1B
     title: full-length boundary scan
