@@ -67,8 +67,9 @@ static void print_text(const Model *m) {
   double p = (double)m->n_params;
   printf("%-15s %zu (%.2f %s)\n", "parameters", m->n_params,
          p >= 1e9 ? p / 1e9 : p / 1e6, p >= 1e9 ? "B" : "M");
-  printf("%-15s %s (%d safetensors file%s, %.2f MiB)\n", "dtype", model_dtype_name(c->dtype), m->n_files,
-         m->n_files == 1 ? "" : "s", m->file_bytes / 1048576.0);
+  double mib = m->file_bytes / 1048576.0;
+  printf("%-15s %s (%d safetensors file%s, %.2f %s)\n", "dtype", model_dtype_name(c->dtype), m->n_files,
+         m->n_files == 1 ? "" : "s", mib >= 1024 ? mib / 1024 : mib, mib >= 1024 ? "GiB" : "MiB");
   printf("%-15s theta %g, rotary dims %d of %d", "rope", c->rope_theta, c->rotary_dims, c->head_dim);
   json_t *s = scaling_object(c);
   if (json_is_object(s)) {
