@@ -226,6 +226,10 @@ int train_run(const TrainConfig *cfg, const RopeTable *rope, const TrainRun *run
 // The record of a completed model directory (NULL with err when absent or invalid).
 json_t *train_record_load(const char *dir, BenchErr *err);
 
+// The base written as config.json's rope_theta for a variant spec: its `theta`, else its
+// compress base's or first mix member's, else 10000.
+double train_rope_theta(const json_t *spec);
+
 // The RopeModelInfo a training run builds its variant with: head dim C / H, full rotary,
 // rope_theta theta (10000 when the variant gives none), max_position_embeddings T.
 void train_rope_info(const TrainConfig *c, double theta, RopeModelInfo *info);

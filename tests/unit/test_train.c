@@ -10,6 +10,8 @@
 #include "rope.h"
 #include "test.h"
 #include "train.h"
+#include "train_internal.h"
+#include <unistd.h>
 
 // A tiny Llama: L 2, C 16, H 4, K 2 (D 4), F 24, V 37.
 static TrainConfig tiny_config(int tied, long T, long B) {
@@ -320,6 +322,121 @@ TEST(config_errors) {
   EXPECT_INT_EQ(train_n_params(&c), 37 * 16 + 2 * (2 * 16 + 16 * 16 * 2 + 16 * 8 * 2 + 3 * 16 * 24) + 16);
 }
 
+// ---- whole runs: checkpoints, resume, reuse, the saved checkpoint ----
+static char *tmp_dir(const char *name) {
+  const char *base = getenv("BENCH_TEST_TMP");
+  char *d = xasprintf("%s/train_%s_%ld", base && base[0] ? base : "/tmp", name, (long)getpid());
+  return d;
+}
+
+static int files_equal(const char *a, const char *b) {
+  char *x, *y;
+  size_t nx, ny;
+  BenchErr err;
+  if (read_file(a, 1 << 28, &x, &nx, &err) || read_file(b, 1 << 28, &y, &ny, &err)) return 0;
+  int eq = nx == ny && memcmp(x, y, nx) == 0;
+  free(x);
+  free(y);
+  return eq;
+}
+
+TEST(resume_is_bit_identical_and_checkpoint_loads) {
+  long T = 16, B = 2;
+  TrainConfig c = tiny_config(0, T, B);
+  c.init_std = 0.02;
+  c.steps = 8;
+  c.lr = 1e-2;
+  const char *spec_text = "{\"name\":\"h\",\"type\":\"hybrid\",\"theta\":100000,\"alpha\":0.2,\"p\":3.9,\"omf\":0.3}";
+  json_t *spec = json_loads(spec_text, 0, NULL);
+  RopeTable rt;
+  EXPECT(build_rope(spec_text, &c, T, &rt) == 0);
+  long n = 3000;
+  int32_t *data = malloc(sizeof(int32_t) * n);
+  random_tokens(data, n, c.vocab_size, 17);
+  char *da = tmp_dir("a"), *db = tmp_dir("b");
+  TrainRun run = {.train_ids = data, .n_train = 2000, .val_ids = data + 2000, .n_val = 1000,
+                  .val_windows = 3, .eval_every = 4, .save_every = 3, .rope_spec = spec,
+                  .rope_theta = train_rope_theta(spec), .bos_token_id = -1, .eos_token_id = 36};
+  BenchErr err;
+  TrainOutcome oa, ob;
+  run.dir = da;
+  EXPECT(train_run(&c, &rt, &run, &oa, &err) == 0);
+  EXPECT(oa.completed && oa.resumed_from == 0 && oa.record);
+  run.dir = db;
+  run.stop_after = 5;
+  EXPECT(train_run(&c, &rt, &run, &ob, &err) == 0);
+  EXPECT(!ob.completed && !ob.record);
+  char *ck = xasprintf("%s/checkpoint/trainer_state.json", db);
+  EXPECT(file_exists(ck));
+  free(ck);
+  run.stop_after = 0;
+  EXPECT(train_run(&c, &rt, &run, &ob, &err) == 0);
+  EXPECT(ob.completed && ob.resumed_from == 3);
+  char *ma = xasprintf("%s/model.safetensors", da), *mb = xasprintf("%s/model.safetensors", db);
+  EXPECT(files_equal(ma, mb));
+  const char *keys[] = {"loss_curve", "val_curve", "grad_norm", "lr", "final_val_loss"};
+  for (int i = 0; i < 5; i++)
+    if (!json_equal(json_object_get(oa.record, keys[i]), json_object_get(ob.record, keys[i])))
+      TEST_FAIL_AT("resumed record differs in '%s'", keys[i]);
+  EXPECT_INT_EQ(json_array_size(json_object_get(oa.record, "loss_curve")), 8);
+  EXPECT_INT_EQ(json_array_size(json_object_get(oa.record, "val_curve")), 2);
+  char *gone = xasprintf("%s/checkpoint", db);
+  EXPECT(!is_directory(gone));
+  free(gone);
+
+  // a completed model is reused, not retrained; another recipe is refused
+  TrainOutcome oc;
+  run.dir = da;
+  EXPECT(train_run(&c, &rt, &run, &oc, &err) == 0);
+  EXPECT(oc.completed && oc.resumed_from == 8);
+  EXPECT(json_equal(json_object_get(oc.record, "loss_curve"), json_object_get(oa.record, "loss_curve")));
+  json_decref(oc.record);
+  TrainConfig c2 = c;
+  c2.lr = 2e-2;
+  EXPECT(train_run(&c2, &rt, &run, &oc, &err) != 0);
+  EXPECT_CONTAINS(err.msg, "another recipe");
+
+  // the checkpoint loads with the engine's loader; rope `model` gives the training frequencies
+  Model m;
+  EXPECT(model_load(da, &m, &err) == 0);
+  EXPECT(m.config.bench_rope_json != NULL);
+  EXPECT_INT_EQ(m.config.max_position_embeddings, T);
+  EXPECT_NEAR(m.config.rope_theta, 100000, 0, 0);
+  EXPECT_INT_EQ(m.config.eos_token_id, 36);
+  RopeModelInfo info = {.head_dim = m.config.head_dim, .partial_rotary_factor = 1,
+                        .rope_theta = m.config.rope_theta,
+                        .max_position_embeddings = m.config.max_position_embeddings,
+                        .native_spec_json = m.config.bench_rope_json};
+  json_t *native = json_pack("{s:s, s:s}", "name", "native", "type", "model");
+  RopeTable rn;
+  EXPECT(rope_build(native, &info, 4 * T, &rn, &err) == 0);
+  EXPECT_ARRAY_NEAR(rn.inv_freq, rt.inv_freq, rt.rotary_dims / 2, 0, 0);
+  float nll[16];
+  uint8_t cor[16];
+  double sum = 0;
+  for (int w = 0; w < 3; w++) {
+    EXPECT(forward_score_window(&m, &rn, data + 2000 + w * T, T + 1, 0, nll, cor, NULL, &err) == 0);
+    for (int i = 0; i < T; i++) sum += nll[i];
+  }
+  EXPECT_NEAR(sum / (3.0 * T), json_number_value(json_object_get(oa.record, "final_val_loss")), 1e-5, 0);
+  json_decref(native);
+  rope_table_free(&rn);
+  model_free(&m);
+
+  BenchErr e2;
+  train_remove_dir(da, &e2);
+  train_remove_dir(db, &e2);
+  json_decref(oa.record);
+  json_decref(ob.record);
+  free(ma);
+  free(mb);
+  free(da);
+  free(db);
+  free(data);
+  json_decref(spec);
+  rope_table_free(&rt);
+}
+
 int main(void) {
   RUN(grad_check_geometric_tied);
   RUN(grad_check_geometric_untied_two_strips);
@@ -334,5 +451,6 @@ int main(void) {
   RUN(adamw_matches_formula);
   RUN(loss_falls_on_a_pattern);
   RUN(config_errors);
+  RUN(resume_is_bit_identical_and_checkpoint_loads);
   TEST_SUMMARY();
 }
