@@ -38,7 +38,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup demo test unit-test fuzz clean bench-cpu
+.PHONY: all setup demo test unit-test fuzz clean bench-cpu bench-train
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -112,6 +112,14 @@ $(REL)/bench_cpu: tests/bench/bench_cpu.c tests/unit/random_model.h $(REL_OBJ) $
 
 bench-cpu: all $(REL)/bench_cpu
 	@scripts/bench_cpu.sh $(BENCH_ARGS)
+
+# CPU trainer benchmark (a table; not a test): scripts/bench_train.sh [--threads N] [--only TEXT]
+$(REL)/bench_train: tests/bench/bench_train.c $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-train: all $(REL)/bench_train
+	@scripts/bench_train.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf build bench
