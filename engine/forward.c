@@ -102,8 +102,8 @@ void forward_state_free(ForwardState *s) {
 }
 
 long forward_layer_window(const ModelConfig *cfg, int layer) {
-  (void)layer;
-  return cfg->sliding_window > 0 ? cfg->sliding_window : 0;
+  if (cfg->sliding_window <= 0 || layer < cfg->sliding_window_from_layer) return 0;
+  return cfg->sliding_window;
 }
 
 // ---- one layer over a block ----

@@ -337,6 +337,9 @@ static int n_cases(Case *c) {
   c[n++] = (Case){"llama mha, compressed positions", rm_config(ARCH_LLAMA, 97, 32, 2, 2, 2, 40, 1.0)};
   c[n] = (Case){"mistral gqa 4:1, window 9", rm_config(ARCH_MISTRAL, 97, 32, 2, 4, 1, 48, 1.0)};
   c[n++].cfg.sliding_window = 9;
+  c[n] = (Case){"qwen2 window 5 from layer 1", rm_config(ARCH_QWEN2, 97, 32, 2, 4, 2, 48, 1.0)};
+  c[n].cfg.sliding_window = 5;
+  c[n++].cfg.sliding_window_from_layer = 1;
   c[n++] = (Case){"qwen2 biases, tied", rm_config(ARCH_QWEN2, 97, 32, 2, 4, 2, 48, 1.0)};
   c[n++] = (Case){"gpt_neox parallel, rotary 0.25", rm_config(ARCH_GPT_NEOX, 97, 32, 2, 2, 2, 64, 0.25)};
   c[n] = (Case){"gpt_neox sequential, rotary 0.5", rm_config(ARCH_GPT_NEOX, 97, 32, 2, 2, 2, 64, 0.5)};
@@ -351,7 +354,7 @@ static double max_abs_diff(const float *a, const double *b, long n) {
 }
 
 TEST(forward_every_arch_against_naive) {
-  Case cases[8];
+  Case cases[10];
   int nc = n_cases(cases);
   long T = 75;  // not a multiple of the attention blocks; longer than the sliding window
   for (int ci = 0; ci < nc; ci++) {
