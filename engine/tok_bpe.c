@@ -172,6 +172,7 @@ void tok_bpe_free(TokBpe *b) {
   free(b->m_key);
   free(b->m_rank);
   free(b->m_new);
+  free(b->j_key);
   free(b->unk_token);
   free(b->prefix);
   free(b->suffix);
@@ -364,17 +365,9 @@ static inline int32_t char_id(const TokBpe *b, const unsigned char *s, size_t n)
   return b->bmp_id[cp];
 }
 
-int tok_bpe_tokenize(const TokBpe *b, BpeWork *w, const char *s, size_t len, IdVec *out,
-                     BenchErr *err) {
-  if (len == 0) return 0;
-  if (len > INT32_MAX / 2) return err_set(err, "a piece of %zu bytes is too long for BPE", len);
-  if (b->ignore_merges) {
-    int32_t id = tok_bpe_lookup(b, s, len);
-    if (id >= 0) {
-      idvec_push(out, id);
-      return 0;
-    }
-  }
+// One piece (or one independent stretch of a long piece): symbols, merges, cache.
+static int bpe_word(const TokBpe *b, BpeWork *w, const char *s, size_t len, IdVec *out,
+                    BenchErr *err) {
   TokCache *c = &w->cache;
   uint64_t h = 0;
   if (len <= TOK_CACHE_MAX_KEY) {
@@ -460,4 +453,107 @@ int tok_bpe_tokenize(const TokBpe *b, BpeWork *w, const char *s, size_t len, IdV
     c->n_used++;
   }
   return 0;
+}
+
+// ---- long pieces ----
+//
+// A piece with no pre-tokenizer (Llama-2, Mistral) can be a whole document. A boundary between
+// adjacent characters x y that are both one-character vocab entries is never crossed by a merge
+// unless some merge (A, B) has A ending with x and B starting with y: the symbols on either side
+// always end with x and start with y. Cutting the piece at the other boundaries and merging each
+// stretch alone gives exactly the global result (the heap order within a stretch is unchanged),
+// and lets the cache serve the repeated stretches.
+
+static inline uint64_t join_key(uint32_t x, uint32_t y) { return ((uint64_t)x << 21) | y; }
+
+static uint32_t last_cp(const char *s, size_t len) {
+  size_t i = len;
+  while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--;
+  if (i > 0) i--;
+  uint32_t cp = 0;
+  const unsigned char *u = (const unsigned char *)s + i;
+  size_t n = len - i;
+  if (n == 1) cp = u[0];
+  else if (n == 2) cp = ((u[0] & 0x1Fu) << 6) | (u[1] & 0x3Fu);
+  else if (n == 3) cp = ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
+  else if (n == 4)
+    cp = ((u[0] & 0x07u) << 18) | ((u[1] & 0x3Fu) << 12) | ((u[2] & 0x3Fu) << 6) | (u[3] & 0x3Fu);
+  return cp;
+}
+
+static uint32_t first_cp(const char *s, size_t len, size_t *n) {
+  const unsigned char *u = (const unsigned char *)s;
+  *n = utf8_len_at(u, len, 0);
+  if (*n == 1) return u[0];
+  if (*n == 2) return ((u[0] & 0x1Fu) << 6) | (u[1] & 0x3Fu);
+  if (*n == 3) return ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
+  return ((u[0] & 0x07u) << 18) | ((u[1] & 0x3Fu) << 12) | ((u[2] & 0x3Fu) << 6) | (u[3] & 0x3Fu);
+}
+
+void tok_bpe_note_join(TokBpe *b, const char *l, size_t ll, const char *r, size_t rl) {
+  if (ll == 0 || rl == 0) return;
+  size_t n;
+  uint64_t key = join_key(last_cp(l, ll), first_cp(r, rl, &n));
+  if (!b->j_key || (b->n_join + 1) * 2 > b->j_mask + 1) {
+    size_t ocap = b->j_key ? b->j_mask + 1 : 0, cap = ocap ? ocap * 2 : 4096;
+    uint64_t *old = b->j_key;
+    b->j_key = xmalloc(cap * sizeof *b->j_key);
+    memset(b->j_key, 0xff, cap * sizeof *b->j_key);
+    b->j_mask = cap - 1;
+    for (size_t i = 0; i < ocap; i++) {
+      if (old[i] == UINT64_MAX) continue;
+      size_t j = (size_t)mix64(old[i]) & b->j_mask;
+      while (b->j_key[j] != UINT64_MAX) j = (j + 1) & b->j_mask;
+      b->j_key[j] = old[i];
+    }
+    free(old);
+  }
+  size_t j = (size_t)mix64(key) & b->j_mask;
+  while (b->j_key[j] != UINT64_MAX && b->j_key[j] != key) j = (j + 1) & b->j_mask;
+  if (b->j_key[j] == UINT64_MAX) {
+    b->j_key[j] = key;
+    b->n_join++;
+  }
+}
+
+static inline int joinable(const TokBpe *b, uint32_t x, uint32_t y) {
+  if (!b->j_key) return 0;
+  uint64_t key = join_key(x, y);
+  size_t j = (size_t)mix64(key) & b->j_mask;
+  while (b->j_key[j] != UINT64_MAX) {
+    if (b->j_key[j] == key) return 1;
+    j = (j + 1) & b->j_mask;
+  }
+  return 0;
+}
+
+#define LONG_PIECE 256  // pieces longer than this are cut where no merge can cross
+
+int tok_bpe_tokenize(const TokBpe *b, BpeWork *w, const char *s, size_t len, IdVec *out,
+                     BenchErr *err) {
+  if (len == 0) return 0;
+  if (len > INT32_MAX / 2) return err_set(err, "a piece of %zu bytes is too long for BPE", len);
+  if (b->ignore_merges) {  // HF: a piece that is itself a vocab entry is emitted whole
+    int32_t id = tok_bpe_lookup(b, s, len);
+    if (id >= 0) {
+      idvec_push(out, id);
+      return 0;
+    }
+  }
+  if (len <= LONG_PIECE || b->prefix || b->suffix) return bpe_word(b, w, s, len, out, err);
+  const unsigned char *u = (const unsigned char *)s;
+  size_t start = 0, n;
+  uint32_t x = first_cp(s, len, &n);
+  int x_in_vocab = char_id(b, u, n) >= 0;
+  for (size_t i = n; i < len; i += n) {
+    uint32_t y = first_cp(s + i, len - i, &n);
+    int y_in_vocab = char_id(b, u + i, n) >= 0;
+    if (x_in_vocab && y_in_vocab && !joinable(b, x, y)) {
+      if (bpe_word(b, w, s + start, i - start, out, err)) return -1;
+      start = i;
+    }
+    x = y;
+    x_in_vocab = y_in_vocab;
+  }
+  return bpe_word(b, w, s + start, len - start, out, err);
 }

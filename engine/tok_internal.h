@@ -84,6 +84,8 @@ typedef struct {
   uint32_t *m_rank;       // [m_mask + 1] merge rank (line number, 0 first)
   int32_t *m_new;         // [m_mask + 1] id of the merged token
   size_t m_mask, n_merges;
+  uint64_t *j_key;        // [j_mask + 1] (last char of left << 21 | first char of right) of
+  size_t j_mask, n_join;  //   every merge, UINT64_MAX empty: where merges can join text
   int32_t max_id;         // largest vocab id
   char *unk_token;        // NULL when the model has none
   int32_t unk_id;         // -1 when unk_token is not in the vocab (an error only when needed)
@@ -132,6 +134,8 @@ typedef struct {
 int tok_bpe_lookup(const TokBpe *b, const char *s, size_t len);  // id or -1
 int tok_bpe_build(TokBpe *b, BenchErr *err);                     // hash tables, byte ids
 int tok_bpe_add_merge(TokBpe *b, int32_t left, int32_t right, uint32_t rank, int32_t new_id);
+// Records the characters a merge of strings l + r joins (see tok_bpe_tokenize).
+void tok_bpe_note_join(TokBpe *b, const char *l, size_t ll, const char *r, size_t rl);
 void tok_bpe_free(TokBpe *b);
 void bpe_work_init(BpeWork *w);
 void bpe_work_free(BpeWork *w);
@@ -141,6 +145,10 @@ int tok_bpe_tokenize(const TokBpe *b, BpeWork *w, const char *s, size_t len, IdV
 // The merge loop alone on a sequence of symbol ids (ids[0..n) in, merged ids out; returns count).
 // Exposed for the unit tests, which compare it with a naive merge.
 size_t tok_bpe_merge_ids(const TokBpe *b, BpeWork *w, int32_t *ids, size_t n);
+
+// GPT-2's byte → character map of the ByteLevel pre-tokenizer: printable bytes stand for
+// themselves, the 68 others for U+0100 onwards in byte order (0x20 → U+0120 'Ġ').
+uint32_t tok_byte_char(unsigned b);
 
 // ---- normalizers ----
 typedef enum { TN_NFC, TN_NFD, TN_PREPEND, TN_REPLACE, TN_STRIP } TokNormKind;

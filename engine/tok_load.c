@@ -177,6 +177,7 @@ static int load_model(json_t *m, TokBpe *b, BenchErr *err) {
       return -1;
     }
     tok_bpe_add_merge(b, lid, rid, rank++, nid);
+    tok_bpe_note_join(b, l, ll, r, rl);
   }
   sb_free(&tmp);
   return 0;
@@ -328,7 +329,7 @@ static int load_pre(json_t *o, Tokenizer *t, int depth, BenchErr *err) {
 
 static void ids_append(int32_t **a, int *n, const int32_t *ids, int k) {
   *a = xrealloc(*a, (size_t)(*n + k + 1) * sizeof **a);
-  memcpy(*a + *n, ids, (size_t)k * sizeof **a);
+  if (k > 0) memcpy(*a + *n, ids, (size_t)k * sizeof **a);
   *n += k;
 }
 
@@ -510,35 +511,42 @@ static int load_json(Tokenizer *t, json_t *root, BenchErr *err) {
   return 0;
 }
 
-int tokenizer_load(const char *path, Tokenizer **out, BenchErr *err) {
+int tokenizer_load_json(const char *json, size_t len, const char *name, Tokenizer **out,
+                        BenchErr *err) {
   *out = NULL;
-  char *file = is_directory(path) ? path_join(path, "tokenizer.json") : xstrdup(path);
-  char *data;
-  size_t len;
-  if (read_file(file, TOKENIZER_JSON_MAX_BYTES, &data, &len, err)) {
-    free(file);
-    return -1;
-  }
   Tokenizer *t = xcalloc(1, sizeof *t);
-  t->path = file;
-  sha256_hex(data, len, t->fingerprint);
+  t->path = xstrdup(name);
+  sha256_hex(json, len, t->fingerprint);
   json_error_t jerr;
-  json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-  free(data);
+  json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
   if (!root) {
-    err_set(err, "%s:%d:%d: invalid JSON: %s", file, jerr.line, jerr.column, jerr.text);
+    err_set(err, "%s:%d:%d: invalid JSON: %s", name, jerr.line, jerr.column, jerr.text);
     tokenizer_free(t);
     return -1;
   }
   int rc = load_json(t, root, err);
   json_decref(root);
   if (rc) {
-    err_prefix(err, "'%s'", file);
+    err_prefix(err, "'%s'", name);
     tokenizer_free(t);
     return -1;
   }
   *out = t;
   return 0;
+}
+
+int tokenizer_load(const char *path, Tokenizer **out, BenchErr *err) {
+  *out = NULL;
+  char *file = is_directory(path) ? path_join(path, "tokenizer.json") : xstrdup(path);
+  char *data;
+  size_t len;
+  int rc = read_file(file, TOKENIZER_JSON_MAX_BYTES, &data, &len, err);
+  if (rc == 0) {
+    rc = tokenizer_load_json(data, len, file, out, err);
+    free(data);
+  }
+  free(file);
+  return rc;
 }
 
 void tokenizer_free(Tokenizer *t) {

@@ -8,6 +8,7 @@
 // Invalid UTF-8 in the input is first repaired: each maximal ill-formed subpart becomes U+FFFD,
 // which is what Python's bytes.decode('utf-8', 'replace') gives HF `tokenizers` (whose API only
 // takes valid strings). Byte-level tokenizers then see U+FFFD's three bytes, never raw bytes.
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,10 +35,9 @@ static void cut_push(CutVec *c, size_t start, size_t end, int32_t id) {
   c->v[c->n++] = (Cut){start, end, id};
 }
 
-static const Tokenizer *sort_ctx;  // only used during loading, single-threaded
-
-static int cmp_added(const void *pa, const void *pb) {
-  const TokAdded *a = &sort_ctx->added[*(const int *)pa], *b = &sort_ctx->added[*(const int *)pb];
+static int cmp_added(const void *pa, const void *pb, void *ctx) {
+  const Tokenizer *t = ctx;
+  const TokAdded *a = &t->added[*(const int *)pa], *b = &t->added[*(const int *)pb];
   unsigned char fa = (unsigned char)a->pattern[0], fb = (unsigned char)b->pattern[0];
   if (fa != fb) return fa < fb ? -1 : 1;
   if (a->pattern_len != b->pattern_len) return a->pattern_len > b->pattern_len ? -1 : 1;
@@ -50,9 +50,7 @@ static void build_set(Tokenizer *t, TokAddedSet *set, int normalized) {
   for (int i = 0; i < t->n_added; i++)
     if (t->added[i].normalized == normalized && t->added[i].pattern_len > 0)
       set->order[set->n++] = i;
-  sort_ctx = t;
-  qsort(set->order, (size_t)set->n, sizeof *set->order, cmp_added);
-  sort_ctx = NULL;
+  qsort_r(set->order, (size_t)set->n, sizeof *set->order, cmp_added, t);
   int k = 0;
   for (int b = 0; b <= 256; b++) {
     while (k < set->n && (unsigned char)t->added[set->order[k]].pattern[0] < b) k++;
@@ -264,23 +262,43 @@ typedef struct {
 
 static int run_pre(Enc *e, int level, const char *s, size_t len, int at_origin);
 
-// GPT-2's byte → character map: printable bytes stand for themselves, the others for U+0100 on.
-static inline uint32_t byte_char(unsigned b) {
+uint32_t tok_byte_char(unsigned b) {
   if (b <= 32) return 256 + b;
   if (b >= 127 && b <= 160) return 162 + b;
   if (b == 173) return 323;
   return b;
 }
 
+// UTF-8 of byte_char(b) for every byte: BYTE_UTF8[b] holds 1 or 2 bytes, BYTE_UTF8_LEN[b] says.
+static char BYTE_UTF8[256][2];
+static uint8_t BYTE_UTF8_LEN[256];
+static pthread_once_t byte_utf8_once = PTHREAD_ONCE_INIT;
+
+static void byte_utf8_init(void) {
+  for (unsigned b = 0; b < 256; b++) {
+    char enc[4];
+    BYTE_UTF8_LEN[b] = (uint8_t)utf8_encode(tok_byte_char(b), enc);
+    memcpy(BYTE_UTF8[b], enc, BYTE_UTF8_LEN[b]);
+  }
+}
+
 static int deliver(Enc *e, int level, const char *s, size_t len, int at_origin) {
   if (len == 0) return 0;
   if (e->t->pres[level].kind == TP_BYTE_LEVEL) {
     StrBuf *b = &e->scratch[2 * level + 1];
-    b->len = 0;
-    for (size_t i = 0; i < len; i++) {
-      char enc[4];
-      sb_appendn(b, enc, utf8_encode(byte_char((unsigned char)s[i]), enc));
+    if (b->cap < 2 * len + 1) {  // each byte maps to at most 2 bytes of UTF-8
+      b->cap = 2 * len + 1;
+      b->data = xrealloc(b->data, b->cap);
     }
+    char *o = b->data;
+    for (size_t i = 0; i < len; i++) {
+      unsigned char c = (unsigned char)s[i];
+      o[0] = BYTE_UTF8[c][0];
+      o[1] = BYTE_UTF8[c][1];
+      o += BYTE_UTF8_LEN[c];
+    }
+    b->len = (size_t)(o - b->data);
+    *o = 0;
     return run_pre(e, level + 1, b->data, b->len, at_origin);
   }
   return run_pre(e, level + 1, s, len, at_origin);
@@ -432,6 +450,7 @@ int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, int add_s
     repaired = utf8_repair(text, len, &len);
     text = repaired;
   }
+  pthread_once(&byte_utf8_once, byte_utf8_init);
   IdVec out = {0};
   Enc e = {0};
   e.t = t;
