@@ -108,13 +108,14 @@ static int load_model(json_t *m, TokBpe *b, BenchErr *err) {
   size_t len;
   if (get_str(m, "unk_token", 0, &s, &len, err)) return -1;
   if (s) b->unk_token = xstrndup(s, len);
+  // GPT-2 and Qwen2 files write "" for no prefix/suffix; that changes nothing, as null.
   if (get_str(m, "continuing_subword_prefix", 0, &s, &len, err)) return -1;
-  if (s) {
+  if (s && len) {
     b->prefix = xstrndup(s, len);
     b->prefix_len = len;
   }
   if (get_str(m, "end_of_word_suffix", 0, &s, &len, err)) return -1;
-  if (s) {
+  if (s && len) {
     b->suffix = xstrndup(s, len);
     b->suffix_len = len;
   }

@@ -112,7 +112,11 @@ def text_cases(quick):
                     ("punct runs", "!!! ??? ... --- *** ### @@@ $$$ %%%"),
                     ("underscore", "snake_case_name __init__ _x_"),
                     ("metaspace char", "\u2581 \u2581\u2581x \u2581y"),
-                    ("byte level chars", "ĠĊ Ġhello Ã©")]:
+                    ("byte level chars", "ĠĊ Ġhello Ã©"),
+                    ("whole vocab words", "Hello World HELLO Antidisestablishmentarianism "
+                     "UnreachableWord supercalifragilistic нет"),
+                    ("split behaviours", "a, b; c. d!? e--f -- 12345 x\n\ny\n 3 dollars, 42."),
+                    ("sep token", "one [SEP] two[SEP]three [CLS] four")]:
         add(name, t)
     n = 20000 if quick else 100000
     for name, t in [("100k a", "a" * n), ("100k spaces", " " * n), ("100k newlines", "\n" * n),
@@ -120,6 +124,23 @@ def text_cases(quick):
                     ("100k exclam", "!" * n), ("20k emoji", "😀" * (n // 5)),
                     ("30k han", "中" * (n * 3 // 10)), ("100k a then space", "a" * n + " b")]:
         add(name, t)
+
+    # Every code point with a canonical decomposition or a combining class (by this Python's
+    # Unicode data), composed, decomposed and among other marks: checks the NFC/NFD tables.
+    marks, composed = [], []
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        ch = chr(cp)
+        d = unicodedata.decomposition(ch)
+        if unicodedata.combining(ch):
+            marks.append(f"a{ch}\u0323{ch}\u0301 ")
+        if d and not d.startswith("<"):
+            composed.append(f"{ch}{unicodedata.normalize('NFD', ch)} ")
+    add("all combining marks", "".join(marks))
+    add("all canonical decompositions", "".join(composed))
+    add("hangul syllables nfd", unicodedata.normalize(
+        "NFD", "".join(chr(c) for c in range(0xAC00, 0xD7A4, 7))))
 
     with open(CORPUS, encoding="utf-8", newline="") as f:
         corpus = f.read()

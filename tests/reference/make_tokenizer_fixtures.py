@@ -5,6 +5,11 @@ trained with Hugging Face `tokenizers` on tests/fixtures/tokenizer_corpus.txt.
 Regenerate with:
     make setup && build/venv/bin/python tests/reference/make_tokenizer_fixtures.py
 
+Training is not bit-for-bit reproducible (ties between equally frequent characters under
+limit_alphabet fall in hash order), so a regenerated file may differ from the committed one;
+any regenerated file is as good, since the tests compare bench with the library on whatever
+the files hold.
+
 Writes tests/fixtures/tokenizers/<family>.json:
   gpt2          byte-level BPE, ByteLevel pre-tokenizer (GPT-2 regex, no prefix space),
                 merges as "a b" strings, <|endoftext|>
@@ -21,6 +26,11 @@ Writes tests/fixtures/tokenizers/<family>.json:
                 merges as "a b" strings, </s> matched after normalization
   mistral       the newer layout: Metaspace(prepend_scheme first, split false), same model
   metaspace     Metaspace(prepend_scheme always, split true), no post-processor
+  splits        not a model family: the other supported components, to check them against the
+                library too: Strip, Replace (regex), NFD normalizers; Split with every behaviour
+                and invert, Digits, ByteLevel with add_prefix_space inside a Sequence
+  subword       not a model family: BPE with continuing_subword_prefix and end_of_word_suffix,
+                unk without byte fallback or fusing, BertProcessing
 The vocab is small (a few thousand) so each file stays well under 300 KB.
 """
 import json
@@ -100,6 +110,7 @@ def make_gpt2():
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     js = as_json(tok)
     legacy_merges(js)
+    empty_affixes(js)
     save("gpt2", js)
 
 
@@ -154,6 +165,12 @@ def make_llama3():
     save("llama3", as_json(tok))
 
 
+def empty_affixes(js):
+    """GPT-2's and Qwen2's files write "" (not null) for the subword prefix and suffix."""
+    js["model"]["continuing_subword_prefix"] = ""
+    js["model"]["end_of_word_suffix"] = ""
+
+
 def make_qwen2():
     pre = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(QWEN2_RE), behavior="isolated", invert=False),
@@ -169,6 +186,7 @@ def make_qwen2():
                                               use_regex=False)
     js = as_json(tok)
     assert js["added_tokens"][0]["id"] == base
+    empty_affixes(js)
     save("qwen2", js)
 
 
@@ -252,6 +270,39 @@ def make_sentencepiece_family():
     save("metaspace", meta)
 
 
+def make_splits():
+    norm = normalizers.Sequence([
+        normalizers.Strip(left=True, right=True),
+        normalizers.Replace(Regex(r"[0-9]{4,}"), "<num>"),
+        normalizers.NFD()])
+    pre = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"[,;]"), behavior="merged_with_previous"),
+        pre_tokenizers.Split(Regex(r"[.!?]+"), behavior="merged_with_next"),
+        pre_tokenizers.Split(Regex(r"\n+"), behavior="removed"),
+        pre_tokenizers.Split(Regex(r"[\p{L}\p{M}]+"), behavior="contiguous", invert=True),
+        pre_tokenizers.Split("--", behavior="isolated"),
+        pre_tokenizers.Digits(individual_digits=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)])
+    tok = byte_level_tokenizer(pre, normalizer=norm, vocab_size=1500)
+    tok.add_special_tokens([AddedToken("[SEP]", normalized=False)])
+    save("splits", as_json(tok))
+
+
+def make_subword():
+    tok = Tokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##",
+                               end_of_word_suffix="</w>", fuse_unk=False))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\s+"), behavior="removed"),
+        pre_tokenizers.Split(Regex(r"\p{P}"), behavior="isolated"),
+        pre_tokenizers.Digits(individual_digits=True)])
+    train(tok, 1500, ["[UNK]", "[CLS]", "[SEP]"], limit_alphabet=120,
+          continuing_subword_prefix="##", end_of_word_suffix="</w>")
+    vocab = tok.get_vocab()
+    tok.post_processor = processors.BertProcessing(("[SEP]", vocab["[SEP]"]),
+                                                   ("[CLS]", vocab["[CLS]"]))
+    save("subword", as_json(tok))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_gpt2()
@@ -260,6 +311,8 @@ def main():
     make_llama3()
     make_qwen2()
     make_sentencepiece_family()
+    make_splits()
+    make_subword()
 
 
 if __name__ == "__main__":
