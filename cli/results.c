@@ -66,7 +66,20 @@ json_t *job_result_to_json(const JobResult *r) {
   }
   json_object_set(j, "spec", r->spec ? r->spec : json_null());
   json_object_set_new(j, "status", json_string(job_status_name(r->status)));
-  json_object_set_new(j, "error", r->error ? json_string(r->error) : json_null());
+  json_t *e = json_null();
+  if (r->error) {  // one line
+    char *line = xstrdup(r->error);
+    for (char *c = line; *c; c++)
+      if (*c == '\n' || *c == '\r') *c = ' ';
+    e = json_string(line);
+    if (!e) {  // not UTF-8: keep the ASCII
+      for (char *c = line; *c; c++)
+        if ((unsigned char)*c >= 0x80) *c = '?';
+      e = json_string(line);
+    }
+    free(line);
+  }
+  json_object_set_new(j, "error", e);
   json_object_set(j, "metrics", r->metrics ? r->metrics : json_null());
   json_object_set_new(j, "started", json_string(r->started));
   json_object_set_new(j, "finished", json_string(r->finished));
@@ -161,19 +174,59 @@ char *job_result_path(const char *results_dir, const char *job_id) {
   return p;
 }
 
+// Appends v compactly ("[[0,6.2],[128,6.1]]"); reals with RESULT_REAL_DIGITS digits.
+static void append_compact(StrBuf *b, const json_t *v) {
+  char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(RESULT_REAL_DIGITS));
+  CHECK(text != NULL);
+  sb_append(b, text);
+  free(text);
+}
+
+// The file layout: one top-level member per line, the members of top-level objects (spec,
+// metrics) one per line below them, everything deeper compact — readable and greppable.
+static void format_result(StrBuf *b, const json_t *j) {
+  sb_append(b, "{\n");
+  const char *key;
+  json_t *v;
+  size_t i = 0, n = json_object_size(j);
+  json_object_foreach((json_t *)j, key, v) {
+    json_t *k = json_string(key);
+    sb_append(b, "  ");
+    append_compact(b, k);
+    sb_append(b, ": ");
+    if (json_is_object(v) && json_object_size(v) > 0) {
+      sb_append(b, "{\n");
+      const char *key2;
+      json_t *v2;
+      size_t i2 = 0, n2 = json_object_size(v);
+      json_object_foreach(v, key2, v2) {
+        json_t *k2 = json_string(key2);
+        sb_append(b, "    ");
+        append_compact(b, k2);
+        sb_append(b, ": ");
+        append_compact(b, v2);
+        sb_append(b, ++i2 < n2 ? ",\n" : "\n");
+        json_decref(k2);
+      }
+      sb_append(b, "  }");
+    } else {
+      append_compact(b, v);
+    }
+    sb_append(b, ++i < n ? ",\n" : "\n");
+    json_decref(k);
+  }
+  sb_append(b, "}\n");
+}
+
 int job_result_write(const char *results_dir, const JobResult *r, BenchErr *err) {
   char *jobs = path_join(results_dir, "jobs");
   int rc = mkdir_p(jobs, err);
   free(jobs);
   if (rc != 0) return -1;
   json_t *j = job_result_to_json(r);
-  char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(RESULT_REAL_DIGITS));
-  json_decref(j);
-  CHECK(text != NULL);
   StrBuf b = {0};
-  sb_append(&b, text);
-  sb_append(&b, "\n");
-  free(text);
+  format_result(&b, j);
+  json_decref(j);
   char *path = job_result_path(results_dir, r->job_id);
   rc = write_file_atomic(path, b.data, b.len, err);
   free(path);

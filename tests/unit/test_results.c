@@ -103,6 +103,9 @@ TEST(write_and_read_back) {
   EXPECT_INT_EQ(read_file(path, 1 << 20, &text, NULL, &err), 0);
   EXPECT_CONTAINS(text, "\"schema\": \"bench.job/1\"");
   EXPECT_CONTAINS(text, "\"error\": null");
+  EXPECT_CONTAINS(text, "\n  \"spec\": {\n    \"model\": \"tiny\",\n");
+  EXPECT_CONTAINS(text, "\n    \"nll_by_position\": [[0,2.0],[2,3.5],[20,2.5],[22,4.0]],\n");
+  EXPECT_CONTAINS(text, "\n  \"status\": \"ok\",\n");
   free(text);
   // A failed job: error line, no metrics, two phases.
   json_decref(r.metrics);
@@ -119,6 +122,13 @@ TEST(write_and_read_back) {
   EXPECT(back.metrics == NULL);
   EXPECT_INT_EQ(back.n_phases, 2);
   if (back.n_phases == 2) EXPECT_STR_EQ(back.phases[1], "1B");
+  job_result_free(&back);
+  // Errors stay one line, and valid UTF-8.
+  free(r.error);
+  r.error = xstrdup("bad \xff byte\nsecond line");
+  EXPECT_INT_EQ(job_result_write(dir, &r, &err), 0);
+  EXPECT_INT_EQ(job_result_read(path, &back, &err), 0);
+  EXPECT_STR_EQ(back.error, "bad ? byte second line");
   job_result_free(&back);
   job_result_free(&r);
   free(want);
