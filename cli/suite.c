@@ -30,6 +30,10 @@ static char *entry_path(Ctx *c, const char *what, const char *name, const YNode 
     return NULL;
   }
   if (want_string(c, "path", pn, &written)) return NULL;
+  if (!written[0]) {
+    ERR(c, pn->mark, "%s '%s': 'path' must not be empty", what, name);
+    return NULL;
+  }
   char *path = suite_path(c, written);
   if (!file_exists(path) && !strstr(path, "${"))  // an unset ${VAR} is reported already
     WARN(c, pn->mark, "%s '%s': path '%s' does not exist", what, name, path);

@@ -14,6 +14,8 @@ static void diag_add(Diagnostic **list, int *n, const char *file, Mark m, const 
   va_end(copy);
   char *msg = xmalloc((size_t)len + 1);
   vsnprintf(msg, (size_t)len + 1, fmt, ap);
+  for (char *c = msg; *c; c++)  // one line per diagnostic, whatever a quoted value held
+    if ((unsigned char)*c < 0x20) *c = ' ';
   if ((*n & (*n - 1)) == 0)  // capacity doubles at each power of two
     *list = xrealloc(*list, sizeof(Diagnostic) * (size_t)(*n ? 2 * *n : 1));
   Diagnostic *dg = &(*list)[(*n)++];

@@ -43,6 +43,7 @@ static void longlist_copy(LongList *dst, const LongList *src) {
   dst->n = src->n;
   dst->items = xcalloc((size_t)src->n + 1, sizeof(long));
   dst->marks = xcalloc((size_t)src->n + 1, sizeof(Mark));
+  if (src->n == 0) return;
   memcpy(dst->items, src->items, sizeof(long) * (size_t)src->n);
   memcpy(dst->marks, src->marks, sizeof(Mark) * (size_t)src->n);
 }
@@ -59,31 +60,30 @@ static int longlist_has(const LongList *l, long v) {
   return 0;
 }
 
-// A single value or a non-empty list of them; each item goes through `check`.
-static const YNode *const *list_items(Ctx *c, const char *key, const YNode *n, int *count) {
+// A single value or a non-empty list of values: sets *items (for a single value, n_ptr itself)
+// and returns their count; 0 after an error.
+static int list_items(Ctx *c, const char *key, const YNode *const *n_ptr, const YNode *const **items) {
+  const YNode *n = *n_ptr;
   if (n->kind == YN_SEQ) {
-    if (n->n == 0) {
-      ERR(c, n->mark, "'%s' must not be an empty list", key);
-      return NULL;
-    }
-    *count = n->n;
-    return (const YNode *const *)n->kids;
+    if (n->n == 0) ERR(c, n->mark, "'%s' must not be an empty list", key);
+    *items = (const YNode *const *)n->kids;
+    return n->n;
   }
   if (n->kind == YN_MAP || ytree_is_null(n)) {
-    want_string(c, key, n, &(const char *){NULL});
-    return NULL;
+    char got[128];
+    describe_node(n, got, sizeof got);
+    ERR(c, n->mark, "'%s' must be a value or a list of values, got %s", key, got);
+    return 0;
   }
-  *count = 1;
-  return NULL;
+  *items = n_ptr;
+  return 1;
 }
 
 static int parse_names(Ctx *c, const char *key, const YNode *n, NameList *out,
                        const char *const *choices, int n_choices) {
-  int count = 0;
-  const YNode *const *items = list_items(c, key, n, &count);
+  const YNode *const *items;
+  int count = list_items(c, key, &n, &items);
   if (count == 0) return -1;
-  const YNode *single[1] = {n};
-  if (!items) items = single;
   out->items = xcalloc((size_t)count, sizeof(char *));
   out->marks = xcalloc((size_t)count, sizeof(Mark));
   int bad = 0;
@@ -105,11 +105,9 @@ static int parse_names(Ctx *c, const char *key, const YNode *n, NameList *out,
 }
 
 static int parse_longs(Ctx *c, const char *key, const YNode *n, LongList *out, Range r) {
-  int count = 0;
-  const YNode *const *items = list_items(c, key, n, &count);
+  const YNode *const *items;
+  int count = list_items(c, key, &n, &items);
   if (count == 0) return -1;
-  const YNode *single[1] = {n};
-  if (!items) items = single;
   out->items = xcalloc((size_t)count, sizeof(long));
   out->marks = xcalloc((size_t)count, sizeof(Mark));
   int bad = 0;
@@ -325,7 +323,7 @@ static void default_name(NameList *l, const char *name) {
 }
 
 // Fills what nothing wrote, and checks that the phase has every axis and coherent protocol keys.
-static void resolve(Ctx *c, Phase *ph, const YNode *item) {
+static void resolve(Ctx *c, Phase *ph) {
   Settings *st = &ph->settings;
   const Settings *d = &c->s->defaults;
   unsigned own = st->set;
@@ -601,6 +599,9 @@ static void check_reports(Ctx *c, const Phase *ph) {
       ERR(c, r->mark, "plot ppl_vs_param: no variant of phase '%s' sweeps '%.60s'", ph->id, r->param);
     if (!strcmp(r->name, "loss_curve") && st->train.n == 0)
       ERR(c, r->mark, "plot loss_curve needs a phase that trains ('train')");
+    if ((!strcmp(r->name, "seeds") || !strcmp(r->name, "verdict")) && st->seeds.n == 1)
+      WARN(c, r->mark, "table %s: phase '%s' runs one seed; mean, std and paired seeds need several",
+           r->name, ph->id);
   }
 }
 
@@ -643,7 +644,7 @@ static void parse_phase(Ctx *c, const YNode *item, Phase *ph) {
   if (!ph->id) ph->id = xasprintf("#%d", (int)(ph - s->phases) + 1);
   if (title && !want_string(c, "title", title, &str)) ph->title = xstrdup(str);
   parse_settings(c, item, &ph->settings);
-  resolve(c, ph, item);
+  resolve(c, ph);
   const YNode *inc = ytree_get(item, "include"), *exc = ytree_get(item, "exclude");
   if (inc) parse_assignments(c, "include", inc, &ph->include, &ph->n_include);
   if (exc) parse_assignments(c, "exclude", exc, &ph->exclude, &ph->n_exclude);

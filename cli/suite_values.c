@@ -80,7 +80,7 @@ int want_int(Ctx *c, const char *key, const YNode *n, long *out) {
   double v;
   if (!node_number(n, &v)) return type_error(c, key, n, "an integer");
   if (v != floor(v) || fabs(v) > 9007199254740992.0) {
-    ERR(c, n->mark, "'%s' must be an integer, got %s", key, n->str);
+    ERR(c, n->mark, "'%s' must be an integer, got %.80s", key, n->str);
     return -1;
   }
   *out = (long)v;
@@ -124,9 +124,9 @@ int want_enum(Ctx *c, const char *key, const YNode *n, const char *const *choice
     }
   const char *close = closest_name(n->str, choices, n_choices);
   if (close)
-    ERR(c, n->mark, "'%s' must be one of %s, got '%s' (did you mean '%s'?)", key, list, n->str, close);
+    ERR(c, n->mark, "'%s' must be one of %s, got '%.80s' (did you mean '%s'?)", key, list, n->str, close);
   else
-    ERR(c, n->mark, "'%s' must be one of %s, got '%s'", key, list, n->str);
+    ERR(c, n->mark, "'%s' must be one of %s, got '%.80s'", key, list, n->str);
   return -1;
 }
 

@@ -235,11 +235,15 @@ static int parse_scalar(Ctx *c, const ParamSpec *sp, const YNode *n, ParamValue 
     case PT_TOKENIZER: {
       const char *s;
       if (want_string(c, sp->key, n, &s)) return -1;
+      if (!s[0]) {
+        ERR(c, n->mark, "'%s' must not be empty", sp->key);
+        return -1;
+      }
       out->kind = PV_STR;
       out->str = sp->type == PT_PATH ? suite_path(c, s) : xstrdup(s);
       out->text = xstrdup(s);
       if (sp->type == PT_PATH && !file_exists(out->str))
-        WARN(c, n->mark, "file '%s' does not exist", out->str);
+        WARN(c, n->mark, "rope file '%s' does not exist", out->str);
       return 0;
     }
     default:
@@ -739,7 +743,13 @@ static void report_cycles(Ctx *c, const Edges *edges) {
         StrBuf path = {0};
         int from = top - 1;
         while (stack[from] != w) from--;
-        for (int i = from; i < top; i++) sb_printf(&path, "%s -> ", c->s->rope[stack[i]].name);
+        for (int i = from; i < top; i++) {
+          if (top - from > 8 && i == from + 4) {  // a long cycle: its start and its end
+            sb_printf(&path, "... (%d more) -> ", top - from - 6);
+            i = top - 2;
+          }
+          sb_printf(&path, "%s -> ", c->s->rope[stack[i]].name);
+        }
         sb_append(&path, c->s->rope[w].name);
         ERR(c, edges[u].marks[e], "rope variants refer to each other in a cycle: %s", path.data);
         sb_free(&path);

@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Tokens per block of the fused LM head: its scratch holds LM_BLOCK × V logits.
+#define LM_BLOCK 64
+
 typedef struct {
   const char *name;  // "cpu"
 
@@ -63,12 +66,13 @@ typedef struct {
   // y[n] += x[n]
   void (*add)(float *y, const float *x, long n);
 
-  // Fused LM head + log-softmax + NLL + argmax, by blocks of tokens (no T × V logits held):
+  // Fused LM head + log-softmax + NLL + argmax, by blocks of LM_BLOCK tokens (no T × V logits):
   //   logits_t = h[t, :] · w[V, C]ᵀ;  nll[t] = logsumexp(logits_t) − logits_t[target[t]];
   //   argmax[t] = first index of max(logits_t).
-  // h[T, C], w[V, C], target[T] (each in [0, V)), nll[T], argmax[T].
+  // h[T, C], w[V, C], target[T] (each in [0, V)), nll[T], argmax[T],
+  // logits[min(T, LM_BLOCK), V] scratch.
   void (*lm_head_nll)(float *nll, int32_t *argmax, const float *h, const float *w,
-                      const int32_t *target, long T, int C, int V, int fp64);
+                      const int32_t *target, long T, int C, int V, int fp64, float *logits);
 } Backend;
 
 // The CPU backend (OpenBLAS sgemm + OpenMP).

@@ -9,12 +9,6 @@
 
 enum { MLP_ROWS = 512 };  // the MLP runs this many rows at a time: O(MLP_ROWS·F) scratch
 
-// Interim until the RoPE library is linked in: positions are the token indices.
-extern double rope_position(const RopeTable *t, long p) __attribute__((weak));
-static double position_of(const RopeTable *t, long p) {
-  return rope_position ? rope_position(t, p) : (double)p;
-}
-
 // ---- KV cache ----
 
 int kv_cache_init(KVCache *c, const Backend *be, const ModelConfig *cfg, long capacity,
@@ -65,6 +59,7 @@ int forward_state_init(ForwardState *s, const Model *m, const Backend *be, long 
   s->w = &m->weights;
   s->be = be;
   if (opt) s->opt = *opt;
+  be->set_threads(s->opt.threads);
   s->max_block = max_block < 1 ? 1 : max_block;
   size_t n = (size_t)s->max_block, C = (size_t)cfg->hidden_size;
   size_t HD = (size_t)cfg->n_heads * cfg->head_dim, F = (size_t)cfg->intermediate_size;
@@ -83,6 +78,8 @@ int forward_state_init(ForwardState *s, const Model *m, const Backend *be, long 
   alloc_buf(s, (void **)&s->inv_freq, half * sizeof(double), &failed);
   alloc_buf(s, (void **)&s->pos, n * sizeof(double), &failed);
   alloc_buf(s, (void **)&s->ids, n * sizeof(int32_t), &failed);
+  size_t lm_rows = n < LM_BLOCK ? n : LM_BLOCK;
+  alloc_buf(s, (void **)&s->logits, lm_rows * (size_t)cfg->vocab_size * sizeof(float), &failed);
   alloc_buf(s, (void **)&s->nll, n * sizeof(float), &failed);
   alloc_buf(s, (void **)&s->argmax, n * sizeof(int32_t), &failed);
   s->argmax_host = malloc(n * sizeof(int32_t));
@@ -95,9 +92,9 @@ int forward_state_init(ForwardState *s, const Model *m, const Backend *be, long 
 
 void forward_state_free(ForwardState *s) {
   if (!s->be) return;
-  void *bufs[] = {s->x,     s->xn,    s->h2,       s->q,        s->att,
-                  s->mlp_a, s->mlp_b, s->mlp_out,  s->cos_t,    s->sin_t,
-                  s->inv_freq, s->pos, s->ids,     s->nll,      s->argmax};
+  void *bufs[] = {s->x,     s->xn,       s->h2,  s->q,   s->att,    s->mlp_a,
+                  s->mlp_b, s->mlp_out,  s->cos_t, s->sin_t, s->inv_freq, s->pos,
+                  s->ids,   s->logits,   s->nll, s->argmax};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     if (bufs[i]) s->be->free(bufs[i]);
   free(s->argmax_host);
@@ -228,7 +225,7 @@ int forward_score(ForwardState *s, long r0, long count, const int32_t *targets, 
   const Backend *be = s->be;
   be->upload(s->ids, targets, (size_t)count * sizeof(int32_t));
   be->lm_head_nll(s->nll, s->argmax, s->xn + r0 * cfg->hidden_size, s->w->lm_head, s->ids, count,
-                  cfg->hidden_size, cfg->vocab_size, s->opt.fp64_check);
+                  cfg->hidden_size, cfg->vocab_size, s->opt.fp64_check, s->logits);
   be->download(nll, s->nll, (size_t)count * sizeof(float));
   be->download(s->argmax_host, s->argmax, (size_t)count * sizeof(int32_t));
   for (long i = 0; i < count; i++) correct[i] = s->argmax_host[i] == targets[i];
@@ -245,10 +242,9 @@ int forward_score_window(const Model *m, const RopeTable *rope, const int32_t *t
     return err_set(err, "score_from %ld is outside the window of %ld tokens", score_from, T);
   const Backend *be = backend_cpu();
   ForwardOptions o = opt ? *opt : (ForwardOptions){0};
-  be->set_threads(o.threads);
   double *pos = malloc((size_t)T * sizeof(double));
   if (!pos) return err_set(err, "out of memory: positions of %ld tokens", T);
-  for (long t = 0; t < T; t++) pos[t] = position_of(rope, t);
+  for (long t = 0; t < T; t++) pos[t] = rope_position(rope, t);
   KVCache cache;
   ForwardState s;
   int rc = -1;
@@ -278,7 +274,7 @@ size_t forward_memory_bytes(const ModelConfig *cfg, long T) {
   size_t act = n * (3 * C + 2 * HD + (size_t)cfg->rotary_dims) * sizeof(float) +
                n * (sizeof(double) + 3 * sizeof(int32_t) + sizeof(float)) +
                mr * (2 * F + C) * sizeof(float);
-  size_t lm = 64 * (size_t)cfg->vocab_size * sizeof(float);
+  size_t lm = (n < LM_BLOCK ? n : LM_BLOCK) * (size_t)cfg->vocab_size * sizeof(float);
   return kv + act + lm;
 }
 

@@ -84,6 +84,7 @@ typedef struct {
   double *inv_freq;         // [R/2]
   double *pos;              // [n]
   int32_t *ids;             // [n] token ids, then targets
+  float *logits;            // [min(n, LM_BLOCK), V] LM-head scratch
   float *nll;               // [n]
   int32_t *argmax;          // [n]
   int32_t *argmax_host;     // [n]

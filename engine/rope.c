@@ -86,7 +86,7 @@ static const TypeDef TYPES[] = {
     {"mix", T_MIX,
      {THETA, {"of", K_SPECPAIR, R_ANY, 1}, {"weight", K_NUM, R_UNIT, 1},
       {"space", K_STR, R_ANY, 0}}},
-    {"file", T_FILE, {{"path", K_STR, R_ANY, 1}, {"sha256", K_STR, R_ANY, 0}}},
+    {"file", T_FILE, {THETA, {"path", K_STR, R_ANY, 1}, {"sha256", K_STR, R_ANY, 0}}},
     {"compress", T_COMPRESS,
      {THETA, {"base", K_SPEC, R_ANY, 1}, {"threshold", K_NUM, R_NONNEG, 1},
       {"factor", K_NUM, R_GE1, 1}}},
@@ -256,11 +256,6 @@ static const TypeDef *check_spec(const json_t *spec, int depth, BenchErr *err) {
     if (strcmp(key, "type") == 0 || strcmp(key, "name") == 0) continue;
     const ParamDef *d = find_param(t, key);
     if (!d) {
-      if (strcmp(key, "theta") == 0) {
-        err_set(err, "parameter 'theta' does not apply to type '%s' (its frequencies come from "
-                "the file)", t->name);
-        return NULL;
-      }
       const char *cands[MAX_PARAMS];
       int n = 0;
       while (n < MAX_PARAMS && t->params[n].key) {

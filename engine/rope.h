@@ -28,6 +28,8 @@
 //   hybrid           {alpha, p, omf}
 //   mix              {of: [spec A, spec B], weight, space?=linear|log}
 //   file             {path, sha256?}          R/2 frequencies, one per line or a JSON array
+//                                             (`theta` only names the geometric reference that
+//                                             `bench rope` compares against)
 //   compress         {base: spec, threshold, factor}
 // mix combines the attention scales the way it combines frequencies: linear (1−a)·s_A + a·s_B,
 // log exp((1−a)·ln s_A + a·ln s_B). Its two members must share one position map.

@@ -9,8 +9,8 @@ void rope_print_table(FILE *out, const RopeTable *t, double ref_theta) {
   int n = t->rotary_dims / 2;
   double *geo = xmalloc((size_t)n * sizeof(double));
   rope_geometric(ref_theta, t->rotary_dims, geo);
-  fprintf(out, "%4s  %14s  %20s  %s\n", "k", "omega_k", "wavelength (tokens)", "");
-  fprintf(out, "%4s  %14s  %20s  ratio to geometric(theta=%g)\n", "", "", "", ref_theta);
+  fprintf(out, "%4s  %14s  %20s  ratio to geometric(theta=%g)\n", "k", "omega_k",
+          "wavelength (tokens)", ref_theta);
   for (int k = 0; k < n; k++)
     fprintf(out, "%4d  %14.8e  %20.3f  %.6f\n", k, t->inv_freq[k], 2.0 * M_PI / t->inv_freq[k],
             t->inv_freq[k] / geo[k]);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "cpu_vec.h"
 #include "forward.h"
 #include "random_model.h"
 #include "test.h"
@@ -113,7 +114,7 @@ static void ref_forward(const Model *m, const RopeTable *rope, const int32_t *to
   double *a = xmalloc(sizeof(double) * T * F), *b = xmalloc(sizeof(double) * T * F);
   double *pos = xmalloc(sizeof(double) * T), *lg = xmalloc(sizeof(double) * V);
   for (long t = 0; t < T; t++) {
-    pos[t] = (double)t;
+    pos[t] = rope_position(rope, t);
     for (int c = 0; c < C; c++) x[t * C + c] = w->embed[(size_t)tok[t] * C + c];
   }
   for (int l = 0; l < cfg->n_layers; l++) {
@@ -157,6 +158,24 @@ static void ref_forward(const Model *m, const RopeTable *rope, const int32_t *to
 }
 
 // ---- ops ----
+
+// The vectorizable exp used by softmax, log-sum-exp and silu: a few ulp over [−87, 88], exactly 0
+// below −87 and at −inf (masked scores).
+TEST(vector_exp_accuracy) {
+  double worst = 0.0;
+  for (int i = 0; i < 175000; i++) {
+    float x = -87.0f + 0.001f * (float)i;  // [−87, 88)
+    double ref = exp((double)x);
+    double e1 = fabs(vexpf(x) - ref) / ref;
+    v8f xv = v8_splat(x);
+    double e8 = fabs(v8_exp(xv)[3] - ref) / ref;
+    worst = fmax(worst, fmax(e1, e8));
+  }
+  if (worst > 4e-7) TEST_FAIL_AT("max relative error %.3g", worst);
+  EXPECT(vexpf(-INFINITY) == 0.0f && vexpf(-100.0f) == 0.0f && vexpf(0.0f) == 1.0f);
+  v8f neg = v8_splat(-INFINITY);
+  EXPECT(v8_exp(neg)[0] == 0.0f);
+}
 
 TEST(matmul_against_naive) {
   Rng r;
@@ -282,7 +301,7 @@ TEST(lm_head_against_full_logits) {
   int C = 32, V = 300;
   float *h = rand_f(&r, T * C, 1.0), *w = rand_f(&r, (size_t)V * C, 0.5);
   int32_t *target = rm_tokens(T, V, 7), *am = xmalloc(sizeof(int32_t) * T);
-  float *nll = xmalloc(sizeof(float) * T);
+  float *nll = xmalloc(sizeof(float) * T), *logits = xmalloc(sizeof(float) * LM_BLOCK * V);
   double *hd = to_double(h, T * C), *lg = xmalloc(sizeof(double) * V);
   double *ref = xmalloc(sizeof(double) * T);
   int *ref_am = xmalloc(sizeof(int) * T);
@@ -297,11 +316,12 @@ TEST(lm_head_against_full_logits) {
     ref_am[t] = best;
   }
   for (int fp64 = 0; fp64 < 2; fp64++) {
-    be->lm_head_nll(nll, am, h, w, target, T, C, V, fp64);
+    be->lm_head_nll(nll, am, h, w, target, T, C, V, fp64, logits);
     EXPECT_ARRAY_NEAR(nll, ref, T, 1e-5, 1e-4);
     EXPECT_ARRAY_NEAR(am, ref_am, T, 0, 0);
   }
-  free(h); free(w); free(target); free(am); free(nll); free(hd); free(lg); free(ref); free(ref_am);
+  free(h); free(w); free(target); free(am); free(nll); free(logits); free(hd); free(lg); free(ref);
+  free(ref_am);
 }
 
 // ---- whole forward ----
@@ -314,7 +334,7 @@ typedef struct {
 static int n_cases(Case *c) {
   int n = 0;
   c[n++] = (Case){"llama gqa 4:2", rm_config(ARCH_LLAMA, 97, 32, 2, 4, 2, 48, 1.0)};
-  c[n++] = (Case){"llama mha", rm_config(ARCH_LLAMA, 97, 32, 2, 2, 2, 40, 1.0)};
+  c[n++] = (Case){"llama mha, compressed positions", rm_config(ARCH_LLAMA, 97, 32, 2, 2, 2, 40, 1.0)};
   c[n] = (Case){"mistral gqa 4:1, window 9", rm_config(ARCH_MISTRAL, 97, 32, 2, 4, 1, 48, 1.0)};
   c[n++].cfg.sliding_window = 9;
   c[n++] = (Case){"qwen2 biases, tied", rm_config(ARCH_QWEN2, 97, 32, 2, 4, 2, 48, 1.0)};
@@ -338,6 +358,11 @@ TEST(forward_every_arch_against_naive) {
     Model m;
     rm_init(&m, &cases[ci].cfg, 100 + ci);
     RopeTable rope = rm_rope(cases[ci].cfg.rotary_dims, 10000.0, ci == 0 ? 1.1 : 1.0);
+    if (ci == 1) {  // positions compressed beyond 20 (fractional positions)
+      rope.compress = 1;
+      rope.compress_threshold = 20.0;
+      rope.compress_factor = 3.0;
+    }
     int32_t *tok = rm_tokens(T, cases[ci].cfg.vocab_size, 200 + ci);
     double *ref = xmalloc(sizeof(double) * T);
     int *ref_am = xmalloc(sizeof(int) * T);
@@ -498,6 +523,7 @@ TEST(memory_and_flops_estimates) {
 int main(void) {
   be = backend_cpu();
   be->set_threads(0);
+  RUN(vector_exp_accuracy);
   RUN(matmul_against_naive);
   RUN(norms_against_naive);
   RUN(rope_against_naive);

@@ -375,7 +375,7 @@ TEST(file_round_trip) {
   if (t.inv_freq) EXPECT_ARRAY_NEAR(t.inv_freq, geo, 8, 0, 0);
   rope_table_free(&t);
   free(spec);
-  spec = xasprintf("{\"type\":\"file\",\"path\":\"%s\"}", p2);
+  spec = xasprintf("{\"type\":\"file\",\"theta\":10000,\"path\":\"%s\"}", p2);
   EXPECT(build_text(spec, &m, 0, &t, &err) == 0);
   if (t.inv_freq) EXPECT_ARRAY_NEAR(t.inv_freq, geo, 8, 0, 0);
   rope_table_free(&t);
@@ -454,8 +454,6 @@ TEST(validation_errors) {
                    "'short_factor' has 2 values, expected 64");
   EXPECT_BUILD_ERR("{\"type\":\"longrope\",\"short_factor\":[1,0],\"long_factor\":[1,1]}", &LLAMA,
                    "'short_factor' item 1 must be > 0");
-  EXPECT_BUILD_ERR("{\"type\":\"file\",\"path\":\"x\",\"theta\":10}", &LLAMA,
-                   "'theta' does not apply to type 'file'");
   EXPECT_BUILD_ERR("{\"type\":\"file\",\"path\":\"x\",\"sha256\":\"abc\"}", &LLAMA,
                    "'sha256' must be 64 hexadecimal digits");
   EXPECT_BUILD_ERR("{\"type\":\"sigmoid\",\"steep\":0,\"mid\":0.5,\"omf\":0.3}", &LLAMA,
