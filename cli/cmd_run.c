@@ -209,6 +209,9 @@ static int get_tokenizer(Loaded *ld, const char *path, const Tokenizer **tok, Be
 
 static int run_one(const Job *j, Loaded *ld, EvalResult *res, BenchErr *err) {
   if (!j->model) return err_set(err, "training a model ('train:') is not built yet");
+  if (j->device && strncmp(j->device, "cuda", 4) == 0)
+    return err_set(err, "the job is pinned to device '%s'; this run has only the CPU engine",
+                   j->device);
   if (ld->load_err.msg[0]) {
     *err = ld->load_err;
     return -1;
@@ -414,6 +417,7 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr, "bench: error: %s\n", err.msg);
     goto out_suite;
   }
+  for (int i = 0; i < mx.n_notes; i++) fprintf(stderr, "bench: warning: %s\n", mx.notes[i]);
   jobs = select_jobs(s, &mx, &a, &n);
   if (check_paths(s, jobs, n) != 0) goto out_matrix;
   if (!a.dry_run && prepare_dir(s, dir, &lg) != 0) goto out_matrix;
