@@ -143,6 +143,36 @@ PY
 run "$BENCH" plan "$TMP/w/warn.yaml"
 expect_true "token cache: exact count" grep -q "phase 'qwen-like': dataset 'short' holds 3000 tokens with the tokenizer of model 'm', fewer than its jobs need (length × windows = tokens): 4096 × 2 = 8192, 8192 × 2 = 16384" <<<"$OUT"
 
+# a real checkpoint: final ids, the compute estimate from its parameters
+expect_rc "init-model" 0 "$BENCH" init-model "$TMP/tiny" --arch llama
+printf 'x%.0s' $(seq 1 20000) >"$TMP/tiny/corpus.txt"
+cat >"$TMP/tiny/s.yaml" <<'YAML'
+suite: tiny
+defaults: { model: m, dataset: d, rope: native, cache: full, device: cpu, seeds: [0], windows: 2 }
+models: { m: { path: . } }
+datasets: { d: { path: corpus.txt } }
+rope: { native: { type: model }, yarn: { type: yarn, factor: 4 } }
+cache: { full: { type: full } }
+phases:
+  - id: a
+    rope: [native, yarn]
+    lengths: [1024, 4096]
+YAML
+run "$BENCH" plan "$TMP/tiny/s.yaml"
+expect_true "checkpoint plan exits 0" test "$RC" -eq 0
+expect_true "compute estimate from the checkpoint" grep -q "compute   about .* FLOP (2·params·tokens + attention) for 4 of 4 jobs$" <<<"$OUT"
+expect_true "time estimate states its throughput" grep -q "time      about .*, assuming 400 TFLOP/s on a GPU (50 in fp32) and 50 GFLOP/s on the CPU" <<<"$OUT"
+expect_true "its trained positions" grep -q "phase 'a': length 4096 exceeds the 2048 positions model 'm' was trained on" <<<"$OUT"
+expect_true "no provisional ids" bash -c '! grep -q provisional <<<"$1"' _ "$OUT"
+run "$BENCH" plan "$TMP/tiny/s.yaml" --json
+ids1=$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')
+expect_rc "init-model with another seed" 0 "$BENCH" init-model "$TMP/tiny" --arch llama --seed 7 --force
+run "$BENCH" plan "$TMP/tiny/s.yaml" --json
+expect_true "other weights, same header: same ids" test "$ids1" = "$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')"
+expect_rc "init-model with another shape" 0 "$BENCH" init-model "$TMP/tiny" --arch llama --layers 3 --force
+run "$BENCH" plan "$TMP/tiny/s.yaml" --json
+expect_true "another architecture: other ids" test "$ids1" != "$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')"
+
 # ---- errors ----
 expect_err "no suite" "'plan' needs a suite file" "$BENCH" plan
 expect_err "unknown option" "unknown option '--jsn'" "$BENCH" plan "$TMP/w/warn.yaml" --jsn

@@ -8,7 +8,10 @@
 #include "data_stats.h"
 #include "fingerprint.h"
 #include "matrix.h"
+#include "model.h"
+#include "model_init.h"
 #include "rope.h"
+#include "rope_spec.h"
 #include "suite.h"
 #include "test.h"
 
@@ -451,6 +454,14 @@ TEST(engine_rope_specs_build) {
       }
       EXPECT_INT_EQ(t.rotary_dims, 64);
       rope_table_free(&t);
+      // the same spec `bench rope` resolves for this member
+      json_t *other = rope_spec_resolve(b.s, j->rope.name, &err);
+      if (!other) {
+        TEST_FAIL_AT("rope_spec_resolve '%s': %s", j->rope.name, err.msg);
+        continue;
+      }
+      EXPECT(json_equal(other, (json_t *)j->inputs.rope));
+      json_decref(other);
     }
     const Job *c = find(&b, 0, "c[factor=2.0]", 2048);
     EXPECT(c != NULL);
@@ -557,6 +568,35 @@ TEST(checkpoint_fingerprints) {
   free(cfg), free(st), free(idx), free(s1), free(s2), free(dir);
 }
 
+// The digest the model loader stores: a job id names the checkpoint the runner loads.
+TEST(checkpoint_fingerprint_is_the_loaders) {
+  const Arch arches[] = {ARCH_LLAMA, ARCH_GPT_NEOX};
+  for (int a = 0; a < 2; a++) {
+    for (int shards = 1; shards <= 2; shards++) {
+      InitModelSpec spec;
+      init_model_defaults(&spec, arches[a]);
+      spec.n_shards = shards;
+      char *dir = xasprintf("%s/init-%d-%d", tmpdir, a, shards);
+      InitModelResult res;
+      BenchErr err;
+      if (init_model_write(dir, &spec, &res, &err) != 0) {
+        TEST_FAIL_AT("init-model: %s", err.msg);
+        free(dir);
+        continue;
+      }
+      Model m;
+      char fp[65];
+      long long n = 0;
+      EXPECT(model_inspect(dir, &m, &err) == 0);
+      EXPECT(checkpoint_fingerprint(dir, fp, &n, &err) == 0);
+      EXPECT_STR_EQ(fp, m.fingerprint);
+      EXPECT_INT_EQ(n, (long long)res.n_params);
+      model_free(&m);
+      free(dir);
+    }
+  }
+}
+
 TEST(dataset_stats_and_cache) {
   char *jsonl = xasprintf("%s/d.jsonl", tmpdir);
   const char *text = "{\"text\": \"hello\", \"id\": 1}\n\n{\"text\": \"abc\"}\n";
@@ -631,6 +671,7 @@ int main(void) {
   RUN(identity_contents);
   RUN(engine_rope_specs_build);
   RUN(checkpoint_fingerprints);
+  RUN(checkpoint_fingerprint_is_the_loaders);
   RUN(dataset_stats_and_cache);
   char *cmd = xasprintf("rm -rf '%s'", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
