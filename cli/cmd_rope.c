@@ -117,9 +117,10 @@ static int choose_model(const Suite *s, const char *selector, ModelChoice *mc) {
     mc->info.native_spec_json = mc->native;
     mc->info.original_max_position_embeddings = config_original_max_pos(md->path);
     mc->source = xasprintf("model '%s' (%s): head dim %d, partial rotary %g, theta %g, max "
-                           "positions %ld%s%s", md->name, md->path, cfg.head_dim,
+                           "positions %ld%s%s%s%s", md->name, md->path, cfg.head_dim,
                            cfg.partial_rotary_factor, cfg.rope_theta, cfg.max_position_embeddings,
-                           mc->scaling ? ", rope_scaling " : "", mc->scaling ? mc->scaling : "");
+                           mc->scaling ? ", rope_scaling " : "", mc->scaling ? mc->scaling : "",
+                           mc->native ? ", bench_rope " : "", mc->native ? mc->native : "");
     model_config_free(&cfg);
     return 0;
   }

@@ -12,6 +12,7 @@
 #include "report.h"
 #include "results.h"
 #include "suite.h"
+#include "train_job.h"
 
 const char cmd_run_help[] =
     "options:\n"
@@ -143,7 +144,8 @@ static int check_paths(const Suite *s, const RunJob *jobs, long n) {
   for (int i = 0; i < s->n_models; i++) {
     const ModelDef *m = &s->models[i];
     int used = 0;
-    for (long k = 0; k < n && !used; k++) used = jobs[k].job->model == m;
+    for (long k = 0; k < n && !used; k++)
+      used = jobs[k].job->model == m || train_job_uses_model(jobs[k].job, m->name);
     if (!used || is_directory(m->path)) continue;
     fprintf(stderr, "bench: error: %s:%d:%d: model '%s': path '%s' does not exist\n", s->path,
             m->mark.line, m->mark.col, m->name, m->path);
@@ -152,7 +154,8 @@ static int check_paths(const Suite *s, const RunJob *jobs, long n) {
   for (int i = 0; i < s->n_datasets; i++) {
     const DatasetDef *d = &s->datasets[i];
     int used = 0;
-    for (long k = 0; k < n && !used; k++) used = jobs[k].job->dataset == d;
+    for (long k = 0; k < n && !used; k++)
+      used = jobs[k].job->dataset == d || train_job_uses_dataset(jobs[k].job, d->name);
     if (!used || file_exists(d->path)) continue;
     fprintf(stderr, "bench: error: %s:%d:%d: dataset '%s': path '%s' does not exist\n", s->path,
             d->mark.line, d->mark.col, d->name, d->path);
@@ -225,12 +228,16 @@ static int get_tokenizer(Loaded *ld, const char *path, const Tokenizer **tok, Be
   return 0;
 }
 
-static int run_one(const Job *j, Loaded *ld, EvalResult *res, BenchErr *err) {
-  if (!j->model) return err_set(err, "training a model ('train:') is not built yet");
+static int run_one(const Job *j, Loaded *ld, TrainJobs *tj, const json_t **train_rec,
+                   EvalResult *res, BenchErr *err) {
   if (j->device && strncmp(j->device, "cuda", 4) == 0)
     return err_set(err, "the job is pinned to device '%s'; this run has only the CPU engine",
                    j->device);
-  if (ld->load_err.msg[0]) {
+  const Model *model = &ld->model;
+  *train_rec = NULL;
+  if (!j->model) {  // a training phase's job: its model is trained (or reused) first
+    if (train_jobs_model(tj, j, &model, train_rec, err) != 0) return -1;
+  } else if (ld->load_err.msg[0]) {
     *err = ld->load_err;
     return -1;
   }
@@ -238,7 +245,7 @@ static int run_one(const Job *j, Loaded *ld, EvalResult *res, BenchErr *err) {
   const Tokenizer *tok = NULL;
   if (in->tokenizer_path && get_tokenizer(ld, in->tokenizer_path, &tok, err) != 0) return -1;
   EvalRequest req = {
-      .model = &ld->model,
+      .model = model,
       .tokenizer = tok,
       .dataset_name = j->dataset->name,
       .dataset_path = in->dataset_path,
@@ -277,8 +284,8 @@ static JobStatus status_of_error(const char *msg) {
 }
 
 // Runs the job and writes its result; returns 0 when it succeeded.
-static int run_and_record(const Suite *s, const char *dir, const Job *j, Loaded *ld, RunLog *lg,
-                          long k, long n) {
+static int run_and_record(const Suite *s, const char *dir, const Job *j, Loaded *ld,
+                          TrainJobs *tj, RunLog *lg, long k, long n) {
   char *label = job_label(s, j);
   JobResult r = {0};
   r.job_id = (char *)j->id;
@@ -292,11 +299,13 @@ static int run_and_record(const Suite *s, const char *dir, const Job *j, Loaded 
   iso_time_utc(wall_time(), r.started);
   EvalResult res;
   BenchErr err;
-  int rc = run_one(j, ld, &res, &err);
+  const json_t *train_rec;
+  int rc = run_one(j, ld, tj, &train_rec, &res, &err);
   iso_time_utc(wall_time(), r.finished);
   if (rc == 0) {
     r.status = JOB_OK;
     r.metrics = eval_metrics_json(&res);
+    train_metrics_merge(r.metrics, train_rec);
     log_line(lg, "[%ld/%ld] %s: ok ppl %.4g nll %.4f±%.4f %ld tokens (%.1f s)", k, n, label,
              res.ppl, res.nll, res.nll_stderr, res.tokens, res.wall_s);
     eval_result_free(&res);
@@ -378,12 +387,15 @@ static int prepare_dir(const Suite *s, const char *dir, RunLog *lg) {
   return rc;
 }
 
+static void train_log(void *ctx, const char *line) { log_line(ctx, "%s", line); }
+
 static int run_jobs(const Suite *s, const char *dir, const RunJob *jobs, long n, const RunArgs *a,
                     RunLog *lg) {
   long done = 0, failed = 0, skipped = 0;
   double t0 = mono_time();
   Loaded ld;
   memset(&ld, 0, sizeof ld);
+  TrainJobs *tj = train_jobs_new(s, dir, 0, train_log, lg);
   for (long k = 0; k < n; k++) {
     const Job *j = jobs[k].job;
     if (!a->fresh && already_done(dir, j->id)) {
@@ -397,10 +409,11 @@ static int run_jobs(const Suite *s, const char *dir, const RunJob *jobs, long n,
       continue;
     }
     if (j->model) use_model(&ld, j->model, lg);
-    if (run_and_record(s, dir, j, &ld, lg, k + 1, n) == 0) done++;
+    if (run_and_record(s, dir, j, &ld, tj, lg, k + 1, n) == 0) done++;
     else failed++;
   }
   loaded_free(&ld);
+  train_jobs_free(tj);
   if (a->dry_run)
     log_line(lg, "dry run: %ld jobs would run, %ld already done", n - skipped, skipped);
   else

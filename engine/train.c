@@ -80,6 +80,13 @@ double train_flops_per_token(const TrainConfig *c) {
   return 6.0 * mat + attn;
 }
 
+int train_threads(int threads) {
+  if (threads > 0) return threads;
+  const char *env = getenv("OMP_NUM_THREADS");
+  long n = env ? strtol(env, NULL, 10) : 0;
+  return n > 0 && n < 4096 ? (int)n : 0;
+}
+
 // ---- layout ----
 static void add_tensor(Trainer *t, const char *name, int n_dims, long d0, long d1, size_t *off) {
   TrainTensor *x = &t->tensors[t->n_tensors++];
@@ -132,7 +139,7 @@ int trainer_init(Trainer *t, const TrainConfig *cfg, const RopeTable *rope, int 
   if (rope->rotary_dims != t->head_dim)
     return err_set(err, "rope table rotates %d dims but the head dim is %d", rope->rotary_dims,
                    t->head_dim);
-  t->threads = backend_cpu()->set_threads(cfg->threads);
+  t->threads = backend_cpu()->set_threads(train_threads(cfg->threads));
   layout(t);
   size_t T = (size_t)cfg->seq_len, half = (size_t)t->head_dim / 2, el = fp64 ? 8 : 4;
   t->rope_cos = malloc(T * half * sizeof(double));

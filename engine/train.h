@@ -72,9 +72,11 @@ typedef struct {
   double beta1, beta2, adam_eps, weight_decay;
   double grad_clip;        // 0: no clipping
   uint64_t seed;           // initial weights and data order
-  int threads;             // 0: all cores
+  int threads;             // 0: OMP_NUM_THREADS when set, else all cores
 } TrainConfig;
 
+// The thread count a trainer uses for cfg.threads = threads (0 when that means all cores).
+int train_threads(int threads);
 // Defaults for everything but the sizes and steps: AdamW (0.9, 0.95), eps 1e-8, weight decay
 // 0.1, clip 1.0, cosine to 0, norm eps 1e-5, init std 0.02, tied embeddings, seed 0, all cores.
 void train_config_defaults(TrainConfig *c);
