@@ -331,12 +331,12 @@ static void TRF(attn_bwd)(TRF(Work) *w, real *dq, real *dk, real *dv, const real
   int H = w->H, K = w->K, D = w->D, p = w->p;
   long nqb = (T + TR_BQ - 1) / TR_BQ, KD = (long)K * D;
   real scale = (real)(1.0 / sqrt((double)D));
+  memset(w->acc, 0, sizeof(real) * (size_t)p * 2 * T * KD);  // every slice, used or not
 #pragma omp parallel num_threads(p)
   {
     int tid = omp_get_thread_num();
     real *S = w->strip + (size_t)tid * 2 * TR_BQ * T, *dP = S + TR_BQ * T;
     real *ak = w->acc + (size_t)tid * 2 * T * KD, *av = ak + T * KD;
-    memset(ak, 0, sizeof(real) * 2 * T * KD);
 #pragma omp for schedule(static, 1)
     for (long b = 0; b < (long)H * nqb; b++) {
       int h = (int)(b % H), g = h / (H / K);

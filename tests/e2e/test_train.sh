@@ -69,6 +69,12 @@ phases:
 EOF
 }
 
+# the recipe's data is checked with the other paths before any job starts
+write_suite missing 30 10
+sed -i 's#train: { path: data/train.txt }#train: { path: data/nothing.txt }#' missing.yaml
+expect_err "missing training data" "dataset 'train': path" "$BENCH" run missing.yaml --results mres
+expect_true "nothing trained" test ! -e mres/models
+
 write_suite tt 30 10
 expect_rc "train run" 0 "$BENCH" run tt.yaml --results res --reports rep
 expect_true "four jobs recorded" test "$(ls res/jobs | wc -l)" -eq 4

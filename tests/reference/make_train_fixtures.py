@@ -21,6 +21,13 @@ Recorded in tests/fixtures/train_ref/<case>/ref.json: the hyperparameters, the b
 step the loss, the gradient norm before clipping and the learning rate; per tensor the gradient
 norm at step 1 (before clipping), the norm of the total update p_final − p_initial, and its first
 8 final values.
+
+A checkpoint written by bench's trainer loads in transformers: the shipped quickstart model
+(models/quickstart, trained by suites/quickstart_train.yaml) is loaded with
+AutoModelForCausalLM (float32 and float64, eager attention), data/kjv/valid.txt is encoded with
+the `tokenizers` library, and the mean next-token NLL of the chunks windows tokens[i·L, (i+1)·L)
+(i < 2, every position after the first scored) is recorded per length L in
+tests/fixtures/train_ref/quickstart_hf.json with the sha256 of the model's weights file.
 """
 import argparse
 import json
@@ -28,6 +35,8 @@ import os
 import shutil
 import subprocess
 import sys
+
+import hashlib
 
 import numpy as np
 import torch
@@ -108,15 +117,47 @@ def run_case(name, args, rebuild):
         f.write("\n")
 
 
+QS_LENGTHS, QS_WINDOWS = (256, 1024), 2
+
+
+def quickstart_case(model_dir):
+    from tokenizers import Tokenizer
+    with open(os.path.join(model_dir, "model.safetensors"), "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+    ids = tok.encode(open(os.path.join(ROOT, "data", "kjv", "valid.txt"), encoding="utf-8").read()).ids
+    out = {"model_sha256": sha, "windows": QS_WINDOWS, "lengths": {}, "torch": torch.__version__}
+    for dtype in (torch.float32, torch.float64):
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, attn_implementation="eager")
+        model.eval()
+        for L in QS_LENGTHS:
+            nll = []
+            for i in range(QS_WINDOWS):
+                x = torch.tensor([ids[i * L:(i + 1) * L]], dtype=torch.long)
+                with torch.no_grad():
+                    logits = model(input_ids=x).logits[0, :-1].to(torch.float64)
+                nll.append(F.cross_entropy(logits, x[0, 1:], reduction="none"))
+            mean = float(torch.cat(nll).mean())
+            key = "nll" if dtype == torch.float32 else "nll_fp64"
+            out["lengths"].setdefault(str(L), {})[key] = mean
+            print(f"quickstart L={L} {key}: {mean:.6f} (ppl {np.exp(mean):.4f})")
+    with open(os.path.join(OUT, "quickstart_hf.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--quickstart", default=os.path.join(ROOT, "models", "quickstart"),
+                    help="the bench-trained checkpoint to load in transformers")
     a = ap.parse_args()
     if not os.path.exists(os.path.join(ROOT, "bench")):
         sys.exit("build ./bench first (make)")
     os.makedirs(OUT, exist_ok=True)
     for name, args in CASES:
         run_case(name, args, a.rebuild)
+    quickstart_case(a.quickstart)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,19 @@
 // relative at step 1, 2e-4 at later steps (Adam's first updates are ±lr for every element whose
 // gradient is well above rounding, so small differences stay small); per-tensor gradient norms
 // 1e-4; update norms 2e-3 and final values 1e-3 relative + 1e-6 absolute.
+//
+// The shipped quickstart model (trained by bench) scores the held-out text as transformers does
+// when it loads the same checkpoint: mean NLL of 2 chunks windows at 256 and 1024 tokens within
+// 2e-5 relative of transformers' float32 (its float64 agrees to ~1e-6).
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "forward.h"
 #include "model.h"
 #include "rope.h"
 #include "test.h"
+#include "tokenizer.h"
 #include "train.h"
 
 static double num(const json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
@@ -117,11 +123,69 @@ static void run_case(const char *name) {
   json_decref(ref);
 }
 
+TEST(quickstart_matches_transformers) {
+  json_error_t je;
+  json_t *ref = json_load_file("tests/fixtures/train_ref/quickstart_hf.json", 0, &je);
+  EXPECT(ref != NULL);
+  if (!ref) return;
+  BenchErr err;
+  char sha[65];
+  EXPECT(sha256_file_hex("models/quickstart/model.safetensors", sha, &err) == 0);
+  if (strcmp(sha, json_string_value(json_object_get(ref, "model_sha256"))) != 0) {
+    TEST_FAIL_AT("models/quickstart changed: regenerate tests/fixtures/train_ref/quickstart_hf.json "
+                 "(tests/reference/make_train_fixtures.py)");
+    json_decref(ref);
+    return;
+  }
+  Model m;
+  Tokenizer *tok;
+  EXPECT(model_load("models/quickstart", &m, &err) == 0);
+  EXPECT(tokenizer_load("models/quickstart/tokenizer.json", &tok, &err) == 0);
+  char *text;
+  size_t len, n_ids;
+  int32_t *ids;
+  EXPECT(read_file("data/kjv/valid.txt", 1 << 26, &text, &len, &err) == 0);
+  EXPECT(tokenizer_encode(tok, text, len, 0, &ids, &n_ids, &err) == 0);
+  RopeModelInfo info = {.head_dim = m.config.head_dim, .partial_rotary_factor = 1,
+                        .rope_theta = m.config.rope_theta,
+                        .max_position_embeddings = m.config.max_position_embeddings,
+                        .native_spec_json = m.config.bench_rope_json};
+  json_t *spec = json_pack("{s:s, s:s}", "name", "native", "type", "model");
+  long windows = (long)json_integer_value(json_object_get(ref, "windows"));
+  const char *key;
+  json_t *val;
+  json_object_foreach(json_object_get(ref, "lengths"), key, val) {
+    long L = strtol(key, NULL, 10);
+    RopeTable rt;
+    EXPECT(rope_build(spec, &info, L, &rt, &err) == 0);
+    float *nll = malloc(sizeof(float) * (size_t)L);
+    uint8_t *cor = malloc((size_t)L);
+    double sum = 0;
+    for (long w = 0; w < windows; w++) {
+      EXPECT(forward_score_window(&m, &rt, ids + w * L, L, 0, nll, cor, NULL, &err) == 0);
+      for (long i = 0; i < L - 1; i++) sum += nll[i];
+    }
+    double mean = sum / (double)(windows * (L - 1));
+    printf("  quickstart L=%ld: nll %.6f, transformers %.6f\n", L, mean, num(val, "nll"));
+    EXPECT_NEAR(mean, num(val, "nll"), 2e-5, 0);
+    free(nll);
+    free(cor);
+    rope_table_free(&rt);
+  }
+  json_decref(spec);
+  free(ids);
+  free(text);
+  tokenizer_free(tok);
+  model_free(&m);
+  json_decref(ref);
+}
+
 TEST(pytorch_reference_tied) { run_case("tied"); }
 TEST(pytorch_reference_untied) { run_case("untied"); }
 
 int main(void) {
   RUN(pytorch_reference_tied);
   RUN(pytorch_reference_untied);
+  RUN(quickstart_matches_transformers);
   TEST_SUMMARY();
 }
