@@ -11,7 +11,9 @@
 //
 // Environment: BENCH_MEM_LIMIT (e.g. 48G) caps each worker's address space, so an allocation
 // beyond it fails as the job's oom instead of waking the kernel's OOM killer; BENCH_STOP_GRACE
-// (seconds, default 30) is how long running jobs may finish after SIGINT/SIGTERM.
+// (seconds, default 30) is how long running jobs may finish after SIGINT/SIGTERM;
+// BENCH_JOB_STALL_S (seconds, default none) kills a job that finishes no window for that long and
+// records it crashed, so a hung job cannot hold up the rest of a night run.
 // Exit status: 0 every job ok, 1 some job failed, 2 bad input (nothing run), 128+signal when
 // stopped by a signal (130 SIGINT, 143 SIGTERM); re-running the same command continues.
 #include <dirent.h>
@@ -293,18 +295,23 @@ static void regenerate_report(RunLog *lg, const char *dir, const char *reports) 
                "(retry with 'bench report %s')", how, dir, dir);
 }
 
-static double stop_grace(void) {
-  const char *v = getenv("BENCH_STOP_GRACE");
-  if (!v || !v[0]) return DEFAULT_STOP_GRACE_S;
+// A number of seconds from the environment (fallback when unset); -1 with a message when malformed.
+static double env_seconds(const char *name, double fallback) {
+  const char *v = getenv(name);
+  if (!v || !v[0]) return fallback;
   char *end;
   double g = strtod(v, &end);
-  return *end || !(g >= 0) ? DEFAULT_STOP_GRACE_S : g;
+  if (*end || !(g >= 0) || g > 1e9) {
+    usage_error("%s: '%s' is not a number of seconds", name, v);
+    return -1;
+  }
+  return g;
 }
 
 // Everything after the checks: directory, lock, files, the supervisor, the report.
 static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, const RunSelection *sel,
                         const char *dir, const Lanes *lanes, const HostProbe *probe, const StrList *warnings,
-                        size_t mem_limit) {
+                        size_t mem_limit, double grace, double stall) {
   BenchErr err;
   char *jobs_dir = path_join(dir, "jobs"), *run_dir = path_join(dir, ".run");
   int rc = mkdir_p(jobs_dir, &err) == 0 && mkdir_p(run_dir, &err) == 0 ? 0 : -1;
@@ -364,7 +371,8 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   RunnerConfig cfg = {.suite = s, .mx = mx, .dir = dir, .jobs = todo, .n = n_todo, .total = sel->n,
                       .skipped = skipped, .lanes = lanes, .log = &lg, .lock = &lock,
                       .command = a->command, .shard_i = a->shard_i, .shard_n = a->shard_n,
-                      .started = started, .stop_grace_s = stop_grace(), .mem_limit = mem_limit};
+                      .started = started, .stop_grace_s = grace, .mem_limit = mem_limit,
+                      .stall_s = stall};
   RunOutcome out;
   double t0 = mono_time();
   if (runner_run(&cfg, &out, &err) != 0) {
@@ -421,6 +429,12 @@ int cmd_run(int argc, char **argv) {
       return usage_error("BENCH_MEM_LIMIT: %s", err.msg);
     }
   }
+  double grace = env_seconds("BENCH_STOP_GRACE", DEFAULT_STOP_GRACE_S);
+  double stall = env_seconds("BENCH_JOB_STALL_S", 0);
+  if (grace < 0 || stall < 0) {
+    free_args(&a);
+    return EXIT_BAD_INPUT;
+  }
   Diagnostics diag = {0};
   Suite *s = suite_load(a.suite_path, &diag);
   StrList warnings = {0};
@@ -468,7 +482,7 @@ int cmd_run(int argc, char **argv) {
     run_log_close(&lg);
     rc = EXIT_OK;
   } else {
-    rc = run_for_real(&a, s, &mx, &sel, dir, &lanes, &probe, &warnings, mem_limit);
+    rc = run_for_real(&a, s, &mx, &sel, dir, &lanes, &probe, &warnings, mem_limit, grace, stall);
   }
 out_matrix:
   lanes_free(&lanes);

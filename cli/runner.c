@@ -118,11 +118,13 @@ typedef struct {
   int loaded;               // its model load was reported
   int retiring;             // told to exit (cmd pipe closed)
   int killed;               // killed by us when abandoning
+  int stalled;              // killed by us: its job made no progress for stall_s
   LineBuf evt, err;
   char last_err[512];       // its last stderr line
   long job;                 // RunJob index, -1: idle
   int attempt;
   double start_mono, start_wall;
+  double last_progress;     // mono time of the job's last sign of life
   long wdone, wtotal, tokens;
   double fwd_s;
   FileStamp before;         // the job's result file when it was handed over
@@ -146,6 +148,7 @@ typedef struct {
   double grace_deadline;
   double last_status, last_live, last_line;
   int status_dirty;
+  int status_write_failed;  // said once
   int threads;              // engine threads per worker
   int child_exit;           // set in a forked worker: its exit status
   int is_child;
@@ -349,7 +352,7 @@ static void hand_over(Sup *s, Lane *ln, long q) {
   s->queued_cost -= c->jobs[j].cost;
   ln->job = j;
   ln->attempt = s->crashes[j] + 1;
-  ln->start_mono = mono_time();
+  ln->start_mono = ln->last_progress = mono_time();
   ln->start_wall = wall_time();
   ln->wdone = ln->wtotal = ln->tokens = 0;
   ln->fwd_s = 0;
@@ -471,8 +474,9 @@ static void worker_ended(Sup *s, Lane *ln) {
     char *path = job_result_path(c->dir, c->jobs[j].job->id);
     int replaced = file_stamp_changed(&ln->before, path);
     free(path);
-    char *msg = xasprintf("worker %s%s%s", how, ln->last_err[0] ? "; its last message: " : "",
-                          ln->last_err);
+    char *msg = ln->stalled
+                    ? xasprintf("no progress for %.0f s (BENCH_JOB_STALL_S): the worker was killed", c->stall_s)
+                    : xasprintf("worker %s%s%s", how, ln->last_err[0] ? "; its last message: " : "", ln->last_err);
     if (replaced) {
       accept_result(s, ln, j, ln->killed ? "" : " (its worker then died)");
     } else if (ln->killed) {
@@ -527,6 +531,7 @@ static void on_event(Sup *s, Lane *ln, char *line) {
   if (msg) *msg++ = 0;
   if (strncmp(line, "load ", 5) == 0) {
     ln->loaded = 1;
+    ln->last_progress = mono_time();  // loading a large model is not a stall
     unsigned long long params = 0;
     double secs = 0;
     if (sscanf(line, "load ok %llu %lf", &params, &secs) == 2) {
@@ -537,12 +542,13 @@ static void on_event(Sup *s, Lane *ln, char *line) {
       run_log(c->log, "model '%s' failed to load: %s", ln->model ? ln->model->name : "?", msg ? msg : "");
     }
   } else if (strncmp(line, "start ", 6) == 0) {
-    ln->start_mono = mono_time();
+    ln->start_mono = ln->last_progress = mono_time();
     ln->start_wall = wall_time();
   } else if (strncmp(line, "prog ", 5) == 0) {
     long j, d, t, tok;
     double f;
     if (sscanf(line, "prog %ld %ld %ld %ld %lf", &j, &d, &t, &tok, &f) == 5 && j == ln->job) {
+      ln->last_progress = mono_time();
       ln->wdone = d;
       ln->wtotal = t;
       ln->tokens = tok;
@@ -643,7 +649,10 @@ static void write_status(Sup *s, const char *state, int exit_code) {
                   .remaining = c->total - c->skipped - s->done, .eta_s = exit_code >= 0 ? 0 : eta,
                   .rate = rate, .running = run, .n_running = n, .exit_code = exit_code};
   BenchErr err;
-  if (run_status_write(c->dir, &st, &err) != 0) run_log(c->log, "cannot write the status file: %s", err.msg);
+  if (run_status_write(c->dir, &st, &err) != 0 && !s->status_write_failed) {
+    run_log_warn(c->log, "cannot write the status file ('bench status' will lag): %s", err.msg);
+    s->status_write_failed = 1;
+  }
   free(run);
   s->last_status = mono_time();
   s->status_dirty = 0;
@@ -738,6 +747,22 @@ static void start_stopping(Sup *s, int sig) {
   } else if (!s->abandon) {
     s->abandon = 1;
     run_log(c->log, "received SIG%s again: stopping now", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+  }
+}
+
+// Kills the workers whose job has been silent for stall_s (taken for hung).
+static void kill_stalled(Sup *s) {
+  const RunnerConfig *c = s->c;
+  if (c->stall_s <= 0) return;
+  double now = mono_time();
+  for (int k = 0; k < s->n_lanes; k++) {
+    Lane *ln = &s->lanes[k];
+    if (!ln->pid || ln->job < 0 || !ln->loaded || ln->killed || ln->stalled || now - ln->last_progress < c->stall_s)
+      continue;
+    run_log(c->log, "%s: no progress for %.0f s; killing its worker %d", c->jobs[ln->job].label, c->stall_s,
+            (int)ln->pid);
+    kill(ln->pid, SIGKILL);
+    ln->stalled = 1;
   }
 }
 
@@ -845,6 +870,7 @@ int runner_run(const RunnerConfig *c, RunOutcome *out, BenchErr *err) {
     for (int k = 0; k < s.n_lanes; k++) active += s.lanes[k].pid != 0;
     if (!active && (s.stopping || queued_count(&s) == 0)) break;
     if (s.abandon || (s.stopping && mono_time() >= s.grace_deadline)) kill_workers(&s);
+    kill_stalled(&s);
 
     int n = 0;
     pfd[n++] = (struct pollfd){.fd = g_wake[0], .events = POLLIN};

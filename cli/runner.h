@@ -19,7 +19,9 @@
 // line), and a fresh worker takes the next job; the crashed job is tried again at the end of the
 // queue, and given up after RUNNER_MAX_CRASHES crashes in one run. A worker that dies while loading
 // its model is restarted; after RUNNER_MAX_CRASHES such deaths every job of that model is recorded
-// crashed. A job whose result file was replaced before its worker died keeps that result.
+// crashed. A job whose result file was replaced before its worker died keeps that result. With
+// stall_s set, a job that reports no progress (no window finished) for that long is taken for hung:
+// its worker is killed and the job recorded crashed like any other crash.
 //
 // Stopping. On SIGINT, SIGTERM or SIGHUP the supervisor hands out no more jobs, lets running jobs
 // finish for up to stop_grace_s seconds, then kills the workers; an abandoned job records nothing
@@ -54,6 +56,7 @@ typedef struct {
   double started;            // wall time
   double stop_grace_s;       // after a stop signal, how long running jobs may go on
   size_t mem_limit;          // address-space limit of each worker (RLIMIT_AS); 0: none
+  double stall_s;            // a job silent this long (no window finished) is killed; 0: never
 } RunnerConfig;
 
 typedef struct {
