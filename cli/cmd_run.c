@@ -17,6 +17,8 @@
 // Exit status: 0 every job ok, 1 some job failed, 2 bad input (nothing run), 128+signal when
 // stopped by a signal (130 SIGINT, 143 SIGTERM); re-running the same command continues.
 #include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +27,7 @@
 
 #include "commands.h"
 #include "matrix.h"
+#include "report.h"
 #include "results.h"
 #include "run_lock.h"
 #include "run_log.h"
@@ -41,6 +44,33 @@
 #define DEFAULT_STOP_GRACE_S 30.0
 // Temp files older than this are left-overs of a killed writer (a live writer's last seconds).
 #define STALE_TEMP_S 600
+
+const char cmd_run_help[] =
+    "options:\n"
+    "  --only PHASE[,PHASE]  run only these phases (a job shared with another phase runs once)\n"
+    "  --device auto|cpu|cuda[:N]  where jobs whose suite says `auto` run (this build: the CPU)\n"
+    "  --devices 0,1,..      one worker per listed device (GPU indices, cuda:N, or cpu), jobs spread\n"
+    "  --shard I/N           run only shard I of N (split by job id: disjoint, covering, the same on\n"
+    "                        every machine); shards may share one results directory\n"
+    "  --results DIR         results directory (default results/<suite>; jobs go in DIR/jobs/)\n"
+    "  --reports DIR         where the report goes (default reports/<suite>, as bench report)\n"
+    "  --fresh               recompute jobs that already finished\n"
+    "  --dry-run             list the jobs that would run and the plan's warnings; write nothing\n"
+    "\n"
+    "Jobs run in worker processes, one model loaded once per worker. A job that runs out of memory\n"
+    "is recorded oom, one that kills its worker (segfault, abort, CUDA error) is recorded crashed\n"
+    "and tried once more at the end; the run goes on either way. Re-running resumes: a job whose\n"
+    "result says \"ok\" is skipped, failed jobs run again. A second run on the same results\n"
+    "directory is refused. SIGINT/SIGTERM: no new jobs, the running one may finish (up to\n"
+    "BENCH_STOP_GRACE seconds, default 30), then the run stops; run the same command to continue.\n"
+    "Progress: a live line on a terminal, timestamped lines in DIR/run.log (`tail -f` it) and\n"
+    "`bench status DIR` from anywhere. At the end the report is rewritten from every result in DIR.\n"
+    "Exit status: 0 all ok, 1 some job failed, 2 bad input (nothing run), 130/143 stopped.\n"
+    "\n"
+    "environment:\n"
+    "  BENCH_MEM_LIMIT=48G   cap each worker's memory, so a job beyond it fails as oom\n"
+    "  BENCH_STOP_GRACE=S    seconds the running job may finish after SIGINT/SIGTERM (30)\n"
+    "  BENCH_JOB_STALL_S=S   kill and record crashed a job that finishes no window for S seconds\n";
 
 typedef struct {
   const char *suite_path;
@@ -268,31 +298,54 @@ static void dry_run(const RunArgs *a, const Suite *s, const RunSelection *sel, c
   run_log(lg, "dry run: %ld jobs would run, %ld already done", sel->n - skipped, skipped);
 }
 
-// `bench report DIR` in a child process of this binary: whatever happens there, the results stay.
+// The report of every result in DIR (report_generate, as `bench report DIR` does), written by a
+// child process: whatever happens there — an error, even a crash — the results, the exit status
+// and the lock stay the run's. A failure is a warning naming the command that retries it.
 static void regenerate_report(RunLog *lg, const char *dir, const char *reports) {
-  if (!cmd_report) {
-    run_log(lg, "report: not generated (this bench has no 'report' command yet); the results are in %s", dir);
-    return;
-  }
+  int fds[2];
+  pid_t pid = -1;
   fflush(NULL);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (reports) execl("/proc/self/exe", "bench", "report", dir, "--reports", reports, (char *)NULL);
-    else execl("/proc/self/exe", "bench", "report", dir, (char *)NULL);
-    _exit(127);
+  if (pipe(fds) == 0 && (pid = fork()) == 0) {
+    close(fds[0]);
+    ReportSummary sum;
+    BenchErr err;
+    memset(&sum, 0, sizeof sum);
+    int rc = report_generate(dir, reports, 0, &sum, &err);
+    char *line = rc == 0 ? xasprintf("report: %s (%d job results, %d figures%s)", sum.report_path, sum.n_jobs,
+                                     sum.figures.made, sum.figures.failed ? ", some figures failed" : "")
+                         : xasprintf("%s", err.msg);
+    ssize_t w = write(fds[1], line, strlen(line));
+    (void)w;
+    _exit(rc == 0 ? 0 : 1);
   }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) < 0) status = -1;
+  char msg[2048] = "";
+  if (pid > 0) {
+    close(fds[1]);
+    size_t len = 0;
+    for (;;) {
+      ssize_t k = read(fds[0], msg + len, sizeof msg - 1 - len);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) break;
+      len += (size_t)k;
+      if (len + 1 >= sizeof msg) break;
+    }
+    msg[len] = 0;
+    close(fds[0]);
+  }
+  int status = -1;
+  if (pid > 0) {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  }
   if (status == 0) {
-    run_log(lg, "report regenerated (bench report %s%s%s)", dir, reports ? " --reports " : "", reports ? reports : "");
+    run_log(lg, "%s", msg);
     return;
   }
   char how[64];
-  if (status == -1) snprintf(how, sizeof how, "could not be started");
-  else if (WIFSIGNALED(status)) snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
-  else snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
-  run_log_warn(lg, "the report was not regenerated: 'bench report' %s; every result is kept in %s "
-               "(retry with 'bench report %s')", how, dir, dir);
+  if (pid < 0) snprintf(how, sizeof how, "the report process could not start: %s", strerror(errno));
+  else if (WIFSIGNALED(status)) snprintf(how, sizeof how, "the report process was killed by signal %d", WTERMSIG(status));
+  else snprintf(how, sizeof how, "the report process exited with status %d", WEXITSTATUS(status));
+  run_log_warn(lg, "report not written: %s; every result is kept in %s (retry with 'bench report %s')",
+               msg[0] && !WIFSIGNALED(status) ? msg : how, dir, dir);
 }
 
 // A number of seconds from the environment (fallback when unset); -1 with a message when malformed.

@@ -115,13 +115,14 @@ expect_true "cuda: nothing written" test ! -e cu
 expect_err "status of a non-results dir" "is not a results directory" "$BENCH" status data
 
 # ---- the reference: an uninterrupted run ----
-expect_rc "reference run" 0 "$BENCH" run suite.yaml --results ref
+expect_rc "reference run" 0 "$BENCH" run suite.yaml --results ref --reports rep
 expect_true "reference: $N results" test "$(count_jobs ref)" -eq $N
 expect_true "suite copied" cmp suite.yaml ref/suite.yaml
 expect_true "plan warning in run.log" grep -q "warning: phase 'seeds': seeds 1, 2 change nothing" ref/run.log
 expect_true "run.log lines are timestamped" grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \[1/12\] ' ref/run.log
 expect_true "run.log: finished" grep -q "finished: $N ok, 0 failed, 0 already done" ref/run.log
-expect_true "run.log: report step" grep -qE "report( regenerated|: not generated| was not regenerated)" ref/run.log
+expect_true "run.log: report written" grep -q "report: rep/REPORT.md ($N job results" ref/run.log
+expect_true "report written after the last job" test -s rep/REPORT.md
 SUITE_SHA=$(sha256sum suite.yaml | cut -d' ' -f1)
 cat > manifest_check.py <<'EOF'
 import json, socket, sys
@@ -278,6 +279,8 @@ expect_true "--devices: $N results" test "$(count_jobs two)" -eq $N
 
 # ---- a report failure never loses results ----
 expect_rc "report into an unwritable place" 0 "$BENCH" run suite.yaml --results ref --reports /proc/bench-no-such-dir
+expect_true "report failure is a warning" grep -q "bench: warning: report not written: .*every result is kept in ref" <<<"$ERR"
+expect_true "report failure logged" grep -q "warning: report not written" ref/run.log
 expect_true "report: results intact" sha256sum -c --quiet ref.sha
 
 # ---- a real allocation failure under BENCH_MEM_LIMIT (not under ASan: its shadow memory needs the address space) ----
