@@ -19,6 +19,17 @@
 
 #define MAX_FAILURES_LISTED 20
 
+const char cmd_status_help[] =
+    "Reads RESULTS_DIR (results/<suite>, or what --results named) and prints:\n"
+    "  state    whether a run holds the directory now (pid, host, command), else how the last\n"
+    "           one ended (finished with its exit status, stopped, or killed)\n"
+    "  jobs     done/total with ok, oom, error and crashed counts, and how many are left\n"
+    "  running  each running job, its device, window progress and tokens/s\n"
+    "  ETA      from the throughput measured so far\n"
+    "  failed   each failed job with its one-line error\n"
+    "It needs only the files, so it works from another shell, over ssh, or from another machine\n"
+    "that sees the directory, while the run goes on.\n";
+
 static double parse_iso(const char *s) {
   if (!s) return 0;
   struct tm tm;
