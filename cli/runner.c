@@ -107,8 +107,6 @@ typedef struct {
   size_t len;
 } LineBuf;
 
-typedef enum { J_QUEUED, J_RUNNING, J_DONE } JobState;
-
 typedef struct {
   int k;                    // lane index
   pid_t pid;                // 0: no worker
@@ -138,7 +136,6 @@ typedef struct {
   long *queue;              // job indices in hand-out order; -1: taken
   long q_len, q_cap, q_head;
   int *crashes;             // [n] crashes per job in this run
-  JobState *state;          // [n]
   int *load_crashes;        // [groups] workers that died loading the group's model
   int n_groups;
   long done;                // final results recorded in this run
@@ -160,7 +157,6 @@ static void queue_push(Sup *s, long j) {
     s->queue = xrealloc(s->queue, (size_t)s->q_cap * sizeof *s->queue);
   }
   s->queue[s->q_len++] = j;
-  s->state[j] = J_QUEUED;
   s->queued_cost += s->c->jobs[j].cost;
 }
 
@@ -218,7 +214,6 @@ static void accept_result(Sup *s, Lane *ln, long j, const char *note) {
   char *path = job_result_path(c->dir, rj->job->id);
   JobResult r;
   BenchErr err;
-  s->state[j] = J_DONE;
   long k = c->skipped + s->done + 1;
   if (job_result_read(path, &r, &err) != 0) {
     run_log(c->log, "[%ld/%ld] %s: error: its result file cannot be read back: %s", k, c->total,
@@ -348,7 +343,6 @@ static void hand_over(Sup *s, Lane *ln, long q) {
   long j = s->queue[q];
   s->queue[q] = -1;
   while (s->q_head < s->q_len && s->queue[s->q_head] < 0) s->q_head++;
-  s->state[j] = J_RUNNING;
   s->queued_cost -= c->jobs[j].cost;
   ln->job = j;
   ln->attempt = s->crashes[j] + 1;
@@ -431,7 +425,6 @@ static void give_up_model(Sup *s, const ModelDef *model, const char *why) {
     char buf[32];
     const char *dev = lane_device(c->lanes, 0, c->jobs[j].job, buf, sizeof buf);
     record_failure(s, j, dev ? dev : "cpu", JOB_CRASHED, why, 0);
-    s->state[j] = J_DONE;
     run_log(c->log, "[%ld/%ld] %s: crashed: %s", c->skipped + s->done + 1, c->total, c->jobs[j].label, why);
     count_status(s, JOB_CRASHED);
   }
@@ -482,7 +475,6 @@ static void worker_ended(Sup *s, Lane *ln) {
     } else if (ln->killed) {
       run_log(c->log, "%s: abandoned (the run was stopped); nothing recorded", c->jobs[j].label);
       s->out->abandoned++;
-      s->state[j] = J_DONE;
     } else if (!ln->loaded) {
       const ModelDef *model = ln->model;
       int g = c->jobs[j].group;
@@ -504,7 +496,6 @@ static void worker_ended(Sup *s, Lane *ln) {
         run_log(c->log, "%s: crashed: %s; it will be tried again after the other jobs", c->jobs[j].label, why);
         queue_push(s, j);
       } else {
-        s->state[j] = J_DONE;
         run_log(c->log, "[%ld/%ld] %s: crashed: %s%s", c->skipped + s->done + 1, c->total,
                 c->jobs[j].label, why, s->stopping ? "" : "; given up");
         count_status(s, JOB_CRASHED);
@@ -561,7 +552,6 @@ static void on_event(Sup *s, Lane *ln, char *line) {
     if (wrote) {
       accept_result(s, ln, j, "");
     } else {
-      s->state[j] = J_DONE;
       run_log(c->log, "[%ld/%ld] %s: error: the result could not be written: %s", c->skipped + s->done + 1,
               c->total, c->jobs[j].label, msg ? msg : "");
       count_status(s, JOB_ERROR);
@@ -794,7 +784,6 @@ static void refuse_unrunnable(Sup *s) {
     s->queue[q] = -1;
     s->queued_cost -= c->jobs[j].cost;
     record_failure(s, j, c->jobs[j].job->device, JOB_ERROR, why, 0);
-    s->state[j] = J_DONE;
     run_log(c->log, "[%ld/%ld] %s: error: %s", c->skipped + s->done + 1, c->total, c->jobs[j].label, why);
     count_status(s, JOB_ERROR);
     free(why);
@@ -806,7 +795,6 @@ static void sup_free(Sup *s) {
   free(s->lanes);
   free(s->queue);
   free(s->crashes);
-  free(s->state);
   free(s->load_crashes);
 }
 
@@ -823,7 +811,6 @@ int runner_run(const RunnerConfig *c, RunOutcome *out, BenchErr *err) {
     lane_reset(&s.lanes[k]);
   }
   s.crashes = xcalloc((size_t)c->n + 1, sizeof *s.crashes);
-  s.state = xcalloc((size_t)c->n + 1, sizeof *s.state);
   for (long j = 0; j < c->n; j++)
     if (c->jobs[j].group + 1 > s.n_groups) s.n_groups = c->jobs[j].group + 1;
   s.load_crashes = xcalloc((size_t)s.n_groups + 1, sizeof *s.load_crashes);
