@@ -97,17 +97,22 @@ FUZZ := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ)/%,$(FUZZ_SRC))
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp -pthread
 
-$(FUZZ)/%: tests/fuzz/%.c $(LIB_SRC)
+$(FUZZ)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard cli/*.h engine/*.h)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
 
 fuzz: setup $(FUZZ_BIN)
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
-bench-cpu: all
-	@scripts/bench_cpu.sh
+# CPU forward benchmark (a table; not a test): scripts/bench_cpu.sh [--threads N] [--quick]
+$(REL)/bench_cpu: tests/bench/bench_cpu.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-cpu: all $(REL)/bench_cpu
+	@scripts/bench_cpu.sh $(BENCH_ARGS)
 
 bench-tokenizer: setup
 	@$(MAKE) --no-print-directory all

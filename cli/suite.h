@@ -20,6 +20,7 @@ typedef enum {
   PV_STR,      // a string or a name
   PV_NUMLIST,  // a list of numbers the schema asks for (longrope short_factor/long_factor)
   PV_STRLIST,  // a list of names the schema asks for (mix.of)
+  PV_BOOL,     // true / false in num (1 / 0); text "true" / "false" (yarn truncate)
 } ParamKind;
 
 typedef struct {
@@ -29,12 +30,14 @@ typedef struct {
   double *nums;  // [n]
   char **strs;   // [n]
   int n;
-  char *text;    // the value as written (for names like anchor_factor=15 and canonical JSON)
+  char *text;    // the value as written (for names like anchor_factor=15 and canonical JSON);
+                 // lists as "[a,b,c]"; paths as written (str holds the resolved path)
 } ParamValue;
 
 typedef struct {
   char *key;
-  Mark mark;
+  Mark mark;           // 0 for a default filled in (yarn beta_fast/beta_slow, mix space,
+                       // streaming positions)
   ParamValue *values;  // [n_values]; n_values > 1 is a sweep
   int n_values;
 } Param;
@@ -45,7 +48,10 @@ typedef struct {
                        //       anchored_poly sigmoid hybrid mix file compress
                        // cache: full window streaming h2o ; train recipes: "train"
   Mark mark;
-  Param *params;       // [n_params], in file order, `type` itself excluded
+  Param *params;       // [n_params], in file order, `type` itself excluded, then the defaults
+                       // of parameters that were not written
+                       // train recipes: `tokenizer` str is a model name of the suite, or else a
+                       // resolved path; `data` is a dataset name
   int n_params;
   int n_members;       // product of the sweep sizes (1 when nothing is swept)
 } Variant;
@@ -61,7 +67,7 @@ typedef struct {
 typedef struct {
   char *name;
   char *path;          // .txt | .jsonl | .bin
-  char *field;         // jsonl text field (default "text")
+  char *field;         // jsonl text field (default "text"); NULL for .txt and .bin
   char *model;         // optional: tokenizer of this model for .bin/.txt (NULL: the job's model)
   Mark mark;
   int exists;
@@ -88,6 +94,11 @@ enum {
   SET_PROMPT = 1 << 12, SET_WARMUP = 1 << 13, SET_BASE_LENGTH = 1 << 14,
 };
 
+// A resolved phase always has: datasets, rope, cache, lengths, seeds (non-empty), models
+// (non-empty unless the phase trains: a training phase evaluates the models it trains and has
+// no models), dtypes (default fp32), devices (default auto), protocol (default chunks), windows
+// (default 1), base_length (default: the smallest length). stride/prompt/warmup are 0 unless
+// the phase's protocol uses them.
 typedef struct {
   unsigned set;          // SET_* bits written in this block
   NameList models;       // model names (a phase may give one name or a list)
@@ -108,7 +119,10 @@ typedef struct {
   Mark protocol_mark, windows_mark, stride_mark, prompt_mark, warmup_mark, base_length_mark;
 } Settings;
 
-// One include/exclude entry: a partial assignment {axis: value, ...}.
+// One include/exclude entry: a partial assignment {axis: value, ...}. rope/cache/train values are
+// selectors: a variant name (all its members) or `name[key=value,...]` (the members with those
+// values). Checked: every exclude value is one the phase runs (an entry matching nothing is an
+// error); every include value is defined in the suite (it may add a combination).
 typedef struct {
   char **axes;     // model dataset rope cache length seed dtype device train
   char **values;   // as written (lengths/seeds in decimal)
@@ -122,8 +136,9 @@ typedef struct {
   char *name;      // table: collapse lengths seeds improvement leaderboard verdict
                    // plot: ppl_vs_length collapse_vs_length nll_vs_position ppl_vs_param rope_spectrum
                    //       loss_curve
-  long at;         // collapse/leaderboard/verdict length (0 when not given)
-  char *baseline;  // improvement/verdict variant name
+  long at;         // collapse/leaderboard/verdict length (0 when not given); one of the lengths
+  char *baseline;  // improvement/verdict: a rope variant of the phase (or a member selector naming
+                   // one member), or a cache policy, model or train recipe of the phase
   char *param;     // ppl_vs_param parameter name
   Mark mark;
 } ReportRequest;
@@ -131,7 +146,8 @@ typedef struct {
 typedef struct {
   char *id;
   char *title;
-  Mark mark;
+  Mark mark;               // the phase's mapping
+  Mark id_mark;
   Settings settings;       // fully resolved: defaults merged in
   Assignment *include;     // [n_include]
   int n_include;
@@ -177,8 +193,12 @@ typedef struct {
 } Diagnostics;
 
 // Parses and validates. Returns NULL when there is any error (diag->n_errors > 0). Warnings
-// (missing model/dataset paths, ...) are collected either way.
+// (missing model/dataset paths, ...) are collected either way. Diagnostics come sorted by position.
 Suite *suite_load(const char *path, Diagnostics *diag);
+// The same from memory: display_path names the file in diagnostics (and Suite.path), dir is the
+// directory relative paths resolve against.
+Suite *suite_load_buffer(const char *display_path, const char *dir, const char *text, size_t len,
+                         Diagnostics *diag);
 void suite_free(Suite *s);
 void diagnostics_free(Diagnostics *d);
 // Prints "bench: error: FILE:LINE:COL: message" (and "bench: warning: ...") lines to out.
@@ -191,5 +211,10 @@ const Variant *suite_rope(const Suite *s, const char *name);
 const Variant *suite_cache(const Suite *s, const char *name);
 const Variant *suite_train(const Suite *s, const char *name);
 const Param *variant_param(const Variant *v, const char *key);
+const Phase *suite_phase(const Suite *s, const char *id);
+// Whether the member of v given by value_index (per param: the index of its value, [n_params];
+// NULL for all zeros) is selected by `selector`: v's name, or `name[key=value,...]` with each
+// value equal to that member's (numbers compare by value).
+int variant_member_matches(const Variant *v, const int *value_index, const char *selector);
 
 #endif

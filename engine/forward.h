@@ -1,13 +1,34 @@
-// forward.h — the transformer forward pass on the CPU, scoring next-token predictions.
-// Legend: T tokens in the window, V vocab, C hidden.
+// forward.h — the transformer forward pass, scoring next-token predictions.
+// Legend: T tokens in the window, n tokens in a block, V vocab, C hidden, L layers, H query heads,
+//         K kv heads, D head dim, F intermediate, R rotary dims.
 //
 // Attention goes by blocks of queries against the keys (online softmax): no T×T score matrix is
-// held. The LM head and log-softmax go by blocks of tokens: no T×V logits are held.
+// held. The LM head and log-softmax go by blocks of tokens: no T×V logits are held. Layers run one
+// after another over a block of tokens, so activations are O(n·(C + H·D)) plus O(512·F) for the
+// MLP (processed 512 rows at a time); the KV cache is O(T·K·D·L).
+//
+// What is computed, per architecture, as Hugging Face transformers computes it:
+//  - Llama, Mistral, Qwen2: x += o_proj(attn(rope(q,k), v)) of RMSNorm(x); x += down(silu(gate)·up)
+//    of RMSNorm(x); final RMSNorm; lm_head (or the tied embedding). q/k/v biases when present
+//    (Qwen2). Attention scale 1/sqrt(D); GQA: query head h reads kv head h / (H/K).
+//  - GPT-NeoX: LayerNorm with bias; parallel residual x + attn(ln1(x)) + mlp(ln2(x)) when
+//    parallel_residual, else sequential as above; partial rotary (R < D); biases on every linear;
+//    exact-erf gelu MLP; embed_out.
+//  - Sliding window (Mistral; Qwen2 only with use_sliding_window): query at index i sees keys
+//    i − W < j ≤ i, as transformers' sliding_window_causal mask does in eager and sdpa attention,
+//    in layers ≥ sliding_window_from_layer (Qwen2's max_window_layers; 0 for Mistral). A window
+//    ≥ T changes nothing. (transformers 5.x: MistralModel uses the sliding mask on every layer
+//    when config.sliding_window is set; Qwen2Config sets sliding_window to None unless
+//    use_sliding_window, and marks layers ≥ max_window_layers "sliding_attention".)
+// RoPE: cos/sin from rope positions (rope_position) times inv_freq in double, times
+// attention_scale; rotate_half layout over the first R dims of each head.
 #ifndef BENCH_FORWARD_H
 #define BENCH_FORWARD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "model.h"
 #include "rope.h"
 
@@ -20,9 +41,84 @@ typedef struct {
 //   nll[t − score_from]     = −log softmax(logits_t)[tokens[t+1]]
 //   correct[t − score_from] = argmax(logits_t) == tokens[t+1]
 // where logits_t is the model's output after reading tokens[0..t] at positions
-// rope_position(rope, 0..t). Returns -1 with err on failure (e.g. a token id ≥ V).
+// rope_position(rope, 0..t). Requires 0 ≤ score_from < T; with score_from = T − 1 nothing is
+// scored. Returns -1 with err on failure (a token id outside [0, V), out of memory, a RoPE table
+// whose rotary dims differ from the model's).
 int forward_score_window(const Model *m, const RopeTable *rope, const int32_t *tokens, long T,
                          long score_from, float *nll, uint8_t *correct, const ForwardOptions *opt,
                          BenchErr *err);
+
+// ---- Block interface: prefill is one block; decoding reads more blocks against the cache ----
+
+// Keys (after RoPE) and values of the tokens read so far, per layer, in reading order:
+// slot s holds the s-th token read. A cache policy may drop slots (keeping the order) between
+// blocks; attention then runs over the slots held.
+typedef struct {
+  const Backend *be;
+  int n_layers, n_kv_heads, head_dim;  // L, K, D
+  long capacity;                       // slots allocated
+  long len;                            // slots filled
+  float **k, **v;                      // [L] → [capacity, K, D] (backend memory)
+} KVCache;
+
+int kv_cache_init(KVCache *c, const Backend *be, const ModelConfig *cfg, long capacity,
+                  BenchErr *err);
+void kv_cache_free(KVCache *c);
+
+// Activations and scratch for blocks of up to max_block tokens (backend memory).
+typedef struct {
+  const Model *model;
+  const ModelWeights *w;    // weights as the backend reads them
+  const Backend *be;
+  ForwardOptions opt;
+  long max_block;           // n ≤ max_block
+  long n;                   // tokens in the last block read
+  float *x;                 // [n, C] residual stream
+  float *xn;                // [n, C] normed sublayer input; after forward_block the final-normed
+                            //        hidden states that forward_score reads
+  float *h2;                // [n, C] attention output (o_proj)
+  float *q;                 // [n, H·D]
+  float *att;               // [n, H·D]
+  float *mlp_a, *mlp_b;     // [mlp_rows, F]
+  float *mlp_out;           // [mlp_rows, C]
+  float *cos_t, *sin_t;     // [n, R/2]
+  double *inv_freq;         // [R/2]
+  double *pos;              // [n]
+  int32_t *ids;             // [n] token ids, then targets
+  long lm_rows;             // rows per LM-head block: min(max_block, lm_block_rows(V))
+  float *logits;            // [lm_rows, V] LM-head scratch
+  float *nll;               // [n]
+  int32_t *argmax;          // [n]
+  int32_t *argmax_host;     // [n]
+} ForwardState;
+
+int forward_state_init(ForwardState *s, const Model *m, const Backend *be, long max_block,
+                       const ForwardOptions *opt, BenchErr *err);
+void forward_state_free(ForwardState *s);
+
+// Reads tokens[0..n) at rope positions pos[0..n) after the cache's len slots: runs every layer,
+// appends each layer's K/V to the cache (len += n), and leaves the final-normed hidden states of
+// the n tokens in s->xn. Keys are causal over slots: token i sees slots < len + i + 1 (and the
+// sliding window, counted in slots). Returns -1 with err for a token id outside [0, V), a block
+// larger than max_block, a cache without room, or a RoPE table whose R differs from the model's.
+int forward_block(ForwardState *s, KVCache *cache, const RopeTable *rope, const int32_t *tokens,
+                  const double *pos, long n, BenchErr *err);
+
+// Scores rows [r0, r0 + count) of the last block's hidden states against targets[count]:
+// nll[i] = −log softmax(logits)[targets[i]], correct[i] = (argmax == targets[i]).
+// Targets must be in [0, V). Returns -1 with err otherwise.
+int forward_score(ForwardState *s, long r0, long count, const int32_t *targets, float *nll,
+                  uint8_t *correct, BenchErr *err);
+
+// The sliding window of a layer (0: full causal attention).
+long forward_layer_window(const ModelConfig *cfg, int layer);
+
+// Bytes the forward of one window of T tokens allocates beyond the weights (KV cache,
+// activations, LM-head block), for memory checks before a job runs.
+size_t forward_memory_bytes(const ModelConfig *cfg, long T);
+
+// FLOPs of forward_score_window over T tokens scoring `scored` of them (matmuls, attention over
+// the causal (or windowed) key range, LM head): for tokens/s → GFLOP/s.
+double forward_flops(const ModelConfig *cfg, long T, long scored);
 
 #endif

@@ -1,0 +1,315 @@
+// cmd_plan.c — `bench plan SUITE [--json]`: the expanded job matrix (phases, jobs, ids), totals with
+// a cost estimate, and warnings, before anything runs. Exit 0, or 2 when the suite has errors.
+//
+// --json prints {"suite":..,"jobs":[{"job_id":..,"phase":..,"spec":{..}},..],"warnings":[..]}, one
+// entry per (phase, job): a job that several phases share appears under each with one id.
+#include <stdlib.h>
+#include <string.h>
+
+#include "canon_json.h"
+#include "commands.h"
+#include "matrix.h"
+#include "plan_estimate.h"
+#include "plan_warnings.h"
+#include "suite.h"
+
+// ---- text helpers ----
+static int display_width(const char *s) {
+  int w = 0;
+  for (; *s; s++) w += ((unsigned char)*s & 0xC0) != 0x80;
+  return w;
+}
+
+static void format_count(double x, char *out, size_t n) {
+  char digits[64];
+  snprintf(digits, sizeof digits, "%.0f", x);
+  size_t len = strlen(digits), k = 0;
+  for (size_t i = 0; i < len && k + 2 < n; i++) {
+    if (i > 0 && (len - i) % 3 == 0) out[k++] = ',';
+    out[k++] = digits[i];
+  }
+  out[k] = 0;
+}
+
+// 3 significant digits, exponent without '+' or leading zeros: 6.39e14.
+static void format_sci(double x, char *out, size_t n) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.3g", x);
+  char *e = strchr(buf, 'e');
+  if (e) {
+    char *src = e + 1, *dst = e + 1;
+    if (*src == '+') src++;
+    else if (*src == '-') *dst++ = *src++;
+    while (*src == '0' && src[1]) src++;
+    memmove(dst, src, strlen(src) + 1);
+  }
+  snprintf(out, n, "%s", buf);
+}
+
+static void format_duration(double s, char *out, size_t n) {
+  if (s < 120) snprintf(out, n, "%.0f s", s);
+  else if (s < 7200) snprintf(out, n, "%.1f min", s / 60);
+  else if (s < 172800) snprintf(out, n, "%.1f h", s / 3600);
+  else snprintf(out, n, "%.1f days", s / 86400);
+}
+
+// ---- the table of one phase ----
+enum { COL_ID, COL_MODEL, COL_DATASET, COL_ROPE, COL_CACHE, COL_LENGTH, COL_SEED, COL_DTYPE,
+       COL_DEVICE, COL_TRAIN, COL_SHARED, N_COLS };
+static const char *const COL_TITLE[N_COLS] = {"job id", "model", "dataset", "rope", "cache", "length",
+                                              "seed", "dtype", "device", "train", "also in"};
+
+static void print_phase(FILE *out, const Matrix *m, int pi) {
+  const PhaseJobs *pj = &m->phases[pi];
+  const Phase *ph = pj->phase;
+  int shared = 0;
+  for (int k = 0; k < pj->n_jobs; k++) shared += m->jobs[pj->jobs[k]].n_phases > 1;
+  fprintf(out, "phase %s%s%s: %d job%s", ph->id, ph->title ? " — " : "", ph->title ? ph->title : "",
+          pj->n_jobs, pj->n_jobs == 1 ? "" : "s");
+  if (shared) fprintf(out, " (%d shared with other phases)", shared);
+  fprintf(out, "\n");
+  if (pj->n_jobs == 0) {
+    fprintf(out, "\n");
+    return;
+  }
+  char ***cells = xmalloc((size_t)pj->n_jobs * sizeof *cells);
+  int width[N_COLS], show[N_COLS];
+  for (int c = 0; c < N_COLS; c++) {
+    width[c] = display_width(COL_TITLE[c]);
+    show[c] = c != COL_TRAIN && c != COL_SHARED;
+  }
+  for (int k = 0; k < pj->n_jobs; k++) {
+    const Job *j = &m->jobs[pj->jobs[k]];
+    const json_t *spec = pj->specs[k];  // this phase's names
+    const char *train = json_string_value(json_object_get(json_object_get(spec, "train"), "name"));
+    char **row = cells[k] = xcalloc(N_COLS, sizeof *row);
+    row[COL_ID] = xstrdup(j->id);
+    row[COL_MODEL] = xstrdup(j->model ? j->model->name : "(trained)");
+    row[COL_DATASET] = xstrdup(j->dataset->name);
+    row[COL_ROPE] = xstrdup(json_string_value(json_object_get(json_object_get(spec, "rope"), "name")));
+    row[COL_CACHE] = xstrdup(json_string_value(json_object_get(json_object_get(spec, "cache"), "name")));
+    row[COL_LENGTH] = xasprintf("%ld", j->length);
+    row[COL_SEED] = xasprintf("%ld", j->seed);
+    row[COL_DTYPE] = xstrdup(json_string_value(json_object_get(spec, "dtype")));
+    row[COL_DEVICE] = xstrdup(json_string_value(json_object_get(spec, "device")));
+    row[COL_TRAIN] = xstrdup(train ? train : "");
+    StrBuf also = {0};
+    for (int q = 0; q < j->n_phases; q++)
+      if (j->phases[q] != pi) sb_printf(&also, "%s%s", also.len ? ", " : "", m->phases[j->phases[q]].phase->id);
+    row[COL_SHARED] = also.data ? also.data : xstrdup("");
+    if (train) show[COL_TRAIN] = 1;
+    if (also.len) show[COL_SHARED] = 1;
+    for (int c = 0; c < N_COLS; c++)
+      if (display_width(row[c]) > width[c]) width[c] = display_width(row[c]);
+  }
+  int last = 0;
+  for (int c = 0; c < N_COLS; c++)
+    if (show[c]) last = c;
+  for (int k = -1; k < pj->n_jobs; k++) {  // k = -1: the header
+    StrBuf line = {0};
+    sb_append(&line, " ");
+    for (int c = 0; c < N_COLS; c++) {
+      if (!show[c]) continue;
+      const char *text = k < 0 ? COL_TITLE[c] : cells[k][c];
+      int right = c == COL_LENGTH || c == COL_SEED;
+      int pad = (c == last && !right ? 0 : width[c]) - display_width(text);
+      sb_append(&line, " ");
+      for (int i = 0; right && i < pad; i++) sb_append(&line, " ");
+      sb_append(&line, text);
+      for (int i = 0; !right && i < pad; i++) sb_append(&line, " ");
+      if (c != last) sb_append(&line, " ");
+    }
+    while (line.len > 0 && line.data[line.len - 1] == ' ') line.data[--line.len] = 0;
+    fprintf(out, "%s\n", line.data);
+    sb_free(&line);
+  }
+  for (int k = 0; k < pj->n_jobs; k++) {
+    for (int c = 0; c < N_COLS; c++) free(cells[k][c]);
+    free(cells[k]);
+  }
+  free(cells);
+  fprintf(out, "\n");
+}
+
+// ---- totals ----
+static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
+  int entries = 0;
+  for (int p = 0; p < m->n_phases; p++) entries += m->phases[p].n_jobs;
+  double scored = 0, processed = 0, flops = 0, seconds = 0;
+  int costed = 0;
+  for (int i = 0; i < m->n_jobs; i++) {
+    const Job *j = &m->jobs[i];
+    ModelShape scratch;
+    const ModelShape *sh = job_shape(m, j, shapes, &scratch);
+    JobCost c;
+    int on_cpu = strcmp(j->device, "cpu") == 0;
+    job_cost(j, sh, on_cpu, &c);
+    scored += c.tokens_scored;
+    processed += c.tokens_processed;
+    if (c.flops > 0) {
+      costed++;
+      flops += c.flops;
+      double rate = on_cpu ? PLAN_CPU_FLOPS
+                           : strcmp(j->dtype, "fp32") == 0 ? PLAN_GPU_FP32_FLOPS : PLAN_GPU_FLOPS;
+      seconds += c.flops / rate;
+    }
+  }
+  // training: one run per distinct trained model
+  int trained = 0, train_costed = 0;
+  double tflops = 0, tseconds = 0;
+  for (int i = 0; i < m->n_jobs; i++) {
+    const Job *j = &m->jobs[i];
+    if (!j->train.variant) continue;
+    int first = 1;
+    for (int q = 0; q < i && first; q++) first = strcmp(m->jobs[q].train_id, j->train_id) != 0;
+    if (!first) continue;
+    trained++;
+    ModelShape sh;
+    model_shape_from_recipe(j->train.variant, j->train.member, &sh);
+    double f = train_flops(j->train.variant, j->train.member, &sh);
+    if (f > 0) {
+      train_costed++;
+      tflops += f;
+      tseconds += f / (strcmp(j->device, "cpu") == 0 ? PLAN_CPU_FLOPS : PLAN_GPU_FLOPS);
+    }
+  }
+  char a[64], b[64], t[64];
+  fprintf(out, "totals\n");
+  fprintf(out, "  jobs      %d in %d phase%s, %d unique (a job that several phases share runs once)\n",
+          entries, m->n_phases, m->n_phases == 1 ? "" : "s", m->n_jobs);
+  format_count(scored, a, sizeof a);
+  format_count(processed, b, sizeof b);
+  fprintf(out, "  tokens    %s to score, %s through the model (unique jobs)\n", a, b);
+  if (costed) {
+    format_duration(seconds, t, sizeof t);
+    format_sci(flops, a, sizeof a);
+    fprintf(out, "  compute   about %s FLOP (2·params·tokens + attention) for %d of %d jobs%s\n", a,
+            costed, m->n_jobs, costed < m->n_jobs ? "; the others' model size is unknown here" : "");
+    fprintf(out, "  time      about %s, assuming %.0f TFLOP/s on a GPU (%.0f in fp32) and %.0f GFLOP/s on "
+            "the CPU\n", t, PLAN_GPU_FLOPS / 1e12, PLAN_GPU_FP32_FLOPS / 1e12, PLAN_CPU_FLOPS / 1e9);
+  } else {
+    fprintf(out, "  compute   unknown: no job's model size is known here (models missing)\n");
+  }
+  if (trained) {
+    if (train_costed) {
+      format_duration(tseconds, t, sizeof t);
+      format_sci(tflops, a, sizeof a);
+      fprintf(out, "  training  %d model%s, about %s FLOP (6·params·tokens + attention), about %s at "
+              "%.0f TFLOP/s\n", trained, trained == 1 ? "" : "s", a, t, PLAN_GPU_FLOPS / 1e12);
+    } else {
+      fprintf(out, "  training  %d model%s (cost unknown: the recipe gives no shape)\n", trained,
+              trained == 1 ? "" : "s");
+    }
+  }
+  fprintf(out, "\n");
+}
+
+// ---- output ----
+static void print_text(FILE *out, const Suite *s, const Matrix *m, const ModelShape *shapes, const StrList *w) {
+  fprintf(out, "suite %s%s%s\n", s->suite, s->title ? " — " : "", s->title ? s->title : "");
+  fprintf(out, "file %s (sha256 %.12s)\n\n", s->path, s->sha256);
+  for (int p = 0; p < m->n_phases; p++) print_phase(out, m, p);
+  print_totals(out, m, shapes);
+  if (w->n == 0) {
+    fprintf(out, "no warnings\n");
+    return;
+  }
+  fprintf(out, "warnings (%d)\n", w->n);
+  for (int i = 0; i < w->n; i++) fprintf(out, "  - %s\n", w->items[i]);
+}
+
+static void print_json(FILE *out, const Suite *s, const Matrix *m, const StrList *w) {
+  json_t *name = json_string(s->suite);
+  StrBuf b = {0};
+  sb_append(&b, "{\"suite\":");
+  json_write(&b, name, 0, 0);
+  json_decref(name);
+  sb_append(&b, ",\"jobs\":[");
+  int first = 1;
+  for (int p = 0; p < m->n_phases; p++) {
+    const PhaseJobs *pj = &m->phases[p];
+    for (int k = 0; k < pj->n_jobs; k++) {
+      const Job *j = &m->jobs[pj->jobs[k]];
+      json_t *e = json_pack("{s:s,s:s,s:O}", "job_id", j->id, "phase", pj->phase->id, "spec", pj->specs[k]);
+      sb_append(&b, first ? "\n" : ",\n");
+      json_write(&b, e, 0, 0);
+      json_decref(e);
+      first = 0;
+    }
+  }
+  sb_append(&b, "],\n\"warnings\":[");
+  for (int i = 0; i < w->n; i++) {
+    json_t *str = json_string(w->items[i]);
+    sb_append(&b, i ? ",\n" : "\n");
+    json_write(&b, str, 0, 0);
+    json_decref(str);
+  }
+  sb_append(&b, "]}\n");
+  fputs(b.data, out);
+  sb_free(&b);
+}
+
+int cmd_plan(int argc, char **argv) {
+  const char *path = NULL;
+  int json = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--json") == 0) {
+      json = 1;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      fprintf(stderr, "bench: error: unknown option '%s' for 'plan' (usage: bench plan SUITE [--json])\n", argv[i]);
+      return EXIT_BAD_INPUT;
+    } else if (path) {
+      fprintf(stderr, "bench: error: unexpected argument '%s' (usage: bench plan SUITE [--json])\n", argv[i]);
+      return EXIT_BAD_INPUT;
+    } else {
+      path = argv[i];
+    }
+  }
+  if (!path) {
+    fprintf(stderr, "bench: error: 'plan' needs a suite file (usage: bench plan SUITE [--json])\n");
+    return EXIT_BAD_INPUT;
+  }
+
+  Diagnostics diag = {0};
+  Suite *s = suite_load(path, &diag);
+  if (!s) {
+    diagnostics_print(&diag, stderr);
+    diagnostics_free(&diag);
+    return EXIT_BAD_INPUT;
+  }
+  Matrix m;
+  BenchErr err;
+  if (matrix_build(s, &m, &err) != 0) {
+    fprintf(stderr, "bench: error: %s\n", err.msg);
+    diagnostics_free(&diag);
+    suite_free(s);
+    return EXIT_BAD_INPUT;
+  }
+
+  StrList w = {0};
+  for (int i = 0; i < diag.n_warnings; i++) {
+    const Diagnostic *d = &diag.warnings[i];
+    if (d->mark.line > 0) strlist_add(&w, "%s:%d:%d: %s", d->file, d->mark.line, d->mark.col, d->message);
+    else strlist_add(&w, "%s: %s", d->file, d->message);
+  }
+  for (int i = 0; i < m.n_notes; i++) strlist_add(&w, "%s", m.notes[i]);
+
+  ModelShape *shapes = xcalloc((size_t)(s->n_models ? s->n_models : 1), sizeof *shapes);
+  for (int i = 0; i < s->n_models; i++) {
+    shapes[i].params = -1;
+    if (!m.model_fp[i] || strncmp(m.model_fp[i], "missing:", 8) == 0) continue;  // unused or absent
+    if (model_shape_from_config(s->models[i].path, m.model_params[i], &shapes[i], &err) != 0)
+      strlist_add(&w, "model '%s': %s", s->models[i].name, err.msg);
+  }
+  plan_warnings(&m, shapes, &w);
+
+  if (json) print_json(stdout, s, &m, &w);
+  else print_text(stdout, s, &m, shapes, &w);
+
+  free(shapes);
+  strlist_free(&w);
+  matrix_free(&m);
+  diagnostics_free(&diag);
+  suite_free(s);
+  return EXIT_OK;
+}

@@ -1,0 +1,177 @@
+// fingerprint.c — checkpoint fingerprints from config.json and safetensors headers (fingerprint.h).
+#include "fingerprint.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_MAX_BYTES (16u << 20)
+#define INDEX_MAX_BYTES (64u << 20)
+
+static int name_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+// Shard file names from model.safetensors.index.json: sorted, unique, plain names inside dir.
+static int index_files(const char *index_path, char ***names, int *n, BenchErr *err) {
+  char *text;
+  size_t len;
+  if (read_file(index_path, INDEX_MAX_BYTES, &text, &len, err) != 0) return -1;
+  json_error_t je;
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  free(text);
+  if (!root) return err_set(err, "%s:%d: invalid JSON: %s", index_path, je.line, je.text);
+  json_t *map = json_object_get(root, "weight_map");
+  if (!json_is_object(map) || json_object_size(map) == 0) {
+    json_decref(root);
+    return err_set(err, "'%s' has no 'weight_map' object", index_path);
+  }
+  char **out = xcalloc(json_object_size(map), sizeof *out);
+  int k = 0, rc = 0;
+  const char *key;
+  json_t *val;
+  json_object_foreach(map, key, val) {
+    const char *f = json_string_value(val);
+    if (!f || !f[0] || strchr(f, '/') || strcmp(f, "..") == 0 || strcmp(f, ".") == 0) {
+      rc = err_set(err, "'%s': tensor '%s' maps to '%s', not a file name inside the model directory",
+                   index_path, key, f ? f : "(not a string)");
+      break;
+    }
+    out[k++] = xstrdup(f);
+  }
+  json_decref(root);
+  if (rc != 0) {
+    for (int i = 0; i < k; i++) free(out[i]);
+    free(out);
+    return -1;
+  }
+  qsort(out, (size_t)k, sizeof *out, name_cmp);
+  int u = 0;
+  for (int i = 0; i < k; i++) {
+    if (u > 0 && strcmp(out[u - 1], out[i]) == 0) free(out[i]);
+    else out[u++] = out[i];
+  }
+  *names = out;
+  *n = u;
+  return 0;
+}
+
+// Elements of every tensor in a header (the "__metadata__" entry excluded).
+static int header_params(const char *path, const char *hdr, size_t n, long long *total, BenchErr *err) {
+  json_error_t je;
+  json_t *root = json_loadb(hdr, n, JSON_REJECT_DUPLICATES, &je);
+  if (!root || !json_is_object(root)) {
+    json_decref(root);
+    return err_set(err, "'%s': the safetensors header is not a JSON object", path);
+  }
+  const char *key;
+  json_t *t;
+  int rc = 0;
+  json_object_foreach(root, key, t) {
+    if (strcmp(key, "__metadata__") == 0) continue;
+    json_t *shape = json_object_get(t, "shape");
+    if (!json_is_array(shape)) {
+      rc = err_set(err, "'%s': tensor '%s' has no 'shape' list", path, key);
+      break;
+    }
+    long long prod = 1;
+    size_t i;
+    json_t *d;
+    json_array_foreach(shape, i, d) {
+      json_int_t v = json_is_integer(d) ? json_integer_value(d) : -1;
+      if (v < 0 || (v > 0 && prod > (1LL << 50) / v)) {
+        rc = err_set(err, "'%s': tensor '%s' has a bad shape", path, key);
+        break;
+      }
+      prod *= v;
+    }
+    if (rc) break;
+    *total += prod;
+  }
+  json_decref(root);
+  return rc;
+}
+
+static int hash_header(Sha256 *h, const char *dir, const char *name, long long *n_params, BenchErr *err) {
+  char *path = path_join(dir, name);
+  FILE *f = fopen(path, "rb");
+  int rc = 0;
+  char *hdr = NULL;
+  if (!f) {
+    rc = err_set(err, "cannot open '%s': %s", path, strerror(errno));
+    goto done;
+  }
+  unsigned char lenb[8];
+  if (fread(lenb, 1, 8, f) != 8) {
+    rc = err_set(err, "'%s' is shorter than a safetensors header", path);
+    goto done;
+  }
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = (n << 8) | lenb[i];
+  if (fseek(f, 0, SEEK_END) != 0) {
+    rc = err_set(err, "cannot seek in '%s'", path);
+    goto done;
+  }
+  long size = ftell(f);
+  if (n == 0 || n > FINGERPRINT_MAX_HEADER_BYTES || size < 0 || n > (uint64_t)size - 8) {
+    rc = err_set(err, "'%s': safetensors header length %llu is out of range (file of %ld bytes)", path,
+                 (unsigned long long)n, size);
+    goto done;
+  }
+  hdr = xmalloc((size_t)n);
+  if (fseek(f, 8, SEEK_SET) != 0 || fread(hdr, 1, (size_t)n, f) != (size_t)n) {
+    rc = err_set(err, "cannot read the header of '%s'", path);
+    goto done;
+  }
+  sha256_update(h, lenb, 8);
+  sha256_update(h, hdr, (size_t)n);
+  if (n_params) rc = header_params(path, hdr, (size_t)n, n_params, err);
+done:
+  if (f) fclose(f);
+  free(hdr);
+  free(path);
+  return rc;
+}
+
+int checkpoint_fingerprint(const char *dir, char out[65], long long *n_params, BenchErr *err) {
+  char *config_path = path_join(dir, "config.json");
+  char *config;
+  size_t config_len;
+  int rc = read_file(config_path, CONFIG_MAX_BYTES, &config, &config_len, err);
+  free(config_path);
+  if (rc != 0) return -1;
+
+  char **names = NULL;
+  int n_names = 0;
+  char *index_path = path_join(dir, "model.safetensors.index.json");
+  char *single = path_join(dir, "model.safetensors");
+  if (file_exists(single)) {
+    names = xmalloc(sizeof *names);
+    names[0] = xstrdup("model.safetensors");
+    n_names = 1;
+  } else if (file_exists(index_path)) {
+    rc = index_files(index_path, &names, &n_names, err);
+  } else {
+    rc = err_set(err, "'%s' holds no model.safetensors or model.safetensors.index.json", dir);
+  }
+  free(index_path);
+  free(single);
+
+  Sha256 h;
+  sha256_init(&h);
+  sha256_update(&h, config, config_len);
+  free(config);
+  long long total = 0;
+  for (int i = 0; i < n_names && rc == 0; i++)
+    rc = hash_header(&h, dir, names[i], n_params ? &total : NULL, err);
+  for (int i = 0; i < n_names; i++) free(names[i]);
+  free(names);
+  if (rc != 0) return -1;
+
+  uint8_t d[32];
+  sha256_final(&h, d);
+  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+  if (n_params) *n_params = total;
+  return 0;
+}

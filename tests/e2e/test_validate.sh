@@ -1,0 +1,78 @@
+# test_validate.sh — `bench validate` on good and bad suites: exit codes, FILE:LINE:COL messages,
+# warnings for missing paths, the one-line summary.
+. "$(dirname "$0")/lib.sh"
+S=$ROOT/tests/fixtures/suites
+unset BENCH_SURELY_UNSET_VARIABLE
+
+# ---- good suites ----
+export BENCH_MODELS=/nonexistent/models BENCH_DATA=/nonexistent/data
+expect_out "design example validates" \
+  "$S/design_example.yaml: valid: 2 phases, 1 model, 1 dataset, 4 rope variants (9 with sweeps), 3 cache policies, 2 warnings" \
+  "$BENCH" validate "$S/design_example.yaml"
+expect_true "missing model path is a warning with its position" \
+  grep -q "bench: warning: $S/design_example.yaml:16:22: model 'llama3_8b': path '/nonexistent/models/Meta-Llama-3-8B-Instruct' does not exist" <<<"$ERR"
+expect_true "no error printed for a valid suite" test -z "$(grep 'bench: error' <<<"$ERR")"
+unset BENCH_MODELS
+expect_err "design example without BENCH_MODELS names the variable" \
+  "$S/design_example.yaml:16:22: environment variable 'BENCH_MODELS' is not set" \
+  "$BENCH" validate "$S/design_example.yaml"
+export BENCH_MODELS=/nonexistent/models
+expect_out "every feature validates" "all_features.yaml: valid: 5 phases, 2 models, 3 datasets, 15 rope variants (19 with sweeps), 4 cache policies (5 with sweeps), 1 train recipe, 6 warnings" \
+  "$BENCH" validate "$S/all_features.yaml"
+
+# existing paths: no warnings
+mkdir -p "$TMP/suite/ckpt" && : >"$TMP/suite/val.txt"
+cat >"$TMP/suite/ok.yaml" <<'EOF'
+suite: ok
+models: { m: { path: ckpt } }
+datasets: { d: { path: val.txt } }
+rope: { geo: { type: geometric, theta: 10000 } }
+cache: { full: { type: full } }
+phases: [{ id: p, model: m, dataset: d, rope: geo, cache: full, lengths: [64], seeds: [0] }]
+EOF
+expect_out "relative paths resolve against the suite's directory" \
+  "ok.yaml: valid: 1 phase, 1 model, 1 dataset, 1 rope variant, 1 cache policy" "$BENCH" validate "$TMP/suite/ok.yaml"
+expect_true "no warnings when paths exist" test -z "$ERR"
+
+# ---- bad suites: exit 2, FILE:LINE:COL: message ----
+bad() {  # name, fixture, expected "LINE:COL: message"
+  expect_err "$1" "bench: error: $S/$2:$3" "$BENCH" validate "$S/$2"
+}
+bad "unknown key with did-you-mean" bad_unknown_key.yaml "10:5: unknown key 'rpoe' (did you mean 'rope'?)"
+bad "duplicate key" bad_duplicate_key.yaml "6:3: duplicate key 'geo' (first at 5:3)"
+bad "alias" bad_alias.yaml "8:11: YAML aliases are not allowed ('*geo')"
+bad "anchor" bad_anchor.yaml "4:14: YAML anchors are not allowed ('&g')"
+bad "invalid UTF-8" bad_utf8.yaml "2:11: invalid UTF-8 byte 0xe9"
+bad "empty file" bad_empty.yaml "1:1: the suite file is empty"
+bad "top-level list" bad_toplevel_list.yaml "1:1: a suite file must be a mapping (suite:, phases:, ...), got a list"
+bad "unset variable" bad_unset_var.yaml "3:14: environment variable 'BENCH_SURELY_UNSET_VARIABLE' is not set"
+expect_true "an unset variable's path gives no extra warning" test -z "$(grep 'bench: warning' <<<"$ERR")"
+bad "wrong type" bad_wrong_type.yaml "5:34: 'theta' must be a number, got string 'abc'"
+bad "negative sink" bad_negative_sink.yaml "5:36: 'sink' must be >= 0, got -4"
+bad "undefined reference" bad_undefined_ref.yaml "9:22: unknown rope variant 'geo500k' (did you mean 'geo_500k'?)"
+bad "duplicate phase id" bad_duplicate_phase.yaml "10:9: duplicate phase id 'first' (first at 8:9)"
+bad "unmeetable collapse table" bad_collapse_length.yaml \
+  "10:14: table collapse at 16384: phase '1A' never runs length 16384 (lengths: 2048, 8192)"
+bad "mix cycle" bad_mix_cycle.yaml "7:19: rope variants refer to each other in a cycle: a -> b -> a"
+bad "protocol key out of place" bad_protocol_key.yaml "9:13: 'prompt' applies to protocol decode only"
+run "$BENCH" validate "$S/bad_unknown_key.yaml"
+expect_true "errors are sorted by position" \
+  test "$(grep -o ':[0-9]*:[0-9]*: ' <<<"$(grep 'bench: error' <<<"$ERR")" | tr '\n' ' ')" = ":7:5:  :10:5:  "
+
+# generated at test time: 10,000-deep nesting (flow and block), a file too large, a directory
+{ printf 'suite: deep\nx: '; head -c 10000 /dev/zero | tr '\0' '['; head -c 10000 /dev/zero | tr '\0' ']'; echo; } >"$TMP/deep.yaml"
+expect_err "10,000-deep flow nesting" "$TMP/deep.yaml:2:67: nesting deeper than 64 levels" "$BENCH" validate "$TMP/deep.yaml"
+{ for _ in $(seq 10000); do printf -- '- '; done; echo x; } >"$TMP/deep_block.yaml"
+expect_err "10,000-deep block nesting" "$TMP/deep_block.yaml:1:129: nesting deeper than 64 levels" \
+  "$BENCH" validate "$TMP/deep_block.yaml"
+head -c 2000000 /dev/zero | tr '\0' '#' >"$TMP/large.yaml"
+expect_err "file too large" "'$TMP/large.yaml' is too large (2000000 bytes, limit 1048576)" \
+  "$BENCH" validate "$TMP/large.yaml"
+expect_err "a directory" "is not a regular file" "$BENCH" validate "$TMP/suite"
+expect_err "missing file" "cannot open '$TMP/none.yaml'" "$BENCH" validate "$TMP/none.yaml"
+
+# usage
+expect_rc "no argument is a usage error" 2 "$BENCH" validate
+expect_rc "two arguments are a usage error" 2 "$BENCH" validate "$S/design_example.yaml" extra
+expect_err "unknown option" "unknown option '--json'" "$BENCH" validate --json
+finish

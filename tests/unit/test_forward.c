@@ -1,0 +1,545 @@
+// test_forward.c — the CPU backend's ops against naive double-precision references on random
+// inputs, and the whole forward of every architecture against a naive double-precision forward
+// (full T×T attention, full T×V logits). Tolerances are relative + absolute; a failure prints the
+// index, the reference and the value.
+// Legend: T tokens, V vocab, C hidden, H query heads, K kv heads, D head dim, R rotary dims.
+#include <stdlib.h>
+
+#include "backend.h"
+#include "cpu_vec.h"
+#include "forward.h"
+#include "random_model.h"
+#include "test.h"
+
+static const Backend *be;
+
+static float *rand_f(Rng *r, size_t n, double std) {
+  float *p = xmalloc(n * sizeof(float));
+  for (size_t i = 0; i < n; i++) p[i] = (float)(std * rng_normal(r));
+  return p;
+}
+
+// ---- naive references (double) ----
+
+// y[T, N] = x[T, Cin] · w[N, Cin]ᵀ + b
+static void ref_linear(double *y, const double *x, const float *w, const float *b, long T, int Cin,
+                       int N) {
+  for (long t = 0; t < T; t++)
+    for (int o = 0; o < N; o++) {
+      double s = b ? b[o] : 0.0;
+      for (int i = 0; i < Cin; i++) s += x[t * Cin + i] * w[(size_t)o * Cin + i];
+      y[t * N + o] = s;
+    }
+}
+
+static void ref_norm(double *y, const double *x, const float *w, const float *b, long T, int C,
+                     double eps, int layernorm) {
+  for (long t = 0; t < T; t++) {
+    const double *xr = x + t * C;
+    double mean = 0.0, var = 0.0;
+    if (layernorm) {
+      for (int c = 0; c < C; c++) mean += xr[c];
+      mean /= C;
+    }
+    for (int c = 0; c < C; c++) var += (xr[c] - mean) * (xr[c] - mean);
+    double r = 1.0 / sqrt(var / C + eps);
+    for (int c = 0; c < C; c++) y[t * C + c] = (xr[c] - mean) * r * w[c] + (b ? b[c] : 0.0);
+  }
+}
+
+// In place on x[T, NH, D] with HF's rotate_half over the first R dims.
+static void ref_rope(double *x, const double *pos, const RopeTable *rope, long T, int NH, int D) {
+  int half = rope->rotary_dims / 2;
+  for (long t = 0; t < T; t++)
+    for (int h = 0; h < NH; h++) {
+      double *a = x + (t * NH + h) * D;
+      for (int i = 0; i < half; i++) {
+        double ang = pos[t] * rope->inv_freq[i];
+        double c = cos(ang) * rope->attention_scale, s = sin(ang) * rope->attention_scale;
+        double x1 = a[i], x2 = a[i + half];
+        a[i] = x1 * c - x2 * s;
+        a[i + half] = x2 * c + x1 * s;
+      }
+    }
+}
+
+// Full-matrix attention: out[Tq, H, D]; query i at key index q0 + i; window as in backend.h.
+static void ref_attention(double *out, const double *q, const double *k, const double *v, long Tq,
+                          long Tk, long q0, int H, int K, int D, double scale, long window) {
+  double *p = xmalloc(sizeof(double) * (size_t)Tk);
+  for (long i = 0; i < Tq; i++)
+    for (int h = 0; h < H; h++) {
+      int g = h / (H / K);
+      long qi = q0 + i;
+      double mx = -INFINITY;
+      for (long j = 0; j < Tk; j++) {
+        int visible = j <= qi && (window <= 0 || j > qi - window);
+        if (!visible) {
+          p[j] = -INFINITY;
+          continue;
+        }
+        double s = 0.0;
+        for (int d = 0; d < D; d++) s += q[(i * H + h) * D + d] * k[(j * K + g) * D + d];
+        p[j] = s * scale;
+        if (p[j] > mx) mx = p[j];
+      }
+      double sum = 0.0;
+      for (long j = 0; j < Tk; j++) sum += (p[j] = exp(p[j] - mx));
+      for (int d = 0; d < D; d++) {
+        double o = 0.0;
+        for (long j = 0; j < Tk; j++) o += p[j] / sum * v[(j * K + g) * D + d];
+        out[(i * H + h) * D + d] = o;
+      }
+    }
+  free(p);
+}
+
+static double *to_double(const float *x, size_t n) {
+  double *y = xmalloc(n * sizeof(double));
+  for (size_t i = 0; i < n; i++) y[i] = x[i];
+  return y;
+}
+
+// The whole model, naively: nll[T−1] and argmax[T−1] for predictions of tokens[1..T).
+static void ref_forward(const Model *m, const RopeTable *rope, const int32_t *tok, long T,
+                        double *nll, int *argmax) {
+  const ModelConfig *cfg = &m->config;
+  const ModelWeights *w = &m->weights;
+  int C = cfg->hidden_size, H = cfg->n_heads, K = cfg->n_kv_heads, D = cfg->head_dim;
+  int F = cfg->intermediate_size, V = cfg->vocab_size, ln = cfg->norm_is_layernorm;
+  double *x = xmalloc(sizeof(double) * T * C), *xn = xmalloc(sizeof(double) * T * C);
+  double *q = xmalloc(sizeof(double) * T * H * D), *att = xmalloc(sizeof(double) * T * H * D);
+  double *k = xmalloc(sizeof(double) * T * K * D), *v = xmalloc(sizeof(double) * T * K * D);
+  double *o = xmalloc(sizeof(double) * T * C), *mo = xmalloc(sizeof(double) * T * C);
+  double *a = xmalloc(sizeof(double) * T * F), *b = xmalloc(sizeof(double) * T * F);
+  double *pos = xmalloc(sizeof(double) * T), *lg = xmalloc(sizeof(double) * V);
+  for (long t = 0; t < T; t++) {
+    pos[t] = rope_position(rope, t);
+    for (int c = 0; c < C; c++) x[t * C + c] = w->embed[(size_t)tok[t] * C + c];
+  }
+  for (int l = 0; l < cfg->n_layers; l++) {
+    const LayerWeights *lw = &w->layers[l];
+    ref_norm(xn, x, lw->attn_norm_w, lw->attn_norm_b, T, C, cfg->norm_eps, ln);
+    ref_linear(q, xn, lw->wq, lw->bq, T, C, H * D);
+    ref_linear(k, xn, lw->wk, lw->bk, T, C, K * D);
+    ref_linear(v, xn, lw->wv, lw->bv, T, C, K * D);
+    ref_rope(q, pos, rope, T, H, D);
+    ref_rope(k, pos, rope, T, K, D);
+    ref_attention(att, q, k, v, T, T, 0, H, K, D, 1.0 / sqrt((double)D),
+                  forward_layer_window(cfg, l));
+    ref_linear(o, att, lw->wo, lw->bo, T, H * D, C);
+    if (!cfg->parallel_residual)
+      for (long i = 0; i < (long)T * C; i++) x[i] += o[i];
+    ref_norm(xn, x, lw->mlp_norm_w, lw->mlp_norm_b, T, C, cfg->norm_eps, ln);
+    if (cfg->mlp_is_gelu) {
+      ref_linear(a, xn, lw->w_up, lw->b_up, T, C, F);
+      for (long i = 0; i < (long)T * F; i++) a[i] = 0.5 * a[i] * (1.0 + erf(a[i] / sqrt(2.0)));
+    } else {
+      ref_linear(a, xn, lw->w_gate, NULL, T, C, F);
+      ref_linear(b, xn, lw->w_up, lw->b_up, T, C, F);
+      for (long i = 0; i < (long)T * F; i++) a[i] = a[i] / (1.0 + exp(-a[i])) * b[i];
+    }
+    ref_linear(mo, a, lw->w_down, lw->b_down, T, F, C);
+    for (long i = 0; i < (long)T * C; i++) x[i] += mo[i] + (cfg->parallel_residual ? o[i] : 0.0);
+  }
+  ref_norm(xn, x, w->final_norm_w, w->final_norm_b, T, C, cfg->norm_eps, ln);
+  for (long t = 0; t + 1 < T; t++) {
+    ref_linear(lg, xn + t * C, w->lm_head, NULL, 1, C, V);
+    int best = 0;
+    for (int i = 1; i < V; i++)
+      if (lg[i] > lg[best]) best = i;
+    double sum = 0.0;
+    for (int i = 0; i < V; i++) sum += exp(lg[i] - lg[best]);
+    nll[t] = lg[best] + log(sum) - lg[tok[t + 1]];
+    argmax[t] = best;
+  }
+  free(x); free(xn); free(q); free(att); free(k); free(v); free(o); free(mo); free(a); free(b);
+  free(pos); free(lg);
+}
+
+// ---- ops ----
+
+// The vectorizable exp used by softmax, log-sum-exp and silu: a few ulp over [−87, 88], exactly 0
+// below −87 and at −inf (masked scores).
+TEST(vector_exp_accuracy) {
+  double worst = 0.0;
+  for (int i = 0; i < 175000; i++) {
+    float x = -87.0f + 0.001f * (float)i;  // [−87, 88)
+    double ref = exp((double)x);
+    double e1 = fabs(vexpf(x) - ref) / ref;
+    v8f xv = v8_splat(x);
+    double e8 = fabs(v8_exp(xv)[3] - ref) / ref;
+    worst = fmax(worst, fmax(e1, e8));
+  }
+  if (worst > 4e-7) TEST_FAIL_AT("max relative error %.3g", worst);
+  EXPECT(vexpf(-INFINITY) == 0.0f && vexpf(-100.0f) == 0.0f && vexpf(0.0f) == 1.0f);
+  v8f neg = v8_splat(-INFINITY);
+  EXPECT(v8_exp(neg)[0] == 0.0f);
+}
+
+TEST(matmul_against_naive) {
+  Rng r;
+  rng_seed(&r, 1);
+  int shapes[][3] = {{1, 7, 5}, {37, 53, 29}, {130, 64, 96}};
+  for (int s = 0; s < 3; s++) {
+    long T = shapes[s][0];
+    int Cin = shapes[s][1], N = shapes[s][2];
+    float *x = rand_f(&r, T * Cin, 1.0), *w = rand_f(&r, (size_t)N * Cin, 1.0), *b = rand_f(&r, N, 1.0);
+    float *y = xmalloc(sizeof(float) * T * N);
+    double *xd = to_double(x, T * Cin), *yd = xmalloc(sizeof(double) * T * N);
+    for (int bias = 0; bias < 2; bias++) {
+      be->matmul(y, x, w, bias ? b : NULL, T, Cin, N);
+      ref_linear(yd, xd, w, bias ? b : NULL, T, Cin, N);
+      EXPECT_ARRAY_NEAR(y, yd, T * N, 1e-5, 1e-4);
+    }
+    free(x); free(w); free(b); free(y); free(xd); free(yd);
+  }
+}
+
+TEST(norms_against_naive) {
+  Rng r;
+  rng_seed(&r, 2);
+  long T = 19;
+  int C = 96;
+  float *x = rand_f(&r, T * C, 3.0), *w = rand_f(&r, C, 1.0), *b = rand_f(&r, C, 1.0);
+  for (int i = 0; i < T * C; i++) x[i] += 2.0f;  // a mean far from 0 for the LayerNorm
+  float *y = xmalloc(sizeof(float) * T * C);
+  double *xd = to_double(x, T * C), *yd = xmalloc(sizeof(double) * T * C);
+  for (int fp64 = 0; fp64 < 2; fp64++) {
+    be->rmsnorm(y, x, w, T, C, 1e-5f, fp64);
+    ref_norm(yd, xd, w, NULL, T, C, 1e-5f, 0);
+    EXPECT_ARRAY_NEAR(y, yd, T * C, 1e-5, 1e-5);
+    be->layernorm(y, x, w, b, T, C, 1e-5f, fp64);
+    ref_norm(yd, xd, w, b, T, C, 1e-5f, 1);
+    EXPECT_ARRAY_NEAR(y, yd, T * C, 1e-5, 1e-5);
+  }
+  memcpy(y, x, sizeof(float) * T * C);
+  be->rmsnorm(y, y, w, T, C, 1e-5f, 0);  // in place
+  ref_norm(yd, xd, w, NULL, T, C, 1e-5f, 0);
+  EXPECT_ARRAY_NEAR(y, yd, T * C, 1e-5, 1e-5);
+  free(x); free(w); free(b); free(y); free(xd); free(yd);
+}
+
+TEST(rope_against_naive) {
+  Rng r;
+  rng_seed(&r, 3);
+  long T = 23;
+  int NH = 3, D = 16;
+  int Rs[] = {16, 4, 0};  // full, partial (GPT-NeoX 0.25), none
+  for (int ri = 0; ri < 3; ri++) {
+    RopeTable rope = rm_rope(Rs[ri], 500.0, ri == 1 ? 1.2 : 1.0);
+    int half = Rs[ri] / 2;
+    double *pos = xmalloc(sizeof(double) * T);
+    for (long t = 0; t < T; t++) pos[t] = 1000.0 + 1.5 * t;  // far and fractional positions
+    float *x = rand_f(&r, T * NH * D, 1.0);
+    double *xd = to_double(x, T * NH * D);
+    float *ct = xmalloc(sizeof(float) * T * (half ? half : 1)), *st = xmalloc(sizeof(float) * T * (half ? half : 1));
+    be->rope_table(ct, st, pos, rope.inv_freq, T, half, rope.attention_scale);
+    be->rope_apply(x, ct, st, T, NH, D, Rs[ri]);
+    ref_rope(xd, pos, &rope, T, NH, D);
+    EXPECT_ARRAY_NEAR(x, xd, T * NH * D, 1e-5, 1e-6);
+    free(pos); free(x); free(xd); free(ct); free(st);
+    rm_rope_free(&rope);
+  }
+}
+
+// Blocked online-softmax attention vs the full matrix: T around and across block sizes, GQA
+// ratios 1/2/4, a sliding window, queries after cached keys (q0 > 0), fp32 and fp64.
+TEST(attention_against_full_matrix) {
+  Rng r;
+  rng_seed(&r, 4);
+  long Ts[] = {1, 31, 33, 100, 130};
+  int ratios[] = {1, 2, 4};
+  int D = 16, K = 2;
+  for (int ti = 0; ti < 5; ti++)
+    for (int gi = 0; gi < 3; gi++)
+      for (int variant = 0; variant < 3; variant++) {
+        long Tk = Ts[ti];
+        long q0 = variant == 2 ? Tk / 3 : 0;  // the first Tk/3 keys come from a cache
+        long Tq = Tk - q0, window = variant == 1 ? 7 : 0;
+        int H = K * ratios[gi];
+        float *q = rand_f(&r, Tq * H * D, 1.5), *k = rand_f(&r, Tk * K * D, 1.5);
+        float *v = rand_f(&r, Tk * K * D, 1.0), *out = xmalloc(sizeof(float) * Tq * H * D);
+        double *qd = to_double(q, Tq * H * D), *kd = to_double(k, Tk * K * D);
+        double *vd = to_double(v, Tk * K * D), *od = xmalloc(sizeof(double) * Tq * H * D);
+        ref_attention(od, qd, kd, vd, Tq, Tk, q0, H, K, D, 0.25, window);
+        for (int fp64 = 0; fp64 < 2; fp64++) {
+          be->attention(out, q, k, v, Tq, Tk, q0, H, K, D, 0.25f, window, fp64);
+          EXPECT_ARRAY_NEAR(out, od, Tq * H * D, 1e-4, 1e-5);
+        }
+        free(q); free(k); free(v); free(out); free(qd); free(kd); free(vd); free(od);
+      }
+}
+
+TEST(activations_and_add) {
+  Rng r;
+  rng_seed(&r, 5);
+  long T = 9;
+  int F = 1001;
+  float *a = rand_f(&r, T * F, 3.0), *b = rand_f(&r, T * F, 1.0);
+  double *ad = to_double(a, T * F), *ref = xmalloc(sizeof(double) * T * F);
+  for (long i = 0; i < T * F; i++) ref[i] = ad[i] / (1.0 + exp(-ad[i])) * b[i];
+  be->silu_mul(a, b, T, F);
+  EXPECT_ARRAY_NEAR(a, ref, T * F, 1e-5, 1e-6);
+  for (long i = 0; i < T * F; i++) {
+    a[i] = (float)ad[i];
+    ref[i] = 0.5 * ad[i] * (1.0 + erf(ad[i] / sqrt(2.0)));
+  }
+  be->gelu(a, T, F);
+  EXPECT_ARRAY_NEAR(a, ref, T * F, 1e-5, 1e-6);
+  for (long i = 0; i < T * F; i++) ref[i] = (double)a[i] + b[i];
+  be->add(a, b, T * F);
+  EXPECT_ARRAY_NEAR(a, ref, T * F, 1e-6, 1e-6);
+  free(a); free(b); free(ad); free(ref);
+}
+
+// The fused LM head (blocks of 64 tokens) against full logits: T = 150 spans three blocks.
+// (The forward's own block, lm_block_rows(V), is checked by the whole-forward tests.)
+TEST(lm_head_against_full_logits) {
+  Rng r;
+  rng_seed(&r, 6);
+  long T = 150;
+  int C = 32, V = 300;
+  float *h = rand_f(&r, T * C, 1.0), *w = rand_f(&r, (size_t)V * C, 0.5);
+  int32_t *target = rm_tokens(T, V, 7), *am = xmalloc(sizeof(int32_t) * T);
+  float *nll = xmalloc(sizeof(float) * T), *logits = xmalloc(sizeof(float) * 64 * V);
+  double *hd = to_double(h, T * C), *lg = xmalloc(sizeof(double) * V);
+  double *ref = xmalloc(sizeof(double) * T);
+  int *ref_am = xmalloc(sizeof(int) * T);
+  for (long t = 0; t < T; t++) {
+    ref_linear(lg, hd + t * C, w, NULL, 1, C, V);
+    int best = 0;
+    for (int i = 1; i < V; i++)
+      if (lg[i] > lg[best]) best = i;
+    double sum = 0.0;
+    for (int i = 0; i < V; i++) sum += exp(lg[i] - lg[best]);
+    ref[t] = lg[best] + log(sum) - lg[target[t]];
+    ref_am[t] = best;
+  }
+  for (int fp64 = 0; fp64 < 2; fp64++) {
+    be->lm_head_nll(nll, am, h, w, target, T, C, V, fp64, logits, 64);
+    EXPECT_ARRAY_NEAR(nll, ref, T, 1e-5, 1e-4);
+    EXPECT_ARRAY_NEAR(am, ref_am, T, 0, 0);
+  }
+  free(h); free(w); free(target); free(am); free(nll); free(logits); free(hd); free(lg); free(ref);
+  free(ref_am);
+}
+
+// ---- whole forward ----
+
+typedef struct {
+  const char *name;
+  ModelConfig cfg;
+} Case;
+
+static int n_cases(Case *c) {
+  int n = 0;
+  c[n++] = (Case){"llama gqa 4:2", rm_config(ARCH_LLAMA, 97, 32, 2, 4, 2, 48, 1.0)};
+  c[n++] = (Case){"llama mha, compressed positions", rm_config(ARCH_LLAMA, 97, 32, 2, 2, 2, 40, 1.0)};
+  c[n] = (Case){"mistral gqa 4:1, window 9", rm_config(ARCH_MISTRAL, 97, 32, 2, 4, 1, 48, 1.0)};
+  c[n++].cfg.sliding_window = 9;
+  c[n] = (Case){"qwen2 window 5 from layer 1", rm_config(ARCH_QWEN2, 97, 32, 2, 4, 2, 48, 1.0)};
+  c[n].cfg.sliding_window = 5;
+  c[n++].cfg.sliding_window_from_layer = 1;
+  c[n++] = (Case){"qwen2 biases, tied", rm_config(ARCH_QWEN2, 97, 32, 2, 4, 2, 48, 1.0)};
+  c[n++] = (Case){"gpt_neox parallel, rotary 0.25", rm_config(ARCH_GPT_NEOX, 97, 32, 2, 2, 2, 64, 0.25)};
+  c[n] = (Case){"gpt_neox sequential, rotary 0.5", rm_config(ARCH_GPT_NEOX, 97, 32, 2, 2, 2, 64, 0.5)};
+  c[n++].cfg.parallel_residual = 0;
+  return n;
+}
+
+static double max_abs_diff(const float *a, const double *b, long n) {
+  double m = 0.0;
+  for (long i = 0; i < n; i++) m = fmax(m, fabs(a[i] - b[i]));
+  return m;
+}
+
+TEST(forward_every_arch_against_naive) {
+  Case cases[10];
+  int nc = n_cases(cases);
+  long T = 75;  // not a multiple of the attention blocks; longer than the sliding window
+  for (int ci = 0; ci < nc; ci++) {
+    Model m;
+    rm_init(&m, &cases[ci].cfg, 100 + ci);
+    RopeTable rope = rm_rope(cases[ci].cfg.rotary_dims, 10000.0, ci == 0 ? 1.1 : 1.0);
+    if (ci == 1) {  // positions compressed beyond 20 (fractional positions)
+      rope.compress = 1;
+      rope.compress_threshold = 20.0;
+      rope.compress_factor = 3.0;
+    }
+    int32_t *tok = rm_tokens(T, cases[ci].cfg.vocab_size, 200 + ci);
+    double *ref = xmalloc(sizeof(double) * T);
+    int *ref_am = xmalloc(sizeof(int) * T);
+    ref_forward(&m, &rope, tok, T, ref, ref_am);
+    float *nll = xmalloc(sizeof(float) * T);
+    uint8_t *ok = xmalloc(T);
+    for (int fp64 = 0; fp64 < 2; fp64++) {
+      ForwardOptions opt = {.threads = 0, .fp64_check = fp64};
+      BenchErr err;
+      EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, nll, ok, &opt, &err), 0);
+      double d = max_abs_diff(nll, ref, T - 1);
+      if (d > 1e-4) TEST_FAIL_AT("%s fp64=%d: max |dnll| %.3g", cases[ci].name, fp64, d);
+      for (long t = 0; t + 1 < T; t++)
+        if (ok[t] != (ref_am[t] == tok[t + 1])) {
+          TEST_FAIL_AT("%s fp64=%d: correct[%ld] = %d, reference argmax %d, target %d",
+                       cases[ci].name, fp64, t, ok[t], ref_am[t], tok[t + 1]);
+          break;
+        }
+    }
+    free(ref); free(ref_am); free(nll); free(ok); free(tok);
+    rm_rope_free(&rope);
+    rm_free(&m);
+  }
+}
+
+// A sliding window shorter than T changes the result; one ≥ T does not.
+TEST(sliding_window_applies_only_when_shorter) {
+  ModelConfig cfg = rm_config(ARCH_MISTRAL, 64, 32, 2, 4, 2, 48, 1.0);
+  Model m;
+  rm_init(&m, &cfg, 5);
+  RopeTable rope = rm_rope(cfg.rotary_dims, 10000.0, 1.0);
+  long T = 40;
+  int32_t *tok = rm_tokens(T, cfg.vocab_size, 6);
+  float *full = xmalloc(sizeof(float) * T), *win = xmalloc(sizeof(float) * T);
+  uint8_t *ok = xmalloc(T);
+  BenchErr err;
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, full, ok, NULL, &err), 0);
+  m.config.sliding_window = (int)T;
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, win, ok, NULL, &err), 0);
+  EXPECT_ARRAY_NEAR(win, full, T - 1, 0, 1e-6);
+  m.config.sliding_window = 8;
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, win, ok, NULL, &err), 0);
+  EXPECT_ARRAY_NEAR(win, full, 8, 0, 1e-6);  // tokens before the window edge see everything
+  EXPECT(fabs(win[T - 2] - full[T - 2]) > 1e-4);
+  free(tok); free(full); free(win); free(ok);
+  rm_rope_free(&rope);
+  rm_free(&m);
+}
+
+// fp64_check and fp32 agree closely; 1 thread and all threads agree.
+TEST(fp64_check_and_threads_close_to_fp32) {
+  ModelConfig cfg = rm_config(ARCH_LLAMA, 300, 64, 2, 4, 2, 96, 1.0);
+  Model m;
+  rm_init(&m, &cfg, 9);
+  RopeTable rope = rm_rope(cfg.rotary_dims, 10000.0, 1.0);
+  long T = 300;
+  int32_t *tok = rm_tokens(T, cfg.vocab_size, 10);
+  float *a = xmalloc(sizeof(float) * T), *b = xmalloc(sizeof(float) * T);
+  uint8_t *oa = xmalloc(T), *ob = xmalloc(T);
+  BenchErr err;
+  ForwardOptions f32 = {0, 0}, f64 = {0, 1}, one = {1, 0};
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, a, oa, &f32, &err), 0);
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, b, ob, &f64, &err), 0);
+  EXPECT_ARRAY_NEAR(b, a, T - 1, 1e-5, 5e-5);
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, b, ob, &one, &err), 0);
+  EXPECT_ARRAY_NEAR(b, a, T - 1, 1e-5, 5e-5);
+  free(tok); free(a); free(b); free(oa); free(ob);
+  rm_rope_free(&rope);
+  rm_free(&m);
+}
+
+// Scoring from s gives the tail of scoring from 0; s = T − 1 scores nothing; bad input errors.
+TEST(score_from_semantics_and_errors) {
+  ModelConfig cfg = rm_config(ARCH_QWEN2, 50, 32, 1, 4, 2, 48, 1.0);
+  Model m;
+  rm_init(&m, &cfg, 11);
+  RopeTable rope = rm_rope(cfg.rotary_dims, 10000.0, 1.0);
+  long T = 30, s = 17;
+  int32_t *tok = rm_tokens(T, cfg.vocab_size, 12);
+  float *all = xmalloc(sizeof(float) * T), *tail = xmalloc(sizeof(float) * T);
+  uint8_t *oa = xmalloc(T), *ot = xmalloc(T);
+  BenchErr err;
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, all, oa, NULL, &err), 0);
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, s, tail, ot, NULL, &err), 0);
+  EXPECT_ARRAY_NEAR(tail, all + s, T - 1 - s, 1e-6, 1e-6);
+  EXPECT_ARRAY_NEAR(ot, oa + s, T - 1 - s, 0, 0);
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, T - 1, tail, ot, NULL, &err), 0);
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, 1, 0, tail, ot, NULL, &err), 0);
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, T, tail, ot, NULL, &err), -1);
+  EXPECT_CONTAINS(err.msg, "score_from 30");
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, 0, 0, tail, ot, NULL, &err), -1);
+  tok[5] = 50;
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, tail, ot, NULL, &err), -1);
+  EXPECT_CONTAINS(err.msg, "token 5 is 50");
+  tok[5] = -1;
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, tail, ot, NULL, &err), -1);
+  tok[5] = 0;
+  RopeTable wrong = rm_rope(cfg.rotary_dims - 2, 10000.0, 1.0);
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, tail, ot, NULL, &err), 0);
+  EXPECT_INT_EQ(forward_score_window(&m, &wrong, tok, T, 0, tail, ot, NULL, &err), -1);
+  EXPECT_CONTAINS(err.msg, "rotary dims");
+  free(tok); free(all); free(tail); free(oa); free(ot);
+  rm_rope_free(&wrong);
+  rm_rope_free(&rope);
+  rm_free(&m);
+}
+
+// Prefill in one block == prefill of a prefix, then the rest one token at a time (decode).
+TEST(blocks_against_one_pass) {
+  ModelConfig cfg = rm_config(ARCH_GPT_NEOX, 80, 32, 2, 4, 4, 64, 0.25);
+  Model m;
+  rm_init(&m, &cfg, 13);
+  RopeTable rope = rm_rope(cfg.rotary_dims, 10000.0, 1.0);
+  long T = 50, prompt = 37;
+  int32_t *tok = rm_tokens(T, cfg.vocab_size, 14);
+  float *one = xmalloc(sizeof(float) * T), *blk = xmalloc(sizeof(float) * T);
+  uint8_t *oo = xmalloc(T), *ob = xmalloc(T);
+  double *pos = xmalloc(sizeof(double) * T);
+  for (long t = 0; t < T; t++) pos[t] = (double)t;
+  BenchErr err;
+  EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, one, oo, NULL, &err), 0);
+  KVCache cache;
+  ForwardState s;
+  EXPECT_INT_EQ(kv_cache_init(&cache, backend_cpu(), &cfg, T, &err), 0);
+  EXPECT_INT_EQ(forward_state_init(&s, &m, backend_cpu(), prompt, NULL, &err), 0);
+  EXPECT_INT_EQ(forward_block(&s, &cache, &rope, tok, pos, prompt, &err), 0);
+  EXPECT_INT_EQ(forward_score(&s, 0, prompt, tok + 1, blk, ob, &err), 0);
+  for (long t = prompt; t + 1 < T; t++) {
+    EXPECT_INT_EQ(forward_block(&s, &cache, &rope, tok + t, pos + t, 1, &err), 0);
+    EXPECT_INT_EQ(forward_score(&s, 0, 1, tok + t + 1, blk + t, ob + t, &err), 0);
+  }
+  EXPECT_INT_EQ(cache.len, T - 1);
+  EXPECT_ARRAY_NEAR(blk, one, T - 1, 1e-5, 2e-5);
+  EXPECT_ARRAY_NEAR(ob, oo, T - 1, 0, 0);
+  EXPECT_INT_EQ(forward_block(&s, &cache, &rope, tok, pos, prompt + 1, &err), -1);
+  EXPECT_CONTAINS(err.msg, "exceeds");
+  EXPECT_INT_EQ(forward_block(&s, &cache, &rope, tok, pos, 2, &err), -1);
+  EXPECT_CONTAINS(err.msg, "kv cache full");
+  EXPECT_INT_EQ(forward_score(&s, 0, 2, tok, blk, ob, &err), -1);
+  forward_state_free(&s);
+  kv_cache_free(&cache);
+  free(tok); free(one); free(blk); free(oo); free(ob); free(pos);
+  rm_rope_free(&rope);
+  rm_free(&m);
+}
+
+TEST(memory_and_flops_estimates) {
+  ModelConfig cfg = rm_config(ARCH_LLAMA, 512, 64, 2, 4, 2, 128, 1.0);
+  size_t kv = 2ul * 2 * 16384 * 2 * 16 * sizeof(float);   // K and V, 2 layers, K = 2, D = 16
+  size_t act = 16384ul * (3 * 64 + 2 * 64) * sizeof(float);  // x, xn, h2; q, att
+  size_t b = forward_memory_bytes(&cfg, 16384);
+  EXPECT(b > kv + act && b < kv + act + (8ul << 20));  // + rope tables, ids, MLP rows, LM block
+  double f = forward_flops(&cfg, 100, 99);
+  double mm = 2.0 * 100 * 2 * (64.0 * 64 * 2 + 64.0 * 32 * 2 + 3.0 * 64 * 128);
+  double attn = 2 * 100.0 * 101 / 2 * 64 * 4, head = 2.0 * 64 * 512 * 99;
+  EXPECT_NEAR(f, mm + attn + head, 1e-12, 0);
+}
+
+int main(void) {
+  be = backend_cpu();
+  be->set_threads(0);
+  RUN(vector_exp_accuracy);
+  RUN(matmul_against_naive);
+  RUN(norms_against_naive);
+  RUN(rope_against_naive);
+  RUN(attention_against_full_matrix);
+  RUN(activations_and_add);
+  RUN(lm_head_against_full_logits);
+  RUN(forward_every_arch_against_naive);
+  RUN(sliding_window_applies_only_when_shorter);
+  RUN(fp64_check_and_threads_close_to_fp32);
+  RUN(score_from_semantics_and_errors);
+  RUN(blocks_against_one_pass);
+  RUN(memory_and_flops_estimates);
+  TEST_SUMMARY();
+}
