@@ -286,7 +286,7 @@ static ModelShape *model_shapes(const Suite *s, const Matrix *m, StrList *warnin
   return shapes;
 }
 
-static void dry_run(const RunArgs *a, const Suite *s, const RunSelection *sel, const char *dir, RunLog *lg) {
+static void dry_run(const RunArgs *a, const RunSelection *sel, const char *dir, RunLog *lg) {
   long skipped = 0;
   for (long k = 0; k < sel->n; k++) {
     const RunJob *rj = &sel->jobs[k];
@@ -294,7 +294,6 @@ static void dry_run(const RunArgs *a, const Suite *s, const RunSelection *sel, c
     skipped += done;
     run_log(lg, "[%ld/%ld] %s: %s", k + 1, sel->n, rj->label, done ? "already done" : "would run");
   }
-  (void)s;
   run_log(lg, "dry run: %ld jobs would run, %ld already done", sel->n - skipped, skipped);
 }
 
@@ -531,7 +530,7 @@ int cmd_run(int argc, char **argv) {
     RunLog lg;
     run_log_open(&lg, NULL, &err);
     for (int i = 0; i < warnings.n; i++) run_log_warn(&lg, "%s", warnings.items[i]);
-    dry_run(&a, s, &sel, dir, &lg);
+    dry_run(&a, &sel, dir, &lg);
     run_log_close(&lg);
     rc = EXIT_OK;
   } else {
