@@ -28,7 +28,7 @@ REL_OBJ := $(patsubst %.c,$(REL)/%.o,$(LIB_SRC))
 ifneq ($(NVCC),)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 NVCCFLAGS ?= -O2 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80 \
-             -Xcompiler -fPIC $(CPPFLAGS)
+             -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter $(CPPFLAGS)
 CU_OBJ := $(patsubst %.cu,$(REL)/%.o,$(CU_SRC))
 REL_CPPFLAGS := -DBENCH_CUDA
 REL_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
@@ -45,11 +45,11 @@ all: bench
 bench: $(REL)/cli/main.o $(REL_OBJ) $(CU_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(REL_LDLIBS)
 
-$(REL)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h)
+$(REL)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h kernels/*.cuh)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(REL)/%.o: %.cu $(wildcard engine/*.h kernels/*.h)
+$(REL)/%.o: %.cu $(wildcard engine/*.h kernels/*.h kernels/*.cuh)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
@@ -65,7 +65,7 @@ ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(LIB_SRC))
 $(ASAN)/bench: $(ASAN)/cli/main.o $(ASAN_OBJ)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
 
-$(ASAN)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h)
+$(ASAN)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h kernels/*.cuh)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
