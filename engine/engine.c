@@ -3,6 +3,10 @@
 
 #include <string.h>
 
+#ifdef BENCH_CUDA
+#include "cuda_mem.cuh"
+#endif
+
 int dtype_from_name(const char *name, DType *out, BenchErr *err) {
   static const struct {
     const char *name;
@@ -48,4 +52,18 @@ ForwardOptions engine_forward_options(const Engine *e, int threads, int fp64_che
 
 const char *engine_compute_dtype(const Engine *e) {
   return e->gpu < 0 ? "fp32" : model_dtype_name(e->dtype);
+}
+
+size_t engine_device_peak_bytes(const Engine *e, int reset) {
+  size_t peak = 0;
+#ifdef BENCH_CUDA
+  if (e->gpu >= 0) {
+    peak = cuda_mem_peak();
+    if (reset) cuda_mem_peak_reset();
+  }
+#else
+  (void)e;
+  (void)reset;
+#endif
+  return peak;
 }

@@ -32,6 +32,10 @@ void engine_close(Engine *e);
 ForwardOptions engine_forward_options(const Engine *e, int threads, int fp64_check);
 // What the matrix products compute in: the dtype on CUDA, "fp32" on the CPU.
 const char *engine_compute_dtype(const Engine *e);
+// Device memory this process held at most since the last reset, then resets the mark when
+// `reset` (CUDA: weights, KV cache, activations and scratch; 0 on the CPU, whose peak is the
+// process's resident memory).
+size_t engine_device_peak_bytes(const Engine *e, int reset);
 // DType from "fp32", "bf16", "fp16"; -1 with err otherwise.
 int dtype_from_name(const char *name, DType *out, BenchErr *err);
 
