@@ -3,6 +3,7 @@
 #   make demo    setup + build + run suites/quickstart.yaml on the CPU
 #   make test    setup + build + unit, end-to-end, reference and sanitizer tests
 #   make fuzz    run each libFuzzer harness for a bounded time (FUZZ_SECONDS, default 60)
+#   make bench-tokenizer   tokenizer MB/s against HF tokenizers (scripts/bench_tokenizer.sh)
 
 CC       ?= cc
 NVCC     ?= $(shell command -v nvcc 2>/dev/null)
@@ -38,7 +39,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup demo test unit-test fuzz clean bench-cpu gpu-test gpu-bundle
+.PHONY: all setup demo test unit-test fuzz clean bench-cpu bench-tokenizer gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -132,6 +133,10 @@ $(REL)/bench_cpu: tests/bench/bench_cpu.c tests/unit/random_model.h $(REL_OBJ) $
 
 bench-cpu: all $(REL)/bench_cpu
 	@scripts/bench_cpu.sh $(BENCH_ARGS)
+
+bench-tokenizer: setup
+	@$(MAKE) --no-print-directory all
+	@PYTHON=$(PYTHON) scripts/bench_tokenizer.sh
 
 clean:
 	rm -rf build bench

@@ -176,8 +176,8 @@ static int cuda_set_threads(int threads) {
   }                                                                                              \
   static void cuda_lm_head_nll_##SUFFIX(float *nll, int32_t *argmax, const float *h,            \
                                         const void *w, const int32_t *target, long T, int C,    \
-                                        int V, int fp64, float *logits) {                       \
-    size_t rows = (size_t)(T < LM_BLOCK ? T : LM_BLOCK);                                        \
+                                        int V, int fp64, float *logits, long block) {           \
+    size_t rows = (size_t)(T < block ? T : block);                                              \
     cuda_lm_head_nll(nll, argmax, h, w, DT, target, T, C, V, fp64, logits, rows * (size_t)V);   \
   }                                                                                              \
   static int cuda_weights_upload_##SUFFIX(ModelWeights *dst, const Model *m, BenchErr *err) {   \

@@ -1,6 +1,6 @@
 // lm_head.cuh — the fused LM head: logits by blocks of rows and vocabulary chunks (cuBLASLt),
 // log-softmax, NLL of the target and argmax, without a T × V logits matrix. CPU twin:
-// cpu_lm_head_nll (backend_cpu.c), whole rows per block of LM_BLOCK tokens; the chunk fold is
+// cpu_lm_head_nll (backend_cpu.c), whole rows per block of tokens; the chunk fold is
 // lm_merge.h. Legend: T tokens, C hidden, V vocab.
 #ifndef BENCH_LM_HEAD_CUH
 #define BENCH_LM_HEAD_CUH

@@ -353,7 +353,8 @@ static void test_lm_head(Rng *r) {
     int32_t *tg = xmalloc(sizeof(int32_t) * T);
     for (long t = 0; t < T; t++) tg[t] = (int32_t)rng_below(r, (uint64_t)V);
     tg[0] = V - 1;
-    size_t lrows = (size_t)(T < LM_BLOCK ? T : LM_BLOCK);
+    long block = lm_block_rows(V);
+    size_t lrows = (size_t)(T < block ? T : block);
     float *logits = xmalloc(sizeof(float) * lrows * V);
     float *ref = xmalloc(sizeof(float) * T), *got = xmalloc(sizeof(float) * T);
     int32_t *ram = xmalloc(sizeof(int32_t) * T), *gam = xmalloc(sizeof(int32_t) * T);
@@ -367,8 +368,8 @@ static void test_lm_head(Rng *r) {
       float *hr = rounded(h, (size_t)T * C, t), *wr = rounded(w, (size_t)V * C, t);
       void *dw = dput_as(w, (size_t)V * C, t);
       for (int fp64 = 0; fp64 < 2; fp64++) {
-        backend_cpu()->lm_head_nll(ref, ram, hr, wr, tg, T, C, V, fp64, logits);
-        backend_cuda(t)->lm_head_nll(dn, dam, dh, dw, dtg, T, C, V, fp64, dl);
+        backend_cpu()->lm_head_nll(ref, ram, hr, wr, tg, T, C, V, fp64, logits, block);
+        backend_cuda(t)->lm_head_nll(dn, dam, dh, dw, dtg, T, C, V, fp64, dl, block);
         dget(got, dn, sizeof(float) * T);
         dget(gam, dam, sizeof(int32_t) * T);
         char what[96];

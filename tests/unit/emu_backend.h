@@ -39,9 +39,10 @@ static void emu_matmul(float *y, const float *x, const void *w, const float *b, 
 }
 
 static void emu_lm_head_nll(float *nll, int32_t *argmax, const float *h, const void *w,
-                            const int32_t *target, long T, int C, int V, int fp64, float *logits) {
+                            const int32_t *target, long T, int C, int V, int fp64, float *logits,
+                            long block) {
   float *hr = emu_rounded(h, (size_t)T * C);
-  backend_cpu()->lm_head_nll(nll, argmax, hr, w, target, T, C, V, fp64, logits);
+  backend_cpu()->lm_head_nll(nll, argmax, hr, w, target, T, C, V, fp64, logits, block);
   free(hr);
 }
 

@@ -217,7 +217,7 @@ TEST(lm_head_chunk_fold_matches_whole_rows) {
   float ref[9], got[9];
   int32_t ref_am[9], got_am[9];
   for (int fp64 = 0; fp64 < 2; fp64++) {
-    backend_cpu()->lm_head_nll(ref, ref_am, h, w, target, T, C, V, fp64, logits);
+    backend_cpu()->lm_head_nll(ref, ref_am, h, w, target, T, C, V, fp64, logits, T);
     int chunks[] = {1, 7, 64, 250, 299, 300, 1000};
     for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
       fold_rows(z, target, T, V, chunks[k], fp64, got, got_am);
@@ -245,15 +245,16 @@ TEST(lm_head_plan_fits_the_scratch) {
     for (size_t b = 0; b < sizeof Vs / sizeof Vs[0]; b++) {
       long T = Ts[a];
       int V = Vs[b];
-      size_t elems = (size_t)(T < LM_BLOCK ? T : LM_BLOCK) * V;  // what forward.c allocates
+      long block = lm_block_rows(V);
+      size_t elems = (size_t)(T < block ? T : block) * V;  // what forward.c allocates
       long rows;
       int vc;
       lm_plan(T, V, elems, &rows, &vc);
       if (!(rows >= 1 && rows <= T && vc >= 1 && vc <= V && vc <= LM_VCHUNK &&
             (size_t)rows * vc <= elems))
         TEST_FAIL_AT("T %ld V %d: rows %ld, chunk %d, scratch %zu", T, V, rows, vc, elems);
-      // as many rows as the scratch allows: never fewer than LM_BLOCK when T has them
-      if (T >= LM_BLOCK && rows < LM_BLOCK) TEST_FAIL_AT("T %ld V %d: only %ld rows", T, V, rows);
+      // as many rows as the scratch allows: never fewer than the CPU's block when T has them
+      if (T >= block && rows < block) TEST_FAIL_AT("T %ld V %d: only %ld rows", T, V, rows);
     }
 }
 
