@@ -71,11 +71,11 @@ extern "C" void cuda_gemm(float *y, const void *x, const void *w, DType dtype, l
   cublasCheck(cublasLtMatmul(lt, op, &alpha, w, la, x, lb, &beta, y, ld, y, ld, &heur.algo, ws,
                              ws_bytes, 0));
 out:
-  if (pref) cublasLtMatmulPreferenceDestroy(pref);
-  if (ld) cublasLtMatrixLayoutDestroy(ld);
-  if (lb) cublasLtMatrixLayoutDestroy(lb);
-  if (la) cublasLtMatrixLayoutDestroy(la);
-  if (op) cublasLtMatmulDescDestroy(op);
+  if (pref) cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
+  if (ld) cublasCheck(cublasLtMatrixLayoutDestroy(ld));
+  if (lb) cublasCheck(cublasLtMatrixLayoutDestroy(lb));
+  if (la) cublasCheck(cublasLtMatrixLayoutDestroy(la));
+  if (op) cublasCheck(cublasLtMatmulDescDestroy(op));
 }
 
 // y[T, N] += b[N]
