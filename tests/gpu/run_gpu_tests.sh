@@ -10,6 +10,9 @@
 # 4. hf_compare.py: transformers on the same GPU (transformers.md);
 # then SUMMARY.md with the machine and every table. Files go to $OUT (default build/gpu-out);
 # the per-token NLLs for step 4 stay in build/. Exit status 1 when any check failed.
+# The results worth keeping are SUMMARY.md, committed as tests/gpu/RESULTS-<gpu>.md.
+# Runs in a few minutes on an H100/H200 (the CPU references and the model initialisations are
+# most of it); --quick shrinks every size.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-build/gpu-out}

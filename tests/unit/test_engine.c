@@ -12,6 +12,10 @@
 #include "random_model.h"
 #include "test.h"
 
+#ifdef BENCH_CUDA
+#include "cuda_mem.cuh"
+#endif
+
 TEST(device_resolve_names) {
   char name[DEVICE_NAME_MAX];
   int gpu;
@@ -82,6 +86,24 @@ TEST(cuda_without_a_gpu_is_an_error_not_a_crash) {
   rm_free(&m);
 }
 
+// The CUDA error record, exercised where no GPU answers: a failed allocation returns NULL and
+// records nothing (the caller reports it with its numbers); a scratch buffer that cannot grow is
+// recorded as "out of memory", handed over once, then cleared.
+TEST(cuda_error_record_without_a_gpu) {
+#ifdef BENCH_CUDA
+  if (device_gpu_count() > 0) return;
+  BenchErr err;
+  EXPECT(cuda_alloc(1024) == NULL);
+  EXPECT_INT_EQ(cuda_take_error(&err), 0);
+  EXPECT(cuda_scratch(CUDA_SCRATCH_CONVERT, 1024) == NULL);
+  EXPECT_INT_EQ(cuda_take_error(&err), -1);
+  EXPECT_CONTAINS(err.msg, "out of memory");
+  EXPECT_CONTAINS(err.msg, "scratch buffer");
+  EXPECT_INT_EQ(cuda_take_error(&err), 0);
+  EXPECT_INT_EQ(cuda_device_current(), -1);
+#endif
+}
+
 TEST(cpu_engine_equals_the_plain_forward) {
   ModelConfig cfg = rm_config(ARCH_QWEN2, 200, 64, 2, 4, 2, 96, 1.0);
   Model m;
@@ -139,6 +161,7 @@ int main(void) {
   RUN(device_resolve_names);
   RUN(dtype_names);
   RUN(cuda_without_a_gpu_is_an_error_not_a_crash);
+  RUN(cuda_error_record_without_a_gpu);
   RUN(cpu_engine_equals_the_plain_forward);
   RUN(device_backend_needs_uploaded_weights);
   TEST_SUMMARY();
