@@ -278,9 +278,9 @@ static int submit(const SubmitArgs *a, const Suite *s, const char **ids, const d
     goto out;
   }
   char *qa = shell_quote(array_sh), *qr = shell_quote(report_sh);
-  printf("suite '%s': %ld job%s to run in %d array task%s (%d shard%s, MaxArraySize %d)%s\n", s->suite, n,
+  printf("suite '%s': %ld job%s to run in %d array task%s (%d shard%s, MaxArraySize %d)\n", s->suite, n,
          n == 1 ? "" : "s", pack.n_tasks, pack.n_tasks == 1 ? "" : "s", pack.n_shards, pack.n_shards == 1 ? "" : "s",
-         max_array, a->max_parallel ? "" : "");
+         max_array);
   printf("wrote %s and %s\n", array_sh, report_sh);
   if (a->dry_run) {
     printf("dry run: nothing submitted; the commands would be\n");
