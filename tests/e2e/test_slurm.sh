@@ -180,7 +180,7 @@ read -r T TJOBS < <("$PYTHON" -c '
 import json; t=[x for x in json.load(open("rq/slurm/submitted.json"))["tasks"] if len(x["jobs"]) >= 2][0]
 print(t["task"], ",".join(t["jobs"]))')
 first=""
-for _ in $(seq 120); do
+for _ in $(seq 240); do
   for id in ${TJOBS//,/ }; do [ -f "rq/jobs/$id.json" ] && first=$id; done
   [ -n "$first" ] && break
   sleep 0.25
