@@ -428,7 +428,7 @@ TEST(fp64_check_and_threads_close_to_fp32) {
   float *a = xmalloc(sizeof(float) * T), *b = xmalloc(sizeof(float) * T);
   uint8_t *oa = xmalloc(T), *ob = xmalloc(T);
   BenchErr err;
-  ForwardOptions f32 = {0, 0}, f64 = {0, 1}, one = {1, 0};
+  ForwardOptions f32 = {.threads = 0}, f64 = {.fp64_check = 1}, one = {.threads = 1};
   EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, a, oa, &f32, &err), 0);
   EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, b, ob, &f64, &err), 0);
   EXPECT_ARRAY_NEAR(b, a, T - 1, 1e-5, 5e-5);
