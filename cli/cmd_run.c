@@ -1,5 +1,5 @@
 // cmd_run.c — `bench run SUITE [--only PHASE[,PHASE]] [--device auto|cpu|cuda[:N]] [--devices 0,1,..]
-//                [--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--dry-run]`
+//                [--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--dry-run] [--no-report]`
 //
 // Before any job: the suite is expanded, every missing model or dataset path is listed at once
 // (exit 2), and the plan's warnings are shown. Then, holding the results directory's lock
@@ -56,6 +56,8 @@ const char cmd_run_help[] =
     "  --reports DIR         where the report goes (default reports/<suite>, as bench report)\n"
     "  --fresh               recompute jobs that already finished\n"
     "  --dry-run             list the jobs that would run and the plan's warnings; write nothing\n"
+    "  --no-report           do not rewrite the report at the end (a Slurm array's tasks leave it to\n"
+    "                        the report step that runs after them)\n"
     "\n"
     "Jobs run in worker processes, one model loaded once per worker. A job that runs out of memory\n"
     "is recorded oom, one that kills its worker (segfault, abort, CUDA error) is recorded crashed\n"
@@ -81,7 +83,7 @@ typedef struct {
   int shard_i, shard_n;  // 0/0: unsharded
   const char *results;   // results dir (NULL: results/<suite>)
   const char *reports;   // reports dir (NULL: the report's default)
-  int fresh, dry_run;
+  int fresh, dry_run, no_report;
   char *command;         // "bench run ..." as given
 } RunArgs;
 
@@ -149,6 +151,7 @@ static int parse_args(int argc, char **argv, RunArgs *a) {
       if (shard_parse(val, &a->shard_i, &a->shard_n, &err) != 0) return usage_error("%s", err.msg);
     } else if (strcmp(arg, "--fresh") == 0) a->fresh = 1;
     else if (strcmp(arg, "--dry-run") == 0) a->dry_run = 1;
+    else if (strcmp(arg, "--no-report") == 0) a->no_report = 1;
     else if (arg[0] == '-' && arg[1]) return usage_error("unknown option '%s' for 'run'", arg);
     else if (!a->suite_path) a->suite_path = arg;
     else return usage_error("unexpected argument '%s' ('run' takes one suite)", arg);
@@ -455,7 +458,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
     if (failed)
       run_log(&lg, "failed: %ld oom, %ld error, %ld crashed; 'bench status %s' lists them, and running the "
               "same command again retries them", out.oom, out.error, out.crashed, dir);
-    regenerate_report(&lg, dir, a->reports);
+    if (!a->no_report) regenerate_report(&lg, dir, a->reports);
     code = failed ? EXIT_JOBS_FAILED : EXIT_OK;
   }
   run_log_close(&lg);

@@ -16,6 +16,7 @@
 #include "run_lock.h"
 #include "run_log.h"
 #include "run_status.h"
+#include "slurm.h"
 
 #define MAX_FAILURES_LISTED 20
 
@@ -27,6 +28,7 @@ const char cmd_status_help[] =
     "  running  each running job, its device, window progress and tokens/s\n"
     "  ETA      from the throughput measured so far\n"
     "  failed   each failed job with its one-line error\n"
+    "  slurm    after `bench submit --slurm`: each array task's jobs done/total and its squeue state\n"
     "It needs only the files, so it works from another shell, over ssh, or from another machine\n"
     "that sees the directory, while the run goes on.\n";
 
@@ -210,9 +212,11 @@ int cmd_status(int argc, char **argv) {
     return EXIT_BAD_INPUT;
   }
   char *jobs_dir = path_join(dir, "jobs"), *suite = path_join(dir, "suite.yaml");
-  int is_results = is_directory(jobs_dir) || file_exists(suite);
+  char *submitted = slurm_submitted_path(dir);
+  int is_results = is_directory(jobs_dir) || file_exists(suite) || file_exists(submitted);
   free(jobs_dir);
   free(suite);
+  free(submitted);
   if (!is_directory(dir) || !is_results) {
     fprintf(stderr, "bench: error: '%s' is not a results directory (no jobs/ or suite.yaml in it)\n", dir);
     return EXIT_BAD_INPUT;
@@ -272,6 +276,7 @@ int cmd_status(int argc, char **argv) {
       const char *state = json_string_value(json_object_get(stats[i], "state"));
       if (state && (strcmp(state, "running") == 0 || strcmp(state, "stopping") == 0)) print_runner(stats[i], now, 1);
     }
+  slurm_status_print(dir, stdout);
   if (failed || t.failures.len) {
     printf("failed\n%s", t.failures.data ? t.failures.data : "");
     if (t.listed > MAX_FAILURES_LISTED) printf("  ... and %d more\n", t.listed - MAX_FAILURES_LISTED);
