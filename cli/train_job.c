@@ -18,21 +18,17 @@ struct TrainJobs {
   const Suite *suite;
   char *results_dir;
   int threads;
-  TrainLogFn log;
-  void *log_ctx;
+  TrainHooks hooks;                // of the current call
   char loaded_id[JOB_ID_HEX + 1];  // train_id of the model held ("" when none)
   Model model;
   json_t *record;
 };
 
-TrainJobs *train_jobs_new(const Suite *s, const char *results_dir, int threads, TrainLogFn log,
-                          void *log_ctx) {
+TrainJobs *train_jobs_new(const Suite *s, const char *results_dir, int threads) {
   TrainJobs *tj = xcalloc(1, sizeof *tj);
   tj->suite = s;
   tj->results_dir = xstrdup(results_dir);
   tj->threads = threads;
-  tj->log = log;
-  tj->log_ctx = log_ctx;
   return tj;
 }
 
@@ -52,13 +48,13 @@ void train_jobs_free(TrainJobs *tj) {
 
 static void tj_log(TrainJobs *tj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tj_log(TrainJobs *tj, const char *fmt, ...) {
-  if (!tj->log) return;
+  if (!tj->hooks.log) return;
   va_list ap;
   va_start(ap, fmt);
   char *msg = NULL;
   if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
   va_end(ap);
-  if (msg) tj->log(tj->log_ctx, msg);
+  if (msg) tj->hooks.log(tj->hooks.ctx, msg);
   free(msg);
 }
 
@@ -172,12 +168,19 @@ typedef struct {
   TrainJobs *tj;
   const char *id;
   double last;
+  long first;            // the step this call started after (a resumed run)
+  long tokens_per_step;
 } Progress;
 
 static void on_step(void *ctx, long step, long steps, double loss, double tps) {
   Progress *p = ctx;
   double now = mono_time();
-  if (step == 1 || step == steps || now - p->last >= 30.0) {
+  if (p->first < 0) p->first = step - 1;
+  if (p->tj->hooks.step) {
+    long tokens = (step - p->first) * p->tokens_per_step;
+    p->tj->hooks.step(p->tj->hooks.ctx, step, steps, tokens, tps > 0 ? (double)tokens / tps : 0);
+  }
+  if (step == p->first + 1 || step == steps || now - p->last >= 30.0) {
     tj_log(p->tj, "train %s: step %ld/%ld loss %.4f, %.0f tokens/s", p->id, step, steps, loss, tps);
     p->last = now;
   }
@@ -247,7 +250,7 @@ static int train_model(TrainJobs *tj, const Job *j, const Recipe *rc_in, const c
          "tokens (%ld data tokens, %.1f epochs), into %s", j->train_id, rc.name, j->rope.name,
          j->seed, train_n_params(c), c->steps, c->batch, c->seq_len, n_train,
          (double)c->steps * c->batch * c->seq_len / (double)(n_train > 1 ? n_train - 1 : 1), dir);
-  Progress prog = {tj, j->train_id, 0};
+  Progress prog = {tj, j->train_id, 0, -1, c->batch * c->seq_len};
   TrainRun run = {.train_ids = train.ids, .n_train = n_train, .val_ids = val.ids, .n_val = val.n,
                   .val_windows = 4, .eval_every = rc.eval_every, .save_every = rc.save_every,
                   .dir = dir, .tokenizer_path = tok_path, .rope_spec = in->rope,
@@ -270,8 +273,10 @@ out:
   return rcode;
 }
 
-int train_jobs_model(TrainJobs *tj, const Job *j, const Model **model, const json_t **record,
-                     BenchErr *err) {
+int train_jobs_model(TrainJobs *tj, const Job *j, const TrainHooks *hooks, const Model **model,
+                     const json_t **record, BenchErr *err) {
+  memset(&tj->hooks, 0, sizeof tj->hooks);
+  if (hooks) tj->hooks = *hooks;
   if (!j->train.variant || !j->train_id[0] || !j->inputs.train)
     return err_set(err, "job %s has neither a model nor a train recipe", j->id);
   if (strcmp(tj->loaded_id, j->train_id) == 0) {

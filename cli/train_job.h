@@ -35,17 +35,23 @@
 
 typedef struct TrainJobs TrainJobs;
 
-// Progress lines ("train <id>: step s/N loss x, n tok/s") go to log (may be NULL).
-typedef void (*TrainLogFn)(void *ctx, const char *line);
+// What a training run reports while it goes (each may be NULL).
+typedef struct {
+  // lines for the run log: "train <id>: step s/N loss x, n tokens/s" (first, last, every 30 s)
+  void (*log)(void *ctx, const char *line);
+  // after every step: steps done of total, tokens trained and seconds in steps so far (the
+  // runner's progress signature: the supervisor sees a training job advance)
+  void (*step)(void *ctx, long done, long total, long tokens, double seconds);
+  void *ctx;
+} TrainHooks;
 
-TrainJobs *train_jobs_new(const Suite *s, const char *results_dir, int threads, TrainLogFn log,
-                          void *log_ctx);
+TrainJobs *train_jobs_new(const Suite *s, const char *results_dir, int threads);
 void train_jobs_free(TrainJobs *tj);
 
 // The trained model of job j (j->model == NULL), trained now when needed. *model and *record stay
 // valid until the next call or train_jobs_free. -1 with err when training cannot run.
-int train_jobs_model(TrainJobs *tj, const Job *j, const Model **model, const json_t **record,
-                     BenchErr *err);
+int train_jobs_model(TrainJobs *tj, const Job *j, const TrainHooks *hooks, const Model **model,
+                     const json_t **record, BenchErr *err);
 
 // Whether job j's train recipe reads suite dataset `name` (its data) or suite model `name` (its
 // tokenizer): for the runner's check of missing paths before any job starts.

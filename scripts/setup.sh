@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential clang libclang-rt-dev libomp-dev libyaml-dev libjansson-dev libpcre2-dev
-          libopenblas-dev gnuplot-nox python3 python3-venv python3-pip git)
+          libopenblas-dev gnuplot-nox python3 python3-venv python3-pip git
+          slurm-wlm munge)   # slurm-wlm, munge: the one-node cluster of tests/e2e/test_slurm.sh
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
