@@ -71,7 +71,7 @@ static json_t *hf_config(const Trainer *t, const TrainCkptInfo *ci) {
 }
 
 static int write_json(const char *dir, const char *name, json_t *j, BenchErr *err) {
-  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
   json_decref(j);
   CHECK(text);
   size_t n = strlen(text);
