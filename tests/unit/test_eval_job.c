@@ -1,0 +1,204 @@
+// test_eval_job.c — eval_job on a small random model against forward_score_window called
+// directly: chunks, sliding (S = L is chunks; S < L window by window), half and random score
+// exactly the NLLs the forward gives for the windows eval.h defines; metrics agree with them;
+// job errors (short dataset, decode, non-full cache, ids outside the vocabulary).
+#include <stdlib.h>
+
+#include "eval.h"
+#include "forward.h"
+#include "random_model.h"
+#include "rope.h"
+#include "test.h"
+
+// Legend: V vocab, C hidden, N dataset tokens.
+enum { V = 64, C = 32, N = 200 };
+
+static char tmpdir[] = "/tmp/bench_test_eval_job_XXXXXX";
+static Model model;
+static int32_t *tokens;  // [N]
+static char *bin_path;
+static json_t *rope_spec;
+
+static EvalRequest request(const char *protocol, long L, long W, long S, uint64_t seed) {
+  EvalRequest q = {0};
+  q.model = &model;
+  q.dataset_name = "rand";
+  q.dataset_path = bin_path;
+  q.rope = rope_spec;
+  q.protocol = protocol;
+  q.length = L;
+  q.windows = W;
+  q.stride = S;
+  q.seed = seed;
+  q.dtype = "fp32";
+  q.threads = 1;
+  q.keep_token_nll = 1;
+  return q;
+}
+
+// The NLLs forward_score_window gives for the plan's windows, concatenated ([plan.scored]).
+static float *direct_nll(const WindowPlan *plan, long L) {
+  RopeModelInfo info = {.head_dim = model.config.head_dim,
+                        .partial_rotary_factor = model.config.partial_rotary_factor,
+                        .rope_theta = model.config.rope_theta,
+                        .max_position_embeddings = model.config.max_position_embeddings,
+                        .rope_scaling_json = NULL};
+  RopeTable rope;
+  BenchErr err;
+  if (rope_build(rope_spec, &info, L, &rope, &err) != 0) {
+    TEST_FAIL_AT("rope_build: %s", err.msg);
+    return NULL;
+  }
+  float *all = xmalloc((size_t)(plan->scored + 1) * sizeof *all);
+  float *nll = xmalloc((size_t)L * sizeof *nll);
+  uint8_t *ok = xmalloc((size_t)L);
+  ForwardOptions opt = {.threads = 1, .fp64_check = 0};
+  long k = 0;
+  for (long i = 0; i < plan->n; i++) {
+    const EvalWindow *w = &plan->w[i];
+    if (forward_score_window(&model, &rope, tokens + w->start, w->len, w->score_from, nll, ok, &opt,
+                             &err) != 0)
+      TEST_FAIL_AT("forward: %s", err.msg);
+    long n = w->len - 1 - w->score_from;
+    memcpy(all + k, nll, (size_t)n * sizeof *nll);
+    k += n;
+  }
+  free(nll);
+  free(ok);
+  rope_table_free(&rope);
+  return all;
+}
+
+static void expect_matches_direct(const char *protocol, long L, long W, long S, uint64_t seed) {
+  Protocol p;
+  BenchErr err;
+  EXPECT_INT_EQ(protocol_from_name(protocol, &p, &err), 0);
+  WindowPlan plan;
+  EXPECT_INT_EQ(plan_windows(p, N, L, W, S, seed, "rand", &plan, &err), 0);
+  EvalRequest q = request(protocol, L, W, S, seed);
+  EvalResult r;
+  int rc = eval_job(&q, &r, &err);
+  EXPECT_INT_EQ(rc, 0);
+  if (rc != 0) {
+    fprintf(stderr, "eval_job: %s\n", err.msg);
+    window_plan_free(&plan);
+    return;
+  }
+  EXPECT_INT_EQ(r.tokens, plan.scored);
+  float *want = direct_nll(&plan, L);
+  if (want) EXPECT_ARRAY_NEAR(r.token_nll, want, plan.scored, 0, 0);
+  double sum = 0;
+  for (long i = 0; i < r.tokens; i++) sum += r.token_nll[i];
+  EXPECT_NEAR(r.nll, sum / (double)r.tokens, 1e-9, 0);
+  EXPECT_NEAR(r.ppl, exp(r.nll), 1e-12, 0);
+  EXPECT(r.nll_stderr > 0);
+  EXPECT(r.acc >= 0 && r.acc <= 1);
+  EXPECT_INT_EQ(r.n_windows, W);
+  EXPECT_INT_EQ(r.kv_peak_tokens, L);
+  EXPECT_INT_EQ(r.dataset_tokens, N);
+  EXPECT(r.peak_mem_bytes > 0);
+  EXPECT(r.tokens_per_s > 0);
+  EXPECT(r.wall_s >= r.forward_s);
+  EXPECT(r.n_by_position >= 1);
+  free(want);
+  eval_result_free(&r);
+  window_plan_free(&plan);
+}
+
+TEST(protocols_score_what_the_forward_gives) {
+  expect_matches_direct("chunks", 16, 4, 0, 0);
+  expect_matches_direct("half", 16, 4, 0, 0);
+  expect_matches_direct("sliding", 16, 5, 6, 0);
+  expect_matches_direct("sliding", 32, 4, 0, 0);
+  expect_matches_direct("random", 24, 5, 0, 42);
+}
+
+TEST(sliding_stride_length_equals_chunks) {
+  BenchErr err;
+  EvalRequest qa = request("sliding", 16, 6, 16, 0), qb = request("chunks", 16, 6, 0, 0);
+  EvalResult a, b;
+  EXPECT_INT_EQ(eval_job(&qa, &a, &err), 0);
+  EXPECT_INT_EQ(eval_job(&qb, &b, &err), 0);
+  EXPECT_INT_EQ(a.tokens, b.tokens);
+  EXPECT_ARRAY_NEAR(a.token_nll, b.token_nll, a.tokens, 0, 0);
+  EXPECT_NEAR(a.nll, b.nll, 0, 0);
+  eval_result_free(&a);
+  eval_result_free(&b);
+}
+
+TEST(random_depends_on_seed_only) {
+  BenchErr err;
+  EvalRequest q1 = request("random", 16, 3, 0, 7), q2 = request("random", 16, 3, 0, 8);
+  EvalResult a, b, c;
+  EXPECT_INT_EQ(eval_job(&q1, &a, &err), 0);
+  EXPECT_INT_EQ(eval_job(&q1, &b, &err), 0);
+  EXPECT_INT_EQ(eval_job(&q2, &c, &err), 0);
+  EXPECT_NEAR(a.nll, b.nll, 0, 0);
+  EXPECT(a.nll != c.nll);
+  eval_result_free(&a);
+  eval_result_free(&b);
+  eval_result_free(&c);
+}
+
+static void expect_job_error(EvalRequest q, const char *want) {
+  EvalResult r;
+  BenchErr err;
+  EXPECT_INT_EQ(eval_job(&q, &r, &err), -1);
+  EXPECT_CONTAINS(err.msg, want);
+  EXPECT(r.token_nll == NULL && r.window_ppl == NULL);
+}
+
+TEST(job_errors) {
+  expect_job_error(request("chunks", 64, 4, 0, 0),
+                   "dataset 'rand' has 200 tokens; length 64 × 4 windows needs 256");
+  expect_job_error(request("decode", 16, 1, 0, 0), "protocol 'decode' is not built yet");
+  EvalRequest q = request("chunks", 16, 1, 0, 0);
+  json_t *cache = json_pack("{s:s,s:i,s:i}", "type", "streaming", "sink", 4, "recent", 12);
+  q.cache = cache;
+  expect_job_error(q, "cache policy 'streaming' is not built yet");
+  json_decref(cache);
+  q = request("chunks", 16, 1, 0, 0);
+  q.dtype = "int8";
+  expect_job_error(q, "unknown dtype 'int8'");
+  // An id outside the vocabulary.
+  int32_t bad[20] = {0};
+  bad[13] = V;
+  char *p = path_join(tmpdir, "bad.bin");
+  BenchErr err;
+  EXPECT_INT_EQ(benchtok_write(p, bad, 20, 4, 1, &err), 0);
+  q = request("chunks", 16, 1, 0, 0);
+  q.dataset_path = p;
+  expect_job_error(q, "dataset 'rand': token id 64 at index 13 is outside the model's vocabulary (64)");
+  // A text dataset when the model has no tokenizer.
+  q.dataset_path = "/nonexistent/t.txt";
+  expect_job_error(q, "has no tokenizer.json");
+  free(p);
+}
+
+int main(void) {
+  if (!mkdtemp(tmpdir)) return 1;
+  ModelConfig cfg = rm_config(ARCH_LLAMA, V, C, 2, 4, 2, 64, 1.0);
+  rm_init(&model, &cfg, 1234);
+  model.dir = tmpdir;
+  tokens = rm_tokens(N, V, 99);
+  bin_path = path_join(tmpdir, "rand.bin");
+  BenchErr err;
+  if (benchtok_write(bin_path, tokens, N, 4, 1, &err) != 0) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
+  rope_spec = json_pack("{s:s,s:s,s:f}", "name", "geo", "type", "geometric", "theta", 10000.0);
+  RUN(protocols_score_what_the_forward_gives);
+  RUN(sliding_stride_length_equals_chunks);
+  RUN(random_depends_on_seed_only);
+  RUN(job_errors);
+  json_decref(rope_spec);
+  free(tokens);
+  free(bin_path);
+  model.dir = NULL;
+  rm_free(&model);
+  char *cmd = xasprintf("rm -rf %s", tmpdir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+  free(cmd);
+  TEST_SUMMARY();
+}

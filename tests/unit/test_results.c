@@ -1,0 +1,183 @@
+// test_results.c — job result JSON: schema fields, atomic write and read back, checks on read.
+#include <stdlib.h>
+
+#include "results.h"
+#include "test.h"
+
+static char tmpdir[] = "/tmp/bench_test_results_XXXXXX";
+
+static JobResult sample_result(void) {
+  JobResult r = {0};
+  r.job_id = xstrdup("a1b2c3d4e5f6");
+  r.suite = xstrdup("night");
+  r.phase = xstrdup("1A");
+  r.n_phases = 1;
+  r.phases = xcalloc(1, sizeof *r.phases);
+  r.phases[0] = xstrdup("1A");
+  r.spec = json_pack("{s:s,s:s,s:{s:s,s:s,s:f},s:i}", "model", "tiny", "dataset", "d", "rope",
+                     "name", "geo", "type", "geometric", "theta", 500000.0, "length", 64);
+  r.status = JOB_OK;
+  snprintf(r.started, sizeof r.started, "2025-01-01T00:00:00Z");
+  snprintf(r.finished, sizeof r.finished, "2025-01-01T00:00:05Z");
+  return r;
+}
+
+static EvalResult sample_metrics(void) {
+  EvalStats s;
+  eval_stats_init(&s, 32);
+  float nll[] = {2.0f, 3.0f, 4.0f};
+  uint8_t ok[] = {1, 0, 0};
+  eval_stats_add_window(&s, nll, ok, 3, 1);
+  eval_stats_add_window(&s, nll, ok, 3, 20);
+  EvalResult m = {0};
+  eval_stats_result(&s, &m);
+  eval_stats_free(&s);
+  m.tokens_per_s = 100;
+  m.forward_s = 0.06;
+  m.wall_s = 0.1;
+  m.peak_mem_bytes = 123456789;
+  m.kv_peak_tokens = 32;
+  m.kv_peak_bytes = 4096;
+  m.dataset_tokens = 1000;
+  m.compute_dtype = "fp32";
+  return m;
+}
+
+TEST(metrics_json_fields) {
+  EvalResult m = sample_metrics();
+  json_t *j = eval_metrics_json(&m);
+  EXPECT_NEAR(json_real_value(json_object_get(j, "nll")), 3.0, 1e-12, 0);
+  EXPECT_NEAR(json_real_value(json_object_get(j, "ppl")), exp(3.0), 1e-12, 0);
+  EXPECT_INT_EQ(json_integer_value(json_object_get(j, "tokens")), 6);
+  EXPECT_INT_EQ(json_integer_value(json_object_get(j, "peak_mem_bytes")), 123456789);
+  EXPECT_INT_EQ(json_integer_value(json_object_get(j, "kv_peak_tokens")), 32);
+  json_t *pos = json_object_get(j, "nll_by_position");
+  // width 2: offsets 1 | 2,3 | 20,21 | 22 with nll 2 | 3,4 | 2,3 | 4
+  EXPECT_INT_EQ(json_array_size(pos), 4);
+  EXPECT_INT_EQ(json_integer_value(json_array_get(json_array_get(pos, 0), 0)), 0);
+  EXPECT_NEAR(json_real_value(json_array_get(json_array_get(pos, 0), 1)), 2.0, 1e-12, 0);
+  EXPECT_INT_EQ(json_integer_value(json_array_get(json_array_get(pos, 1), 0)), 2);
+  EXPECT_NEAR(json_real_value(json_array_get(json_array_get(pos, 1), 1)), 3.5, 1e-12, 0);
+  EXPECT_INT_EQ(json_integer_value(json_array_get(json_array_get(pos, 2), 0)), 20);
+  EXPECT_NEAR(json_real_value(json_array_get(json_array_get(pos, 2), 1)), 2.5, 1e-12, 0);
+  EXPECT_INT_EQ(json_integer_value(json_array_get(json_array_get(pos, 3), 0)), 22);
+  EXPECT_INT_EQ(json_array_size(json_object_get(j, "window_ppl")), 2);
+  const char *keys[] = {"ppl", "nll", "nll_stderr", "tokens", "acc", "tokens_per_s",
+                        "peak_mem_bytes", "kv_peak_tokens", "wall_s", "nll_by_position",
+                        "window_ppl"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) EXPECT(json_object_get(j, keys[i]));
+  json_decref(j);
+  // Not-a-number becomes null: JSON has no NaN.
+  m.ppl = NAN;
+  j = eval_metrics_json(&m);
+  EXPECT(json_is_null(json_object_get(j, "ppl")));
+  json_decref(j);
+  eval_result_free(&m);
+}
+
+TEST(write_and_read_back) {
+  JobResult r = sample_result();
+  EvalResult m = sample_metrics();
+  r.metrics = eval_metrics_json(&m);
+  eval_result_free(&m);
+  BenchErr err;
+  char *dir = path_join(tmpdir, "results/night");
+  EXPECT_INT_EQ(job_result_write(dir, &r, &err), 0);
+  char *path = job_result_path(dir, r.job_id);
+  char *want = path_join(tmpdir, "results/night/jobs/a1b2c3d4e5f6.json");
+  EXPECT_STR_EQ(path, want);
+  JobResult back;
+  EXPECT_INT_EQ(job_result_read(path, &back, &err), 0);
+  EXPECT_STR_EQ(back.job_id, "a1b2c3d4e5f6");
+  EXPECT_STR_EQ(back.suite, "night");
+  EXPECT_STR_EQ(back.phase, "1A");
+  EXPECT_INT_EQ(back.n_phases, 1);
+  EXPECT_INT_EQ(back.status, JOB_OK);
+  EXPECT(back.error == NULL);
+  EXPECT_STR_EQ(back.started, "2025-01-01T00:00:00Z");
+  EXPECT(json_equal(back.spec, r.spec));
+  EXPECT_NEAR(json_real_value(json_object_get(back.metrics, "nll")), 3.0, 1e-12, 0);
+  job_result_free(&back);
+  // The text itself: the schema line and a null error.
+  char *text = NULL;
+  EXPECT_INT_EQ(read_file(path, 1 << 20, &text, NULL, &err), 0);
+  EXPECT_CONTAINS(text, "\"schema\": \"bench.job/1\"");
+  EXPECT_CONTAINS(text, "\"error\": null");
+  EXPECT_CONTAINS(text, "\n  \"spec\": {\n    \"model\": \"tiny\",\n");
+  EXPECT_CONTAINS(text, "\n    \"nll_by_position\": [[0,2.0],[2,3.5],[20,2.5],[22,4.0]],\n");
+  EXPECT_CONTAINS(text, "\n  \"status\": \"ok\",\n");
+  free(text);
+  // A failed job: error line, no metrics, two phases.
+  json_decref(r.metrics);
+  r.metrics = NULL;
+  r.status = JOB_ERROR;
+  r.error = xstrdup("dataset 'd' has 10 tokens; length 64 × 1 windows needs 64");
+  r.phases = xrealloc(r.phases, 2 * sizeof *r.phases);
+  r.phases[1] = xstrdup("1B");
+  r.n_phases = 2;
+  EXPECT_INT_EQ(job_result_write(dir, &r, &err), 0);
+  EXPECT_INT_EQ(job_result_read(path, &back, &err), 0);
+  EXPECT_INT_EQ(back.status, JOB_ERROR);
+  EXPECT_STR_EQ(back.error, r.error);
+  EXPECT(back.metrics == NULL);
+  EXPECT_INT_EQ(back.n_phases, 2);
+  if (back.n_phases == 2) EXPECT_STR_EQ(back.phases[1], "1B");
+  job_result_free(&back);
+  // Errors stay one line, and valid UTF-8.
+  free(r.error);
+  r.error = xstrdup("bad \xff byte\nsecond line");
+  EXPECT_INT_EQ(job_result_write(dir, &r, &err), 0);
+  EXPECT_INT_EQ(job_result_read(path, &back, &err), 0);
+  EXPECT_STR_EQ(back.error, "bad ? byte second line");
+  job_result_free(&back);
+  job_result_free(&r);
+  free(want);
+  free(path);
+  free(dir);
+}
+
+static void expect_read_error(const char *text, const char *want) {
+  char *p = path_join(tmpdir, "bad.json");
+  BenchErr err;
+  EXPECT_INT_EQ(write_file_atomic(p, text, strlen(text), &err), 0);
+  JobResult r;
+  EXPECT_INT_EQ(job_result_read(p, &r, &err), -1);
+  EXPECT_CONTAINS(err.msg, want);
+  EXPECT(r.job_id == NULL);
+  free(p);
+}
+
+TEST(read_checks) {
+  expect_read_error("{\"schema\":\"bench.job/2\"}", "schema 'bench.job/2', this bench reads 'bench.job/1'");
+  expect_read_error("[1]", "not a JSON object");
+  expect_read_error("{\"schema\":\"bench.job/1\",", "bad.json:1:");
+  expect_read_error("{\"schema\":\"bench.job/1\",\"job_id\":\"x\",\"suite\":\"s\",\"phase\":\"p\","
+                    "\"status\":\"fine\",\"started\":\"a\",\"finished\":\"b\",\"spec\":{}}",
+                    "unknown status 'fine'");
+  expect_read_error("{\"schema\":\"bench.job/1\",\"job_id\":\"x\",\"suite\":\"s\",\"phase\":\"p\","
+                    "\"status\":\"ok\",\"started\":\"a\",\"finished\":\"b\",\"spec\":{},"
+                    "\"metrics\":null}",
+                    "status ok but no metrics");
+  expect_read_error("{\"schema\":\"bench.job/1\",\"job_id\":3}", "field 'job_id' missing or not a string");
+  expect_read_error("{\"schema\":\"bench.job/1\",\"schema\":\"bench.job/1\"}", "duplicate");
+}
+
+TEST(status_names) {
+  JobStatus s;
+  EXPECT_STR_EQ(job_status_name(JOB_CRASHED), "crashed");
+  EXPECT_INT_EQ(job_status_from_name("oom", &s), 0);
+  EXPECT_INT_EQ(s, JOB_OOM);
+  EXPECT_INT_EQ(job_status_from_name("OK", &s), -1);
+}
+
+int main(void) {
+  if (!mkdtemp(tmpdir)) return 1;
+  RUN(metrics_json_fields);
+  RUN(write_and_read_back);
+  RUN(read_checks);
+  RUN(status_names);
+  char *cmd = xasprintf("rm -rf %s", tmpdir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+  free(cmd);
+  TEST_SUMMARY();
+}
