@@ -231,6 +231,8 @@ static int run_one(const Job *j, Loaded *ld, EvalResult *res, BenchErr *err) {
       .length = j->length,
       .windows = j->windows,
       .stride = j->stride,
+      .prompt = j->prompt,
+      .warmup = j->warmup,
       .seed = (uint64_t)j->seed,
       .dtype = j->dtype,
       .threads = 0,
