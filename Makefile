@@ -38,7 +38,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup demo test unit-test fuzz clean bench-cpu
+.PHONY: all setup demo test unit-test fuzz clean bench-cpu bench-decode
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -112,6 +112,14 @@ $(REL)/bench_cpu: tests/bench/bench_cpu.c tests/unit/random_model.h $(REL_OBJ) $
 
 bench-cpu: all $(REL)/bench_cpu
 	@scripts/bench_cpu.sh $(BENCH_ARGS)
+
+# Decode-protocol benchmark (a table; not a test): build/release/bench_decode [--threads N] [--quick]
+$(REL)/bench_decode: tests/bench/bench_decode.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-decode: all $(REL)/bench_decode
+	@$(REL)/bench_decode $(BENCH_ARGS)
 
 clean:
 	rm -rf build bench
