@@ -3,6 +3,7 @@
 #   make demo    setup + build + run suites/quickstart.yaml on the CPU
 #   make test    setup + build + unit, end-to-end, reference and sanitizer tests
 #   make fuzz    run each libFuzzer harness for a bounded time (FUZZ_SECONDS, default 60)
+#   make bench-tokenizer   tokenizer MB/s against HF tokenizers (scripts/bench_tokenizer.sh)
 
 CC       ?= cc
 NVCC     ?= $(shell command -v nvcc 2>/dev/null)
@@ -38,7 +39,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup demo test unit-test fuzz clean bench-cpu bench-decode
+.PHONY: all setup demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -96,7 +97,7 @@ FUZZ := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ)/%,$(FUZZ_SRC))
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp -pthread
 
 $(FUZZ)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard cli/*.h engine/*.h)
 	@mkdir -p $(dir $@)
@@ -120,6 +121,10 @@ $(REL)/bench_decode: tests/bench/bench_decode.c tests/unit/random_model.h $(REL_
 
 bench-decode: all $(REL)/bench_decode
 	@$(REL)/bench_decode $(BENCH_ARGS)
+
+bench-tokenizer: setup
+	@$(MAKE) --no-print-directory all
+	@PYTHON=$(PYTHON) scripts/bench_tokenizer.sh
 
 clean:
 	rm -rf build bench

@@ -6,7 +6,7 @@
 //   --arch llama|qwen2|mistral|gpt_neox   --layers N   --hidden C   --heads H   --kv-heads K
 //   --intermediate F   --vocab V   --max-positions P   --rope-theta T   --rotary-pct X (gpt_neox)
 //   --rope-scaling JSON   --sliding-window W   --tie-embeddings 0|1   --dtype fp32|bf16|fp16
-//   --seed S   --shards N   --config-style 4|5   --merges M
+//   --seed S   --shards N   --config-style 4|5   --merges M   --force (write into a non-empty DIR)
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,8 +18,20 @@
 static const char *const OPTIONS[] = {
     "--arch", "--layers", "--hidden", "--heads", "--kv-heads", "--intermediate", "--vocab",
     "--max-positions", "--rope-theta", "--rotary-pct", "--rope-scaling", "--sliding-window",
-    "--tie-embeddings", "--dtype", "--seed", "--shards", "--config-style", "--merges"};
+    "--tie-embeddings", "--dtype", "--seed", "--shards", "--config-style", "--merges", "--force"};
 #define N_OPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
+
+const char cmd_init_model_help[] =
+    "options (small defaults: 2 layers, hidden 64, 4 heads, vocab 512):\n"
+    "  --arch llama|qwen2|mistral|gpt_neox  architecture (required)\n"
+    "  --layers N  --hidden C  --heads H  --kv-heads K  --intermediate F  --vocab V\n"
+    "  --max-positions P  --rope-theta T  --rotary-pct X (gpt_neox)  --rope-scaling JSON\n"
+    "  --sliding-window W  --tie-embeddings 0|1  --dtype fp32|bf16|fp16  --seed S\n"
+    "  --shards N  --config-style 4|5 (transformers 4.x or 5.x config spelling)  --merges M\n"
+    "  --force     write into a non-empty DIR (old weight files there are removed)\n"
+    "\nexample (an 8B Llama-3 shape for GPU benchmarks):\n"
+    "  bench init-model /data/llama8b-random --arch llama --layers 32 --hidden 4096 --heads 32 \\\n"
+    "      --kv-heads 8 --intermediate 14336 --vocab 128256 --rope-theta 500000 --dtype bf16\n";
 
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int bad(const char *fmt, ...) {
@@ -76,8 +88,10 @@ static void human_bytes(uint64_t b, char *out, size_t cap) {
 int cmd_init_model(int argc, char **argv) {
   const char *dir = NULL, *arch_s = NULL;
   // First pass: the directory and the architecture, which set the defaults.
+  int force = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--arch") == 0 && i + 1 < argc) arch_s = argv[++i];
+    else if (strcmp(argv[i], "--force") == 0) force = 1;
     else if (strncmp(argv[i], "--", 2) == 0) i++;
     else if (!dir) dir = argv[i];
     else return bad("unexpected argument '%s'", argv[i]);
@@ -89,11 +103,12 @@ int cmd_init_model(int argc, char **argv) {
     return bad("unknown architecture '%s' (llama, qwen2, mistral or gpt_neox)", arch_s);
   InitModelSpec s;
   init_model_defaults(&s, arch);
+  s.overwrite = force;
   int kv_given = 0;
 
   for (int i = 1; i < argc; i++) {
     const char *opt = argv[i];
-    if (strncmp(opt, "--", 2) != 0) continue;  // the directory
+    if (strncmp(opt, "--", 2) != 0 || strcmp(opt, "--force") == 0) continue;  // the directory
     int known = 0;
     for (int k = 0; k < N_OPTIONS && !known; k++) known = strcmp(opt, OPTIONS[k]) == 0;
     if (!known) {

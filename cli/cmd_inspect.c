@@ -9,6 +9,11 @@
 #include "commands.h"
 #include "model.h"
 
+const char cmd_inspect_help[] =
+    "options:\n"
+    "  --json   print the same facts as one JSON object\n"
+    "exit 0 when every header and tensor shape agrees with config.json, 2 otherwise\n";
+
 // The scaling object's type ("rope_type" or the older "type") and its other fields as JSON.
 static json_t *scaling_object(const ModelConfig *c) {
   if (!c->rope_scaling_json) return json_null();
@@ -67,8 +72,9 @@ static void print_text(const Model *m) {
   double p = (double)m->n_params;
   printf("%-15s %zu (%.2f %s)\n", "parameters", m->n_params,
          p >= 1e9 ? p / 1e9 : p / 1e6, p >= 1e9 ? "B" : "M");
-  printf("%-15s %s (%d safetensors file%s, %.2f MiB)\n", "dtype", model_dtype_name(c->dtype), m->n_files,
-         m->n_files == 1 ? "" : "s", m->file_bytes / 1048576.0);
+  double mib = m->file_bytes / 1048576.0;
+  printf("%-15s %s (%d safetensors file%s, %.2f %s)\n", "dtype", model_dtype_name(c->dtype), m->n_files,
+         m->n_files == 1 ? "" : "s", mib >= 1024 ? mib / 1024 : mib, mib >= 1024 ? "GiB" : "MiB");
   printf("%-15s theta %g, rotary dims %d of %d", "rope", c->rope_theta, c->rotary_dims, c->head_dim);
   json_t *s = scaling_object(c);
   if (json_is_object(s)) {

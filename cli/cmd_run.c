@@ -9,14 +9,31 @@
 #include "commands.h"
 #include "eval.h"
 #include "matrix.h"
+#include "report.h"
 #include "results.h"
 #include "suite.h"
+
+const char cmd_run_help[] =
+    "options:\n"
+    "  --only PHASE[,PHASE]  run only these phases (a job shared with another phase runs once)\n"
+    "  --results DIR         results directory (default results/<suite>; jobs go in DIR/jobs/)\n"
+    "  --reports DIR         where the report goes (default reports/<suite>, as bench report)\n"
+    "  --fresh               recompute jobs that already finished\n"
+    "  --dry-run             list the jobs that would run; write nothing\n"
+    "  --device cpu|auto     where jobs run (this build runs jobs on the CPU engine)\n"
+    "\n"
+    "Re-running resumes: a job whose result file says \"ok\" is skipped. A failed job is\n"
+    "recorded (status error or oom, with its error) and the run goes on; the exit status is 1\n"
+    "when some job failed, 2 when the suite is invalid or a model or dataset path is missing.\n"
+    "Progress lines go to stdout and DIR/run.log; at the end the report is (re)written from\n"
+    "every result in DIR, as `bench report DIR` does.\n";
 
 typedef struct {
   const char *suite_path;
   char **only;           // [n_only] phase ids
   int n_only;
   const char *results;   // results dir (NULL: results/<suite>)
+  const char *reports;   // reports dir (NULL: report_default_dir)
   int fresh, dry_run;
 } RunArgs;
 
@@ -48,13 +65,14 @@ static int parse_args(int argc, char **argv, RunArgs *a) {
     const char *arg = argv[i];
     const char *val = NULL;
     int takes = strcmp(arg, "--only") == 0 || strcmp(arg, "--results") == 0 ||
-                strcmp(arg, "--device") == 0;
+                strcmp(arg, "--reports") == 0 || strcmp(arg, "--device") == 0;
     if (takes) {
       if (i + 1 >= argc) return usage_error("option '%s' needs a value", arg);
       val = argv[++i];
     }
     if (strcmp(arg, "--only") == 0) split_commas(val, &a->only, &a->n_only);
     else if (strcmp(arg, "--results") == 0) a->results = val;
+    else if (strcmp(arg, "--reports") == 0) a->reports = val;
     else if (strcmp(arg, "--device") == 0) {
       if (strcmp(val, "cpu") != 0 && strcmp(val, "auto") != 0)
         return usage_error("device '%s' is not supported by this run yet (cpu or auto)", val);
@@ -393,6 +411,19 @@ static int run_jobs(const Suite *s, const char *dir, const RunJob *jobs, long n,
   return failed ? EXIT_JOBS_FAILED : EXIT_OK;
 }
 
+// The report of everything in the results directory; a report that cannot be written is logged
+// and does not change the exit status (the results are safe; `bench report` can retry).
+static void write_report(const char *dir, const char *reports, RunLog *lg) {
+  ReportSummary sum;
+  BenchErr err;
+  if (report_generate(dir, reports, 0, &sum, &err) == 0)
+    log_line(lg, "report: %s (%d job results, %d figures)", sum.report_path, sum.n_jobs,
+             sum.figures.made);
+  else
+    log_line(lg, "report not written: %s", err.msg);
+  report_summary_free(&sum);
+}
+
 int cmd_run(int argc, char **argv) {
   RunArgs a;
   if (parse_args(argc, argv, &a) != 0) {
@@ -426,6 +457,7 @@ int cmd_run(int argc, char **argv) {
   log_line(&lg, "suite '%s' (%s): %ld jobs%s", s->suite, a.suite_path, n,
            a.fresh ? ", --fresh: recomputing finished jobs" : "");
   rc = run_jobs(s, dir, jobs, n, &a, &lg);
+  if (!a.dry_run) write_report(dir, a.reports, &lg);
   if (lg.file) fclose(lg.file);
 out_matrix:
   free(jobs);

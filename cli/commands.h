@@ -44,6 +44,20 @@ BENCH_COMMAND_FN(cmd_rope);
 BENCH_COMMAND_FN(cmd_init_model);
 BENCH_COMMAND_FN(cmd_inspect);
 BENCH_COMMAND_FN(cmd_tokenize);
+// A command may also define `const char cmd_<name>_help[]`: the text `--help` prints after the
+// usage line (options, examples). Weak too, so it is optional.
+#define BENCH_COMMAND_HELP(name) extern const char name[] __attribute__((weak))
+BENCH_COMMAND_HELP(cmd_run_help);
+BENCH_COMMAND_HELP(cmd_plan_help);
+BENCH_COMMAND_HELP(cmd_validate_help);
+BENCH_COMMAND_HELP(cmd_status_help);
+BENCH_COMMAND_HELP(cmd_report_help);
+BENCH_COMMAND_HELP(cmd_compare_help);
+BENCH_COMMAND_HELP(cmd_submit_help);
+BENCH_COMMAND_HELP(cmd_rope_help);
+BENCH_COMMAND_HELP(cmd_init_model_help);
+BENCH_COMMAND_HELP(cmd_inspect_help);
+BENCH_COMMAND_HELP(cmd_tokenize_help);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 

@@ -299,6 +299,7 @@ static YNode *build_tree(const char *file, const char *text, size_t len, Diagnos
           diag_error(d, file, m, "mapping keys must be plain strings, not %s",
                      node->kind == YN_SEQ ? "lists" : "mappings");
           errors++;
+          done = 1;  // what follows would only repeat it
         }
         add_kid(parent, node);
         if (parent->n > YTREE_MAX_ITEMS) {

@@ -13,8 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Tokens per block of the fused LM head: its scratch holds LM_BLOCK × V logits.
-#define LM_BLOCK 64
+// Tokens per block of the fused LM head: about 64 MiB of logits (2^24 / V rows), 64 to 1024
+// rows. Fewer rows would re-read (and repack) the V × C head more often than it is worth.
+static inline long lm_block_rows(int V) {
+  long r = (1L << 24) / (V > 0 ? V : 1);
+  return r < 64 ? 64 : (r > 1024 ? 1024 : r);
+}
 
 typedef struct {
   const char *name;  // "cpu"
@@ -66,13 +70,14 @@ typedef struct {
   // y[n] += x[n]
   void (*add)(float *y, const float *x, long n);
 
-  // Fused LM head + log-softmax + NLL + argmax, by blocks of LM_BLOCK tokens (no T × V logits):
+  // Fused LM head + log-softmax + NLL + argmax, by blocks of `block` tokens (no T × V logits):
   //   logits_t = h[t, :] · w[V, C]ᵀ;  nll[t] = logsumexp(logits_t) − logits_t[target[t]];
   //   argmax[t] = first index of max(logits_t).
   // h[T, C], w[V, C], target[T] (each in [0, V)), nll[T], argmax[T],
-  // logits[min(T, LM_BLOCK), V] scratch.
+  // logits[min(T, block), V] scratch.
   void (*lm_head_nll)(float *nll, int32_t *argmax, const float *h, const float *w,
-                      const int32_t *target, long T, int C, int V, int fp64, float *logits);
+                      const int32_t *target, long T, int C, int V, int fp64, float *logits,
+                      long block);
 } Backend;
 
 // The CPU backend (OpenBLAS sgemm + OpenMP).

@@ -462,9 +462,11 @@ CPU_HOT static void lm_row(const float *lg, int V, int target, int fp64, float *
 }
 
 static void cpu_lm_head_nll(float *nll, int32_t *argmax, const float *h, const float *w,
-                            const int32_t *target, long T, int C, int V, int fp64, float *logits) {
-  for (long t0 = 0; t0 < T; t0 += LM_BLOCK) {
-    long n = T - t0 < LM_BLOCK ? T - t0 : LM_BLOCK;
+                            const int32_t *target, long T, int C, int V, int fp64, float *logits,
+                            long block) {
+  CHECK(block > 0);
+  for (long t0 = 0; t0 < T; t0 += block) {
+    long n = T - t0 < block ? T - t0 : block;
     cpu_matmul(logits, h + t0 * C, w, NULL, n, C, V);
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; i++)

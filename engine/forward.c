@@ -78,8 +78,9 @@ int forward_state_init(ForwardState *s, const Model *m, const Backend *be, long 
   alloc_buf(s, (void **)&s->inv_freq, half * sizeof(double), &failed);
   alloc_buf(s, (void **)&s->pos, n * sizeof(double), &failed);
   alloc_buf(s, (void **)&s->ids, n * sizeof(int32_t), &failed);
-  size_t lm_rows = n < LM_BLOCK ? n : LM_BLOCK;
-  alloc_buf(s, (void **)&s->logits, lm_rows * (size_t)cfg->vocab_size * sizeof(float), &failed);
+  long lm = lm_block_rows(cfg->vocab_size);
+  s->lm_rows = s->max_block < lm ? s->max_block : lm;
+  alloc_buf(s, (void **)&s->logits, (size_t)s->lm_rows * cfg->vocab_size * sizeof(float), &failed);
   alloc_buf(s, (void **)&s->nll, n * sizeof(float), &failed);
   alloc_buf(s, (void **)&s->argmax, n * sizeof(int32_t), &failed);
   s->argmax_host = malloc(n * sizeof(int32_t));
@@ -102,8 +103,8 @@ void forward_state_free(ForwardState *s) {
 }
 
 long forward_layer_window(const ModelConfig *cfg, int layer) {
-  (void)layer;
-  return cfg->sliding_window > 0 ? cfg->sliding_window : 0;
+  if (cfg->sliding_window <= 0 || layer < cfg->sliding_window_from_layer) return 0;
+  return cfg->sliding_window;
 }
 
 // ---- one layer over a block ----
@@ -225,7 +226,7 @@ int forward_score(ForwardState *s, long r0, long count, const int32_t *targets, 
   const Backend *be = s->be;
   be->upload(s->ids, targets, (size_t)count * sizeof(int32_t));
   be->lm_head_nll(s->nll, s->argmax, s->xn + r0 * cfg->hidden_size, s->w->lm_head, s->ids, count,
-                  cfg->hidden_size, cfg->vocab_size, s->opt.fp64_check, s->logits);
+                  cfg->hidden_size, cfg->vocab_size, s->opt.fp64_check, s->logits, s->lm_rows);
   be->download(nll, s->nll, (size_t)count * sizeof(float));
   be->download(s->argmax_host, s->argmax, (size_t)count * sizeof(int32_t));
   for (long i = 0; i < count; i++) correct[i] = s->argmax_host[i] == targets[i];
@@ -274,7 +275,8 @@ size_t forward_memory_bytes(const ModelConfig *cfg, long T) {
   size_t act = n * (3 * C + 2 * HD + (size_t)cfg->rotary_dims) * sizeof(float) +
                n * (sizeof(double) + 3 * sizeof(int32_t) + sizeof(float)) +
                mr * (2 * F + C) * sizeof(float);
-  size_t lm = (n < LM_BLOCK ? n : LM_BLOCK) * (size_t)cfg->vocab_size * sizeof(float);
+  size_t lm_rows = (size_t)lm_block_rows(cfg->vocab_size);
+  size_t lm = (n < lm_rows ? n : lm_rows) * (size_t)cfg->vocab_size * sizeof(float);
   return kv + act + lm;
 }
 

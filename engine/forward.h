@@ -14,11 +14,12 @@
 //  - GPT-NeoX: LayerNorm with bias; parallel residual x + attn(ln1(x)) + mlp(ln2(x)) when
 //    parallel_residual, else sequential as above; partial rotary (R < D); biases on every linear;
 //    exact-erf gelu MLP; embed_out.
-//  - Sliding window (Mistral, Qwen2 when the config sets sliding_window > 0): query at index i sees
-//    keys i − W < j ≤ i, as transformers' sliding_window_causal mask does in eager and sdpa
-//    attention. It applies to every layer: the loader sets sliding_window to 0 when a Qwen2 config
-//    has use_sliding_window false (transformers then uses full attention everywhere). A window
-//    ≥ T changes nothing.
+//  - Sliding window (Mistral; Qwen2 only with use_sliding_window): query at index i sees keys
+//    i − W < j ≤ i, as transformers' sliding_window_causal mask does in eager and sdpa attention,
+//    in layers ≥ sliding_window_from_layer (Qwen2's max_window_layers; 0 for Mistral). A window
+//    ≥ T changes nothing. (transformers 5.x: MistralModel uses the sliding mask on every layer
+//    when config.sliding_window is set; Qwen2Config sets sliding_window to None unless
+//    use_sliding_window, and marks layers ≥ max_window_layers "sliding_attention".)
 // RoPE: cos/sin from rope positions (rope_position) times inv_freq in double, times
 // attention_scale; rotate_half layout over the first R dims of each head.
 #ifndef BENCH_FORWARD_H
@@ -84,7 +85,8 @@ typedef struct {
   double *inv_freq;         // [R/2]
   double *pos;              // [n]
   int32_t *ids;             // [n] token ids, then targets
-  float *logits;            // [min(n, LM_BLOCK), V] LM-head scratch
+  long lm_rows;             // rows per LM-head block: min(max_block, lm_block_rows(V))
+  float *logits;            // [lm_rows, V] LM-head scratch
   float *nll;               // [n]
   int32_t *argmax;          // [n]
   int32_t *argmax_host;     // [n]

@@ -374,6 +374,7 @@ static int convert_weights(Loader *ld, Model *m, BenchErr *err) {
     size_t n = (size_t)s->t->n_elems;
     if (s->kind == SLOT_PLAIN) {
       *s->dst = next;
+      memset(next + n, 0, (round16(n) - n) * sizeof(float));  // padding is defined too
       next += round16(n);
       if (st_tensor_to_f32(f, s->t, *s->dst, err) != 0) return -1;
       continue;
@@ -385,6 +386,7 @@ static int convert_weights(Loader *ld, Model *m, BenchErr *err) {
                       w ? &s->layer->wv : &s->layer->bv};
     for (int j = 0; j < 3; j++) {
       *dst[j] = next;
+      memset(next + n / 3, 0, (round16(n / 3) - n / 3) * sizeof(float));
       next += round16(n / 3);
     }
     float *fused = malloc(n * sizeof(float));

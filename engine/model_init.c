@@ -4,10 +4,12 @@
 // Values: matrices and embeddings ~ N(0, 0.02), biases ~ N(0, 0.02), norm weights 1 (LayerNorm
 // biases small random too). Element j of tensor NAME comes from chunk j / INIT_CHUNK, whose
 // generator is seeded by sha256(seed, NAME, chunk): values do not depend on sharding, tensor
-// order or thread count. Chunks are generated and converted in parallel, written in order.
+// order or thread count (bit-identical wherever libm's logf/sincosf agree). Chunks are generated
+// and converted in parallel, written in order: memory stays ~100 MB at any model size.
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -189,9 +191,14 @@ static void gen_chunk(uint64_t seed, const char *name, uint64_t chunk, InitKind 
   for (int i = 0; i < 8; i++) s64 |= (uint64_t)d[i] << (8 * i);
   Rng r;
   rng_seed(&r, s64);
-  for (size_t i = 0; i < n; i++) {
-    float v = (float)(0.02 * rng_normal(&r));
-    x[i] = v != 0.0f ? v : 0.02f;  // never exactly zero
+  // Box-Muller on 24-bit uniforms in (0, 1]: one 64-bit draw gives two normals.
+  for (size_t i = 0; i < n; i += 2) {
+    uint64_t b = rng_next(&r);
+    float u1 = (float)((b >> 40) + 1) * 0x1.0p-24f, u2 = (float)(((b >> 8) & 0xffffff) + 1) * 0x1.0p-24f;
+    float rad = 0.02f * sqrtf(-2.0f * logf(u1)), sn, cs;
+    sincosf(6.2831853f * u2, &sn, &cs);
+    float v[2] = {rad * cs, rad * sn};
+    for (int k = 0; k < 2 && i + (size_t)k < n; k++) x[i + (size_t)k] = v[k] != 0.0f ? v[k] : 0.02f;  // never zero
   }
 }
 
@@ -202,7 +209,7 @@ static int write_tensor(StWriter *w, const InitTensor *t, uint64_t seed, float *
   size_t es = st_dtype_size(t->spec.dtype);
   for (uint64_t c0 = 0; c0 < n_chunks; c0 += INIT_BATCH) {
     int nb = (int)(n_chunks - c0 < INIT_BATCH ? n_chunks - c0 : INIT_BATCH);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
     for (int b = 0; b < nb; b++) {
       uint64_t c = c0 + (uint64_t)b, lo = c * INIT_CHUNK, m = n - lo < INIT_CHUNK ? n - lo : INIT_CHUNK;
       float *x = vals + (size_t)b * INIT_CHUNK;
@@ -244,7 +251,7 @@ static int write_weights(const char *dir, const InitModelSpec *s, InitList *l, u
   first[n_shards] = l->n;
 
   float *vals = xmalloc(sizeof(float) * (size_t)INIT_CHUNK * INIT_BATCH);
-  uint8_t *buf = xmalloc(8 * (size_t)INIT_CHUNK * INIT_BATCH);
+  uint8_t *buf = xmalloc(st_dtype_size(l->t[0].spec.dtype) * (size_t)INIT_CHUNK * INIT_BATCH);
   json_t *weight_map = json_object();
   int rc = 0;
   for (int sh = 0; sh < n_shards && rc == 0; sh++) {
@@ -387,6 +394,17 @@ static int write_json(const char *dir, const char *name, json_t *j, BenchErr *er
   return rc;
 }
 
+static int dir_is_empty(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  struct dirent *e;
+  int empty = 1;
+  while (empty && (e = readdir(d)))
+    empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+  closedir(d);
+  return empty;
+}
+
 // "model-NNNNN-of-NNNNN.safetensors"
 static int is_shard_name(const char *n) {
   const char *pat = "model-#####-of-#####.safetensors";
@@ -417,7 +435,10 @@ static int remove_old_weights(const char *dir, BenchErr *err) {
 int init_model_write(const char *dir, const InitModelSpec *s, InitModelResult *out, BenchErr *err) {
   memset(out, 0, sizeof *out);
   if (init_model_check(s, err) != 0) return -1;
-  if (mkdir_p(dir, err) != 0 || remove_old_weights(dir, err) != 0) return -1;
+  if (mkdir_p(dir, err) != 0) return -1;
+  if (!s->overwrite && !dir_is_empty(dir))
+    return err_set(err, "'%s' is not empty (--force writes the checkpoint over what is there)", dir);
+  if (remove_old_weights(dir, err) != 0) return -1;
   int max_merges = s->vocab_size - 257 < s->max_merges ? s->vocab_size - 257 : s->max_merges;
   char *tok_path = path_join(dir, "tokenizer.json");
   int rc = init_tokenizer_write(tok_path, max_merges, &out->n_merges, &out->eot_id, err);

@@ -29,6 +29,7 @@ typedef struct {
   int n_shards;              // 1: model.safetensors; more: model-0000i-of-0000n + index
   int config_style;          // 4 or 5: which transformers major version's config.json spelling
   int max_merges;            // BPE merges to learn at most (fewer when the vocab is smaller)
+  int overwrite;             // write into a non-empty dir: replace our files, remove old weights
 } InitModelSpec;
 
 typedef struct {
@@ -44,7 +45,9 @@ typedef struct {
 void init_model_defaults(InitModelSpec *s, Arch arch);
 // Checks the spec (sizes, divisibility, rotary dims); errors name the flag's quantity.
 int init_model_check(const InitModelSpec *s, BenchErr *err);
-// Writes the checkpoint into dir (created if missing).
+// Writes the checkpoint into dir (created if missing). A non-empty dir is refused unless
+// overwrite is set; then the files written replace theirs and any other model.safetensors,
+// model-*-of-*.safetensors or index there is removed (it would describe another checkpoint).
 int init_model_write(const char *dir, const InitModelSpec *s, InitModelResult *out, BenchErr *err);
 
 // Learns up to max_merges byte-level BPE merges from a built-in English text and writes a

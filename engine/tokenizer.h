@@ -11,18 +11,27 @@
 
 typedef struct Tokenizer Tokenizer;
 
-// Loads tokenizer.json; unsupported models/normalizers/pre-tokenizers are errors naming them.
+// Loads tokenizer.json (path, or a model directory holding one); unsupported models, normalizers,
+// pre-tokenizers and post-processors are errors naming them. The decoder is not read, and
+// truncation/padding settings are ignored: the whole text is always encoded.
 int tokenizer_load(const char *path, Tokenizer **out, BenchErr *err);
+// Same from the JSON text in memory; name stands for the file in messages.
+int tokenizer_load_json(const char *json, size_t len, const char *name, Tokenizer **out,
+                        BenchErr *err);
 void tokenizer_free(Tokenizer *t);
 
 // Encodes len bytes of text as one sequence. add_special: prepend/append what the file's
 // post-processor adds (e.g. BOS), as HF's encode(add_special_tokens=True) does; 0 adds nothing.
-// *ids is malloc'd (caller frees). Invalid UTF-8 is handled as HF does (never a crash).
+// *ids is malloc'd (caller frees). Invalid UTF-8 never crashes: each maximal ill-formed subpart
+// is replaced by U+FFFD first, which is what HF gives for bytes.decode("utf-8", "replace").
+// Thread-safe: a loaded Tokenizer is read-only; each call keeps its own work state and cache.
 int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, int add_special,
                      int32_t **ids, size_t *n_ids, BenchErr *err);
 
 int tokenizer_vocab_size(const Tokenizer *t);   // largest id + 1, added tokens included
-int tokenizer_bos_id(const Tokenizer *t);       // -1 when none
+// The id the post-processor puts first for a single sequence with add_special (<s>,
+// <|begin_of_text|>, RoBERTa's <s>); -1 when it adds nothing in front (GPT-2, GPT-NeoX, Qwen2).
+int tokenizer_bos_id(const Tokenizer *t);
 const char *tokenizer_fingerprint(const Tokenizer *t);  // sha256 hex of the tokenizer.json bytes
 
 #endif

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential clang libclang-rt-dev libyaml-dev libjansson-dev libpcre2-dev
+packages=(build-essential clang libclang-rt-dev libomp-dev libyaml-dev libjansson-dev libpcre2-dev
           libopenblas-dev gnuplot-nox python3 python3-venv python3-pip git)
 missing=()
 for p in "${packages[@]}"; do

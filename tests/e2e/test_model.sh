@@ -28,8 +28,10 @@ expect_out "inspect custom: scaling" "scaling linear {\"factor\":2.0}" "$BENCH" 
 expect_out "inspect custom: theta" "theta 500000" "$BENCH" inspect "$M/custom"
 expect_out "inspect custom: dtype" "bf16 (3 safetensors files" "$BENCH" inspect "$M/custom"
 expect_out "inspect custom: max positions" "8192" "$BENCH" inspect "$M/custom"
+expect_err "init-model refuses a non-empty dir" "'$M/custom' is not empty (--force writes" \
+  "$BENCH" init-model "$M/custom" --arch llama
 expect_out "re-init unsharded replaces the shards" "model.safetensors (" \
-  "$BENCH" init-model "$M/custom" --arch llama --dtype bf16
+  "$BENCH" init-model "$M/custom" --arch llama --dtype bf16 --force
 expect_true "old shards removed" test ! -f "$M/custom/model-00001-of-00003.safetensors"
 expect_out "inspect after re-init" "1 safetensors file" "$BENCH" inspect "$M/custom"
 expect_out "gpt_neox rotary pct" "rotary dims 8 of 16" \

@@ -166,10 +166,10 @@ expect_true "its trained positions" grep -q "phase 'a': length 4096 exceeds the 
 expect_true "no provisional ids" bash -c '! grep -q provisional <<<"$1"' _ "$OUT"
 run "$BENCH" plan "$TMP/tiny/s.yaml" --json
 ids1=$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')
-expect_rc "init-model with another seed" 0 "$BENCH" init-model "$TMP/tiny" --arch llama --seed 7
+expect_rc "init-model with another seed" 0 "$BENCH" init-model "$TMP/tiny" --arch llama --seed 7 --force
 run "$BENCH" plan "$TMP/tiny/s.yaml" --json
 expect_true "other weights, same header: same ids" test "$ids1" = "$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')"
-expect_rc "init-model with another shape" 0 "$BENCH" init-model "$TMP/tiny" --arch llama --layers 3
+expect_rc "init-model with another shape" 0 "$BENCH" init-model "$TMP/tiny" --arch llama --layers 3 --force
 run "$BENCH" plan "$TMP/tiny/s.yaml" --json
 expect_true "another architecture: other ids" test "$ids1" != "$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')"
 

@@ -89,6 +89,7 @@ expect_rc "run ok phases" 0 "$BENCH" run suite.yaml --only $OK_PHASES
 expect_true "suite copied" cmp suite.yaml $R/suite.yaml
 expect_true "run.log written" grep -q "finished: 20 ok, 0 failed" $R/run.log
 expect_true "20 job files" test "$(ls $R/jobs/*.json | wc -l)" -eq 20
+expect_true "report written" grep -q "20 of" reports/e2e_cpu/REPORT.md
 expect_true "token cache written" test -n "$(ls "$BENCH_CACHE_DIR"/tokens/*.tok)"
 
 # Field-by-field checks of every result against the protocol's definition.

@@ -18,8 +18,8 @@ and KV cache, following the rules of engine/kvcache.h and engine/eval.h:
   - prompt P: tokens 0..P−2 read as one block with full causal attention, then the policy evicts;
     each step reads token t = P−1..L−2 against the cache and scores −log p(token t+1); then the
     policy evicts every layer (and, for h2o, every kv head) down to budget − 1 slots;
-  - window(recent): the last recent − 1 slots stay; streaming(sink, recent): tokens < sink plus
-    the last recent − 1 − ...; h2o(heavy, recent): the last recent − 1 slots plus the `heavy`
+  - window(recent): the last recent − 1 slots stay; streaming(sink, recent): the tokens < sink
+    and the last recent − 1 slots; h2o(heavy, recent): the last recent − 1 slots plus the `heavy`
     older slots with the most attention received since read (softmax weights summed over the
     queries of the prefill and of every step, the query heads of a kv head summed); ties keep the
     older token;

@@ -9,7 +9,10 @@ For each case a tiny random checkpoint is written with `./bench init-model` (det
 seed; bf16 weights so each stays under ~300 KB) into tests/fixtures/parity/<case>/model, and
 committed: the test then never depends on init-model's random numbers staying the same. Existing
 checkpoints are kept unless --rebuild. Some cases edit config.json after init-model (noted in
-CASES). transformers loads each one with AutoModelForCausalLM in float32 with
+CASES). init-model's weights (std 0.02, norms at 1) give near-uniform attention and predictions,
+which would hide mistakes in RoPE, masks or norms; so the weights are then rescaled (sharpen():
+linear layers to std 1/sqrt(in), q/k to 2/sqrt(in), embeddings to 1, norm weights 1 + 0.1·N(0,1),
+biases ×5) and saved again in bf16. transformers loads each one with AutoModelForCausalLM in float32 with
 attn_implementation="eager" and runs one fixed token sequence (TOKENS tokens drawn with numpy's
 default_rng(SEED) in [0, vocab)). We record, for every t < TOKENS - 1, the next-token NLL
 -log_softmax(logits[t])[tokens[t+1]] and argmax(logits[t]); and the NLL of the same model run in
@@ -26,6 +29,7 @@ import sys
 import numpy as np
 import torch
 import transformers
+from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -70,12 +74,37 @@ def build_checkpoint(name, args, edits, rebuild):
         with open(cfg_path, "w") as f:
             json.dump(cfg, f, indent=2)
             f.write("\n")
+    sharpen(model_dir, seed=int(args[args.index("--seed") + 1]),
+            tied="--tie-embeddings" in args)
     # the forward needs config.json and the weights only; keep the fixture small
     for extra in ("tokenizer.json", "tokenizer_config.json"):
         p = os.path.join(model_dir, extra)
         if os.path.exists(p):
             os.remove(p)
     return model_dir
+
+
+def sharpen(model_dir, seed, tied):
+    path = os.path.join(model_dir, "model.safetensors")
+    tensors = load_file(path)
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for name in sorted(tensors):
+        w = tensors[name].float()
+        if w.dim() == 1 and "norm" in name and name.endswith("weight"):
+            w = 1.0 + 0.1 * torch.randn(w.shape, generator=gen)
+        elif w.dim() == 1:
+            w = 5.0 * w
+        else:
+            if "embed_tokens" in name or "embed_in" in name:
+                target = 0.3 if tied else 1.0
+            elif any(k in name for k in ("q_proj", "k_proj", "query_key_value")):
+                target = 2.0 / w.shape[1] ** 0.5
+            else:
+                target = 1.0 / w.shape[1] ** 0.5
+            w = w * (target / w.std())
+        out[name] = w.to(torch.bfloat16).contiguous()
+    save_file(out, path, metadata={"format": "pt"})
 
 
 def score(model_dir, tokens, dtype):

@@ -45,6 +45,7 @@ static inline ModelConfig rm_config(Arch arch, int V, int C, int L, int H, int K
       strcpy(c.architecture, "GPTNeoXForCausalLM");
       c.norm_is_layernorm = 1;
       c.qkv_bias = 1;
+      c.o_bias = 1;
       c.mlp_is_gelu = 1;
       c.parallel_residual = 1;
       break;
@@ -60,7 +61,7 @@ static inline float *rm_tensor(Rng *r, size_t n, double mean, double std) {
 }
 
 // Random weights: linear layers ~ N(0, 1/in) so activations stay O(1); norm weights near 1;
-// biases small; embeddings N(0, 1). Biases follow the config (qkv_bias, GPT-NeoX everywhere).
+// biases small; embeddings N(0, 1). Biases follow the config (qkv_bias, o_bias; GPT-NeoX's MLP).
 static inline void rm_init(Model *m, const ModelConfig *cfg, uint64_t seed) {
   memset(m, 0, sizeof *m);
   m->config = *cfg;
@@ -90,7 +91,7 @@ static inline void rm_init(Model *m, const ModelConfig *cfg, uint64_t seed) {
       lw->bk = rm_tensor(&r, KD, 0.0, 0.1);
       lw->bv = rm_tensor(&r, KD, 0.0, 0.1);
     }
-    if (neox) lw->bo = rm_tensor(&r, C, 0.0, 0.1);
+    if (cfg->o_bias) lw->bo = rm_tensor(&r, C, 0.0, 0.1);
     if (!cfg->mlp_is_gelu) lw->w_gate = rm_tensor(&r, F * C, 0.0, 1.0 / sqrt((double)C));
     lw->w_up = rm_tensor(&r, F * C, 0.0, 1.0 / sqrt((double)C));
     lw->w_down = rm_tensor(&r, C * F, 0.0, 1.0 / sqrt((double)F));

@@ -60,6 +60,27 @@ static int run_job(const EvalRequest *q, EvalResult *r) {
   return rc;
 }
 
+TEST(plan_is_chunks_from_the_prompt) {
+  WindowPlan p;
+  BenchErr err;
+  EXPECT_INT_EQ(decode_plan(100, 20, 4, 6, "d", &p, &err), 0);
+  EXPECT_INT_EQ(p.n, 4);
+  EXPECT_INT_EQ(p.scored, 4 * 14);
+  EXPECT_INT_EQ(p.needed, 80);
+  EXPECT_INT_EQ(protocol_tokens_needed(PROTO_DECODE, 20, 4, 0), 80);
+  for (long i = 0; i < p.n; i++) {
+    EXPECT_INT_EQ(p.w[i].start, 20 * i);
+    EXPECT_INT_EQ(p.w[i].len, 20);
+    EXPECT_INT_EQ(p.w[i].score_from, 5);
+  }
+  window_plan_free(&p);
+  EXPECT_INT_EQ(decode_plan(79, 20, 4, 6, "d", &p, &err), -1);
+  EXPECT_CONTAINS(err.msg, "dataset 'd' has 79 tokens; length 20 × 4 windows needs 80");
+  EXPECT_INT_EQ(decode_plan(100, 20, 4, 20, "d", &p, &err), -1);
+  EXPECT_CONTAINS(err.msg, "decode prompt 20 is out of range (1 to 19");
+  EXPECT(p.w == NULL);
+}
+
 TEST(prompt_1_full_equals_chunks) {
   for (int i = 0; i < NMODELS; i++) {
     EvalResult a, b;
@@ -360,6 +381,7 @@ int main(void) {
     return 1;
   }
   rope_spec = json_pack("{s:s,s:s,s:f}", "name", "geo", "type", "geometric", "theta", 10000.0);
+  RUN(plan_is_chunks_from_the_prompt);
   RUN(prompt_1_full_equals_chunks);
   RUN(prompt_p_full_equals_chunks_tail);
   RUN(covering_budgets_equal_full_exactly);

@@ -1,6 +1,7 @@
 // test_model.c — checkpoint loading: every architecture from init-model output (both config.json
 // spellings), sharded equals unsharded, GPT-NeoX's fused qkv split, config/tensor disagreements
 // named by file and tensor, config.json parsing of real-world spellings, fp16/bf16 conversion.
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -315,6 +316,31 @@ TEST(index_and_files_must_agree) {
   expect_load_error(dir, "tensor 'model.norm.weight' maps to '/etc/passwd'", "outside the model directory");
   free(dir);
 
+  // A tensor in a shard that the index does not list; a tensor in two shards.
+  dir = make_model("index-unlisted", ARCH_LLAMA, 4, DTYPE_F32, 2, 1);
+  char *index_text = read_text(dir, "model.safetensors.index.json");
+  json_t *index = json_loads(index_text, 0, NULL);
+  json_object_del(json_object_get(index, "weight_map"), "model.norm.weight");
+  char *dumped = json_dumps(index, JSON_INDENT(2));
+  write_text(dir, "model.safetensors.index.json", dumped);
+  expect_load_error(dir, "model-00002-of-00002.safetensors: tensor 'model.norm.weight' is not listed in model.safetensors.index.json", NULL);
+  free(dumped);
+  json_object_set_new(json_object_get(index, "weight_map"), "model.norm.weight",
+                      json_string("copy-of-00002.safetensors"));
+  dumped = json_dumps(index, JSON_INDENT(2));
+  write_text(dir, "model.safetensors.index.json", dumped);
+  char *src = path_join(dir, "model-00002-of-00002.safetensors"), *dst = path_join(dir, "copy-of-00002.safetensors");
+  char *copy = xasprintf("cp '%s' '%s'", src, dst);
+  CHECK(system(copy) == 0);
+  expect_load_error(dir, "' is also in ", "copy-of-00002.safetensors");
+  free(copy);
+  free(src);
+  free(dst);
+  free(dumped);
+  free(index_text);
+  json_decref(index);
+  free(dir);
+
   dir = make_model("index-missing-shard", ARCH_LLAMA, 4, DTYPE_F32, 2, 1);
   char *p = path_join(dir, "model-00002-of-00002.safetensors");
   unlink(p);
@@ -578,6 +604,92 @@ TEST(inspect_fills_everything_but_weights) {
   free(dir);
 }
 
+// tests/fixtures/hf_saved: the same init-model checkpoints, re-saved by transformers in bf16 and
+// sharded (tests/reference/make_hf_saved_fixtures.py). Loading them must give exactly what our
+// own bf16 checkpoint of the same seed gives.
+static void hf_saved_spec(InitModelSpec *s, Arch arch) {
+  init_model_defaults(s, arch);
+  s->n_layers = 1;
+  s->hidden_size = 16;
+  s->n_heads = 2;
+  s->n_kv_heads = arch == ARCH_GPT_NEOX ? 2 : 1;
+  s->intermediate_size = 32;
+  s->vocab_size = 257;
+  s->seed = 123;
+  s->dtype = DTYPE_BF16;
+  if (arch == ARCH_GPT_NEOX) s->rotary_pct = 0.5;
+}
+
+TEST(transformers_saved_checkpoints_load) {
+  const Arch archs[] = {ARCH_LLAMA, ARCH_QWEN2, ARCH_GPT_NEOX};
+  for (int a = 0; a < 3; a++) {
+    char *fixture = xasprintf("tests/fixtures/hf_saved/%s", arch_name(archs[a]));
+    InitModelSpec s;
+    hf_saved_spec(&s, archs[a]);
+    char *ours = tmp_path(arch_name(archs[a]));
+    InitModelResult r;
+    BenchErr err;
+    EXPECT(init_model_write(ours, &s, &r, &err) == 0);
+    Model mh, mo;
+    int rc = model_load(fixture, &mh, &err);
+    if (rc != 0) TEST_FAIL_AT("%s: %s", fixture, err.msg);
+    EXPECT(model_load(ours, &mo, &err) == 0);
+    if (rc == 0) {
+      EXPECT(mh.n_files > 1);
+      EXPECT_INT_EQ(mh.config.dtype, DTYPE_BF16);
+      EXPECT_INT_EQ(mh.config.rotary_dims, mo.config.rotary_dims);
+      EXPECT_INT_EQ(mh.config.tie_word_embeddings, mo.config.tie_word_embeddings);
+      EXPECT_INT_EQ(mh.n_params, mo.n_params);
+      EXPECT_INT_EQ(mh.weight_bytes, mo.weight_bytes);
+      EXPECT(mh.weight_bytes == mo.weight_bytes && memcmp(mh.arena, mo.arena, mh.weight_bytes) == 0);
+      model_free(&mh);
+    }
+    model_free(&mo);
+    free(ours);
+    free(fixture);
+  }
+}
+
+TEST(tokenizer_is_deterministic_and_sized_by_vocab) {
+  char *a = tmp_path("tok-a.json"), *b = tmp_path("tok-b.json"), *z = tmp_path("tok-0.json");
+  int n_merges, eot;
+  BenchErr err;
+  EXPECT(init_tokenizer_write(a, 255, &n_merges, &eot, &err) == 0);
+  EXPECT_INT_EQ(n_merges, 255);
+  EXPECT_INT_EQ(eot, 511);
+  EXPECT(init_tokenizer_write(b, 255, &n_merges, &eot, &err) == 0);
+  char ha[65], hb[65];
+  EXPECT(sha256_file_hex(a, ha, &err) == 0 && sha256_file_hex(b, hb, &err) == 0);
+  EXPECT_STR_EQ(ha, hb);
+  EXPECT(init_tokenizer_write(z, 0, &n_merges, &eot, &err) == 0);
+  EXPECT_INT_EQ(n_merges, 0);
+  EXPECT_INT_EQ(eot, 256);
+  // Every token string is distinct and every merge's pieces are tokens.
+  json_t *t = json_load_file(a, JSON_REJECT_DUPLICATES, NULL);
+  EXPECT(t != NULL);
+  json_t *vocab = json_object_get(json_object_get(t, "model"), "vocab");
+  json_t *merges = json_object_get(json_object_get(t, "model"), "merges");
+  EXPECT_INT_EQ(json_object_size(vocab), 512);
+  EXPECT_INT_EQ(json_array_size(merges), 255);
+  EXPECT_INT_EQ(json_integer_value(json_object_get(vocab, "\xc4\xa0the")), 258);  // "Ġthe"
+  size_t i;
+  json_t *m;
+  json_array_foreach(merges, i, m) {
+    char *pair = xstrdup(json_string_value(m));
+    char *sp = strchr(pair, ' ');
+    EXPECT(sp != NULL);
+    if (sp) {
+      *sp = 0;
+      EXPECT(json_object_get(vocab, pair) && json_object_get(vocab, sp + 1));
+    }
+    free(pair);
+  }
+  json_decref(t);
+  free(a);
+  free(b);
+  free(z);
+}
+
 int main(void) {
   snprintf(tmp_root, sizeof tmp_root, "/tmp/bench_test_model_XXXXXX");
   if (!mkdtemp(tmp_root)) return 1;
@@ -595,6 +707,8 @@ int main(void) {
   RUN(fp16_and_bf16_conversion_is_exact);
   RUN(bf16_and_fp16_checkpoints_load_exactly);
   RUN(inspect_fills_everything_but_weights);
+  RUN(transformers_saved_checkpoints_load);
+  RUN(tokenizer_is_deterministic_and_sized_by_vocab);
   char *cmd = xasprintf("rm -rf '%s'", tmp_root);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_root);
   free(cmd);

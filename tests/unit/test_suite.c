@@ -772,6 +772,13 @@ TEST(warnings) {
   diagnostics_free(&d);
 }
 
+TEST(bom_and_crlf_positions) {
+  EXPECT_ERROR("\xef\xbb\xbfsuite: t\r\nrpoe: 1\r\nphases: []\r\n", 2, 1, "unknown key 'rpoe' (did you mean 'rope'?)");
+  EXPECT_ERROR("suite: t\r\ntitle: \xce\xb8\xce\xb8\xff\r\n", 2, 10, "invalid UTF-8 byte 0xff");
+  EXPECT_ERROR("suite: t\ntitle: x\xef\xbb\xbf\n", 2, 9, "character U+FEFF is not allowed");
+  EXPECT_ERROR("suite: t\ntitle: \xed\xa0\x80\n", 2, 8, "invalid UTF-8 byte 0xed");  // a surrogate
+}
+
 int main(void) {
   RUN(design_example_loads);
   RUN(minimal_suite_is_valid);
@@ -795,5 +802,6 @@ int main(void) {
   RUN(load_from_disk);
   RUN(odd_values);
   RUN(warnings);
+  RUN(bom_and_crlf_positions);
   TEST_SUMMARY();
 }

@@ -1,0 +1,481 @@
+// report_figures.c — a phase's `{plot: ...}` requests as figures: PPL vs length, collapse ratio
+// vs length, NLL vs position in the window, PPL vs a swept parameter, the RoPE spectrum and the
+// training loss curve. Each becomes <phase>_<plot>.png/.svg next to REPORT.md; a figure that
+// cannot be drawn is a line in the report saying why, never a lost report.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "plot.h"
+#include "report.h"
+#include "rope.h"
+
+
+// ---- colours: the same config label gets the same colour in every figure of a report ----
+static char **colour_labels;
+static int n_colour_labels;
+
+int figure_colour(const char *label) {
+  for (int i = 0; i < n_colour_labels; i++)
+    if (strcmp(colour_labels[i], label) == 0) return i;
+  colour_labels = xrealloc(colour_labels, (size_t)(n_colour_labels + 1) * sizeof *colour_labels);
+  colour_labels[n_colour_labels] = xstrdup(label);
+  return n_colour_labels++;
+}
+
+void figure_colours_reset(void) {
+  for (int i = 0; i < n_colour_labels; i++) free(colour_labels[i]);
+  free(colour_labels);
+  colour_labels = NULL;
+  n_colour_labels = 0;
+}
+
+static double mean_at(const PhaseData *pd, int c, int l) {
+  const Cell *cell = phase_cell(pd, c, l);
+  return cell->n_ok > 0 ? cell->mean : NAN;
+}
+
+// ---- PPL vs length: log y, one line per config, ± std over seeds, OOM as a cross on top ----
+static int fig_ppl_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
+  p->xlabel = "Context length (tokens)";
+  p->ylabel = "Perplexity";
+  p->logx = 2;
+  p->logy = 10;
+  p->xtics_k = 1;
+  int seeds = 0;
+  double top = 0;
+  for (int c = 0; c < pd->n_configs; c++)
+    for (int l = 0; l < pd->n_lengths; l++) {
+      if (phase_cell(pd, c, l)->n_ok > 1) seeds = 1;
+      double m = mean_at(pd, c, l), s = phase_cell(pd, c, l)->std;
+      if (isfinite(m)) top = fmax(top, m + (isfinite(s) ? s : 0));
+    }
+  if (top <= 0) {
+    *why = ctx->t->n_no_data;
+    return -1;
+  }
+  double *x = xcalloc((size_t)pd->n_lengths, sizeof *x), *y = xcalloc((size_t)pd->n_lengths, sizeof *y),
+         *e = xcalloc((size_t)pd->n_lengths, sizeof *e);
+  for (int c = 0; c < pd->n_configs; c++) {
+    int n = 0, n_oom = 0, colour = figure_colour(pd->configs[c].label);
+    for (int l = 0; l < pd->n_lengths; l++) {
+      const Cell *cell = phase_cell(pd, c, l);
+      if (cell->n_ok == 0) continue;
+      x[n] = (double)pd->lengths[l];
+      y[n] = cell->mean;
+      e[n++] = isfinite(cell->std) ? cell->std : 0;
+    }
+    if (n > 0) plot_add(p, pd->configs[c].label, colour, SERIES_LINES, x, y, seeds ? e : NULL, n);
+    for (int l = 0; l < pd->n_lengths; l++) {
+      const Cell *cell = phase_cell(pd, c, l);
+      if (cell->n_ok == 0 && cell->n_oom > 0) {
+        x[n_oom] = (double)pd->lengths[l];
+        y[n_oom++] = top * 1.6;
+      }
+    }
+    if (n_oom > 0) {
+      plot_add(p, NULL, colour, SERIES_MARKS, x, y, NULL, n_oom);
+      p->marks_legend = "OOM";
+    }
+  }
+  free(x);
+  free(y);
+  free(e);
+  return 0;
+}
+
+// ---- collapse ratio vs length, with the boundary and severe thresholds ----
+static int fig_collapse_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
+  static char sev[64], bnd[64], base[64];
+  p->xlabel = "Context length (tokens)";
+  snprintf(base, sizeof base, "Collapse ratio PPL(L) / PPL(%ld)", pd->base_length);
+  p->ylabel = base;
+  p->logx = 2;
+  p->logy = 10;
+  p->xtics_k = 1;
+  int lB = phase_length_index(pd, pd->base_length);
+  if (lB < 0) {
+    *why = ctx->t->n_no_data;
+    return -1;
+  }
+  double *x = xcalloc((size_t)pd->n_lengths, sizeof *x), *y = xcalloc((size_t)pd->n_lengths, sizeof *y);
+  for (int c = 0; c < pd->n_configs; c++) {
+    double b = mean_at(pd, c, lB);
+    int n = 0;
+    for (int l = 0; l < pd->n_lengths && isfinite(b); l++) {
+      double m = mean_at(pd, c, l);
+      if (!isfinite(m)) continue;
+      x[n] = (double)pd->lengths[l];
+      y[n++] = m / b;
+    }
+    if (n > 1) plot_add(p, pd->configs[c].label, figure_colour(pd->configs[c].label), SERIES_LINES, x, y, NULL, n);
+  }
+  free(x);
+  free(y);
+  if (p->n_series == 0) {
+    *why = ctx->t->n_no_data;
+    return -1;
+  }
+  snprintf(sev, sizeof sev, "severe (%gx)", ctx->plan->severe);
+  snprintf(bnd, sizeof bnd, "boundary (%gx)", ctx->plan->boundary);
+  p->hline[0] = ctx->plan->severe;
+  p->hline_label[0] = sev;
+  p->hline[1] = ctx->plan->boundary;
+  p->hline_label[1] = bnd;
+  p->n_hline = ctx->plan->boundary != ctx->plan->severe ? 2 : 1;
+  return 0;
+}
+
+// ---- NLL vs position inside the window (metrics.nll_by_position, averaged over seeds) ----
+static int run_has_positions(const StoredJob *r) {
+  json_t *v = r->metrics ? json_object_get(r->metrics, "nll_by_position") : NULL;
+  return json_is_array(v) && json_array_size(v) > 1;
+}
+
+static int fig_nll_vs_position(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
+  static char vlab[64];
+  int lmax = -1;
+  for (int l = pd->n_lengths - 1; l >= 0 && lmax < 0; l--)
+    for (int c = 0; c < pd->n_configs && lmax < 0; c++) {
+      const Cell *cell = phase_cell(pd, c, l);
+      for (int i = 0; i < cell->n_runs; i++)
+        if (cell->runs[i]->status == RES_OK && run_has_positions(cell->runs[i])) lmax = l;
+    }
+  if (lmax < 0) {
+    *why = "no metrics.nll_by_position in these results";
+    return -1;
+  }
+  p->xlabel = "Position in the window (tokens)";
+  p->ylabel = "Mean NLL (nats/token)";
+  p->xtics_k = 2;
+  for (int c = 0; c < pd->n_configs; c++) {
+    const Cell *cell = phase_cell(pd, c, lmax);
+    double *x = NULL, *sum = NULL;
+    int *cnt = NULL, n = 0;
+    for (int i = 0; i < cell->n_runs; i++) {
+      if (cell->runs[i]->status != RES_OK || !run_has_positions(cell->runs[i])) continue;
+      json_t *arr = json_object_get(cell->runs[i]->metrics, "nll_by_position");
+      for (size_t k = 0; k < json_array_size(arr); k++) {
+        json_t *pair = json_array_get(arr, k);
+        json_t *px = json_array_get(pair, 0), *py = json_array_get(pair, 1);
+        if (!json_is_number(px) || !json_is_number(py)) continue;
+        double xv = json_number_value(px), yv = json_number_value(py);
+        int j = 0;
+        while (j < n && x[j] != xv) j++;
+        if (j == n) {
+          x = xrealloc(x, (size_t)(n + 1) * sizeof *x);
+          sum = xrealloc(sum, (size_t)(n + 1) * sizeof *sum);
+          cnt = xrealloc(cnt, (size_t)(n + 1) * sizeof *cnt);
+          x[n] = xv;
+          sum[n] = 0;
+          cnt[n++] = 0;
+        }
+        sum[j] += yv;
+        cnt[j]++;
+      }
+    }
+    for (int j = 0; j < n; j++) sum[j] /= cnt[j];
+    if (n > 0)
+      plot_add(p, pd->configs[c].label, figure_colour(pd->configs[c].label),
+               n > 24 ? SERIES_CURVE : SERIES_LINES, x, sum, NULL, n);
+    free(x);
+    free(sum);
+    free(cnt);
+  }
+  if (pd->base_length > 0 && pd->base_length < pd->lengths[lmax]) {
+    p->vline = (double)pd->base_length;
+    snprintf(vlab, sizeof vlab, "%ld", pd->base_length);
+    p->vline_label = vlab;
+  }
+  return 0;
+}
+
+// ---- PPL vs a swept parameter: one line per length ----
+// The value of `param` for a config: from a member name "variant[param=value,...]" on any axis,
+// else from the spec's variant object of one of its runs.
+static int config_param(const PhaseData *pd, int c, const char *param, int *axis, double *value) {
+  size_t plen = strlen(param);
+  for (int a = 0; a < N_AXES; a++) {
+    const char *name = pd->configs[c].axis[a], *br = strchr(name, '[');
+    for (const char *s = br; s && *s; s++) {
+      if ((*s == '[' || *s == ',') && strncmp(s + 1, param, plen) == 0 && s[1 + plen] == '=') {
+        char *end;
+        double v = strtod(s + 2 + plen, &end);
+        if (end != s + 2 + plen) {
+          *axis = a;
+          *value = v;
+          return 0;
+        }
+      }
+    }
+  }
+  for (int l = 0; l < pd->n_lengths; l++) {
+    const Cell *cell = phase_cell(pd, c, l);
+    for (int i = 0; i < cell->n_runs; i++)
+      for (int a = 0; a < N_AXES; a++) {
+        json_t *obj = json_object_get(cell->runs[i]->spec, REPORT_AXIS_NAMES[a]);
+        json_t *v = json_is_object(obj) ? json_object_get(obj, param) : NULL;
+        if (json_is_number(v)) {
+          *axis = a;
+          *value = json_number_value(v);
+          return 0;
+        }
+      }
+  }
+  return -1;
+}
+
+static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const ReportReq *rq, Plot *p,
+                            const char **why) {
+  static char msg[160];
+  const char *param = rq->param ? rq->param : "";
+  int n = pd->n_configs;
+  double *val = xcalloc(n ? (size_t)n : 1, sizeof *val);
+  int *ax = xcalloc(n ? (size_t)n : 1, sizeof *ax), *has = xcalloc(n ? (size_t)n : 1, sizeof *has);
+  int axis = -1, n_distinct = 0;
+  for (int c = 0; c < n; c++) {
+    has[c] = config_param(pd, c, param, &ax[c], &val[c]) == 0;
+    if (!has[c]) continue;
+    if (axis < 0) axis = ax[c];
+    int seen = 0;
+    for (int k = 0; k < c; k++) seen |= has[k] && val[k] == val[c];
+    n_distinct += !seen;
+  }
+  if (n_distinct < 2) {
+    snprintf(msg, sizeof msg, ctx->t->n_param_unknown, param);
+    *why = msg;
+    free(val), free(ax), free(has);
+    return -1;
+  }
+  p->xlabel = param;
+  p->ylabel = "Perplexity";
+  p->logy = 10;
+  // contexts: configs equal on every axis but the swept one share a line (per length)
+  int *ctx_of = xcalloc((size_t)n, sizeof *ctx_of), n_ctx = 0;
+  for (int c = 0; c < n; c++) {
+    ctx_of[c] = -1;
+    if (!has[c]) continue;
+    for (int k = 0; k < c && ctx_of[c] < 0; k++) {
+      if (!has[k]) continue;
+      int same = 1;
+      for (int a = 0; a < N_AXES && same; a++)
+        if (a != axis) same = strcmp(pd->configs[k].axis[a], pd->configs[c].axis[a]) == 0;
+      if (same) ctx_of[c] = ctx_of[k];
+    }
+    if (ctx_of[c] < 0) ctx_of[c] = n_ctx++;
+  }
+  double *x = xcalloc((size_t)n, sizeof *x), *y = xcalloc((size_t)n, sizeof *y);
+  int colour = 0;
+  for (int g = 0; g < n_ctx; g++)
+    for (int l = 0; l < pd->n_lengths; l++) {
+      int m = 0, first = -1;
+      for (int c = 0; c < n; c++) {
+        if (ctx_of[c] != g || !isfinite(mean_at(pd, c, l))) continue;
+        if (first < 0) first = c;
+        int j = m++;  // insertion by parameter value
+        while (j > 0 && x[j - 1] > val[c]) {
+          x[j] = x[j - 1];
+          y[j] = y[j - 1];
+          j--;
+        }
+        x[j] = val[c];
+        y[j] = mean_at(pd, c, l);
+      }
+      if (m == 0) continue;
+      StrBuf t = {0};
+      sb_printf(&t, "L = %ld", pd->lengths[l]);
+      for (int a = 0; a < N_AXES && n_ctx > 1; a++)
+        if (a != axis && pd->varies[a]) sb_printf(&t, " · %s", pd->configs[first].axis[a]);
+      plot_add(p, t.data, colour++, SERIES_LINES, x, y, NULL, m);
+      sb_free(&t);
+    }
+  free(x), free(y), free(ctx_of), free(val), free(ax), free(has);
+  return 0;
+}
+
+// ---- RoPE spectrum: ω_k against k for each variant of the phase ----
+static const char *model_path(const ReportCtx *ctx, const char *name) {
+  int i = labels_find(&ctx->plan->model_names, name);
+  return i >= 0 ? ctx->plan->model_paths.v[i] : NULL;
+}
+
+static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
+  static char msg[512];
+  LabelList done = {0};
+  for (int c = 0; c < pd->n_configs; c++) {
+    const char *rope = pd->configs[c].axis[AX_ROPE];
+    if (labels_find(&done, rope) >= 0) continue;
+    const StoredJob *run = NULL;
+    for (int l = 0; l < pd->n_lengths && !run; l++)
+      if (phase_cell(pd, c, l)->n_runs > 0) run = phase_cell(pd, c, l)->runs[0];
+    json_t *spec = run ? json_object_get(run->spec, "rope") : NULL;
+    if (!json_is_object(spec)) continue;
+    const char *path = model_path(ctx, pd->configs[c].axis[AX_MODEL]);
+    ModelConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    BenchErr err;
+    if (!path || !path[0] || model_config_load(path, &cfg, &err) != 0) {
+      snprintf(msg, sizeof msg, "the model's config.json is not readable here (%.400s)",
+               path && path[0] ? err.msg : "no model path in the suite");
+      *why = msg;
+      labels_free(&done);
+      return -1;
+    }
+    RopeModelInfo info = {.head_dim = cfg.head_dim,
+                          .partial_rotary_factor = cfg.partial_rotary_factor,
+                          .rope_theta = cfg.rope_theta,
+                          .max_position_embeddings = cfg.max_position_embeddings,
+                          .rope_scaling_json = cfg.rope_scaling_json};
+    RopeTable table;
+    memset(&table, 0, sizeof table);
+    int rc = rope_build(spec, &info, run->length, &table, &err);
+    model_config_free(&cfg);
+    if (rc != 0) {
+      snprintf(msg, sizeof msg, "variant '%.100s': %.380s", rope, err.msg);
+      *why = msg;
+      labels_free(&done);
+      return -1;
+    }
+    int half = table.rotary_dims / 2;
+    double *k = xcalloc(half ? (size_t)half : 1, sizeof *k);
+    for (int i = 0; i < half; i++) k[i] = i;
+    plot_add(p, rope, figure_colour(pd->configs[c].label), half > 24 ? SERIES_CURVE : SERIES_LINES, k,
+             table.inv_freq, NULL, half);
+    free(k);
+    rope_table_free(&table);
+    labels_add(&done, rope);
+  }
+  labels_free(&done);
+  if (p->n_series == 0) {
+    *why = ctx->t->n_no_data;
+    return -1;
+  }
+  p->xlabel = "Frequency pair k";
+  p->ylabel = "ω_k (rad/token)";
+  p->labels_enhanced = 1;
+  p->logy = 10;
+  p->key_right = 1;
+  return 0;
+}
+
+// ---- training loss curve (metrics.loss_curve: [[step, loss], ...]) ----
+static int fig_loss_curve(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
+  (void)ctx;
+  for (int c = 0; c < pd->n_configs; c++) {
+    const StoredJob *run = NULL;
+    for (int l = 0; l < pd->n_lengths && !run; l++) {
+      const Cell *cell = phase_cell(pd, c, l);
+      for (int i = 0; i < cell->n_runs && !run; i++) {
+        json_t *v = cell->runs[i]->metrics ? json_object_get(cell->runs[i]->metrics, "loss_curve") : NULL;
+        if (json_is_array(v) && json_array_size(v) > 1) run = cell->runs[i];
+      }
+    }
+    if (!run) continue;
+    json_t *arr = json_object_get(run->metrics, "loss_curve");
+    size_t n = json_array_size(arr);
+    double *x = xcalloc(n, sizeof *x), *y = xcalloc(n, sizeof *y);
+    int m = 0;
+    for (size_t k = 0; k < n; k++) {
+      json_t *pair = json_array_get(arr, k);
+      if (!json_is_number(json_array_get(pair, 0)) || !json_is_number(json_array_get(pair, 1))) continue;
+      x[m] = json_number_value(json_array_get(pair, 0));
+      y[m++] = json_number_value(json_array_get(pair, 1));
+    }
+    if (m > 1)
+      plot_add(p, pd->configs[c].label, figure_colour(pd->configs[c].label), m > 24 ? SERIES_CURVE : SERIES_LINES,
+               x, y, NULL, m);
+    free(x);
+    free(y);
+  }
+  if (p->n_series == 0) {
+    *why = "no training loss (metrics.loss_curve) in these results";
+    return -1;
+  }
+  p->xlabel = "Training step";
+  p->ylabel = "Training loss (nats/token)";
+  return 0;
+}
+
+// ---- the phase's figures as markdown ----
+static void figure_name(const PhaseData *pd, const ReportReq *rq, char *out, size_t n) {
+  StrBuf b = {0};
+  for (const char *s = pd->plan->id; *s; s++) {
+    char ch = *s;
+    int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+    sb_appendn(&b, ok ? &ch : "_", 1);
+  }
+  if (strcmp(rq->name, "ppl_vs_param") == 0 && rq->param) {
+    sb_append(&b, "_ppl_vs_");
+    for (const char *s = rq->param; *s; s++) {
+      char ch = *s;
+      int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+      sb_appendn(&b, ok ? &ch : "_", 1);
+    }
+  } else {
+    sb_printf(&b, "_%s", rq->name);
+  }
+  snprintf(out, n, "%s", b.data);
+  sb_free(&b);
+}
+
+static const char *figure_caption(const ReportReq *rq, const ReportText *t) {
+  int zh = strcmp(t->lang, "zh") == 0;
+  const char *n = rq->name;
+  if (strcmp(n, "ppl_vs_length") == 0) return zh ? "PPL vs 序列长度 (多种子时误差棒为 ±1 标准差; ✕ 为 OOM)"
+                                                : "PPL vs context length (error bars: ±1 std over seeds where several; ✕ marks OOM)";
+  if (strcmp(n, "collapse_vs_length") == 0) return zh ? "崩溃比 vs 序列长度 (虚线: 阈值)" : "Collapse ratio vs context length (dashed: thresholds)";
+  if (strcmp(n, "nll_vs_position") == 0) return zh ? "窗口内各位置的 NLL (最长长度)" : "NLL by position inside the window (longest length)";
+  if (strcmp(n, "ppl_vs_param") == 0) return zh ? "PPL vs 扫描参数" : "PPL vs the swept parameter";
+  if (strcmp(n, "rope_spectrum") == 0) return zh ? "RoPE 频谱 ω_k vs k (对数坐标)" : "RoPE spectrum ω_k vs k (log scale)";
+  if (strcmp(n, "loss_curve") == 0) return zh ? "训练损失曲线" : "Training loss curve";
+  return n;
+}
+
+void phase_figures(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int render, FigureCount *count) {
+  const ReportText *t = ctx->t;
+  for (int i = 0; i < pd->plan->n_reqs; i++) {
+    const ReportReq *rq = &pd->plan->reqs[i];
+    if (strcmp(rq->kind, "plot") != 0) continue;
+    char name[256];
+    figure_name(pd, rq, name, sizeof name);
+    Plot p;
+    plot_init(&p);
+    const char *why = NULL;
+    int rc;
+    if (strcmp(rq->name, "ppl_vs_length") == 0) rc = fig_ppl_vs_length(pd, ctx, &p, &why);
+    else if (strcmp(rq->name, "collapse_vs_length") == 0) rc = fig_collapse_vs_length(pd, ctx, &p, &why);
+    else if (strcmp(rq->name, "nll_vs_position") == 0) rc = fig_nll_vs_position(pd, ctx, &p, &why);
+    else if (strcmp(rq->name, "ppl_vs_param") == 0) rc = fig_ppl_vs_param(pd, ctx, rq, &p, &why);
+    else if (strcmp(rq->name, "rope_spectrum") == 0) rc = fig_rope_spectrum(pd, ctx, &p, &why);
+    else if (strcmp(rq->name, "loss_curve") == 0) rc = fig_loss_curve(pd, ctx, &p, &why);
+    else {
+      rc = -1;
+      why = "unknown figure";
+    }
+    char line[1024];
+    if (rc != 0) {
+      snprintf(line, sizeof line, t->n_fig_skipped, name, why ? why : "");
+      sb_printf(b, "*%s*\n\n", line);
+      if (count) count->skipped++;
+      plot_free(&p);
+      continue;
+    }
+    BenchErr err = {{0}};
+    if (ctx->no_figures) {
+      rc = -1;
+      snprintf(err.msg, sizeof err.msg, "%s", "figures turned off (--no-figures)");
+    } else if (render) {
+      rc = plot_render(&p, ctx->gnuplot, ctx->reports_dir, name, &err);
+    }
+    if (rc == 0) {
+      sb_printf(b, "![%s](%s.png)\n\n*%s* — [SVG](%s.svg)\n\n", figure_caption(rq, t), name, figure_caption(rq, t), name);
+      if (count && render) count->made++;
+    } else {
+      snprintf(line, sizeof line, ctx->no_figures ? t->n_fig_skipped : t->n_fig_failed, name, err.msg);
+      sb_printf(b, "*%s*\n\n", line);
+      if (count) (ctx->no_figures ? count->skipped++ : count->failed++);
+    }
+    plot_free(&p);
+  }
+}

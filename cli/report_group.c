@@ -1,0 +1,424 @@
+// report_group.c — one phase's results as a grid: configs × lengths, one run per seed per cell.
+//
+// A result belongs to a phase when its `phase` field names it, or when its spec is one of the
+// phase's planned cells (a job two phases share runs once and carries one phase id). A config is
+// everything but length and seed: model, dataset, rope, cache, dtype, train recipe (and device when
+// the phase varies it). Results for the same (config, length, seed) are merged from several
+// machines: an ok result wins over a failed one, then the latest finished.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "report_stats.h"
+
+// A planned device "cuda" or "auto" stands for the "cuda:0" a result records.
+static int device_matches(const char *planned, const char *actual) {
+  if (strcmp(planned, "auto") == 0 || strcmp(planned, actual) == 0) return 1;
+  size_t n = strlen(planned);
+  return strncmp(planned, actual, n) == 0 && actual[n] == ':';
+}
+
+// The plan's value an actual axis value stands for (NULL when the plan does not list it).
+static const char *planned_value(const PhasePlan *pp, Axis a, const char *actual) {
+  const LabelList *l = &pp->axis[a];
+  for (int i = 0; i < l->n; i++) {
+    if (a == AX_DEVICE ? device_matches(l->v[i], actual) : strcmp(l->v[i], actual) == 0)
+      return l->v[i];
+  }
+  return NULL;
+}
+
+static int long_in(const long *v, int n, long x) {
+  for (int i = 0; i < n; i++)
+    if (v[i] == x) return 1;
+  return 0;
+}
+
+static int phase_uses_device(const PhasePlan *pp) { return pp->axis[AX_DEVICE].n > 1; }
+
+static int excluded(const PhasePlan *pp, const char *const *axis, long length, long seed) {
+  for (int e = 0; e < pp->n_excl; e++) {
+    const AxisRule *r = &pp->excl[e];
+    int all = 1;
+    for (int a = 0; a < N_AXES && all; a++) {
+      if (r->axis[a].n == 0) continue;
+      int any = 0;
+      for (int k = 0; k < r->axis[a].n && !any; k++)
+        any = a == AX_DEVICE ? device_matches(r->axis[a].v[k], axis[a]) : strcmp(r->axis[a].v[k], axis[a]) == 0;
+      all = any;
+    }
+    if (all && r->n_lengths && !long_in(r->lengths, r->n_lengths, length)) all = 0;
+    if (all && r->n_seeds && !long_in(r->seeds, r->n_seeds, seed)) all = 0;
+    if (all) return 1;
+  }
+  return 0;
+}
+
+// ---- the planned cells: a list in expansion order and a hash set of their keys ----
+struct PlanCell {
+  const char *axis[N_AXES];
+  long length, seed;
+};
+
+struct CellSet {
+  char **slots;  // [cap] keys or NULL
+  int cap, n;
+};
+
+static char *cell_key(const char *const *axis, long length, long seed) {
+  StrBuf b = {0};
+  for (int a = 0; a < N_AXES; a++) sb_printf(&b, "%s\x1f", axis[a]);
+  sb_printf(&b, "%ld\x1f%ld", length, seed);
+  return b.data;
+}
+
+static unsigned long hash_str(const char *s) {
+  unsigned long h = 1469598103934665603UL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211UL;
+  return h;
+}
+
+static int set_has(const struct CellSet *set, const char *key) {
+  if (!set || set->cap == 0) return 0;
+  for (unsigned long i = hash_str(key) % (unsigned long)set->cap;; i = (i + 1) % (unsigned long)set->cap) {
+    if (!set->slots[i]) return 0;
+    if (strcmp(set->slots[i], key) == 0) return 1;
+  }
+}
+
+// Takes ownership of key; returns 0 when it was already present (and frees it).
+static int set_add(struct CellSet *set, char *key) {
+  if (set_has(set, key)) {
+    free(key);
+    return 0;
+  }
+  if (2 * (set->n + 1) > set->cap) {
+    struct CellSet bigger = {xcalloc((size_t)(set->cap ? 2 * set->cap : 64), sizeof(char *)),
+                             set->cap ? 2 * set->cap : 64, 0};
+    for (int i = 0; i < set->cap; i++)
+      if (set->slots[i]) set_add(&bigger, set->slots[i]);
+    free(set->slots);
+    *set = bigger;
+  }
+  unsigned long i = hash_str(key) % (unsigned long)set->cap;
+  while (set->slots[i]) i = (i + 1) % (unsigned long)set->cap;
+  set->slots[i] = key;
+  set->n++;
+  return 1;
+}
+
+static void set_free(struct CellSet *set) {
+  if (!set) return;
+  for (int i = 0; i < set->cap; i++) free(set->slots[i]);
+  free(set->slots);
+  free(set);
+}
+
+static void add_planned(PhaseData *pd, const char *const *axis, long length, long seed, int check_excl) {
+  if (check_excl && excluded(pd->plan, axis, length, seed)) return;
+  if (!set_add(pd->planned_set, cell_key(axis, length, seed))) return;
+  pd->planned = xrealloc(pd->planned, (size_t)(pd->n_planned + 1) * sizeof *pd->planned);
+  struct PlanCell *pc = &pd->planned[pd->n_planned++];
+  for (int a = 0; a < N_AXES; a++) pc->axis[a] = axis[a];
+  pc->length = length;
+  pc->seed = seed;
+}
+
+// The product of per-axis value lists (an empty list stands for ""), seeds and lengths, in the
+// matrix's nesting: model × dataset × train × rope × cache × dtype × device × seed × length.
+static void add_product(PhaseData *pd, const LabelList *const *lists, const long *lengths, int n_lengths,
+                        const long *seeds, int n_seeds, int check_excl) {
+  static const Axis order[N_AXES] = {AX_MODEL, AX_DATASET, AX_TRAIN, AX_ROPE, AX_CACHE, AX_DTYPE, AX_DEVICE};
+  int idx[N_AXES] = {0};
+  static const long zero = 0;
+  if (n_seeds == 0) {
+    seeds = &zero;
+    n_seeds = 1;
+  }
+  for (;;) {
+    const char *key[N_AXES];
+    for (int k = 0; k < N_AXES; k++) {
+      const LabelList *l = lists[order[k]];
+      key[order[k]] = l && l->n ? l->v[idx[k]] : "";
+    }
+    for (int s = 0; s < n_seeds; s++)
+      for (int l = 0; l < n_lengths; l++) add_planned(pd, key, lengths[l], seeds[s], check_excl);
+    int k = N_AXES - 1;
+    while (k >= 0) {
+      const LabelList *l = lists[order[k]];
+      if (l && l->n && ++idx[k] < l->n) break;
+      idx[k--] = 0;
+    }
+    if (k < 0) break;
+  }
+}
+
+static void plan_cells(PhaseData *pd) {
+  const PhasePlan *pp = pd->plan;
+  pd->planned_set = xcalloc(1, sizeof *pd->planned_set);
+  if (!pp->planned) return;
+  const LabelList *lists[N_AXES];
+  for (int a = 0; a < N_AXES; a++) lists[a] = &pp->axis[a];
+  if (!phase_uses_device(pp)) lists[AX_DEVICE] = NULL;
+  add_product(pd, lists, pp->lengths, pp->n_lengths, pp->seeds, pp->n_seeds, 1);
+  for (int i = 0; i < pp->n_incl; i++) {  // includes: named axes take their values
+    const AxisRule *r = &pp->incl[i];
+    const LabelList *il[N_AXES];
+    for (int a = 0; a < N_AXES; a++) il[a] = r->axis[a].n ? &r->axis[a] : lists[a];
+    if (!phase_uses_device(pp) && r->axis[AX_DEVICE].n == 0) il[AX_DEVICE] = NULL;
+    add_product(pd, il, r->n_lengths ? r->lengths : pp->lengths, r->n_lengths ? r->n_lengths : pp->n_lengths,
+                r->n_seeds ? r->seeds : pp->seeds, r->n_seeds ? r->n_seeds : pp->n_seeds, 0);
+  }
+}
+
+// The key of a result: the plan's spellings where the plan lists the value; an axis the plan
+// leaves empty (no train recipe, no device sweep) is "".
+static void result_key(const PhasePlan *pp, const StoredJob *r, const char **key) {
+  for (int a = 0; a < N_AXES; a++) {
+    if (a == AX_DEVICE && !phase_uses_device(pp)) {
+      key[a] = "";
+      continue;
+    }
+    const char *pv = planned_value(pp, (Axis)a, r->axis[a]);
+    key[a] = pv ? pv : (pp->planned && pp->axis[a].n == 0 ? "" : r->axis[a]);
+  }
+}
+
+// Does a result (named by another phase) fit one of this phase's planned cells?
+static int fits_plan(const PhaseData *pd, const StoredJob *r) {
+  const PhasePlan *pp = pd->plan;
+  if (!pp->planned) return 0;
+  if (pp->protocol && r->protocol[0] && strcmp(pp->protocol, r->protocol) != 0) return 0;
+  if (pp->windows > 0 && r->windows > 0 && pp->windows != r->windows) return 0;
+  for (int a = 0; a < N_AXES; a++)  // a value the plan does not list never fits
+    if (a != AX_DEVICE && pp->axis[a].n == 0 && r->axis[a][0]) return 0;
+  const char *key[N_AXES];
+  result_key(pp, r, key);
+  char *k = cell_key(key, r->length, r->seed);
+  int in = set_has(pd->planned_set, k);
+  free(k);
+  return in;
+}
+
+static int names_phase(const StoredJob *r, const char *id) {
+  for (int k = 0; k < r->n_phases; k++)
+    if (strcmp(r->phases[k], id) == 0) return 1;
+  return 0;
+}
+
+static int find_config(const PhaseData *pd, const char *const *key) {
+  for (int c = 0; c < pd->n_configs; c++) {
+    int same = 1;
+    for (int a = 0; a < N_AXES && same; a++) same = strcmp(pd->configs[c].axis[a], key[a]) == 0;
+    if (same) return c;
+  }
+  return -1;
+}
+
+static int add_config(PhaseData *pd, const char *const *key, int expected) {
+  int c = find_config(pd, key);
+  if (c >= 0) {
+    pd->configs[c].expected |= expected;
+    return c;
+  }
+  pd->configs = xrealloc(pd->configs, (size_t)(pd->n_configs + 1) * sizeof *pd->configs);
+  Config *cf = &pd->configs[pd->n_configs];
+  memset(cf, 0, sizeof *cf);
+  for (int a = 0; a < N_AXES; a++) cf->axis[a] = key[a];
+  cf->expected = expected;
+  return pd->n_configs++;
+}
+
+static void add_length(PhaseData *pd, long L) {
+  for (int i = 0; i < pd->n_lengths; i++)
+    if (pd->lengths[i] == L) return;
+  pd->lengths = xrealloc(pd->lengths, (size_t)(pd->n_lengths + 1) * sizeof *pd->lengths);
+  int i = pd->n_lengths++;
+  while (i > 0 && pd->lengths[i - 1] > L) {
+    pd->lengths[i] = pd->lengths[i - 1];
+    i--;
+  }
+  pd->lengths[i] = L;
+}
+
+Cell *phase_cell(const PhaseData *pd, int config, int length_index) {
+  return &pd->cells[(size_t)config * (size_t)pd->n_lengths + (size_t)length_index];
+}
+
+int phase_length_index(const PhaseData *pd, long length) {
+  for (int i = 0; i < pd->n_lengths; i++)
+    if (pd->lengths[i] == length) return i;
+  return -1;
+}
+
+// Is a better than b for the same (config, length, seed)?
+static int better_run(const StoredJob *a, const StoredJob *b) {
+  if ((a->status == RES_OK) != (b->status == RES_OK)) return a->status == RES_OK;
+  return a->finished > b->finished;
+}
+
+static void cell_add(PhaseData *pd, Cell *cell, StoredJob *r) {
+  for (int i = 0; i < cell->n_runs; i++) {
+    if (cell->runs[i]->seed != r->seed) continue;
+    pd->n_duplicates++;
+    if (better_run(r, cell->runs[i])) cell->runs[i] = r;
+    return;
+  }
+  cell->runs = xrealloc(cell->runs, (size_t)(cell->n_runs + 1) * sizeof *cell->runs);
+  int i = cell->n_runs++;
+  while (i > 0 && cell->runs[i - 1]->seed > r->seed) {
+    cell->runs[i] = cell->runs[i - 1];
+    i--;
+  }
+  cell->runs[i] = r;
+}
+
+static void cell_stats(Cell *cell) {
+  cell->ppl = xcalloc(cell->n_runs ? (size_t)cell->n_runs : 1, sizeof *cell->ppl);
+  cell->seeds = xcalloc(cell->n_runs ? (size_t)cell->n_runs : 1, sizeof *cell->seeds);
+  for (int i = 0; i < cell->n_runs; i++) {
+    const StoredJob *r = cell->runs[i];
+    if (r->status == RES_OK) {
+      cell->ppl[cell->n_ok] = r->ppl;
+      cell->seeds[cell->n_ok++] = r->seed;
+    } else if (r->status == RES_OOM) {
+      cell->n_oom++;
+    } else {
+      cell->n_error++;
+    }
+  }
+  cell->mean = stat_mean(cell->ppl, cell->n_ok);
+  cell->std = stat_sample_std(cell->ppl, cell->n_ok);
+  cell->cv = stat_cv_pct(cell->mean, cell->std);
+}
+
+static void count_expected(PhaseData *pd) {
+  for (int i = 0; i < pd->n_planned; i++) {
+    const struct PlanCell *pc = &pd->planned[i];
+    int c = find_config(pd, pc->axis), l = phase_length_index(pd, pc->length);
+    if (c < 0 || l < 0) continue;
+    Cell *cell = phase_cell(pd, c, l);
+    cell->n_expected_seeds++;
+    pd->n_expected++;
+    int found = 0;
+    for (int k = 0; k < cell->n_runs && !found; k++) found = cell->runs[k]->seed == pc->seed;
+    if (found) continue;
+    pd->missing = xrealloc(pd->missing, (size_t)(pd->n_missing + 1) * sizeof *pd->missing);
+    pd->missing[pd->n_missing].config = &pd->configs[c];
+    pd->missing[pd->n_missing].length = pc->length;
+    pd->missing[pd->n_missing].seed = pc->seed;
+    pd->n_missing++;
+  }
+}
+
+static void make_labels(PhaseData *pd) {
+  for (int a = 0; a < N_AXES; a++) {
+    pd->varies[a] = 0;
+    for (int c = 1; c < pd->n_configs; c++)
+      if (strcmp(pd->configs[c].axis[a], pd->configs[0].axis[a]) != 0) pd->varies[a] = 1;
+  }
+  int others = 0;
+  for (int a = 0; a < N_AXES; a++)
+    if (a != AX_ROPE && pd->varies[a]) others = 1;
+  static const Axis order[N_AXES] = {AX_ROPE, AX_CACHE, AX_MODEL, AX_DATASET, AX_DTYPE, AX_TRAIN, AX_DEVICE};
+  for (int c = 0; c < pd->n_configs; c++) {
+    Config *cf = &pd->configs[c];
+    StrBuf b = {0};
+    for (int k = 0; k < N_AXES; k++) {
+      Axis a = order[k];
+      int show = a == AX_ROPE ? (pd->varies[a] || !others) : pd->varies[a];
+      if (!show || !cf->axis[a][0]) continue;
+      if (b.len) sb_append(&b, " · ");
+      sb_append(&b, cf->axis[a]);
+    }
+    cf->label = b.data ? b.data : xstrdup("(unnamed)");
+  }
+}
+
+void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd) {
+  memset(pd, 0, sizeof *pd);
+  pd->plan = plan;
+  // 1. planned cells, configs and lengths, in expansion order
+  plan_cells(pd);
+  for (int i = 0; i < pd->n_planned; i++) {
+    add_config(pd, pd->planned[i].axis, 1);
+    add_length(pd, pd->planned[i].length);
+  }
+  for (int l = 0; l < plan->n_lengths; l++) add_length(pd, plan->lengths[l]);
+  // 2. the results of this phase
+  StoredJob **mine = xcalloc(rs->n_jobs ? (size_t)rs->n_jobs : 1, sizeof *mine);
+  int n_mine = 0;
+  for (int i = 0; i < rs->n_jobs; i++) {
+    StoredJob *r = &rs->jobs[i];
+    if (names_phase(r, plan->id) || fits_plan(pd, r)) {
+      mine[n_mine++] = r;
+      add_length(pd, r->length);
+    }
+  }
+  int *cfg_of = xcalloc(n_mine ? (size_t)n_mine : 1, sizeof *cfg_of);
+  for (int i = 0; i < n_mine; i++) {
+    const char *key[N_AXES];
+    result_key(plan, mine[i], key);
+    cfg_of[i] = add_config(pd, key, 0);
+  }
+  pd->cells = xcalloc((size_t)(pd->n_configs ? pd->n_configs : 1) * (size_t)(pd->n_lengths ? pd->n_lengths : 1),
+                      sizeof *pd->cells);
+  for (int i = 0; i < n_mine; i++)
+    cell_add(pd, phase_cell(pd, cfg_of[i], phase_length_index(pd, mine[i]->length)), mine[i]);
+  free(cfg_of);
+  free(mine);
+  // 3. statistics, counts, wall time
+  pd->jobs = xcalloc(rs->n_jobs ? (size_t)rs->n_jobs : 1, sizeof *pd->jobs);
+  for (int c = 0; c < pd->n_configs; c++)
+    for (int l = 0; l < pd->n_lengths; l++) {
+      Cell *cell = phase_cell(pd, c, l);
+      cell_stats(cell);
+      pd->n_ok += cell->n_ok;
+      pd->n_oom += cell->n_oom;
+      pd->n_error += cell->n_error;
+      for (int i = 0; i < cell->n_runs; i++) {
+        pd->jobs[pd->n_jobs++] = cell->runs[i];
+        if (isfinite(cell->runs[i]->wall_s)) pd->wall_s += cell->runs[i]->wall_s;
+      }
+    }
+  // 4. what the plan expects and what is missing
+  count_expected(pd);
+  make_labels(pd);
+  pd->base_length = plan->base_length > 0 ? plan->base_length : (pd->n_lengths ? pd->lengths[0] : 0);
+}
+
+void phase_data_free(PhaseData *pd) {
+  for (int c = 0; c < pd->n_configs; c++) {
+    free(pd->configs[c].label);
+    for (int l = 0; l < pd->n_lengths; l++) {
+      Cell *cell = phase_cell(pd, c, l);
+      free(cell->runs);
+      free(cell->ppl);
+      free(cell->seeds);
+    }
+  }
+  free(pd->configs);
+  free(pd->cells);
+  free(pd->lengths);
+  free(pd->jobs);
+  free(pd->missing);
+  free(pd->planned);
+  set_free(pd->planned_set);
+  memset(pd, 0, sizeof *pd);
+}
+
+int phase_find_sibling(const PhaseData *pd, int c, Axis axis, const char *value) {
+  const char *key[N_AXES];
+  for (int a = 0; a < N_AXES; a++) key[a] = pd->configs[c].axis[a];
+  key[axis] = value;
+  return find_config(pd, key);
+}
+
+int phase_axis_of(const PhaseData *pd, const char *name) {
+  static const Axis order[] = {AX_ROPE, AX_CACHE, AX_MODEL, AX_DTYPE, AX_DATASET, AX_TRAIN, AX_DEVICE};
+  for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+    for (int c = 0; c < pd->n_configs; c++)
+      if (strcmp(pd->configs[c].axis[order[k]], name) == 0) return order[k];
+  return -1;
+}

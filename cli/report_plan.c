@@ -1,0 +1,328 @@
+// report_plan.c — what each phase expects and asks for: from the suite as run
+// (results/<suite>/suite.yaml, read with the suite parser) or, when that file is missing or
+// unusable, from the phases the results name.
+#include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "suite.h"
+
+#define SUITE_MAX (4u << 20)
+
+void labels_add(LabelList *l, const char *s) {
+  l->v = xrealloc(l->v, (size_t)(l->n + 1) * sizeof *l->v);
+  l->v[l->n++] = xstrdup(s ? s : "");
+}
+
+int labels_find(const LabelList *l, const char *s) {
+  for (int i = 0; i < l->n; i++)
+    if (strcmp(l->v[i], s) == 0) return i;
+  return -1;
+}
+
+void labels_free(LabelList *l) {
+  for (int i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+}
+
+// Walks the members of a variant: the product of its swept parameters (file order, the first
+// varying slowest), named "name" alone or "name[k=v,...]" with the swept values as written.
+// fn gets each member's name and its value index per parameter ([n_params]).
+typedef void (*MemberFn)(const Variant *v, const char *name, const int *value_index, void *arg);
+
+static void variant_members(const Variant *v, MemberFn fn, void *arg) {
+  int n = v->n_params;
+  int *idx = xcalloc(n ? (size_t)n : 1, sizeof *idx);
+  for (;;) {
+    StrBuf b = {0};
+    sb_append(&b, v->name);
+    int first = 1;
+    for (int i = 0; i < n; i++) {
+      if (v->params[i].n_values <= 1) continue;
+      const ParamValue *pv = &v->params[i].values[idx[i]];
+      sb_printf(&b, "%s%s=%s", first ? "[" : ",", v->params[i].key, pv->text ? pv->text : "");
+      first = 0;
+    }
+    if (!first) sb_append(&b, "]");
+    fn(v, b.data, idx, arg);
+    sb_free(&b);
+    int i = n - 1;
+    while (i >= 0 && (v->params[i].n_values <= 1 || ++idx[i] == v->params[i].n_values)) {
+      idx[i] = 0;
+      i--;
+    }
+    if (i < 0) break;
+  }
+  free(idx);
+}
+
+static void add_member(const Variant *v, const char *name, const int *value_index, void *arg) {
+  (void)v;
+  (void)value_index;
+  LabelList *out = arg;
+  if (labels_find(out, name) < 0) labels_add(out, name);
+}
+
+typedef struct {
+  const char *selector;
+  LabelList *out;
+} SelectArg;
+
+static void add_selected(const Variant *v, const char *name, const int *value_index, void *arg) {
+  SelectArg *s = arg;
+  if (variant_member_matches(v, value_index, s->selector) && labels_find(s->out, name) < 0)
+    labels_add(s->out, name);
+}
+
+static const Variant *axis_variant(const Suite *s, Axis a, const char *name) {
+  if (a == AX_ROPE) return suite_rope(s, name);
+  if (a == AX_CACHE) return suite_cache(s, name);
+  if (a == AX_TRAIN) return suite_train(s, name);
+  return NULL;
+}
+
+// The values a name or selector stands for on an axis: a variant's members, the members a
+// selector `name[k=v,...]` picks, or the value itself.
+static void resolve_values(const Suite *s, Axis a, const char *value, LabelList *out) {
+  const char *br = strchr(value, '[');
+  char *name = br ? xstrndup(value, (size_t)(br - value)) : xstrdup(value);
+  const Variant *v = axis_variant(s, a, name);
+  free(name);
+  if (!v) {
+    if (labels_find(out, value) < 0) labels_add(out, value);
+  } else if (!br) {
+    variant_members(v, add_member, out);
+  } else {
+    SelectArg arg = {value, out};
+    variant_members(v, add_selected, &arg);
+  }
+}
+
+static void names_resolve(const Suite *s, Axis a, const NameList *names, LabelList *out) {
+  for (int i = 0; i < names->n; i++) resolve_values(s, a, names->items[i], out);
+}
+
+static int cmp_long(const void *a, const void *b) {
+  long x = *(const long *)a, y = *(const long *)b;
+  return (x > y) - (x < y);
+}
+
+static void rule_from(const Suite *s, const Assignment *as, AxisRule *r) {
+  memset(r, 0, sizeof *r);
+  for (int i = 0; i < as->n; i++) {
+    const char *ax = as->axes[i], *val = as->values[i];
+    if (strcmp(ax, "length") == 0) {
+      r->lengths = xrealloc(r->lengths, (size_t)(r->n_lengths + 1) * sizeof *r->lengths);
+      r->lengths[r->n_lengths++] = strtol(val, NULL, 10);
+    } else if (strcmp(ax, "seed") == 0) {
+      r->seeds = xrealloc(r->seeds, (size_t)(r->n_seeds + 1) * sizeof *r->seeds);
+      r->seeds[r->n_seeds++] = strtol(val, NULL, 10);
+    } else {
+      for (int k = 0; k < N_AXES; k++)
+        if (strcmp(ax, REPORT_AXIS_NAMES[k]) == 0) resolve_values(s, (Axis)k, val, &r->axis[k]);
+    }
+  }
+}
+
+static void rule_free(AxisRule *r) {
+  for (int a = 0; a < N_AXES; a++) labels_free(&r->axis[a]);
+  free(r->lengths);
+  free(r->seeds);
+}
+
+static void phase_from_suite(const Suite *s, const Phase *ph, PhasePlan *pp) {
+  const Settings *st = &ph->settings;
+  pp->id = xstrdup(ph->id);
+  pp->title = xstrdup(ph->title ? ph->title : "");
+  pp->planned = 1;
+  names_resolve(s, AX_MODEL, &st->models, &pp->axis[AX_MODEL]);
+  names_resolve(s, AX_DATASET, &st->datasets, &pp->axis[AX_DATASET]);
+  names_resolve(s, AX_ROPE, &st->rope, &pp->axis[AX_ROPE]);
+  names_resolve(s, AX_CACHE, &st->cache, &pp->axis[AX_CACHE]);
+  names_resolve(s, AX_DTYPE, &st->dtypes, &pp->axis[AX_DTYPE]);
+  names_resolve(s, AX_TRAIN, &st->train, &pp->axis[AX_TRAIN]);
+  names_resolve(s, AX_DEVICE, &st->devices, &pp->axis[AX_DEVICE]);
+  pp->n_lengths = st->lengths.n;
+  pp->lengths = xcalloc(st->lengths.n ? (size_t)st->lengths.n : 1, sizeof *pp->lengths);
+  memcpy(pp->lengths, st->lengths.items, (size_t)st->lengths.n * sizeof *pp->lengths);
+  qsort(pp->lengths, (size_t)pp->n_lengths, sizeof *pp->lengths, cmp_long);
+  pp->n_seeds = st->seeds.n;
+  pp->seeds = xcalloc(st->seeds.n ? (size_t)st->seeds.n : 1, sizeof *pp->seeds);
+  memcpy(pp->seeds, st->seeds.items, (size_t)st->seeds.n * sizeof *pp->seeds);
+  pp->base_length = st->base_length;
+  pp->protocol = st->protocol ? xstrdup(st->protocol) : NULL;
+  pp->windows = st->windows;
+  pp->n_reqs = ph->n_reports;
+  pp->reqs = xcalloc(ph->n_reports ? (size_t)ph->n_reports : 1, sizeof *pp->reqs);
+  for (int i = 0; i < ph->n_reports; i++) {
+    const ReportRequest *rq = &ph->reports[i];
+    ReportReq *q = &pp->reqs[i];
+    q->kind = xstrdup(rq->kind ? rq->kind : "");
+    q->name = xstrdup(rq->name ? rq->name : "");
+    q->at = rq->at;
+    q->baseline = rq->baseline ? xstrdup(rq->baseline) : NULL;
+    q->param = rq->param ? xstrdup(rq->param) : NULL;
+  }
+  pp->n_excl = ph->n_exclude;
+  pp->excl = xcalloc(ph->n_exclude ? (size_t)ph->n_exclude : 1, sizeof *pp->excl);
+  for (int i = 0; i < ph->n_exclude; i++) rule_from(s, &ph->exclude[i], &pp->excl[i]);
+  pp->n_incl = ph->n_include;
+  pp->incl = xcalloc(ph->n_include ? (size_t)ph->n_include : 1, sizeof *pp->incl);
+  for (int i = 0; i < ph->n_include; i++) rule_from(s, &ph->include[i], &pp->incl[i]);
+}
+
+// The report only needs names and numbers, never model or data paths: a variable the suite
+// names but this machine lacks (${BENCH_MODELS} on a laptop) is set empty so the suite as run
+// still parses here.
+static void define_missing_vars(const char *text) {
+  for (const char *p = strstr(text, "${"); p; p = strstr(p + 2, "${")) {
+    const char *end = strchr(p + 2, '}');
+    if (!end || end - p - 2 <= 0 || end - p - 2 > 200) continue;
+    char name[256];
+    memcpy(name, p + 2, (size_t)(end - p - 2));
+    name[end - p - 2] = 0;
+    int ok = 1;
+    for (char *c = name; *c; c++)
+      if (!isalnum((unsigned char)*c) && *c != '_') ok = 0;
+    if (ok && !getenv(name)) setenv(name, "", 0);
+  }
+}
+
+int report_plan_from_suite(const char *suite_yaml, ReportPlan *p, BenchErr *err) {
+  memset(p, 0, sizeof *p);
+  char *text = NULL;
+  size_t len = 0;
+  if (read_file(suite_yaml, SUITE_MAX, &text, &len, err) != 0) return -1;
+  define_missing_vars(text);
+  char sha[65];
+  sha256_hex(text, len, sha);
+  char *dir = path_dirname(suite_yaml);
+  Diagnostics diag = {0};
+  Suite *s = suite_load_buffer(suite_yaml, dir, text, len, &diag);
+  free(dir);
+  free(text);
+  if (!s) {
+    if (diag.n_errors > 0) {
+      const Diagnostic *d = &diag.errors[0];
+      if (d->mark.line > 0)
+        err_set(err, "%s:%d:%d: %s", d->file ? d->file : suite_yaml, d->mark.line, d->mark.col,
+                d->message);
+      else
+        err_set(err, "%s: %s", d->file ? d->file : suite_yaml, d->message);
+    } else {
+      err_set(err, "cannot read the suite '%s'", suite_yaml);
+    }
+    diagnostics_free(&diag);
+    return -1;
+  }
+  diagnostics_free(&diag);
+  p->from_suite = 1;
+  p->suite_id = xstrdup(s->suite ? s->suite : "");
+  p->title = xstrdup(s->title && s->title[0] ? s->title : p->suite_id);
+  p->suite_path = xstrdup(suite_yaml);
+  p->suite_sha256 = xstrdup(sha);
+  for (int i = 0; i < s->n_models; i++) {
+    labels_add(&p->model_names, s->models[i].name);
+    labels_add(&p->model_paths, s->models[i].path ? s->models[i].path : "");
+  }
+  p->severe = s->report_options.severe > 0 ? s->report_options.severe : 10;
+  p->boundary = s->report_options.boundary > 0 ? s->report_options.boundary : 5;
+  snprintf(p->lang, sizeof p->lang, "%s",
+           s->report_options.lang && strcmp(s->report_options.lang, "zh") == 0 ? "zh" : "en");
+  p->n_phases = s->n_phases;
+  p->phases = xcalloc(s->n_phases ? (size_t)s->n_phases : 1, sizeof *p->phases);
+  for (int i = 0; i < s->n_phases; i++) phase_from_suite(s, &s->phases[i], &p->phases[i]);
+  suite_free(s);
+  return 0;
+}
+
+static int cmp_version(const void *a, const void *b) {
+  return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void add_long_unique(long **v, int *n, long x) {
+  for (int i = 0; i < *n; i++)
+    if ((*v)[i] == x) return;
+  *v = xrealloc(*v, (size_t)(*n + 1) * sizeof **v);
+  (*v)[(*n)++] = x;
+}
+
+void report_plan_add_result_phases(ReportPlan *p, const StoredJobs *rs) {
+  LabelList ids = {0};
+  for (int i = 0; i < rs->n_jobs; i++)
+    for (int k = 0; k < rs->jobs[i].n_phases; k++) {
+      const char *id = rs->jobs[i].phases[k];
+      int known = labels_find(&ids, id) >= 0;
+      for (int ph = 0; ph < p->n_phases && !known; ph++) known = strcmp(p->phases[ph].id, id) == 0;
+      if (!known) labels_add(&ids, id);
+    }
+  if (ids.n > 1) qsort(ids.v, (size_t)ids.n, sizeof *ids.v, cmp_version);
+  p->phases = xrealloc(p->phases, (size_t)(p->n_phases + ids.n + 1) * sizeof *p->phases);
+  for (int k = 0; k < ids.n; k++) {
+    PhasePlan *pp = &p->phases[p->n_phases++];
+    memset(pp, 0, sizeof *pp);
+    pp->id = xstrdup(ids.v[k]);
+    pp->title = xstrdup("");
+    for (int i = 0; i < rs->n_jobs; i++) {
+      const StoredJob *r = &rs->jobs[i];
+      int mine = 0;
+      for (int j = 0; j < r->n_phases; j++) mine |= strcmp(r->phases[j], pp->id) == 0;
+      if (!mine) continue;
+      add_long_unique(&pp->lengths, &pp->n_lengths, r->length);
+      add_long_unique(&pp->seeds, &pp->n_seeds, r->seed);
+    }
+    if (pp->n_lengths > 1) qsort(pp->lengths, (size_t)pp->n_lengths, sizeof *pp->lengths, cmp_long);
+    pp->n_reqs = 2;
+    pp->reqs = xcalloc(2, sizeof *pp->reqs);
+    pp->reqs[0].kind = xstrdup("table");
+    pp->reqs[0].name = xstrdup("lengths");
+    pp->reqs[1].kind = xstrdup("plot");
+    pp->reqs[1].name = xstrdup("ppl_vs_length");
+  }
+  labels_free(&ids);
+}
+
+void report_plan_from_results(const StoredJobs *rs, const char *suite_id, ReportPlan *p) {
+  memset(p, 0, sizeof *p);
+  p->suite_id = xstrdup(suite_id);
+  p->title = xstrdup(suite_id);
+  p->severe = 10;
+  p->boundary = 5;
+  snprintf(p->lang, sizeof p->lang, "en");
+  report_plan_add_result_phases(p, rs);
+}
+
+void report_plan_free(ReportPlan *p) {
+  for (int i = 0; i < p->n_phases; i++) {
+    PhasePlan *pp = &p->phases[i];
+    free(pp->id);
+    free(pp->title);
+    for (int a = 0; a < N_AXES; a++) labels_free(&pp->axis[a]);
+    free(pp->lengths);
+    free(pp->seeds);
+    free(pp->protocol);
+    for (int k = 0; k < pp->n_reqs; k++) {
+      free(pp->reqs[k].kind);
+      free(pp->reqs[k].name);
+      free(pp->reqs[k].baseline);
+      free(pp->reqs[k].param);
+    }
+    free(pp->reqs);
+    for (int k = 0; k < pp->n_excl; k++) rule_free(&pp->excl[k]);
+    for (int k = 0; k < pp->n_incl; k++) rule_free(&pp->incl[k]);
+    free(pp->excl);
+    free(pp->incl);
+  }
+  free(p->phases);
+  free(p->suite_id);
+  free(p->title);
+  free(p->suite_path);
+  free(p->suite_sha256);
+  labels_free(&p->model_names);
+  labels_free(&p->model_paths);
+  memset(p, 0, sizeof *p);
+}
