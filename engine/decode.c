@@ -17,6 +17,9 @@ static int omp_get_max_threads(void) { return 1; }
 static int omp_get_thread_num(void) { return 0; }
 #endif
 
+// Work below which a loop stays on one thread (a parallel region costs more than it saves).
+#define PAR_MIN_WORK 32768.0
+
 static int observes(const DecodeState *d) { return d->policy->observe != 0; }
 static int cache_positions(const DecodeState *d) { return d->policy->positions == KV_POS_CACHE; }
 
@@ -187,7 +190,8 @@ CPU_HOT static void prefill_weights(DecodeState *d, int l, long n) {
   long window = forward_layer_window(cfg, l);
   float scale = (float)(1.0 / sqrt((double)D));
   const float *q = d->fs.q, *k = d->knew;
-#pragma omp parallel for schedule(dynamic, 1)
+  double work = (double)H * obs * n * D;
+#pragma omp parallel for schedule(dynamic, 1) if (work > PAR_MIN_WORK)
   for (int h = 0; h < H; h++) {
     float *s = d->scratch + (size_t)omp_get_thread_num() * d->cap * (D + 1);
     float *acc = d->pre_weights + (size_t)h * n;
@@ -316,7 +320,8 @@ static void step_attention(DecodeState *d, int l, long t) {
   long W = forward_layer_window(cfg, l);
   float scale = (float)(1.0 / sqrt((double)D));
   int rotate = cache_positions(d) && R > 0;
-#pragma omp parallel for schedule(dynamic, 1)
+  double work = (double)d->B * H * (double)d->caches[0].len[l] * D;  // multiply-adds
+#pragma omp parallel for schedule(dynamic, 1) if (work > PAR_MIN_WORK)
   for (long task = 0; task < (long)d->B * K; task++) {
     int b = (int)(task / K), g = (int)(task % K);
     KVStore *c = &d->caches[b];
@@ -373,7 +378,8 @@ int decode_step(DecodeState *d, const int32_t *tokens, long t, const int32_t *ta
   if (held + 1 > d->peak_keys) d->peak_keys = held + 1;
   if (forward_score(fs, 0, B, targets, nll, correct, err) != 0) return -1;
   int L = cfg->n_layers;
-#pragma omp parallel for schedule(dynamic, 1)
+  double work = (double)B * L * K * (double)d->cap * D;  // floats an eviction may move
+#pragma omp parallel for schedule(dynamic, 1) if (work > PAR_MIN_WORK)
   for (long task = 0; task < (long)B * L; task++)
     kv_store_evict(&d->caches[task / L], d->policy, (int)(task % L),
                    d->keep_mask + (size_t)omp_get_thread_num() * d->cap);

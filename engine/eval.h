@@ -42,6 +42,11 @@
 //              holding offsets [b·B, (b+1)·B); empty buckets are left out (half and sliding
 //              score only part of a window)
 //   window_ppl exp(mean NLL of the window's scored tokens), per window in plan order
+// Decode adds its KV metrics (EvalResult, per window, fp32 as the engine holds them): the budget,
+// the most keys a scored step attended and their bytes, the bytes saved against a full cache of
+// the same job, the prefill's keys; tokens/s over the timed steps. Its speed cost against the
+// full cache is the ratio of tokens/s to that of the job that differs only in `cache: full`
+// (a report-level comparison; such a job need not exist, e.g. where full would not fit).
 #ifndef BENCH_EVAL_H
 #define BENCH_EVAL_H
 

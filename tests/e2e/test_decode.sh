@@ -1,7 +1,7 @@
 # test_decode.sh — the decode protocol and the KV-cache policies through `bench run`: tiny random
 # GPT-NeoX (Pythia-shaped) checkpoints from `bench init-model`, and two suites shaped like
 # suites/h2o_pythia.yaml and suites/streaming_pythia.yaml scaled down (prompt 16, lengths up to
-# 400, budgets 16..64, a model with 128 trained positions to step past). Every job result is
+# 256, budgets 16..64, a model with 64 trained positions to step past). Every job result is
 # checked: tokens = windows × (length − prompt), the KV metrics (budget, peak, bytes saved against
 # the full cache, prefill), timed tokens after warmup; a budget covering the sequence gives the
 # full cache's numbers exactly; policies that evict change them; re-running recomputes nothing.
@@ -13,9 +13,9 @@ mkdir -p "$W/data" "$W/models"
 cd "$W" || exit 1
 
 expect_rc "init pythia_a" 0 "$BENCH" init-model models/pythia_a --arch gpt_neox --layers 2 \
-  --max-positions 128 --seed 3
+  --max-positions 64 --seed 3
 expect_rc "init pythia_b" 0 "$BENCH" init-model models/pythia_b --arch gpt_neox --layers 3 \
-  --hidden 96 --heads 6 --intermediate 384 --max-positions 128 --seed 4
+  --hidden 96 --heads 6 --intermediate 384 --max-positions 64 --seed 4
 
 # ~12 KB of deterministic English-like text (a few thousand tokens).
 awk 'BEGIN {
@@ -31,9 +31,9 @@ awk 'BEGIN {
 
 cat > h2o.yaml <<'EOF'
 # h2o_pythia scaled down: prompt 16, H2O-16 (8 heavy + 8 recent) and H2O-32, a model trained on
-# 128 positions; lengths are prompt + generated.
+# 64 positions; lengths are prompt + generated.
 suite: h2o_small
-title: H2O on a tiny Pythia-shaped model beyond its 128 positions
+title: H2O on a tiny Pythia-shaped model beyond its 64 positions
 defaults:
   model: pythia_a
   dataset: text
@@ -46,7 +46,7 @@ defaults:
   cache: full
   dtype: fp32
   device: auto
-  base_length: 80
+  base_length: 40
 models:
   pythia_a: { path: models/pythia_a }
 datasets:
@@ -61,25 +61,25 @@ cache:
 phases:
   - id: within-limit
     cache: [full, h2o_16]
-    lengths: [80, 112]
+    lengths: [40, 56]
     report: [{ table: lengths }]
   - id: beyond-limit
     cache: [full, h2o_16]
-    lengths: [144, 208, 336]
+    lengths: [96, 144, 208]
     exclude:
+      - { cache: full, length: 144 }
       - { cache: full, length: 208 }
-      - { cache: full, length: 336 }
     report: [{ table: lengths }, { plot: ppl_vs_length }]
   - id: extreme
     cache: [h2o_16]
-    lengths: [400]
+    lengths: [256]
     include:
-      - { cache: h2o_32, length: 208 }
-      - { cache: h2o_32, length: 400 }
+      - { cache: h2o_32, length: 144 }
+      - { cache: h2o_32, length: 256 }
     report: [{ table: lengths }, { plot: nll_vs_position }]
   - id: covering
     cache: [full, h2o_big]
-    lengths: [80]
+    lengths: [56]
 EOF
 
 cat > streaming.yaml <<'EOF'
@@ -99,7 +99,7 @@ defaults:
   cache: [full, stream_16]
   dtype: fp32
   device: auto
-  base_length: 48
+  base_length: 40
 models:
   pythia_a: { path: models/pythia_a }
   pythia_b: { path: models/pythia_b }
@@ -116,22 +116,22 @@ cache:
   window_16:   { type: window, recent: 16 }
 phases:
   - id: exp1-length
-    lengths: [48, 80, 144, 272]
+    lengths: [40, 64, 96, 160]
     report: [{ table: lengths }, { plot: ppl_vs_length }]
   - id: exp2-cache
     cache: [full, stream]
-    lengths: [144]
+    lengths: [96]
     report: [{ table: lengths }, { plot: ppl_vs_param, param: recent }]
   - id: exp3-size
     model: [pythia_a, pythia_b]
-    lengths: [144]
+    lengths: [96]
     report: [{ table: lengths }]
   - id: exp4-positions
     cache: [stream_16, stream_orig, window_16]
-    lengths: [144]
+    lengths: [96]
   - id: covering
     cache: [full, stream_big]
-    lengths: [80]
+    lengths: [64]
 EOF
 
 expect_rc "h2o suite runs" 0 "$BENCH" run h2o.yaml
@@ -181,15 +181,15 @@ def find(suite, cache, L, model=None):
     check(len(out) == 1, "%s %s L=%d: %d jobs" % (suite, cache, L, len(out)))
     return out[0]["metrics"] if out else {"nll": float("nan"), "window_ppl": []}
 # A budget covering the sequence gives exactly the full cache's numbers.
-for suite, big in (("h2o_small", "h2o_big"), ("streaming_small", "stream_big")):
-    a, b = find(suite, "full", 80), find(suite, big, 80)
+for suite, big, L in (("h2o_small", "h2o_big", 56), ("streaming_small", "stream_big", 64)):
+    a, b = find(suite, "full", L), find(suite, big, L)
     check(a["nll"] == b["nll"] and a["window_ppl"] == b["window_ppl"], suite + " covering budget equals full")
 # Policies that evict change the numbers; cache and original positions differ.
-f, h = find("h2o_small", "full", 144), find("h2o_small", "h2o_16", 144)
+f, h = find("h2o_small", "full", 96), find("h2o_small", "h2o_16", 96)
 check(f["nll"] != h["nll"], "h2o changes the numbers")
-s1 = find("streaming_small", "stream_16", 144, "pythia_b")
-s2 = find("streaming_small", "stream_orig", 144, "pythia_b")
-s3 = find("streaming_small", "window_16", 144, "pythia_b")
+s1 = find("streaming_small", "stream_16", 96, "pythia_b")
+s2 = find("streaming_small", "stream_orig", 96, "pythia_b")
+s3 = find("streaming_small", "window_16", 96, "pythia_b")
 check(len({s1["nll"], s2["nll"], s3["nll"]}) == 3, "positions and sinks matter")
 for b in bad: print("BAD:", b)
 print("checked %d jobs, %d problems" % (len(jobs), len(bad)))
