@@ -18,7 +18,7 @@ static int omp_get_thread_num(void) { return 0; }
 #endif
 
 // Work below which a loop stays on one thread (a parallel region costs more than it saves).
-#define PAR_MIN_WORK 32768.0
+#define PAR_MIN_WORK 1048576.0
 
 static int observes(const DecodeState *d) { return d->policy->observe != 0; }
 static int cache_positions(const DecodeState *d) { return d->policy->positions == KV_POS_CACHE; }
@@ -46,9 +46,12 @@ int decode_init(DecodeState *d, const Model *m, const Backend *be, const RopeTab
   d->threads = omp_get_max_threads();
   int H = cfg->n_heads, K = cfg->n_kv_heads, D = cfg->head_dim, half = cfg->rotary_dims / 2;
   size_t KD = (size_t)K * D;
+  // Evicting caches get room to drop slots at the front (about one slot moved per step).
+  long keep = kv_policy_keep(policy), slack = keep < 0 ? 0 : (keep + 1 > 16 ? keep + 1 : 16);
   d->caches = xcalloc((size_t)B, sizeof *d->caches);
   for (int b = 0; b < B; b++)
-    if (kv_store_init(&d->caches[b], cfg->n_layers, K, D, cap, policy->ops->update != NULL, err)) {
+    if (kv_store_init(&d->caches[b], cfg->n_layers, K, D, cap, slack,
+                      policy->ops->update != NULL, err)) {
       decode_free(d);
       return -1;
     }
@@ -116,24 +119,6 @@ static void block_rope(DecodeState *d, const double *pos, long n) {
                  d->rope->attention_scale);
 }
 
-// Appends rows k[n, K·D], v[n, K·D] (tokens t0..t0+n−1) to layer l of cache c.
-static void cache_append(KVStore *c, int l, const float *k, const float *v, long n, long t0) {
-  int K = c->n_kv_heads, D = c->head_dim;
-  long s0 = c->len[l];
-  CHECK(s0 + n <= c->cap);
-  for (int g = 0; g < K; g++) {
-    float *kc = kv_store_k(c, l, g), *vc = kv_store_v(c, l, g);
-    long *pos = c->pos[l] + (size_t)g * c->cap;
-    for (long i = 0; i < n; i++) {
-      memcpy(kc + (s0 + i) * D, k + ((size_t)i * K + g) * D, (size_t)D * sizeof(float));
-      memcpy(vc + (s0 + i) * D, v + ((size_t)i * K + g) * D, (size_t)D * sizeof(float));
-      pos[s0 + i] = t0 + i;
-      if (c->score) c->score[l][(size_t)g * c->cap + s0 + i] = 0.0f;
-    }
-  }
-  c->len[l] = s0 + n;
-}
-
 // x[n, C] += attention output projected (fs.h2), then the MLP, as forward.c's layer does.
 static void layer_tail(DecodeState *d, int l, long n) {
   ForwardState *fs = &d->fs;
@@ -167,17 +152,78 @@ static void layer_qkv(DecodeState *d, int l, long n) {
   be->rope_apply(fs->q, fs->cos_t, fs->sin_t, n, H, D, cfg->rotary_dims);
 }
 
-// Softmax over s[0..n) in place (float, max-subtracted), returning nothing; s becomes weights.
+// Softmax over s[0..n) in place (float, max-subtracted): s becomes weights summing to 1.
 CPU_INLINE void softmax_row(float *s, long n) {
-  float m = -INFINITY;
-  for (long j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
-  float sum = 0.0f;
-  for (long j = 0; j < n; j++) {
+  long n8 = n / 8 * 8;
+  v8f vm = v8_splat(-INFINITY);
+  for (long j = 0; j < n8; j += 8) vm = v8_max(vm, v8_load(s + j));
+  float m = v8_hmax(vm);
+  for (long j = n8; j < n; j++) m = s[j] > m ? s[j] : m;
+  v8f vs = v8_splat(0.0f);
+  for (long j = 0; j < n8; j += 8) {
+    v8f e = v8_exp(v8_load(s + j) - m);
+    v8_store(s + j, e);
+    vs += e;
+  }
+  float sum = v8_hsum(vs);
+  for (long j = n8; j < n; j++) {
     s[j] = vexpf(s[j] - m);
     sum += s[j];
   }
   float inv = 1.0f / sum;
   for (long j = 0; j < n; j++) s[j] *= inv;
+}
+
+// q·k[D] with 8 dims per vector, then the D mod 8 tail: the same arithmetic for every key,
+// whichever group of keys it is computed with.
+#define DOT_TAIL(d, q, k, D8, D)                      \
+  for (int e_ = (D8); e_ < (D); e_++) (d) += (q)[e_] * (k)[e_]
+
+// s[j] = q[D] · k[j, D] · scale for j in [j0, n), four keys at a time.
+CPU_INLINE void slot_scores(float *s, const float *q, const float *k, long j0, long n, int D,
+                            float scale) {
+  int D8 = D / 8 * 8;
+  long j = j0;
+  for (; j + 4 <= n; j += 4) {
+    const float *k0 = k + j * D, *k1 = k0 + D, *k2 = k1 + D, *k3 = k2 + D;
+    v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (int e = 0; e < D8; e += 8) {
+      v8f qv = v8_load(q + e);
+      a0 += qv * v8_load(k0 + e);
+      a1 += qv * v8_load(k1 + e);
+      a2 += qv * v8_load(k2 + e);
+      a3 += qv * v8_load(k3 + e);
+    }
+    float d0 = v8_hsum(a0), d1 = v8_hsum(a1), d2 = v8_hsum(a2), d3 = v8_hsum(a3);
+    DOT_TAIL(d0, q, k0, D8, D);
+    DOT_TAIL(d1, q, k1, D8, D);
+    DOT_TAIL(d2, q, k2, D8, D);
+    DOT_TAIL(d3, q, k3, D8, D);
+    s[j] = d0 * scale, s[j + 1] = d1 * scale, s[j + 2] = d2 * scale, s[j + 3] = d3 * scale;
+  }
+  for (; j < n; j++) {
+    const float *k0 = k + j * D;
+    v8f a0 = {0};
+    for (int e = 0; e < D8; e += 8) a0 += v8_load(q + e) * v8_load(k0 + e);
+    float d0 = v8_hsum(a0);
+    DOT_TAIL(d0, q, k0, D8, D);
+    s[j] = d0 * scale;
+  }
+}
+
+// o[D] = Σ_{j ∈ [j0, n)} p[j] v[j, D], 8 dims per vector.
+CPU_INLINE void weighted_values(float *o, const float *p, const float *v, long j0, long n, int D) {
+  int D8 = D / 8 * 8;
+  for (int e = 0; e < D8; e += 8) {
+    v8f acc = v8_splat(0.0f);
+    for (long j = j0; j < n; j++) acc += p[j] * v8_load(v + j * D + e);
+    v8_store(o + e, acc);
+  }
+  for (int e = D8; e < D; e++) {
+    float acc = 0.0f;
+    for (long j = j0; j < n; j++) acc += p[j] * v[j * D + e];
+    o[e] = acc;
+  }
 }
 
 // ---- prefill ----
@@ -189,25 +235,21 @@ CPU_HOT static void prefill_weights(DecodeState *d, int l, long n) {
   long obs = d->policy->observe < 0 || d->policy->observe > n ? n : d->policy->observe;
   long window = forward_layer_window(cfg, l);
   float scale = (float)(1.0 / sqrt((double)D));
-  const float *q = d->fs.q, *k = d->knew;
   double work = (double)H * obs * n * D;
 #pragma omp parallel for schedule(dynamic, 1) if (work > PAR_MIN_WORK)
   for (int h = 0; h < H; h++) {
-    float *s = d->scratch + (size_t)omp_get_thread_num() * d->cap * (D + 1);
-    float *acc = d->pre_weights + (size_t)h * n;
+    // this head's keys, contiguous [n, D]; then the scores [n]
+    float *kh = d->scratch + (size_t)omp_get_thread_num() * d->cap * (D + 1), *s = kh + d->cap * D;
+    float *acc = d->pre_weights + (size_t)h * n, *q = d->fs.q;
     int g = h / G;
+    for (long j = 0; j < n; j++)
+      memcpy(kh + j * D, d->knew + ((size_t)j * K + g) * D, (size_t)D * sizeof(float));
     memset(acc, 0, (size_t)n * sizeof(float));
     for (long i = n - obs; i < n; i++) {
       long j0 = window > 0 && i - window + 1 > 0 ? i - window + 1 : 0;
-      const float *qi = q + ((size_t)i * H + h) * D;
-      for (long j = j0; j <= i; j++) {
-        const float *kj = k + ((size_t)j * K + g) * D;
-        float dot = 0.0f;
-        for (int e = 0; e < D; e++) dot += qi[e] * kj[e];
-        s[j - j0] = dot * scale;
-      }
-      softmax_row(s, i - j0 + 1);
-      for (long j = j0; j <= i; j++) acc[j] += s[j - j0];
+      slot_scores(s, q + ((size_t)i * H + h) * D, kh, j0, i + 1, D, scale);
+      softmax_row(s + j0, i + 1 - j0);
+      for (long j = j0; j <= i; j++) acc[j] += s[j];
     }
   }
 }
@@ -233,9 +275,9 @@ int decode_prefill(DecodeState *d, int b, const int32_t *tokens, long n, BenchEr
   float scale = (float)(1.0 / sqrt((double)D));
   for (int l = 0; l < cfg->n_layers; l++) {
     layer_qkv(d, l, n);
-    if (cache_positions(d)) cache_append(c, l, d->knew, d->vnew, n, 0);  // stored unrotated
+    if (cache_positions(d)) kv_store_append(c, l, d->knew, d->vnew, n, 0);  // stored unrotated
     be->rope_apply(d->knew, fs->cos_t, fs->sin_t, n, K, D, cfg->rotary_dims);
-    if (!cache_positions(d)) cache_append(c, l, d->knew, d->vnew, n, 0);
+    if (!cache_positions(d)) kv_store_append(c, l, d->knew, d->vnew, n, 0);
     be->attention(fs->att, fs->q, d->knew, d->vnew, n, n, 0, H, K, D, scale,
                   forward_layer_window(cfg, l), fs->opt.fp64_check);
     if (observes(d)) {
@@ -276,21 +318,9 @@ CPU_HOT static void attend_slots(float *out, const float *q, const float *k, con
                                  long j0, long n, int G, int D, float scale, float *s, float *w,
                                  long stride) {
   for (int r = 0; r < G; r++) {
-    const float *qr = q + (size_t)r * D;
-    float *o = out + (size_t)r * D;
-    for (long j = j0; j < n; j++) {
-      const float *kj = k + j * D;
-      float dot = 0.0f;
-      for (int e = 0; e < D; e++) dot += qr[e] * kj[e];
-      s[j] = dot * scale;
-    }
+    slot_scores(s, q + (size_t)r * D, k, j0, n, D, scale);
     softmax_row(s + j0, n - j0);
-    memset(o, 0, (size_t)D * sizeof(float));
-    for (long j = j0; j < n; j++) {
-      const float *vj = v + j * D;
-      float p = s[j];
-      for (int e = 0; e < D; e++) o[e] += p * vj[e];
-    }
+    weighted_values(out + (size_t)r * D, s, v, j0, n, D);
     if (w) {
       float *wr = w + (size_t)r * stride;
       memset(wr, 0, (size_t)j0 * sizeof(float));
@@ -332,7 +362,7 @@ static void step_attention(DecodeState *d, int l, long t) {
       rotate_slots(scr, k, n, D, R, d->slot_cos, d->slot_sin);
       k = scr;
     }
-    long j0 = first_visible(c->pos[l] + (size_t)g * c->cap, n, t, W);
+    long j0 = first_visible(kv_store_pos(c, l, g), n, t, W);
     float *w = d->weights ? d->weights + ((size_t)b * H + (size_t)g * G) * d->cap : NULL;
     attend_slots(d->fs.att + ((size_t)b * H + (size_t)g * G) * D,
                  d->fs.q + ((size_t)b * H + (size_t)g * G) * D, k, kv_store_v(c, l, g), j0, n, G,
@@ -364,8 +394,8 @@ int decode_step(DecodeState *d, const int32_t *tokens, long t, const int32_t *ta
     if (!cache_positions(d))
       be->rope_apply(d->knew, fs->cos_t, fs->sin_t, B, K, D, cfg->rotary_dims);
     for (int b = 0; b < B; b++)
-      cache_append(&d->caches[b], l, d->knew + (size_t)b * K * D, d->vnew + (size_t)b * K * D, 1,
-                   t);
+      kv_store_append(&d->caches[b], l, d->knew + (size_t)b * K * D,
+                      d->vnew + (size_t)b * K * D, 1, t);
     step_attention(d, l, t);
     if (observes(d))
       for (int b = 0; b < B; b++)
@@ -377,8 +407,10 @@ int decode_step(DecodeState *d, const int32_t *tokens, long t, const int32_t *ta
   fs->n = B;
   if (held + 1 > d->peak_keys) d->peak_keys = held + 1;
   if (forward_score(fs, 0, B, targets, nll, correct, err) != 0) return -1;
+  long keep = kv_policy_keep(d->policy);
+  if (keep < 0 || held + 1 <= keep) return 0;  // nothing to evict
   int L = cfg->n_layers;
-  double work = (double)B * L * K * (double)d->cap * D;  // floats an eviction may move
+  double work = (double)B * L * K * (double)(held + 1);  // slots the policies look at
 #pragma omp parallel for schedule(dynamic, 1) if (work > PAR_MIN_WORK)
   for (long task = 0; task < (long)B * L; task++)
     kv_store_evict(&d->caches[task / L], d->policy, (int)(task % L),

@@ -72,21 +72,24 @@ size_t kv_bytes(int n_layers, int n_kv_heads, int head_dim, long tokens, size_t 
   return 2 * (size_t)n_layers * (size_t)n_kv_heads * (size_t)head_dim * (size_t)tokens * elem;
 }
 
-int kv_store_init(KVStore *s, int n_layers, int n_kv_heads, int head_dim, long cap, int with_score,
-                  BenchErr *err) {
+int kv_store_init(KVStore *s, int n_layers, int n_kv_heads, int head_dim, long cap, long slack,
+                  int with_score, BenchErr *err) {
   memset(s, 0, sizeof *s);
   s->n_layers = n_layers;
   s->n_kv_heads = n_kv_heads;
   s->head_dim = head_dim;
   s->cap = cap < 1 ? 1 : cap;
+  s->room = s->cap + (slack > 0 ? slack : 0);
   s->len = xcalloc((size_t)n_layers, sizeof *s->len);
+  s->start = xcalloc((size_t)n_layers, sizeof *s->start);
   s->k = xcalloc((size_t)n_layers, sizeof *s->k);
   s->v = xcalloc((size_t)n_layers, sizeof *s->v);
   s->pos = xcalloc((size_t)n_layers, sizeof *s->pos);
   if (with_score) s->score = xcalloc((size_t)n_layers, sizeof *s->score);
-  size_t slots = (size_t)n_kv_heads * (size_t)s->cap;
+  size_t slots = (size_t)n_kv_heads * (size_t)s->room;
   int failed = 0;
   for (int l = 0; l < n_layers && !failed; l++) {
+    s->start[l] = xcalloc((size_t)n_kv_heads, sizeof **s->start);
     s->k[l] = malloc(slots * (size_t)head_dim * sizeof(float));
     s->v[l] = malloc(slots * (size_t)head_dim * sizeof(float));
     s->pos[l] = malloc(slots * sizeof(long));
@@ -104,12 +107,14 @@ int kv_store_init(KVStore *s, int n_layers, int n_kv_heads, int head_dim, long c
 
 void kv_store_free(KVStore *s) {
   for (int l = 0; s->k && l < s->n_layers; l++) {
+    free(s->start[l]);
     free(s->k[l]);
     free(s->v[l]);
     free(s->pos[l]);
     if (s->score) free(s->score[l]);
   }
   free(s->len);
+  free(s->start);
   free(s->k);
   free(s->v);
   free(s->pos);
@@ -117,50 +122,85 @@ void kv_store_free(KVStore *s) {
   memset(s, 0, sizeof *s);
 }
 
+// Moves `count` slots of layer l, kv head g from room index `from` to room index `to` (the runs
+// may overlap).
+static void move_slots(KVStore *s, int l, int g, long from, long to, long count) {
+  if (from == to || count <= 0) return;
+  size_t D = (size_t)s->head_dim, base = (size_t)g * s->room;
+  memmove(s->k[l] + (base + to) * D, s->k[l] + (base + from) * D, (size_t)count * D * sizeof(float));
+  memmove(s->v[l] + (base + to) * D, s->v[l] + (base + from) * D, (size_t)count * D * sizeof(float));
+  memmove(s->pos[l] + base + to, s->pos[l] + base + from, (size_t)count * sizeof(long));
+  if (s->score)
+    memmove(s->score[l] + base + to, s->score[l] + base + from, (size_t)count * sizeof(float));
+}
+
+void kv_store_append(KVStore *s, int l, const float *k, const float *v, long n, long t0) {
+  int K = s->n_kv_heads, D = s->head_dim;
+  long len = s->len[l];
+  CHECK(n >= 0 && len + n <= s->cap);
+  for (int g = 0; g < K; g++) {
+    if (s->start[l][g] + len + n > s->room) {  // back to the front of the room
+      move_slots(s, l, g, s->start[l][g], 0, len);
+      s->start[l][g] = 0;
+    }
+    float *kc = kv_store_k(s, l, g) + (size_t)len * D, *vc = kv_store_v(s, l, g) + (size_t)len * D;
+    long *pos = kv_store_pos(s, l, g) + len;
+    float *score = kv_store_score(s, l, g);
+    for (long i = 0; i < n; i++) {
+      memcpy(kc + (size_t)i * D, k + ((size_t)i * K + g) * D, (size_t)D * sizeof(float));
+      memcpy(vc + (size_t)i * D, v + ((size_t)i * K + g) * D, (size_t)D * sizeof(float));
+      pos[i] = t0 + i;
+      if (score) score[len + i] = 0.0f;
+    }
+  }
+  s->len[l] = len + n;
+}
+
 void kv_store_update(KVStore *s, const KVPolicy *p, int l, const float *w, int H, long stride) {
   if (!p->ops->update) return;
   CHECK(s->score && H % s->n_kv_heads == 0);
   int G = H / s->n_kv_heads;
   for (int g = 0; g < s->n_kv_heads; g++)
-    p->ops->update(p, s->score[l] + (size_t)g * s->cap, w + (size_t)g * G * stride, G, stride,
-                   s->len[l]);
+    p->ops->update(p, kv_store_score(s, l, g), w + (size_t)g * G * stride, G, stride, s->len[l]);
 }
 
-// Moves the kept slots of one (layer, kv head) to the front, in order: rows of `width` elements.
-static void compact_f32(float *a, const uint8_t *keep, long n, int width) {
-  long o = 0;
-  for (long i = 0; i < n; i++)
-    if (keep[i]) {
-      if (o != i) memcpy(a + o * width, a + i * width, (size_t)width * sizeof(float));
-      o++;
-    }
-}
-
-static void compact_long(long *a, const uint8_t *keep, long n) {
-  long o = 0;
-  for (long i = 0; i < n; i++)
-    if (keep[i]) a[o++] = a[i];
+// Closes the holes of one (layer, kv head) (keep[i] = 0) by moving the side that holds fewer kept
+// slots: the slots after the first hole move down, or those before the last hole move up (and
+// slot 0 moves up with them).
+static void compact_head(KVStore *s, int l, int g, const uint8_t *keep, long n, long kept) {
+  long first = 0, last = n - 1;
+  while (first < n && keep[first]) first++;
+  while (last >= 0 && keep[last]) last--;
+  if (first >= n) return;
+  long after = 0, before = 0;  // kept slots after the first hole, before the last
+  for (long i = first + 1; i < n; i++) after += keep[i] != 0;
+  for (long i = 0; i < last; i++) before += keep[i] != 0;
+  long s0 = s->start[l][g];
+  if (after <= before) {
+    long w = first;
+    for (long i = first + 1; i < n; i++)
+      if (keep[i]) move_slots(s, l, g, s0 + i, s0 + w++, 1);
+  } else {
+    long w = last;
+    for (long i = last - 1; i >= 0; i--)
+      if (keep[i]) move_slots(s, l, g, s0 + i, s0 + w--, 1);
+    s->start[l][g] = s0 + (n - kept);
+  }
 }
 
 void kv_store_evict(KVStore *s, const KVPolicy *p, int l, uint8_t *keep_mask) {
   long keep = kv_policy_keep(p), n = s->len[l];
   if (keep < 0 || n <= keep) return;
-  int D = s->head_dim;
   for (int g = 0; g < s->n_kv_heads; g++) {
-    long *pos = s->pos[l] + (size_t)g * s->cap;
-    float *score = s->score ? s->score[l] + (size_t)g * s->cap : NULL;
     if (keep == 0) {
       memset(keep_mask, 0, (size_t)n);
     } else {
-      p->ops->select(p, n, keep, pos, score, keep_mask);
+      p->ops->select(p, n, keep, kv_store_pos(s, l, g), kv_store_score(s, l, g), keep_mask);
       long kept = 0;
       for (long i = 0; i < n; i++) kept += keep_mask[i] != 0;
       CHECK(kept == keep);  // a policy that breaks its contract is a bug, not an input error
     }
-    compact_f32(kv_store_k(s, l, g), keep_mask, n, D);
-    compact_f32(kv_store_v(s, l, g), keep_mask, n, D);
-    compact_long(pos, keep_mask, n);
-    if (score) compact_f32(score, keep_mask, n, 1);
+    compact_head(s, l, g, keep_mask, n, keep);
   }
   s->len[l] = keep;
 }

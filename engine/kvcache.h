@@ -85,26 +85,47 @@ const char *kv_policy_type(const KVPolicy *p);
 long kv_policy_keep(const KVPolicy *p);
 
 // ---- the cache of one sequence ----
+// Each (layer, kv head) keeps its slots contiguous and in reading order inside a larger run of
+// `room` slots, from an offset `start`: an eviction closes its holes by moving whichever side of
+// them holds fewer slots (dropping the oldest non-sink slot moves the sinks, not the recent slots;
+// a window moves nothing), and an append that reaches the end of the room first moves the slots
+// back to offset 0 — with room = cap + slack, about one slot moved per step.
 typedef struct {
   int n_layers, n_kv_heads, head_dim;  // L, K, D
-  long cap;                            // slots per (layer, kv head)
+  long cap;                            // slots a (layer, kv head) may hold
+  long room;                           // slots allocated per (layer, kv head): cap + slack
   long *len;                           // [L] slots held (the same for every kv head)
-  float **k, **v;                      // [L] → [K, cap, D] keys (rotated or not: KVPositions), values
-  long **pos;                          // [L] → [K, cap] index in the sequence of each slot's token
-  float **score;                       // [L] → [K, cap] the policy's score; NULL without update
+  long **start;                        // [L] → [K] offset of slot 0 in the room
+  float **k, **v;                      // [L] → [K, room, D] keys (rotated or not: KVPositions), values
+  long **pos;                          // [L] → [K, room] index in the sequence of each slot's token
+  float **score;                       // [L] → [K, room] the policy's score; NULL without update
 } KVStore;
 
-// Allocates room for `cap` slots; with_score allocates scores. Returns -1 with an "out of memory"
-// err naming the size when the memory is not there.
-int kv_store_init(KVStore *s, int n_layers, int n_kv_heads, int head_dim, long cap, int with_score,
-                  BenchErr *err);
+// Allocates `cap` slots plus `slack` per (layer, kv head) (0 for a cache that never evicts);
+// with_score allocates scores. Returns -1 with an "out of memory" err naming the size when the
+// memory is not there.
+int kv_store_init(KVStore *s, int n_layers, int n_kv_heads, int head_dim, long cap, long slack,
+                  int with_score, BenchErr *err);
 void kv_store_free(KVStore *s);
+// Slot 0 of layer l, kv head g: keys and values [len, D], token indices and scores [len].
+static inline size_t kv_store_at(const KVStore *s, int l, int g) {
+  return (size_t)g * s->room + (size_t)s->start[l][g];
+}
 static inline float *kv_store_k(const KVStore *s, int l, int g) {
-  return s->k[l] + (size_t)g * s->cap * s->head_dim;
+  return s->k[l] + kv_store_at(s, l, g) * s->head_dim;
 }
 static inline float *kv_store_v(const KVStore *s, int l, int g) {
-  return s->v[l] + (size_t)g * s->cap * s->head_dim;
+  return s->v[l] + kv_store_at(s, l, g) * s->head_dim;
 }
+static inline long *kv_store_pos(const KVStore *s, int l, int g) {
+  return s->pos[l] + kv_store_at(s, l, g);
+}
+static inline float *kv_store_score(const KVStore *s, int l, int g) {
+  return s->score ? s->score[l] + kv_store_at(s, l, g) : NULL;
+}
+// Appends n tokens t0..t0+n−1 to layer l: k[n, K, D], v[n, K, D] (rows as the projections give
+// them); their scores start at 0. The cache must have room: len + n ≤ cap.
+void kv_store_append(KVStore *s, int l, const float *k, const float *v, long n, long t0);
 // Bytes of keys and values of `tokens` slots in every layer and kv head, at `elem` bytes each.
 size_t kv_bytes(int n_layers, int n_kv_heads, int head_dim, long tokens, size_t elem);
 
@@ -112,7 +133,7 @@ size_t kv_bytes(int n_layers, int n_kv_heads, int head_dim, long tokens, size_t 
 // (kv head g's rows are g·G .. g·G + G − 1), over the layer's len slots. No-op without
 // ops->update.
 void kv_store_update(KVStore *s, const KVPolicy *p, int l, const float *w, int H, long stride);
-// Evicts layer l down to kv_policy_keep(p) slots (nothing when it holds no more), compacting each
+// Evicts layer l down to kv_policy_keep(p) slots (nothing when it holds no more), keeping each
 // kv head's kept slots in order. keep_mask: scratch of cap bytes.
 void kv_store_evict(KVStore *s, const KVPolicy *p, int l, uint8_t *keep_mask);
 

@@ -226,7 +226,7 @@ static void expect_budget_kept(const Model *m, const char *json, long prefill, l
           if (held > p.budget - 1) TEST_FAIL_AT("%s: %ld slots held before step %ld", json, held, t);
           for (int g = 0; g < m->config.n_kv_heads; g++)
             for (long s = 0; s < held; s++)
-              if (d.caches[b].pos[l][(size_t)g * d.cap + s] >= t) TEST_FAIL_AT("future token held");
+              if (kv_store_pos(&d.caches[b], l, g)[s] >= t) TEST_FAIL_AT("future token held");
         }
       float nll[B];
       uint8_t ok[B];
