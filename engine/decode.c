@@ -42,7 +42,10 @@ int decode_init(DecodeState *d, const Model *m, const Backend *be, const RopeTab
   d->B = B;
   d->cap = cap;
   long rows = max_prefill > B ? max_prefill : B;
-  if (forward_state_init(&d->fs, m, be, rows, opt, err) != 0) return -1;
+  if (forward_state_init(&d->fs, m, be, rows, opt, err) != 0) {
+    decode_free(d);
+    return -1;
+  }
   d->threads = omp_get_max_threads();
   int H = cfg->n_heads, K = cfg->n_kv_heads, D = cfg->head_dim, half = cfg->rotary_dims / 2;
   size_t KD = (size_t)K * D;
