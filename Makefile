@@ -29,7 +29,7 @@ REL_OBJ := $(patsubst %.c,$(REL)/%.o,$(LIB_SRC))
 ifneq ($(NVCC),)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 NVCCFLAGS ?= -O2 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80 \
-             -Xcompiler -fPIC $(CPPFLAGS)
+             -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter $(CPPFLAGS)
 CU_OBJ := $(patsubst %.cu,$(REL)/%.o,$(CU_SRC))
 REL_CPPFLAGS := -DBENCH_CUDA
 REL_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
@@ -39,18 +39,18 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode
+.PHONY: all setup demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
 bench: $(REL)/cli/main.o $(REL_OBJ) $(CU_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(REL_LDLIBS)
 
-$(REL)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h)
+$(REL)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h kernels/*.cuh)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(REL)/%.o: %.cu $(wildcard engine/*.h kernels/*.h)
+$(REL)/%.o: %.cu $(wildcard engine/*.h kernels/*.h kernels/*.cuh)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
@@ -66,7 +66,7 @@ ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(LIB_SRC))
 $(ASAN)/bench: $(ASAN)/cli/main.o $(ASAN_OBJ)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
 
-$(ASAN)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h)
+$(ASAN)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h kernels/*.cuh)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
@@ -86,7 +86,7 @@ demo: setup
 	./bench run suites/quickstart.yaml --device cpu
 
 test: setup
-	@$(MAKE) --no-print-directory all $(UNIT_REL) $(ASAN)/bench $(UNIT_ASAN)
+	@$(MAKE) --no-print-directory all $(UNIT_REL) $(ASAN)/bench $(UNIT_ASAN) $(GPU_BIN)/test_parity_gpu
 	@PYTHON=$(PYTHON) tests/run_all.sh
 
 unit-test: all $(UNIT_REL)
@@ -105,6 +105,26 @@ $(FUZZ)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard cli/*.h engine/*.h)
 
 fuzz: setup $(FUZZ_BIN)
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+# ---- GPU tests: built here, run on a GPU machine by tests/gpu/run_gpu_tests.sh ----
+# test_parity_gpu also runs with --device cpu (a check of the program itself, in `make test`);
+# test_kernels needs CUDA. `make gpu-bundle` adds the shared libraries a machine without this
+# one's packages needs (build/gpu-bundle).
+GPU_BIN := $(REL)/gpu
+GPU_HDR := $(wildcard tests/gpu/*.h) tests/unit/emu_backend.h tests/unit/random_model.h
+
+$(GPU_BIN)/%: tests/gpu/%.c $(GPU_HDR) $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit -Itests/gpu $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+ifneq ($(NVCC),)
+gpu-test: all $(GPU_BIN)/test_kernels $(GPU_BIN)/test_parity_gpu
+gpu-bundle: gpu-test
+	@scripts/gpu_bundle.sh build/gpu-bundle ./bench $(GPU_BIN)/test_kernels $(GPU_BIN)/test_parity_gpu
+else
+gpu-test gpu-bundle:
+	@echo "bench: $@ needs nvcc (CUDA toolkit); none was found" >&2; exit 2
+endif
 
 # CPU forward benchmark (a table; not a test): scripts/bench_cpu.sh [--threads N] [--quick]
 $(REL)/bench_cpu: tests/bench/bench_cpu.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)

@@ -1,42 +1,91 @@
-// cmd_run.c — `bench run SUITE`: expands the suite into jobs and runs them one after another on the
-// CPU engine, in this process, writing one result file per job (results.h). Finished jobs (status
-// ok) are skipped unless --fresh; a failed job is recorded with its one-line error and the run goes
-// on. Jobs run grouped by model so each model is loaded once.
+// cmd_run.c — `bench run SUITE [--only PHASE[,PHASE]] [--device auto|cpu|cuda[:N]] [--devices 0,1,..]
+//                [--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--dry-run]`
+//
+// Before any job: the suite is expanded, every missing model or dataset path is listed at once
+// (exit 2), and the plan's warnings are shown. Then, holding the results directory's lock
+// (run_lock.h), it writes results/<suite>/suite.yaml, manifest.json (run_manifest.h) and the files
+// `bench status` reads (run_status.h), and hands the jobs to the supervisor (runner.h), which runs
+// them in worker processes and writes one result file per job. Resume is the default: a job whose
+// result exists with status ok is not run again unless --fresh; failed jobs run again. After the
+// last job `bench report` regenerates the report in a child process; its failure is a warning.
+//
+// Environment: BENCH_MEM_LIMIT (e.g. 48G) caps each worker's address space, so an allocation
+// beyond it fails as the job's oom instead of waking the kernel's OOM killer; BENCH_STOP_GRACE
+// (seconds, default 30) is how long running jobs may finish after SIGINT/SIGTERM;
+// BENCH_JOB_STALL_S (seconds, default none) kills a job that finishes no window for that long and
+// records it crashed, so a hung job cannot hold up the rest of a night run.
+// Exit status: 0 every job ok, 1 some job failed, 2 bad input (nothing run), 128+signal when
+// stopped by a signal (130 SIGINT, 143 SIGTERM); re-running the same command continues.
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "commands.h"
-#include "eval.h"
 #include "matrix.h"
 #include "report.h"
 #include "results.h"
+#include "run_lock.h"
+#include "run_log.h"
+#include "run_manifest.h"
+#include "run_plan.h"
+#include "run_probe.h"
+#include "run_status.h"
+#include "runner.h"
 #include "suite.h"
+
+// Whether eval_job can compute on a GPU. The engine is the CPU engine for now: `auto` jobs run on
+// the CPU and a request for a GPU is refused before anything runs.
+#define ENGINE_RUNS_ON_GPU 0
+#define DEFAULT_STOP_GRACE_S 30.0
+// Temp files older than this are left-overs of a killed writer (a live writer's last seconds).
+#define STALE_TEMP_S 600
 
 const char cmd_run_help[] =
     "options:\n"
     "  --only PHASE[,PHASE]  run only these phases (a job shared with another phase runs once)\n"
+    "  --device auto|cpu|cuda[:N]  where jobs whose suite says `auto` run (this build: the CPU)\n"
+    "  --devices 0,1,..      one worker per listed device (GPU indices, cuda:N, or cpu), jobs spread\n"
+    "  --shard I/N           run only shard I of N (split by job id: disjoint, covering, the same on\n"
+    "                        every machine); shards may share one results directory\n"
     "  --results DIR         results directory (default results/<suite>; jobs go in DIR/jobs/)\n"
     "  --reports DIR         where the report goes (default reports/<suite>, as bench report)\n"
     "  --fresh               recompute jobs that already finished\n"
-    "  --dry-run             list the jobs that would run; write nothing\n"
-    "  --device cpu|auto     where jobs run (this build runs jobs on the CPU engine)\n"
+    "  --dry-run             list the jobs that would run and the plan's warnings; write nothing\n"
     "\n"
-    "Re-running resumes: a job whose result file says \"ok\" is skipped. A failed job is\n"
-    "recorded (status error or oom, with its error) and the run goes on; the exit status is 1\n"
-    "when some job failed, 2 when the suite is invalid or a model or dataset path is missing.\n"
-    "Progress lines go to stdout and DIR/run.log; at the end the report is (re)written from\n"
-    "every result in DIR, as `bench report DIR` does.\n";
+    "Jobs run in worker processes, one model loaded once per worker. A job that runs out of memory\n"
+    "is recorded oom, one that kills its worker (segfault, abort, CUDA error) is recorded crashed\n"
+    "and tried once more at the end; the run goes on either way. Re-running resumes: a job whose\n"
+    "result says \"ok\" is skipped, failed jobs run again. A second run on the same results\n"
+    "directory is refused. SIGINT/SIGTERM: no new jobs, the running one may finish (up to\n"
+    "BENCH_STOP_GRACE seconds, default 30), then the run stops; run the same command to continue.\n"
+    "Progress: a live line on a terminal, timestamped lines in DIR/run.log (`tail -f` it) and\n"
+    "`bench status DIR` from anywhere. At the end the report is rewritten from every result in DIR.\n"
+    "Exit status: 0 all ok, 1 some job failed, 2 bad input (nothing run), 130/143 stopped.\n"
+    "\n"
+    "environment:\n"
+    "  BENCH_MEM_LIMIT=48G   cap each worker's memory, so a job beyond it fails as oom\n"
+    "  BENCH_STOP_GRACE=S    seconds the running job may finish after SIGINT/SIGTERM (30)\n"
+    "  BENCH_JOB_STALL_S=S   kill and record crashed a job that finishes no window for S seconds\n";
 
 typedef struct {
   const char *suite_path;
   char **only;           // [n_only] phase ids
   int n_only;
+  const char *device;    // --device (NULL: auto)
+  const char *devices;   // --devices list (NULL: one lane)
+  int shard_i, shard_n;  // 0/0: unsharded
   const char *results;   // results dir (NULL: results/<suite>)
-  const char *reports;   // reports dir (NULL: report_default_dir)
+  const char *reports;   // reports dir (NULL: the report's default)
   int fresh, dry_run;
+  char *command;         // "bench run ..." as given
 } RunArgs;
 
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -59,13 +108,33 @@ static void split_commas(const char *s, char ***out, int *n) {
   }
 }
 
+static char *command_line(int argc, char **argv) {
+  StrBuf b = {0};
+  sb_append(&b, "bench");
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (a[0] && !strpbrk(a, " \t\"'\\$`")) sb_printf(&b, " %s", a);
+    else {
+      sb_append(&b, " '");
+      for (const char *p = a; *p; p++) {
+        if (*p == '\'') sb_append(&b, "'\\''");
+        else sb_appendn(&b, p, 1);
+      }
+      sb_append(&b, "'");
+    }
+  }
+  return b.data;
+}
+
 static int parse_args(int argc, char **argv, RunArgs *a) {
   memset(a, 0, sizeof *a);
+  a->command = command_line(argc, argv);
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     const char *val = NULL;
-    int takes = strcmp(arg, "--only") == 0 || strcmp(arg, "--results") == 0 ||
-                strcmp(arg, "--reports") == 0 || strcmp(arg, "--device") == 0;
+    static const char *const TAKES[] = {"--only", "--results", "--reports", "--device", "--devices", "--shard"};
+    int takes = 0;
+    for (size_t t = 0; t < sizeof TAKES / sizeof *TAKES; t++) takes |= strcmp(arg, TAKES[t]) == 0;
     if (takes) {
       if (i + 1 >= argc) return usage_error("option '%s' needs a value", arg);
       val = argv[++i];
@@ -73,9 +142,11 @@ static int parse_args(int argc, char **argv, RunArgs *a) {
     if (strcmp(arg, "--only") == 0) split_commas(val, &a->only, &a->n_only);
     else if (strcmp(arg, "--results") == 0) a->results = val;
     else if (strcmp(arg, "--reports") == 0) a->reports = val;
-    else if (strcmp(arg, "--device") == 0) {
-      if (strcmp(val, "cpu") != 0 && strcmp(val, "auto") != 0)
-        return usage_error("device '%s' is not supported by this run yet (cpu or auto)", val);
+    else if (strcmp(arg, "--device") == 0) a->device = val;
+    else if (strcmp(arg, "--devices") == 0) a->devices = val;
+    else if (strcmp(arg, "--shard") == 0) {
+      BenchErr err;
+      if (shard_parse(val, &a->shard_i, &a->shard_n, &err) != 0) return usage_error("%s", err.msg);
     } else if (strcmp(arg, "--fresh") == 0) a->fresh = 1;
     else if (strcmp(arg, "--dry-run") == 0) a->dry_run = 1;
     else if (arg[0] == '-' && arg[1]) return usage_error("unknown option '%s' for 'run'", arg);
@@ -83,67 +154,40 @@ static int parse_args(int argc, char **argv, RunArgs *a) {
     else return usage_error("unexpected argument '%s' ('run' takes one suite)", arg);
   }
   if (!a->suite_path) return usage_error("'run' needs a suite file (bench run SUITE)");
+  if (a->device && a->devices) return usage_error("give either --device or --devices, not both");
   return 0;
 }
 
 static void free_args(RunArgs *a) {
   for (int i = 0; i < a->n_only; i++) free(a->only[i]);
   free(a->only);
+  free(a->command);
 }
 
-// ---- log: timestamped lines to stdout and results/<suite>/run.log ----
-typedef struct {
-  FILE *file;  // NULL in a dry run
-} RunLog;
-
-static void log_line(RunLog *lg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void log_line(RunLog *lg, const char *fmt, ...) {
-  char ts[32];
-  iso_time_utc(wall_time(), ts);
-  va_list ap;
-  va_start(ap, fmt);
-  char *msg = NULL;
-  if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
-  va_end(ap);
-  if (!msg) return;
-  printf("%s %s\n", ts, msg);
-  fflush(stdout);
-  if (lg->file) {
-    fprintf(lg->file, "%s %s\n", ts, msg);
-    fflush(lg->file);
+static int check_only(const Suite *s, const RunArgs *a) {
+  int bad = 0;
+  for (int i = 0; i < a->n_only; i++) {
+    if (suite_phase(s, a->only[i])) continue;
+    const char **names = xcalloc((size_t)s->n_phases + 1, sizeof *names);
+    for (int p = 0; p < s->n_phases; p++) names[p] = s->phases[p].id;
+    const char *guess = closest_name(a->only[i], names, s->n_phases);
+    if (guess)
+      fprintf(stderr, "bench: error: --only: unknown phase '%s' (did you mean '%s'?)\n", a->only[i], guess);
+    else
+      fprintf(stderr, "bench: error: --only: unknown phase '%s'\n", a->only[i]);
+    free(names);
+    bad = 1;
   }
-  free(msg);
+  return bad ? -1 : 0;
 }
 
-// ---- jobs ----
-// A job of the plan, in run order.
-typedef struct {
-  const Job *job;
-  int model_index;       // order of first appearance of its model: jobs run grouped by it
-  long order;            // position in the plan
-} RunJob;
-
-static int cmp_jobs(const void *a, const void *b) {
-  const RunJob *x = a, *y = b;
-  if (x->model_index != y->model_index) return x->model_index < y->model_index ? -1 : 1;
-  return x->order < y->order ? -1 : x->order > y->order;
-}
-
-static const char *first_phase(const Suite *s, const Job *j) { return s->phases[j->phases[0]].id; }
-
-// A short description of a job for log lines (caller frees).
-static char *job_label(const Suite *s, const Job *j) {
-  return xasprintf("%s %s %s L=%ld seed=%ld rope=%s", first_phase(s, j), j->id, j->protocol,
-                   j->length, j->seed, j->rope.name ? j->rope.name : "?");
-}
-
-// Every model and dataset path the jobs use that does not exist: one error line each.
-static int check_paths(const Suite *s, const RunJob *jobs, long n) {
+// Every model and dataset path the selected jobs use that does not exist: one error line each.
+static int check_paths(const Suite *s, const RunSelection *sel) {
   int missing = 0;
   for (int i = 0; i < s->n_models; i++) {
     const ModelDef *m = &s->models[i];
     int used = 0;
-    for (long k = 0; k < n && !used; k++) used = jobs[k].job->model == m;
+    for (long k = 0; k < sel->n && !used; k++) used = sel->jobs[k].job->model == m;
     if (!used || is_directory(m->path)) continue;
     fprintf(stderr, "bench: error: %s:%d:%d: model '%s': path '%s' does not exist\n", s->path,
             m->mark.line, m->mark.col, m->name, m->path);
@@ -152,110 +196,47 @@ static int check_paths(const Suite *s, const RunJob *jobs, long n) {
   for (int i = 0; i < s->n_datasets; i++) {
     const DatasetDef *d = &s->datasets[i];
     int used = 0;
-    for (long k = 0; k < n && !used; k++) used = jobs[k].job->dataset == d;
+    for (long k = 0; k < sel->n && !used; k++) used = sel->jobs[k].job->dataset == d;
     if (!used || file_exists(d->path)) continue;
     fprintf(stderr, "bench: error: %s:%d:%d: dataset '%s': path '%s' does not exist\n", s->path,
             d->mark.line, d->mark.col, d->name, d->path);
     missing++;
   }
   if (missing)
-    fprintf(stderr, "bench: error: %d missing path%s; no job was run\n", missing,
-            missing == 1 ? "" : "s");
+    fprintf(stderr, "bench: error: %d missing path%s; no job was run\n", missing, missing == 1 ? "" : "s");
   return missing ? -1 : 0;
 }
 
-// Loaded state shared by the jobs: the current model (one at a time: jobs run grouped by model)
-// and every tokenizer loaded so far (by path; small).
-typedef struct {
-  const ModelDef *def;
-  Model model;
-  int loaded;
-  BenchErr load_err;               // msg non-empty: loading failed; every job of the model fails so
-  char **tok_paths;
-  Tokenizer **toks;                // NULL where loading failed (tok_errors says why)
-  char **tok_errors;
-  int n_toks;
-} Loaded;
-
-static void loaded_free(Loaded *ld) {
-  if (ld->loaded) model_free(&ld->model);
-  for (int i = 0; i < ld->n_toks; i++) {
-    free(ld->tok_paths[i]);
-    if (ld->toks[i]) tokenizer_free(ld->toks[i]);
-    free(ld->tok_errors[i]);
-  }
-  free(ld->tok_paths);
-  free(ld->toks);
-  free(ld->tok_errors);
-  memset(ld, 0, sizeof *ld);
-}
-
-static void use_model(Loaded *ld, const ModelDef *def, RunLog *lg) {
-  if (ld->def == def) return;
-  if (ld->loaded) model_free(&ld->model);
-  ld->loaded = 0;
-  ld->load_err.msg[0] = 0;
-  ld->def = def;
-  double t0 = mono_time();
-  if (model_load(def->path, &ld->model, &ld->load_err) != 0) {
-    log_line(lg, "model '%s' failed to load: %s", def->name, ld->load_err.msg);
-    err_prefix(&ld->load_err, "model '%s'", def->name);
-    return;
-  }
-  ld->loaded = 1;
-  log_line(lg, "model '%s' loaded: %zu parameters (%.1f s)", def->name, ld->model.n_params,
-           mono_time() - t0);
-}
-
-static int get_tokenizer(Loaded *ld, const char *path, const Tokenizer **tok, BenchErr *err) {
-  int i = 0;
-  while (i < ld->n_toks && strcmp(ld->tok_paths[i], path) != 0) i++;
-  if (i == ld->n_toks) {
-    ld->tok_paths = xrealloc(ld->tok_paths, (size_t)(i + 1) * sizeof *ld->tok_paths);
-    ld->toks = xrealloc(ld->toks, (size_t)(i + 1) * sizeof *ld->toks);
-    ld->tok_errors = xrealloc(ld->tok_errors, (size_t)(i + 1) * sizeof *ld->tok_errors);
-    ld->tok_paths[i] = xstrdup(path);
-    ld->toks[i] = NULL;
-    ld->tok_errors[i] = NULL;
-    ld->n_toks++;
-    if (tokenizer_load(path, &ld->toks[i], err) != 0) ld->tok_errors[i] = xstrdup(err->msg);
-  }
-  if (!ld->toks[i]) return err_set(err, "%s", ld->tok_errors[i]);
-  *tok = ld->toks[i];
+// A GPU device this run could use: refused while the engine computes on the CPU only.
+static int check_gpu(const char *dev, const char *given, const HostProbe *p) {
+  if (strncmp(dev, "cuda:", 5) != 0) return 0;
+  int idx = atoi(dev + 5);
+  if (!ENGINE_RUNS_ON_GPU)
+    return usage_error("device '%s': this bench's engine runs on the CPU only (the CUDA engine is not "
+                       "built yet); use --device cpu", given);
+  if (idx >= p->n_gpus)
+    return usage_error("device '%s': no such GPU (%d visible%s%s)", given, p->n_gpus,
+                       p->problem[0] ? "; " : "", p->problem);
   return 0;
 }
 
-static int run_one(const Job *j, Loaded *ld, EvalResult *res, BenchErr *err) {
-  if (!j->model) return err_set(err, "training a model ('train:') is not built yet");
-  if (j->device && strncmp(j->device, "cuda", 4) == 0)
-    return err_set(err, "the job is pinned to device '%s'; this run has only the CPU engine",
-                   j->device);
-  if (ld->load_err.msg[0]) {
-    *err = ld->load_err;
-    return -1;
-  }
-  const JobInputs *in = matrix_job_inputs(j);
-  const Tokenizer *tok = NULL;
-  if (in->tokenizer_path && get_tokenizer(ld, in->tokenizer_path, &tok, err) != 0) return -1;
-  EvalRequest req = {
-      .model = &ld->model,
-      .tokenizer = tok,
-      .dataset_name = j->dataset->name,
-      .dataset_path = in->dataset_path,
-      .dataset_field = in->dataset_field,
-      .rope = in->rope,
-      .cache = in->cache,
-      .protocol = j->protocol,
-      .length = j->length,
-      .windows = j->windows,
-      .stride = j->stride,
-      .prompt = j->prompt,
-      .warmup = j->warmup,
-      .seed = (uint64_t)j->seed,
-      .dtype = j->dtype,
-      .threads = 0,
-  };
-  return eval_job(&req, res, err);
+// The lanes of the run: --devices, else one lane whose `auto` device follows --device.
+static int make_lanes(const RunArgs *a, const HostProbe *p, Lanes *ln) {
+  BenchErr err;
+  char dev[32];
+  const char *given = a->device ? a->device : "auto";
+  if (strcmp(given, "auto") == 0)
+    snprintf(dev, sizeof dev, "%s", ENGINE_RUNS_ON_GPU && p->n_gpus > 0 ? "cuda:0" : "cpu");
+  else if (device_normalise(given, 1, dev, sizeof dev, &err) != 0)
+    return usage_error("--device: %s", err.msg);
+  if (!a->devices && check_gpu(dev, given, p) != 0) return -1;
+  if (lanes_init(ln, a->devices, dev, &err) != 0) return usage_error("%s", err.msg);
+  for (int k = 0; !ln->flexible && k < ln->n; k++)
+    if (check_gpu(ln->devices[k], ln->devices[k], p) != 0) {
+      lanes_free(ln);
+      return -1;
+    }
+  return 0;
 }
 
 // 1 when DIR/jobs/<id>.json holds a finished (ok) result.
@@ -274,154 +255,215 @@ static int already_done(const char *dir, const char *job_id) {
   return done;
 }
 
-static JobStatus status_of_error(const char *msg) {
-  return strstr(msg, "out of memory") ? JOB_OOM : JOB_ERROR;
+// Removes temp files (NAME.tmp.PID) a killed writer left in dir. With shards sharing the
+// directory a live writer's temp file may exist: only old ones are removed then.
+static void remove_stale_temps(const char *dir, int all) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  double now = wall_time();
+  while ((e = readdir(d))) {
+    if (!strstr(e->d_name, ".tmp.")) continue;
+    char *p = path_join(dir, e->d_name);
+    struct stat st;
+    if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && (all || now - (double)st.st_mtime > STALE_TEMP_S))
+      unlink(p);
+    free(p);
+  }
+  closedir(d);
 }
 
-// Runs the job and writes its result; returns 0 when it succeeded.
-static int run_and_record(const Suite *s, const char *dir, const Job *j, Loaded *ld, RunLog *lg,
-                          long k, long n) {
-  char *label = job_label(s, j);
-  JobResult r = {0};
-  r.job_id = (char *)j->id;
-  r.suite = s->suite;
-  r.phase = (char *)first_phase(s, j);
-  r.n_phases = j->n_phases;
-  r.phases = xcalloc((size_t)j->n_phases, sizeof *r.phases);
-  for (int p = 0; p < j->n_phases; p++) r.phases[p] = s->phases[j->phases[p]].id;
-  r.spec = json_deep_copy(j->spec);
-  json_object_set_new(r.spec, "device", json_string("cpu"));
-  iso_time_utc(wall_time(), r.started);
-  EvalResult res;
+// The model shapes plan_warnings and the costs need (per suite model).
+static ModelShape *model_shapes(const Suite *s, const Matrix *m, StrList *warnings) {
+  ModelShape *shapes = xcalloc((size_t)(s->n_models ? s->n_models : 1), sizeof *shapes);
+  for (int i = 0; i < s->n_models; i++) {
+    shapes[i].params = -1;
+    BenchErr err;
+    if (!m->model_fp[i] || strncmp(m->model_fp[i], "missing:", 8) == 0) continue;
+    if (model_shape_from_config(s->models[i].path, m->model_params[i], &shapes[i], &err) != 0)
+      strlist_add(warnings, "model '%s': %s", s->models[i].name, err.msg);
+  }
+  return shapes;
+}
+
+static void dry_run(const RunArgs *a, const RunSelection *sel, const char *dir, RunLog *lg) {
+  long skipped = 0;
+  for (long k = 0; k < sel->n; k++) {
+    const RunJob *rj = &sel->jobs[k];
+    int done = !a->fresh && already_done(dir, rj->job->id);
+    skipped += done;
+    run_log(lg, "[%ld/%ld] %s: %s", k + 1, sel->n, rj->label, done ? "already done" : "would run");
+  }
+  run_log(lg, "dry run: %ld jobs would run, %ld already done", sel->n - skipped, skipped);
+}
+
+// The report of every result in DIR (report_generate, as `bench report DIR` does), written by a
+// child process: whatever happens there — an error, even a crash — the results, the exit status
+// and the lock stay the run's. A failure is a warning naming the command that retries it.
+static void regenerate_report(RunLog *lg, const char *dir, const char *reports) {
+  int fds[2];
+  pid_t pid = -1;
+  fflush(NULL);
+  if (pipe(fds) == 0 && (pid = fork()) == 0) {
+    close(fds[0]);
+    ReportSummary sum;
+    BenchErr err;
+    memset(&sum, 0, sizeof sum);
+    int rc = report_generate(dir, reports, 0, &sum, &err);
+    char *line = rc == 0 ? xasprintf("report: %s (%d job results, %d figures%s)", sum.report_path, sum.n_jobs,
+                                     sum.figures.made, sum.figures.failed ? ", some figures failed" : "")
+                         : xasprintf("%s", err.msg);
+    ssize_t w = write(fds[1], line, strlen(line));
+    (void)w;
+    _exit(rc == 0 ? 0 : 1);
+  }
+  char msg[2048] = "";
+  if (pid > 0) {
+    close(fds[1]);
+    size_t len = 0;
+    for (;;) {
+      ssize_t k = read(fds[0], msg + len, sizeof msg - 1 - len);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) break;
+      len += (size_t)k;
+      if (len + 1 >= sizeof msg) break;
+    }
+    msg[len] = 0;
+    close(fds[0]);
+  }
+  int status = -1;
+  if (pid > 0) {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  }
+  if (status == 0) {
+    run_log(lg, "%s", msg);
+    return;
+  }
+  char how[64];
+  if (pid < 0) snprintf(how, sizeof how, "the report process could not start: %s", strerror(errno));
+  else if (WIFSIGNALED(status)) snprintf(how, sizeof how, "the report process was killed by signal %d", WTERMSIG(status));
+  else snprintf(how, sizeof how, "the report process exited with status %d", WEXITSTATUS(status));
+  run_log_warn(lg, "report not written: %s; every result is kept in %s (retry with 'bench report %s')",
+               msg[0] && !WIFSIGNALED(status) ? msg : how, dir, dir);
+}
+
+// A number of seconds from the environment (fallback when unset); -1 with a message when malformed.
+static double env_seconds(const char *name, double fallback) {
+  const char *v = getenv(name);
+  if (!v || !v[0]) return fallback;
+  char *end;
+  double g = strtod(v, &end);
+  if (*end || !(g >= 0) || g > 1e9) {
+    usage_error("%s: '%s' is not a number of seconds", name, v);
+    return -1;
+  }
+  return g;
+}
+
+// Everything after the checks: directory, lock, files, the supervisor, the report.
+static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, const RunSelection *sel,
+                        const char *dir, const Lanes *lanes, const HostProbe *probe, const StrList *warnings,
+                        size_t mem_limit, double grace, double stall) {
   BenchErr err;
-  int rc = run_one(j, ld, &res, &err);
-  iso_time_utc(wall_time(), r.finished);
-  if (rc == 0) {
-    r.status = JOB_OK;
-    r.metrics = eval_metrics_json(&res);
-    log_line(lg, "[%ld/%ld] %s: ok ppl %.4g nll %.4f±%.4f %ld tokens (%.1f s)", k, n, label,
-             res.ppl, res.nll, res.nll_stderr, res.tokens, res.wall_s);
-    eval_result_free(&res);
-  } else {
-    r.status = status_of_error(err.msg);
-    r.error = err.msg;
-    log_line(lg, "[%ld/%ld] %s: %s: %s", k, n, label, job_status_name(r.status), err.msg);
+  char *jobs_dir = path_join(dir, "jobs"), *run_dir = path_join(dir, ".run");
+  int rc = mkdir_p(jobs_dir, &err) == 0 && mkdir_p(run_dir, &err) == 0 ? 0 : -1;
+  if (rc != 0) {
+    free(jobs_dir);
+    free(run_dir);
+    return usage_error("%s", err.msg);
   }
-  BenchErr werr;
-  int wrc = job_result_write(dir, &r, &werr);
-  if (wrc != 0) log_line(lg, "cannot write the result of job %s: %s", j->id, werr.msg);
-  json_decref(r.spec);
-  if (r.metrics) json_decref(r.metrics);
-  free(r.phases);
-  free(label);
-  return rc == 0 && wrc == 0 ? 0 : -1;
-}
-
-static int check_only(const Suite *s, const RunArgs *a) {
-  int bad = 0;
-  for (int i = 0; i < a->n_only; i++) {
-    if (suite_phase(s, a->only[i])) continue;
-    const char **names = xcalloc((size_t)s->n_phases + 1, sizeof *names);
-    for (int p = 0; p < s->n_phases; p++) names[p] = s->phases[p].id;
-    const char *guess = closest_name(a->only[i], names, s->n_phases);
-    if (guess)
-      fprintf(stderr, "bench: error: --only: unknown phase '%s' (did you mean '%s'?)\n", a->only[i],
-              guess);
-    else
-      fprintf(stderr, "bench: error: --only: unknown phase '%s'\n", a->only[i]);
-    free(names);
-    bad = 1;
+  RunLock lock;
+  if (run_lock_acquire(dir, a->shard_i, a->shard_n, a->command, &lock, &err) != 0) {
+    free(jobs_dir);
+    free(run_dir);
+    return usage_error("%s", err.msg);
   }
-  return bad ? -1 : 0;
-}
-
-// The jobs of the selected phases, grouped by model (first appearance), else in plan order.
-static RunJob *select_jobs(const Suite *s, const Matrix *mx, const RunArgs *a, long *n_out) {
-  RunJob *jobs = xcalloc((size_t)mx->n_jobs + 1, sizeof *jobs);
-  const ModelDef **models = xcalloc((size_t)s->n_models + 1, sizeof *models);
-  int n_models = 0;
-  long n = 0;
-  for (int i = 0; i < mx->n_jobs; i++) {
-    const Job *job = &mx->jobs[i];
-    int keep = a->n_only == 0;
-    for (int p = 0; p < job->n_phases && !keep; p++)
-      for (int o = 0; o < a->n_only && !keep; o++)
-        keep = strcmp(s->phases[job->phases[p]].id, a->only[o]) == 0;
-    if (!keep) continue;
-    RunJob *j = &jobs[n];
-    j->job = job;
-    j->order = n;
-    int idx = 0;
-    while (idx < n_models && models[idx] != job->model) idx++;
-    if (idx == n_models) models[n_models++] = job->model;
-    j->model_index = idx;
-    n++;
+  RunLog lg;
+  char *log_path = path_join(dir, "run.log");
+  if (run_log_open(&lg, log_path, &err) != 0) {
+    free(log_path);
+    free(jobs_dir);
+    free(run_dir);
+    run_lock_release(&lock);
+    return usage_error("%s", err.msg);
   }
-  free(models);
-  qsort(jobs, (size_t)n, sizeof *jobs, cmp_jobs);
-  *n_out = n;
-  return jobs;
-}
-
-static int prepare_dir(const Suite *s, const char *dir, RunLog *lg) {
-  BenchErr err;
-  char *jobs = path_join(dir, "jobs");
-  int rc = mkdir_p(jobs, &err);
-  free(jobs);
-  if (rc != 0) return usage_error("%s", err.msg);
+  free(log_path);
+  double started = wall_time();
+  int unsharded = a->shard_n == 0;
+  remove_stale_temps(dir, unsharded);
+  remove_stale_temps(jobs_dir, unsharded);
+  remove_stale_temps(run_dir, unsharded);
   char *copy = path_join(dir, "suite.yaml");
-  rc = write_file_atomic(copy, s->text, strlen(s->text), &err);
+  if (write_file_atomic(copy, s->text, strlen(s->text), &err) != 0) run_log_warn(&lg, "%s", err.msg);
   free(copy);
-  if (rc != 0) return usage_error("%s", err.msg);
-  char *log = path_join(dir, "run.log");
-  lg->file = fopen(log, "a");
-  if (!lg->file) rc = usage_error("cannot open '%s' for appending", log);
-  free(log);
-  return rc;
-}
 
-static int run_jobs(const Suite *s, const char *dir, const RunJob *jobs, long n, const RunArgs *a,
-                    RunLog *lg) {
-  long done = 0, failed = 0, skipped = 0;
-  double t0 = mono_time();
-  Loaded ld;
-  memset(&ld, 0, sizeof ld);
-  for (long k = 0; k < n; k++) {
-    const Job *j = jobs[k].job;
-    if (!a->fresh && already_done(dir, j->id)) {
-      skipped++;
-      continue;
-    }
-    if (a->dry_run) {
-      char *label = job_label(s, j);
-      log_line(lg, "[%ld/%ld] %s: would run", k + 1, n, label);
-      free(label);
-      continue;
-    }
-    if (j->model) use_model(&ld, j->model, lg);
-    if (run_and_record(s, dir, j, &ld, lg, k + 1, n) == 0) done++;
-    else failed++;
+  // What is left to do.
+  RunJob *todo = xcalloc((size_t)sel->n + 1, sizeof *todo);
+  long n_todo = 0, skipped = 0;
+  for (long k = 0; k < sel->n; k++) {
+    if (!a->fresh && already_done(dir, sel->jobs[k].job->id)) skipped++;
+    else todo[n_todo++] = sel->jobs[k];
   }
-  loaded_free(&ld);
-  if (a->dry_run)
-    log_line(lg, "dry run: %ld jobs would run, %ld already done", n - skipped, skipped);
-  else
-    log_line(lg, "finished: %ld ok, %ld failed, %ld already done (%.1f s); results in %s", done,
-             failed, skipped, mono_time() - t0, dir);
-  return failed ? EXIT_JOBS_FAILED : EXIT_OK;
-}
+  StrBuf lanes_text = {0};
+  for (int k = 0; k < lanes->n; k++) sb_printf(&lanes_text, "%s%s", k ? ", " : "", lanes->devices[k]);
+  run_log(&lg, "%s", a->command);
+  run_log(&lg, "suite '%s' (%s, sha256 %.12s): %ld jobs%s%s%s; %ld already done, %ld to run on %s%s",
+          s->suite, a->suite_path, s->sha256, sel->n, a->shard_n ? " in this shard" : "",
+          a->n_only ? " of the phases given to --only" : "", a->fresh ? ", --fresh: recomputing finished jobs" : "",
+          skipped, n_todo, lanes_text.data, lanes->n > 1 ? " (one worker each)" : "");
+  sb_free(&lanes_text);
+  if (probe->problem[0]) run_log_warn(&lg, "device facts unavailable: %s", probe->problem);
+  for (int i = 0; i < warnings->n; i++) run_log_warn(&lg, "%s", warnings->items[i]);
+  if (run_plan_write(dir, s, sel, a->shard_i, a->shard_n, &err) != 0) run_log_warn(&lg, "%s", err.msg);
+  ManifestRun mr = {.suite = s, .mx = mx, .probe = probe, .lanes = lanes, .suite_path = a->suite_path,
+                    .command = a->command, .shard_i = a->shard_i, .shard_n = a->shard_n,
+                    .started = started, .jobs = sel->n, .skipped = skipped};
+  if (manifest_begin(dir, &mr, &err) != 0) run_log_warn(&lg, "manifest: %s", err.msg);
 
-// The report of everything in the results directory; a report that cannot be written is logged
-// and does not change the exit status (the results are safe; `bench report` can retry).
-static void write_report(const char *dir, const char *reports, RunLog *lg) {
-  ReportSummary sum;
-  BenchErr err;
-  if (report_generate(dir, reports, 0, &sum, &err) == 0)
-    log_line(lg, "report: %s (%d job results, %d figures)", sum.report_path, sum.n_jobs,
-             sum.figures.made);
-  else
-    log_line(lg, "report not written: %s", err.msg);
-  report_summary_free(&sum);
+  RunnerConfig cfg = {.suite = s, .mx = mx, .dir = dir, .jobs = todo, .n = n_todo, .total = sel->n,
+                      .skipped = skipped, .lanes = lanes, .log = &lg, .lock = &lock,
+                      .command = a->command, .shard_i = a->shard_i, .shard_n = a->shard_n,
+                      .started = started, .stop_grace_s = grace, .mem_limit = mem_limit,
+                      .stall_s = stall};
+  RunOutcome out;
+  double t0 = mono_time();
+  if (runner_run(&cfg, &out, &err) != 0) {
+    run_log(&lg, "the run could not start: %s", err.msg);
+    out.error = 1;
+    out.stop_signal = 0;
+    out.in_worker = 0;
+  }
+  if (out.in_worker) {  // a worker process: its supervisor owns every file above
+    run_log_close(&lg);
+    free(todo);
+    free(jobs_dir);
+    free(run_dir);
+    return out.worker_exit;
+  }
+  long failed = out.oom + out.error + out.crashed;
+  ManifestEnd me = {out.ok, out.oom, out.error, out.crashed, out.stop_signal ? "interrupted" : "completed"};
+  if (manifest_end(dir, &mr, &me, &err) != 0) run_log_warn(&lg, "manifest: %s", err.msg);
+  int code;
+  if (out.stop_signal) {
+    run_log(&lg, "stopped by SIG%s: %ld ok, %ld failed, %ld abandoned, %ld already done, %ld not started "
+            "(%.1f s); run the same command again to continue", sigabbrev_np(out.stop_signal),
+            out.ok, failed, out.abandoned, skipped, n_todo - out.ok - failed - out.abandoned, mono_time() - t0);
+    code = 128 + out.stop_signal;
+  } else {
+    run_log(&lg, "finished: %ld ok, %ld failed, %ld already done (%.1f s); results in %s", out.ok, failed,
+            skipped, mono_time() - t0, dir);
+    if (failed)
+      run_log(&lg, "failed: %ld oom, %ld error, %ld crashed; 'bench status %s' lists them, and running the "
+              "same command again retries them", out.oom, out.error, out.crashed, dir);
+    regenerate_report(&lg, dir, a->reports);
+    code = failed ? EXIT_JOBS_FAILED : EXIT_OK;
+  }
+  run_log_close(&lg);
+  run_lock_release(&lock);
+  free(todo);
+  free(jobs_dir);
+  free(run_dir);
+  return code;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -430,39 +472,78 @@ int cmd_run(int argc, char **argv) {
     free_args(&a);
     return EXIT_BAD_INPUT;
   }
-  Diagnostics diag = {0};
-  Suite *s = suite_load(a.suite_path, &diag);
-  diagnostics_print(&diag, stderr);
-  diagnostics_free(&diag);
-  if (!s) {
+  size_t mem_limit = 0;
+  const char *ml = getenv("BENCH_MEM_LIMIT");
+  if (ml && ml[0]) {
+    BenchErr err;
+    if (parse_byte_size(ml, &mem_limit, &err) != 0) {
+      free_args(&a);
+      return usage_error("BENCH_MEM_LIMIT: %s", err.msg);
+    }
+  }
+  double grace = env_seconds("BENCH_STOP_GRACE", DEFAULT_STOP_GRACE_S);
+  double stall = env_seconds("BENCH_JOB_STALL_S", 0);
+  if (grace < 0 || stall < 0) {
     free_args(&a);
     return EXIT_BAD_INPUT;
   }
+  Diagnostics diag = {0};
+  Suite *s = suite_load(a.suite_path, &diag);
+  StrList warnings = {0};
+  for (int i = 0; i < diag.n_warnings; i++) {  // missing paths come back below as errors
+    const Diagnostic *d = &diag.warnings[i];
+    if (strstr(d->message, "does not exist")) continue;
+    if (d->mark.line > 0) strlist_add(&warnings, "%s:%d:%d: %s", d->file, d->mark.line, d->mark.col, d->message);
+    else strlist_add(&warnings, "%s: %s", d->file, d->message);
+  }
+  if (!s) {
+    diagnostics_print(&diag, stderr);
+    diagnostics_free(&diag);
+    strlist_free(&warnings);
+    free_args(&a);
+    return EXIT_BAD_INPUT;
+  }
+  diagnostics_free(&diag);
   int rc = EXIT_BAD_INPUT;
   Matrix mx;
   BenchErr err;
-  RunJob *jobs = NULL;
-  long n = 0;
+  RunSelection sel = {0};
+  ModelShape *shapes = NULL;
+  HostProbe probe;
+  memset(&probe, 0, sizeof probe);
+  Lanes lanes;
+  memset(&lanes, 0, sizeof lanes);
   char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
-  RunLog lg = {NULL};
   if (check_only(s, &a) != 0) goto out_suite;
   if (matrix_build(s, &mx, &err) != 0) {
     fprintf(stderr, "bench: error: %s\n", err.msg);
     goto out_suite;
   }
-  for (int i = 0; i < mx.n_notes; i++) fprintf(stderr, "bench: warning: %s\n", mx.notes[i]);
-  jobs = select_jobs(s, &mx, &a, &n);
-  if (check_paths(s, jobs, n) != 0) goto out_matrix;
-  if (!a.dry_run && prepare_dir(s, dir, &lg) != 0) goto out_matrix;
-  log_line(&lg, "suite '%s' (%s): %ld jobs%s", s->suite, a.suite_path, n,
-           a.fresh ? ", --fresh: recomputing finished jobs" : "");
-  rc = run_jobs(s, dir, jobs, n, &a, &lg);
-  if (!a.dry_run) write_report(dir, a.reports, &lg);
-  if (lg.file) fclose(lg.file);
+  for (int i = 0; i < mx.n_notes; i++) strlist_add(&warnings, "%s", mx.notes[i]);
+  shapes = model_shapes(s, &mx, &warnings);
+  run_select(s, &mx, a.only, a.n_only, a.shard_i, a.shard_n, shapes, &sel);
+  if (check_paths(s, &sel) != 0) goto out_matrix;
+  host_probe(&mx, shapes, &probe);
+  for (int i = 0; i < probe.warnings.n; i++) strlist_add(&warnings, "%s", probe.warnings.items[i]);
+  if (make_lanes(&a, &probe, &lanes) != 0) goto out_matrix;
+  if (a.dry_run) {
+    RunLog lg;
+    run_log_open(&lg, NULL, &err);
+    for (int i = 0; i < warnings.n; i++) run_log_warn(&lg, "%s", warnings.items[i]);
+    dry_run(&a, &sel, dir, &lg);
+    run_log_close(&lg);
+    rc = EXIT_OK;
+  } else {
+    rc = run_for_real(&a, s, &mx, &sel, dir, &lanes, &probe, &warnings, mem_limit, grace, stall);
+  }
 out_matrix:
-  free(jobs);
+  lanes_free(&lanes);
+  host_probe_free(&probe);
+  run_selection_free(&sel);
+  free(shapes);
   matrix_free(&mx);
 out_suite:
+  strlist_free(&warnings);
   free(dir);
   suite_free(s);
   free_args(&a);

@@ -35,7 +35,7 @@ const Command COMMANDS[] = {
      "write a random, complete Hugging Face checkpoint", cmd_init_model_help},
     {"inspect", cmd_inspect, "inspect MODEL_DIR",
      "validate a checkpoint and print its architecture, parameters, dtype and RoPE", cmd_inspect_help},
-    {"tokenize", cmd_tokenize, "tokenize MODEL_DIR|tokenizer.json [FILE] [--bos]",
+    {"tokenize", cmd_tokenize, "tokenize MODEL_DIR|tokenizer.json [FILE] [--bos] [--jsonl] [--stats]",
      "print the token ids of FILE (or stdin) as a JSON array", cmd_tokenize_help},
     {"version", cmd_version, "version", "print the version", NULL},
     {"help", cmd_help, "help [COMMAND]", "list the commands or describe one", NULL},

@@ -204,6 +204,7 @@ static char *field_list(const json_t *obj) {
 
 static int encode_jsonl(const char *name, const char *text, size_t len, const char *field,
                         const TextEncoder *enc, IdBuf *out, BenchErr *err) {
+  if (!field) field = "text";
   size_t pos = 0;
   long line = 0;
   int n_docs = 0;
@@ -253,6 +254,20 @@ static int encode_jsonl(const char *name, const char *text, size_t len, const ch
     }
     free(ids);
   }
+  return 0;
+}
+
+int jsonl_tokens(const char *name, const char *text, size_t len, const char *field,
+                 const TextEncoder *enc, int32_t **ids, long *n, BenchErr *err) {
+  IdBuf buf = {0};
+  *ids = NULL;
+  *n = 0;
+  if (encode_jsonl(name, text, len, field, enc, &buf, err) != 0) {
+    free(buf.ids);
+    return -1;
+  }
+  *ids = buf.ids ? buf.ids : xmalloc(sizeof(int32_t));
+  *n = (long)buf.n;
   return 0;
 }
 

@@ -76,6 +76,10 @@ char *token_cache_dir(void);
 int dataset_tokens(const DataSource *src, const TextEncoder *enc, Tokens *out, BenchErr *err);
 void tokens_free(Tokens *t);
 
+// The .jsonl rules on text held in memory (name for FILE:LINE messages; field NULL: "text").
+int jsonl_tokens(const char *name, const char *text, size_t len, const char *field,
+                 const TextEncoder *enc, int32_t **ids, long *n, BenchErr *err);
+
 // BENCHTOK files. bytes_per_id: 2 or 4. with_checksum: 0 writes checksum 0.
 int benchtok_write(const char *path, const int32_t *ids, long n, int bytes_per_id, int with_checksum,
                    BenchErr *err);

@@ -1,6 +1,8 @@
 // device.c — device discovery; CUDA queries are compiled in only when nvcc was found.
 #include "device.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *device_backends_built(void) {
@@ -34,5 +36,42 @@ void device_cuda_versions(int *driver, int *runtime, size_t *cublaslt) {
   *cublaslt = 0;
 #ifdef BENCH_CUDA
   cuda_versions(driver, runtime, cublaslt);
+#endif
+}
+
+int device_resolve(const char *spec, char out[DEVICE_NAME_MAX], int *gpu, BenchErr *err) {
+  *gpu = -1;
+  snprintf(out, DEVICE_NAME_MAX, "cpu");
+  if (strcmp(spec, "cpu") == 0) return 0;
+  int n = device_gpu_count();
+  if (strcmp(spec, "auto") == 0) {
+    if (n > 0) {
+      *gpu = 0;
+      snprintf(out, DEVICE_NAME_MAX, "cuda:0");
+    }
+    return 0;
+  }
+  long idx = 0;
+  if (strncmp(spec, "cuda", 4) != 0)
+    return err_set(err, "unknown device '%s' (auto, cpu, cuda or cuda:N)", spec);
+  if (spec[4] == ':') {
+    char *end;
+    idx = strtol(spec + 5, &end, 10);
+    if (end == spec + 5 || *end || idx < 0 || idx > 1023)
+      return err_set(err, "device '%s': expected cuda:N with N a GPU index", spec);
+  } else if (spec[4]) {
+    return err_set(err, "unknown device '%s' (auto, cpu, cuda or cuda:N)", spec);
+  }
+#ifndef BENCH_CUDA
+  return err_set(err, "device '%s': this bench was built without CUDA (nvcc was not found when "
+                 "it was built)", spec);
+#else
+  if (n == 0) return err_set(err, "device '%s': no CUDA GPU is usable on this machine", spec);
+  if (idx >= n)
+    return err_set(err, "device '%s' does not exist: %d GPU%s found (cuda:0..cuda:%d)", spec, n,
+                   n == 1 ? "" : "s", n - 1);
+  *gpu = (int)idx;
+  snprintf(out, DEVICE_NAME_MAX, "cuda:%d", (int)idx);
+  return 0;
 #endif
 }

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "util.h"
+
 typedef struct {
   int index;
   char name[128];
@@ -16,6 +18,12 @@ typedef struct {
 const char *device_backends_built(void);
 // Number of usable CUDA GPUs; 0 when built without CUDA or when no driver/GPU is present.
 int device_gpu_count(void);
+// Resolves a device as suites and --device write it: "auto" (cuda:0 when a GPU is usable, else
+// cpu), "cpu", "cuda" (cuda:0) or "cuda:N". Writes the resolved name ("cpu", "cuda:N") to out
+// and the GPU index (-1 for the CPU) to *gpu. -1 with err for an unknown name, a GPU that does
+// not exist, or cuda in a build without CUDA.
+#define DEVICE_NAME_MAX 24
+int device_resolve(const char *spec, char out[DEVICE_NAME_MAX], int *gpu, BenchErr *err);
 // Fills info for GPU i; -1 when it cannot be queried.
 int device_gpu_info(int i, GpuInfo *info);
 // Driver and runtime versions as CUDA encodes them (e.g. 12040); 0 when unknown.

@@ -167,6 +167,11 @@ typedef struct {
   const char *dtype;             // bf16 | fp16 | fp32 (the CPU engine computes in fp32)
   int threads;                   // 0: all cores
   int keep_token_nll;            // keep every scored NLL in EvalResult.token_nll
+  // Called after every window when set: windows done of total, targets scored so far, seconds
+  // inside the forward passes so far (a runner's live tokens/s and ETA). Decode, whose windows
+  // finish together in batches, also calls it within a batch (at most every 0.25 s).
+  void (*progress)(void *ctx, long done, long total, long tokens, double forward_s);
+  void *progress_ctx;
 } EvalRequest;
 
 // Runs one job. On failure returns -1 with a one-line message in err and r holds nothing.

@@ -44,7 +44,21 @@ typedef struct {
   long peak_keys, prefill_keys;
   double forward_s, timed_s;
   long timed_tokens;
+  long scored;       // predictions made so far
+  double last_progress;
 } DecodeRun;
+
+// Progress for the runner: windows finished (whole batches), predictions so far, forward time;
+// at most every PROGRESS_S seconds within a batch, and at its end.
+#define PROGRESS_S 0.25
+static void report_progress(const EvalRequest *req, DecodeRun *run, long windows_done,
+                            long windows, int batch_end) {
+  if (!req->progress) return;
+  double now = mono_time();
+  if (!batch_end && now - run->last_progress < PROGRESS_S) return;
+  run->last_progress = now;
+  req->progress(req->progress_ctx, windows_done, windows, run->scored, run->forward_s);
+}
 
 // Windows w0 .. w0 + B − 1 through one DecodeState: prefills, then the steps.
 static int run_batch(const EvalRequest *req, DecodeState *d, const int32_t *ids,
@@ -84,6 +98,8 @@ static int run_batch(const EvalRequest *req, DecodeState *d, const int32_t *ids,
       run->nll[(w0 + b) * steps + s] = nll[b];
       run->correct[(w0 + b) * steps + s] = ok[b];
     }
+    run->scored += B;
+    report_progress(req, run, t == L - 2 ? w0 + B : w0, plan->n, t == L - 2);
   }
   if (d->peak_keys > run->peak_keys) run->peak_keys = d->peak_keys;
   if (d->prefill_keys > run->prefill_keys) run->prefill_keys = d->prefill_keys;

@@ -118,6 +118,7 @@ static int run_windows(const EvalRequest *req, const Model *m, const RopeTable *
       break;
     }
     eval_stats_add_window(stats, nll, correct, n, w->score_from + 1);
+    if (req->progress) req->progress(req->progress_ctx, i + 1, plan->n, stats->n, r->forward_s);
     if (r->token_nll) {
       memcpy(r->token_nll + kept, nll, (size_t)n * sizeof *nll);
       kept += n;

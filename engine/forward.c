@@ -56,9 +56,13 @@ int forward_state_init(ForwardState *s, const Model *m, const Backend *be, long 
   memset(s, 0, sizeof *s);
   const ModelConfig *cfg = &m->config;
   s->model = m;
-  s->w = &m->weights;
+  s->w = opt && opt->weights ? opt->weights : &m->weights;
   s->be = be;
   if (opt) s->opt = *opt;
+  if (s->w == &m->weights && be != backend_cpu()) {
+    memset(s, 0, sizeof *s);
+    return err_set(err, "the model's weights were not uploaded to the %s backend", be->name);
+  }
   be->set_threads(s->opt.threads);
   s->max_block = max_block < 1 ? 1 : max_block;
   size_t n = (size_t)s->max_block, C = (size_t)cfg->hidden_size;
@@ -212,7 +216,7 @@ int forward_block(ForwardState *s, KVCache *cache, const RopeTable *rope, const 
   for (int l = 0; l < cfg->n_layers; l++) layer_forward(s, cache, l, c0, n);
   cache->len = c0 + n;
   forward_norm(s, s->xn, s->x, s->w->final_norm_w, s->w->final_norm_b, n);
-  return 0;
+  return be->sync(err);
 }
 
 int forward_score(ForwardState *s, long r0, long count, const int32_t *targets, float *nll,
@@ -229,6 +233,7 @@ int forward_score(ForwardState *s, long r0, long count, const int32_t *targets, 
                   cfg->hidden_size, cfg->vocab_size, s->opt.fp64_check, s->logits, s->lm_rows);
   be->download(nll, s->nll, (size_t)count * sizeof(float));
   be->download(s->argmax_host, s->argmax, (size_t)count * sizeof(int32_t));
+  if (be->sync(err)) return -1;
   for (long i = 0; i < count; i++) correct[i] = s->argmax_host[i] == targets[i];
   return 0;
 }
@@ -241,8 +246,8 @@ int forward_score_window(const Model *m, const RopeTable *rope, const int32_t *t
   if (T < 1) return err_set(err, "window of %ld tokens: need at least 1", T);
   if (score_from < 0 || score_from >= T)
     return err_set(err, "score_from %ld is outside the window of %ld tokens", score_from, T);
-  const Backend *be = backend_cpu();
   ForwardOptions o = opt ? *opt : (ForwardOptions){0};
+  const Backend *be = o.backend ? o.backend : backend_cpu();
   double *pos = malloc((size_t)T * sizeof(double));
   if (!pos) return err_set(err, "out of memory: positions of %ld tokens", T);
   for (long t = 0; t < T; t++) pos[t] = rope_position(rope, t);

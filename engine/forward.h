@@ -35,6 +35,9 @@
 typedef struct {
   int threads;        // 0: all cores
   int fp64_check;     // accumulate reductions (attention, norms, log-softmax) in double
+  const Backend *backend;       // forward_score_window's backend; NULL: backend_cpu()
+  const ModelWeights *weights;  // the weights as the backend reads them (its weights_upload);
+                                // NULL: the model's own fp32 weights (CPU backend only)
 } ForwardOptions;
 
 // Scores one window in one pass. For t in [score_from, T−1):
@@ -42,8 +45,9 @@ typedef struct {
 //   correct[t − score_from] = argmax(logits_t) == tokens[t+1]
 // where logits_t is the model's output after reading tokens[0..t] at positions
 // rope_position(rope, 0..t). Requires 0 ≤ score_from < T; with score_from = T − 1 nothing is
-// scored. Returns -1 with err on failure (a token id outside [0, V), out of memory, a RoPE table
-// whose rotary dims differ from the model's).
+// scored. Runs on opt->backend with opt->weights (engine.h opens both for a device). Returns -1
+// with err on failure (a token id outside [0, V), out of memory, a RoPE table whose rotary dims
+// differ from the model's, a device error).
 int forward_score_window(const Model *m, const RopeTable *rope, const int32_t *tokens, long T,
                          long score_from, float *nll, uint8_t *correct, const ForwardOptions *opt,
                          BenchErr *err);
@@ -92,6 +96,7 @@ typedef struct {
   int32_t *argmax_host;     // [n]
 } ForwardState;
 
+// Weights: opt->weights when given, else m's own (which only the CPU backend can read).
 int forward_state_init(ForwardState *s, const Model *m, const Backend *be, long max_block,
                        const ForwardOptions *opt, BenchErr *err);
 void forward_state_free(ForwardState *s);

@@ -297,18 +297,24 @@ static int load_pre(json_t *o, Tokenizer *t, int depth, BenchErr *err) {
       return err_set(err, "pre_tokenizer Metaspace: 'replacement' must be one character");
     memcpy(p->repl, s, len);
     p->repl_len = len;
+    // prepend_scheme (default always); older files have add_prefix_space only, and HF
+    // rejects add_prefix_space false unless the scheme is never.
     json_t *scheme = json_object_get(o, "prepend_scheme");
+    p->prepend = TM_ALWAYS;
     if (json_is_string(scheme)) {
       const char *v = json_string_value(scheme);
       if (strcmp(v, "always") == 0) p->prepend = TM_ALWAYS;
       else if (strcmp(v, "first") == 0) p->prepend = TM_FIRST;
       else if (strcmp(v, "never") == 0) p->prepend = TM_NEVER;
       else return err_set(err, "pre_tokenizer Metaspace: unknown prepend_scheme '%s'", v);
-    } else {
-      int aps;
-      if (get_bool(o, "add_prefix_space", 1, &aps, err)) return err_prefix(err, "pre_tokenizer Metaspace");
-      p->prepend = aps ? TM_ALWAYS : TM_NEVER;
+    } else if (scheme && !json_is_null(scheme)) {
+      return err_set(err, "pre_tokenizer Metaspace: 'prepend_scheme' must be a string");
     }
+    int aps;
+    if (get_bool(o, "add_prefix_space", 1, &aps, err)) return err_prefix(err, "pre_tokenizer Metaspace");
+    if (!aps && p->prepend != TM_NEVER)
+      return err_set(err, "pre_tokenizer Metaspace: add_prefix_space false does not match "
+                     "prepend_scheme (set \"prepend_scheme\": \"never\")");
     if (get_bool(o, "split", 1, &p->split, err)) return err_prefix(err, "pre_tokenizer Metaspace");
     t->n_pres++;
     if (p->split && tok_regex_compile(&p->re, p->repl, p->repl_len, 1, err)) return -1;

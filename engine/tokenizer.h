@@ -1,6 +1,23 @@
 // tokenizer.h — Hugging Face tokenizer.json: byte-level BPE (GPT-2/GPT-NeoX, Llama-3, Qwen2) and
 // SentencePiece-style BPE with byte fallback (Llama-2, Mistral), with added/special tokens.
 // Ids equal Hugging Face `tokenizers` for the same file and text.
+//
+// Supported components (anything else is a load error naming it):
+//   model           BPE: vocab, merges ("a b" strings or [a, b] pairs), unk_token, fuse_unk,
+//                   byte_fallback (<0xNN>), ignore_merges, continuing_subword_prefix,
+//                   end_of_word_suffix; dropout must be null or 0
+//   normalizer      Sequence, NFC, NFD, Prepend, Replace (String or Regex), Strip
+//   pre_tokenizer   Sequence, ByteLevel (add_prefix_space, use_regex), Split (String or Regex
+//                   pattern, all five behaviours, invert), Metaspace (prepend_scheme
+//                   first/always/never, split; legacy add_prefix_space), Digits
+//   post_processor  Sequence, TemplateProcessing (single sequence), ByteLevel, RobertaProcessing,
+//                   BertProcessing: only which ids add_special puts around the text matters
+//   added_tokens    matched leftmost-longest in the raw text (normalized false) or in the
+//                   normalized text (normalized true), with lstrip / rstrip / single_word
+// Unicode: NFC/NFD use Unicode 9.0.0 data, as the library does (engine/unicode_nfc_table.h).
+// Split patterns run on PCRE2 (Unicode 14.0 properties in Debian 12's 10.42; Oniguruma in the
+// library), with \s and \S given Oniguruma's meaning (White_Space); characters whose properties
+// changed between those Unicode versions may split differently.
 #ifndef BENCH_TOKENIZER_H
 #define BENCH_TOKENIZER_H
 

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "c_headers.cuh"
+
 extern "C" {
 #include "device.h"
 }
@@ -24,7 +26,7 @@ extern "C" int cuda_gpu_info(int i, GpuInfo *info) {
     return -1;
   }
   info->index = i;
-  snprintf(info->name, sizeof info->name, "%s", prop.name);
+  snprintf(info->name, sizeof info->name, "%.127s", prop.name);
   info->total_bytes = prop.totalGlobalMem;
   info->cc_major = prop.major;
   info->cc_minor = prop.minor;

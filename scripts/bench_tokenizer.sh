@@ -8,7 +8,7 @@
 #   HF_MB  size of the prefix of that text HF encodes (default 10; HF keeps per-byte alignment
 #          data for one long text, so 100 MB needs many GB of memory and minutes per family)
 # Prints one row per family: MB/s of each (encoding only: bench's --stats time, HF's encode()
-# call), the ratio, whether the ids on the HF prefix are identical, and for reference HF's MB/s
+# call; by process CPU time, so a busy shared machine does not distort it), the ratio, whether the ids on the HF prefix are identical, and for reference HF's MB/s
 # when the same prefix is encoded paragraph by paragraph (one encode() per paragraph; HF's
 # per-text bookkeeping grows with the text, so it is faster on short texts).
 set -euo pipefail
@@ -58,12 +58,12 @@ with open(f"{work}/hf.txt", "w", encoding="utf-8", newline="") as f:
 EOF
 
 echo "text: $(wc -c <"$work/text.txt") bytes for bench, $(wc -c <"$work/hf.txt") bytes for HF tokenizers $("$PYTHON" -c 'import tokenizers; print(tokenizers.__version__)')"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), 1 thread"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), 1 thread; MB/s by process CPU time; load average $(cut -d' ' -f1 /proc/loadavg)"
 printf '%-10s %12s %12s %8s %10s %18s\n' family "bench MB/s" "HF MB/s" ratio "same ids" "HF paragraphs MB/s"
 for fx in gpt2 neox llama3 qwen2 llama2 mistral roberta metaspace; do
   f=tests/fixtures/tokenizers/$fx.json
   stats=$("$BENCH" tokenize "$f" "$work/text.txt" --stats 2>&1 >/dev/null | grep '^tokenize:')
-  ours=$(sed -E 's/.*\(([0-9.]+) MB\/s\).*/\1/' <<<"$stats")
+  ours=$(sed -E 's/.*\(([0-9.]+) MB\/s cpu\).*/\1/' <<<"$stats")
   "$BENCH" tokenize "$f" "$work/hf.txt" >"$work/ours_hf.json"
   read -r theirs same paras < <(RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false "$PYTHON" - "$f" "$work/hf.txt" "$work/ours_hf.json" <<'EOF'
 import json, sys, time
@@ -71,16 +71,16 @@ from tokenizers import Tokenizer
 tok = Tokenizer.from_file(sys.argv[1])
 with open(sys.argv[2], encoding="utf-8", newline="") as f:
     text = f.read()
-t0 = time.perf_counter()
+t0 = time.process_time()
 ids = tok.encode(text, add_special_tokens=False).ids
-dt = time.perf_counter() - t0
+dt = time.process_time() - t0
 with open(sys.argv[3]) as f:
     ours = json.load(f)
 paragraphs = text.split("\n\n")
-t0 = time.perf_counter()
+t0 = time.process_time()
 for p in paragraphs:
     tok.encode(p, add_special_tokens=False)
-dp = time.perf_counter() - t0
+dp = time.process_time() - t0
 n = len(text.encode("utf-8")) / 1e6
 print(f"{n / dt:.2f}", "yes" if ours == ids else "NO", f"{n / dp:.2f}")
 EOF

@@ -159,6 +159,18 @@ sys.exit(1 if bad else 0)
 EOF
 expect_out "job results are sane" "20 jobs, 0 problems" "$PYTHON" check.py $R
 
+# jsonl: each document encoded on its own, one separator between two documents.
+cat > docs_tokens.py <<'EOF'
+import json, subprocess, sys
+docs = [json.loads(l)["body"] for l in open("data/docs.jsonl")]
+n = sum(len(json.loads(subprocess.run([sys.argv[1], "tokenize", "models/tiny"], input=d.encode(),
+        capture_output=True, check=True).stdout)) for d in docs)
+print(n + len(docs) - 1)
+EOF
+WANT_DOCS=$("$PYTHON" docs_tokens.py "$BENCH")
+expect_true "jsonl tokens: documents + separators" \
+  grep -q "\"dataset_tokens\": $WANT_DOCS," $(grep -l '"dataset": "docs"' $R/jobs/*.json)
+
 # Resume: nothing is recomputed (files byte-identical), the short job fails with both numbers.
 sha256sum $R/jobs/*.json > before.sha
 N_SHORT=$("$BENCH" tokenize models/tiny data/short.txt | "$PYTHON" -c 'import json,sys; print(len(json.load(sys.stdin)))')

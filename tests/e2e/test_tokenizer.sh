@@ -46,6 +46,12 @@ for f in gpt2 llama3 llama2 qwen2; do
   expect_out "random bytes ($f)" "[" "$BENCH" tokenize "$FX/$f.json" "$TMP/random.bin"
 done
 
+# No quadratic blow-up: 1 MB with no whitespace is one piece (one word for Llama-2's layout).
+"$PYTHON" -c "import sys; open(sys.argv[1], 'w').write('a' * 1000000)" "$TMP/a1m.txt"
+"$PYTHON" -c "import sys; open(sys.argv[1], 'w').write(' ' * 1000000)" "$TMP/s1m.txt"
+expect_rc "1 MB of 'a' in well under a minute (llama2)" 0 timeout 60 "$BENCH" tokenize "$FX/llama2.json" "$TMP/a1m.txt"
+expect_rc "1 MB of spaces in well under a minute (llama3)" 0 timeout 60 "$BENCH" tokenize "$FX/llama3.json" "$TMP/s1m.txt"
+
 # Errors: exit 2, naming the file.
 expect_err "missing text file" "no_such.txt" "$BENCH" tokenize "$FX/gpt2.json" "$TMP/no_such.txt"
 expect_err "missing tokenizer" "nope.json" "$BENCH" tokenize "$TMP/nope.json" "$TMP/hello.txt"

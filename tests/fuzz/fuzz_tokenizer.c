@@ -8,8 +8,9 @@
 
 #include "tokenizer.h"
 
-static const char *const FIXTURES[] = {"gpt2", "roberta", "neox", "llama3",
-                                       "qwen2", "llama2", "mistral", "metaspace"};
+static const char *const FIXTURES[] = {"gpt2",    "roberta",   "neox",   "llama3",
+                                       "qwen2",   "llama2",    "mistral", "metaspace",
+                                       "splits",  "subword",   "metaspace_never"};
 #define N_FIXTURES (sizeof FIXTURES / sizeof FIXTURES[0])
 static Tokenizer *toks[N_FIXTURES];
 

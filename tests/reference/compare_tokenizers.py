@@ -7,9 +7,9 @@ invalid UTF-8).
 
 usage: compare_tokenizers.py --bench PATH [--fixtures DIR] [--only NAME] [--quick]
 
-Texts go to bench as files, one text per run, when they are long, not valid UTF-8 or listed in
-PLAIN; the rest go through one `bench tokenize --jsonl` run per fixture (and one with --bos),
-which encodes each line's text on its own, to keep the number of processes small.
+Every valid text goes through one `bench tokenize --jsonl` run per fixture (and one with --bos),
+which encodes each line's text on its own, to keep the number of processes small; texts that
+are not valid UTF-8, and those listed in PLAIN, also go to bench as files, one text per run.
 Invalid UTF-8 goes to bench as raw bytes and to the library as bytes.decode("utf-8",
 "replace"), the behaviour bench documents (each maximal ill-formed subpart becomes U+FFFD).
 Prints one line per failure and a closing "N passed, N failed"; exits 1 on any failure.
@@ -24,8 +24,8 @@ import sys
 import tempfile
 import unicodedata
 
-PLAIN = {"empty", "one space", "crlf paragraphs", "special inside", "s tag inside", "mask spaced",
-         "paragraph 1", "whole corpus"}
+# Cases also run through the plain one-text-per-file path (besides every invalid UTF-8 case).
+PLAIN = {"empty", "s tag inside", "whole corpus", "100k a"}
 
 from tokenizers import Tokenizer
 
@@ -161,9 +161,8 @@ def text_cases(quick):
     add("invalid mix", b"abc\xc3 | \xed\xa0\x80x | \xc0\xaf\xe0\x80\xaf | \xf4\x90\x80\x80! | "
         b"ok\xe2\x82 end | \x80\x80\xbf a | \xf5\xf8\xfc\xfe | <|endo\xfftext|> <s\x80> | \xf0\x9f\x98",
         True)
-    for k in range(5):
-        b = bytes(rng.randrange(256) for _ in range(rng.randint(1, 80)))
-        add(f"random bytes {k}", b)
+    add("random bytes", b"\n".join(bytes(rng.randrange(256) for _ in range(rng.randint(1, 80)))
+                                    for _ in range(20)))
     return c
 
 
@@ -219,9 +218,8 @@ def main():
         print("0 passed, 1 failed")
         return 1
     cases = text_cases(args.quick)
-    plain = [c for c in cases
-             if isinstance(c[1], bytes) or len(c[1]) > 5000 or c[0] in PLAIN]
-    batched = [c for c in cases if c not in plain]
+    plain = [c for c in cases if isinstance(c[1], bytes) or c[0] in PLAIN]
+    batched = [c for c in cases if not isinstance(c[1], bytes)]
     passed = failed = 0
 
     def check(label, ours, err, ref):

@@ -26,6 +26,7 @@ Writes tests/fixtures/tokenizers/<family>.json:
                 merges as "a b" strings, </s> matched after normalization
   mistral       the newer layout: Metaspace(prepend_scheme first, split false), same model
   metaspace     Metaspace(prepend_scheme always, split true), no post-processor
+  metaspace_never  Metaspace(prepend_scheme never, split false), </s> appended by the template
   splits        not a model family: the other supported components, to check them against the
                 library too: Strip, Replace (regex), NFD normalizers; Split with every behaviour
                 and invert, Digits, ByteLevel with add_prefix_space inside a Sequence
@@ -268,6 +269,19 @@ def make_sentencepiece_family():
         "model": json.loads(json.dumps(model))})
     meta["model"]["fuse_unk"] = False
     save("metaspace", meta)
+
+    never = dict(base)
+    never.update({
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never",
+                          "split": False},
+        "post_processor": bos_template(1),
+        "decoder": None,
+        "model": json.loads(json.dumps(model))})
+    never["post_processor"]["single"].append({"SpecialToken": {"id": "</s>", "type_id": 0}})
+    never["post_processor"]["special_tokens"]["</s>"] = {"id": "</s>", "ids": [2],
+                                                         "tokens": ["</s>"]}
+    save("metaspace_never", never)
 
 
 def make_splits():

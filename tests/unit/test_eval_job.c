@@ -7,6 +7,7 @@
 
 #include "eval.h"
 #include "forward.h"
+#include "model_init.h"
 #include "random_model.h"
 #include "rope.h"
 #include "test.h"
@@ -176,8 +177,61 @@ TEST(job_errors) {
   free(p);
 }
 
+// A checkpoint on disk and a text dataset: eval_job loads the model and its tokenizer.json itself,
+// and gives what it gives with the same model loaded by the caller.
+TEST(loads_model_and_tokenizer_from_dir) {
+  char *dir = path_join(tmpdir, "ckpt");
+  InitModelSpec spec;
+  init_model_defaults(&spec, ARCH_QWEN2);
+  spec.seed = 5;
+  InitModelResult out;
+  BenchErr err;
+  EXPECT_INT_EQ(init_model_write(dir, &spec, &out, &err), 0);
+  char *txt = path_join(tmpdir, "words.txt");
+  StrBuf b = {0};
+  for (int i = 0; i < 200; i++) sb_printf(&b, "word %d and the river %d. ", i, i * 7 % 13);
+  EXPECT_INT_EQ(write_file_atomic(txt, b.data, b.len, &err), 0);
+  sb_free(&b);
+  EvalRequest q = request("chunks", 64, 3, 0, 0);
+  q.model = NULL;
+  q.model_dir = dir;
+  q.dataset_path = txt;
+  q.dataset_name = "words";
+  json_t *native = json_pack("{s:s,s:s}", "name", "native", "type", "model");
+  q.rope = native;
+  EvalResult a, c;
+  int rc = eval_job(&q, &a, &err);
+  EXPECT_INT_EQ(rc, 0);
+  if (rc != 0) fprintf(stderr, "eval_job: %s\n", err.msg);
+  Model m;
+  EXPECT_INT_EQ(model_load(dir, &m, &err), 0);
+  q.model = &m;
+  EXPECT_INT_EQ(eval_job(&q, &c, &err), 0);
+  if (rc == 0) {
+    EXPECT_INT_EQ(a.tokens, 3 * 63);
+    EXPECT(a.dataset_tokens > 192);
+    EXPECT_INT_EQ(a.dataset_tokens, c.dataset_tokens);
+    EXPECT_NEAR(a.nll, c.nll, 0, 0);
+    EXPECT_INT_EQ(c.tokens_from_cache, 1);  // the first job wrote the token cache
+  }
+  model_free(&m);
+  eval_result_free(&a);
+  eval_result_free(&c);
+  // A missing checkpoint is a job error naming it.
+  q.model = NULL;
+  q.model_dir = "/nonexistent/ckpt";
+  EXPECT_INT_EQ(eval_job(&q, &a, &err), -1);
+  EXPECT_CONTAINS(err.msg, "/nonexistent/ckpt");
+  json_decref(native);
+  free(txt);
+  free(dir);
+}
+
 int main(void) {
   if (!mkdtemp(tmpdir)) return 1;
+  char *cache = path_join(tmpdir, "cache");
+  setenv("BENCH_CACHE_DIR", cache, 1);
+  free(cache);
   ModelConfig cfg = rm_config(ARCH_LLAMA, V, C, 2, 4, 2, 64, 1.0);
   rm_init(&model, &cfg, 1234);
   model.dir = tmpdir;
@@ -193,6 +247,7 @@ int main(void) {
   RUN(sliding_stride_length_equals_chunks);
   RUN(random_depends_on_seed_only);
   RUN(job_errors);
+  RUN(loads_model_and_tokenizer_from_dir);
   json_decref(rope_spec);
   free(tokens);
   free(bin_path);

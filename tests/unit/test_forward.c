@@ -244,20 +244,21 @@ TEST(rope_against_naive) {
 }
 
 // Blocked online-softmax attention vs the full matrix: T around and across block sizes, GQA
-// ratios 1/2/4, a sliding window, queries after cached keys (q0 > 0), fp32 and fp64.
+// ratios 1/2/4, a sliding window, queries after cached keys (q0 > 0), a head dim that is not a
+// multiple of the 8 vector lanes, fp32 and fp64.
 TEST(attention_against_full_matrix) {
   Rng r;
   rng_seed(&r, 4);
-  long Ts[] = {1, 31, 33, 100, 130};
+  long Ts[] = {1, 31, 65, 100, 130};
   int ratios[] = {1, 2, 4};
-  int D = 16, K = 2;
+  int K = 2;
   for (int ti = 0; ti < 5; ti++)
     for (int gi = 0; gi < 3; gi++)
-      for (int variant = 0; variant < 3; variant++) {
+      for (int variant = 0; variant < 4; variant++) {
         long Tk = Ts[ti];
         long q0 = variant == 2 ? Tk / 3 : 0;  // the first Tk/3 keys come from a cache
         long Tq = Tk - q0, window = variant == 1 ? 7 : 0;
-        int H = K * ratios[gi];
+        int H = K * ratios[gi], D = variant == 3 ? 12 : 16;
         float *q = rand_f(&r, Tq * H * D, 1.5), *k = rand_f(&r, Tk * K * D, 1.5);
         float *v = rand_f(&r, Tk * K * D, 1.0), *out = xmalloc(sizeof(float) * Tq * H * D);
         double *qd = to_double(q, Tq * H * D), *kd = to_double(k, Tk * K * D);
@@ -427,7 +428,7 @@ TEST(fp64_check_and_threads_close_to_fp32) {
   float *a = xmalloc(sizeof(float) * T), *b = xmalloc(sizeof(float) * T);
   uint8_t *oa = xmalloc(T), *ob = xmalloc(T);
   BenchErr err;
-  ForwardOptions f32 = {0, 0}, f64 = {0, 1}, one = {1, 0};
+  ForwardOptions f32 = {.threads = 0}, f64 = {.fp64_check = 1}, one = {.threads = 1};
   EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, a, oa, &f32, &err), 0);
   EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, b, ob, &f64, &err), 0);
   EXPECT_ARRAY_NEAR(b, a, T - 1, 1e-5, 5e-5);

@@ -62,7 +62,7 @@ static void parity_case(const char *name) {
     uint8_t *ok = xmalloc((size_t)n);
     double d32 = 0.0, d64 = 0.0;
     long worst = 0, bad_argmax = 0;
-    ForwardOptions f32 = {0, 0}, f64 = {0, 1};
+    ForwardOptions f32 = {.fp64_check = 0}, f64 = {.fp64_check = 1};
     EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, 0, nll, ok, &f32, &err), 0);
     for (long t = 0; t < n; t++) {
       if (fabs(nll[t] - ref[t]) > d32) {

@@ -302,6 +302,10 @@ TEST(load_errors_name_the_problem) {
                     "\"(unclosed\"},\"behavior\":\"Isolated\"}}", "invalid regex '(unclosed'");
   expect_load_error("{" MODEL ",\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":"
                     "\"a\"},\"behavior\":\"Sideways\"}}", "'behavior' must be one of");
+  expect_load_error("{" MODEL ",\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":"
+                    "\"_\",\"add_prefix_space\":false}}", "add_prefix_space false");
+  expect_load_error("{" MODEL ",\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":"
+                    "\"ab\"}}", "must be one character");
   expect_load_error("{\"model\": {,}}", "invalid JSON");
   expect_load_error("{\"version\":\"2.0\"," MODEL "}", "unsupported tokenizer.json version '2.0'");
   expect_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"a\":1},\"merges\":[]}}",

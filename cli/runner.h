@@ -1,0 +1,78 @@
+// runner.h — the supervisor of `bench run`: runs jobs in worker processes so that nothing a job
+// does (running out of memory, a segfault, a sticky CUDA error, an abort) loses a finished result
+// or stops the remaining jobs.
+//
+// Processes. The supervisor never loads a model or touches a GPU. Per lane (one per --devices
+// entry, else one) it forks one worker at a time for a (model, device) group; the worker loads the
+// model once and runs that group's jobs as the supervisor hands them over:
+//   supervisor → worker   "job INDEX ATTEMPT\n" on a pipe; closing the pipe tells it to exit
+//   worker → supervisor   "load ok PARAMS SECONDS" | "load fail\tMESSAGE", "start INDEX",
+//                         "prog INDEX WINDOWS_DONE WINDOWS_TOTAL TOKENS FORWARD_S",
+//                         "done INDEX WROTE\tMESSAGE" (WROTE 0: the result could not be written)
+//   worker stderr         forwarded line by line to run.log; the last line names a crash's cause
+// The worker writes each job's result file itself, atomically (results.h), then says "done".
+//
+// Failures. A job that fails inside the engine is recorded by the worker with status error, or oom
+// when an allocation failed (the message says "out of memory" or "cannot allocate"), and the worker
+// goes on. A worker that dies — killed by a signal or exiting non-zero — while running a job gets
+// the job recorded `crashed` by the supervisor (signal or exit status, and the worker's last stderr
+// line), and a fresh worker takes the next job; the crashed job is tried again at the end of the
+// queue, and given up after RUNNER_MAX_CRASHES crashes in one run. A worker that dies while loading
+// its model is restarted; after RUNNER_MAX_CRASHES such deaths every job of that model is recorded
+// crashed. A job whose result file was replaced before its worker died keeps that result. With
+// stall_s set, a job that reports no progress (no window finished) for that long is taken for hung:
+// its worker is killed and the job recorded crashed like any other crash.
+//
+// Stopping. On SIGINT, SIGTERM or SIGHUP the supervisor hands out no more jobs, lets running jobs
+// finish for up to stop_grace_s seconds, then kills the workers; an abandoned job records nothing
+// (its previous result, if any, stays). A second signal abandons at once. Workers ignore these
+// signals (a terminal's Ctrl-C reaches the whole process group) and are killed by the kernel if the
+// supervisor dies (PR_SET_PDEATHSIG), so a kill -9 never leaves a worker running.
+#ifndef BENCH_RUNNER_H
+#define BENCH_RUNNER_H
+
+#include <stddef.h>
+
+#include "matrix.h"
+#include "results.h"
+#include "run_lock.h"
+#include "run_log.h"
+#include "run_plan.h"
+
+#define RUNNER_MAX_CRASHES 2
+
+typedef struct {
+  const Suite *suite;
+  const Matrix *mx;
+  const char *dir;           // results directory
+  const RunJob *jobs;        // [n] the jobs to run now, in run order
+  long n;
+  long total, skipped;       // the run's whole selection; already done before it started
+  const Lanes *lanes;
+  RunLog *log;
+  RunLock *lock;             // workers close it without unlocking
+  const char *command;       // "bench run ..." for the status file
+  int shard_i, shard_n;
+  double started;            // wall time
+  double stop_grace_s;       // after a stop signal, how long running jobs may go on
+  size_t mem_limit;          // address-space limit of each worker (RLIMIT_AS); 0: none
+  double stall_s;            // a job silent this long (no window finished) is killed; 0: never
+} RunnerConfig;
+
+typedef struct {
+  long ok, oom, error, crashed;  // final results recorded in this run
+  long abandoned;                // running jobs given up when the run was stopped
+  int stop_signal;               // the signal that stopped the run; 0 when it ran to the end
+  int in_worker;                 // 1: this process is a worker that has finished: clean up and
+  int worker_exit;               //    exit with worker_exit (never write run files from here)
+} RunOutcome;
+
+// Runs the jobs. Returns 0 (out says how it went), or -1 with err when the run could not start.
+int runner_run(const RunnerConfig *c, RunOutcome *out, BenchErr *err);
+
+// "8G", "512M", "1048576" → bytes (K, M, G, T: powers of 1024). For BENCH_MEM_LIMIT.
+int parse_byte_size(const char *text, size_t *out, BenchErr *err);
+// The status a failed job gets from its one-line error: oom for failed allocations, else error.
+JobStatus status_for_error(const char *msg);
+
+#endif

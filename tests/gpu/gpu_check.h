@@ -1,0 +1,99 @@
+// gpu_check.h — helpers of the GPU test programs: device copies and a comparison that prints the
+// first failing index with its reference and value, then one summary row per check.
+#ifndef BENCH_GPU_CHECK_H
+#define BENCH_GPU_CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert.cuh"
+#include "cuda_mem.cuh"
+#include "util.h"
+
+static int gc_failed, gc_passed;
+
+// A device copy of host bytes (aborts when the device has no room: these are small tests).
+static void *dput(const void *host, size_t bytes) {
+  void *d = cuda_alloc(bytes);
+  if (!d) die("test allocation of %zu bytes failed", bytes);
+  cuda_upload(d, host, bytes);
+  return d;
+}
+
+static void *dzeros(size_t bytes) {
+  void *d = cuda_alloc(bytes);
+  if (!d) die("test allocation of %zu bytes failed", bytes);
+  cuda_memset0(d, bytes);
+  return d;
+}
+
+// fp32 host values → device memory in dtype (through the conversion kernel).
+static void *dput_as(const float *host, size_t n, DType dt) {
+  float *d32 = dput(host, n * sizeof(float));
+  if (dt == DTYPE_F32) return d32;
+  void *d = dzeros(n * dtype_size(dt));
+  cuda_convert_from_f32(d, dt, d32, n);
+  cuda_free(d32);
+  return d;
+}
+
+static void dget(void *host, const void *dev, size_t bytes) { cuda_download(host, dev, bytes); }
+
+// Checks |got − ref| ≤ atol + rtol·scale_i, scale_i = |ref_i| (or scale[i] when given, e.g.
+// Σ|terms| of a dot product). Prints one row: the check, the worst error and the verdict; on
+// failure also the first failing index, its reference and its value. Device errors fail too.
+static int check_close(const char *what, const float *ref, const float *got, size_t n,
+                       const double *scale, double rtol, double atol) {
+  BenchErr err;
+  if (cuda_sync(&err)) {
+    printf("FAIL %-44s device error: %s\n", what, err.msg);
+    gc_failed++;
+    return 0;
+  }
+  size_t bad = 0, first = 0, worst_i = 0;
+  double worst = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double s = scale ? scale[i] : fabs((double)ref[i]);
+    double d = fabs((double)got[i] - ref[i]);
+    int nan_mismatch = isnan(got[i]) != isnan(ref[i]);
+    if (!(d <= atol + rtol * s) && !(isnan(got[i]) && isnan(ref[i]))) {
+      if (!bad) first = i;
+      bad++;
+    }
+    if (nan_mismatch) d = INFINITY;
+    if (d > worst) {
+      worst = d;
+      worst_i = i;
+    }
+  }
+  if (bad) {
+    printf("FAIL %-44s %zu/%zu outside tol (rtol %.1e, atol %.1e); first at index %zu: "
+           "reference %.9g, value %.9g; worst |d| %.3e at %zu\n",
+           what, bad, n, rtol, atol, first, ref[first], got[first], worst, worst_i);
+    gc_failed++;
+    return 0;
+  }
+  printf("ok   %-44s max |d| %.3e over %zu (rtol %.1e, atol %.1e)\n", what, worst, n, rtol, atol);
+  gc_passed++;
+  return 1;
+}
+
+static void check_true(const char *what, int cond, const char *detail) {
+  if (cond) {
+    printf("ok   %-44s %s\n", what, detail);
+    gc_passed++;
+  } else {
+    printf("FAIL %-44s %s\n", what, detail);
+    gc_failed++;
+  }
+}
+
+static float *rand_floats(Rng *r, size_t n, double std) {
+  float *p = xmalloc((n ? n : 1) * sizeof(float));
+  for (size_t i = 0; i < n; i++) p[i] = (float)(std * rng_normal(r));
+  return p;
+}
+
+#endif

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# run_gpu_tests.sh — the GPU tests, in one command on a machine with an NVIDIA GPU (Hopper or
+# Ampere: the kernels are built for sm_90a and sm_80), from the repository root:
+#     tests/gpu/run_gpu_tests.sh [--quick]
+# 1. binaries: build/gpu-bundle (made elsewhere by `make gpu-bundle`, carried along) when its
+#    binaries load here, else `make gpu-test` here;
+# 2. test_kernels: every kernel against its CPU twin (kernels.txt);
+# 3. test_parity_gpu: CUDA vs CPU engine per architecture × dtype × RoPE variant × cache policy,
+#    a longer window, out of memory, and transformers' parity fixtures (parity.md);
+# 4. hf_compare.py: transformers on the same GPU (transformers.md);
+# then SUMMARY.md with the machine and every table. Files go to $OUT (default build/gpu-out);
+# the per-token NLLs for step 4 stay in build/. Exit status 1 when any check failed.
+# The results worth keeping are SUMMARY.md, committed as tests/gpu/RESULTS-<gpu>.md.
+# Runs in a few minutes on an H100/H200 (the CPU references and the model initialisations are
+# most of it); --quick shrinks every size.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-build/gpu-out}
+QUICK=${1:-}
+mkdir -p "$OUT" build
+log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+status=0
+
+{
+  echo "# Machine"
+  echo
+  echo '```'
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
+  nvcc --version 2>&1 | tail -n 2
+  python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)' 2>&1
+  echo "commit $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+  echo '```'
+} >"$OUT/machine.md"
+
+# ---- 1. binaries ----
+# CUDA 13 runtime and cuBLASLt: the toolkit's, else the ones Python's nvidia-* wheels carry
+wheel_lib_dirs() {
+  python3 - 2>/dev/null <<'PY'
+import os, nvidia
+dirs = set()
+for root in nvidia.__path__:
+    for d, _, files in os.walk(root):
+        if any(f.startswith(("libcublasLt.so.13", "libcudart.so.13")) for f in files):
+            dirs.add(d)
+print(" ".join(sorted(dirs)))
+PY
+}
+cuda_libs=""
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $(wheel_lib_dirs); do
+  if [ -e "$d/libcublasLt.so.13" ] || [ -e "$d/libcudart.so.13" ]; then cuda_libs="$cuda_libs:$d"; fi
+done
+BIN=""
+if [ -x build/gpu-bundle/bin/test_kernels ]; then
+  export LD_LIBRARY_PATH="$PWD/build/gpu-bundle/lib$cuda_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if ldd build/gpu-bundle/bin/test_kernels | grep -q "not found"; then
+    log "bundle does not load here:"
+    ldd build/gpu-bundle/bin/test_kernels | grep "not found"
+  else
+    BIN=build/gpu-bundle/bin
+    log "using the carried bundle (build/gpu-bundle)"
+  fi
+fi
+if [ -z "$BIN" ]; then
+  log "building: make gpu-test"
+  if make -j"$(nproc)" gpu-test >"$OUT/build.log" 2>&1; then
+    BIN=build/release/gpu
+    export LD_LIBRARY_PATH="${cuda_libs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  else
+    tail -n 30 "$OUT/build.log"
+    log "build failed (see $OUT/build.log); nothing ran"
+    exit 1
+  fi
+fi
+
+# ---- 2. kernels ----
+log "test_kernels"
+timeout 180 "$BIN/test_kernels" 0 >"$OUT/kernels.txt" 2>&1 || { status=1; tail -n 2 "$OUT/kernels.txt"; }
+grep -E '^FAIL|passed, [0-9]+ failed' "$OUT/kernels.txt"
+
+# ---- 3. engine parity and transformers' fixtures ----
+log "test_parity_gpu"
+nll=build/gpu-nll.jsonl
+timeout 360 "$BIN/test_parity_gpu" --device cuda:0 --nll-out "$nll" $QUICK >"$OUT/parity.md" 2>&1 || status=1
+grep -E 'FAIL|passed, [0-9]+ failed' "$OUT/parity.md"
+
+# ---- 4. transformers on this GPU ----
+if [ -s "$nll" ]; then
+  log "hf_compare.py"
+  PYTHONUNBUFFERED=1 timeout 180 python3 tests/gpu/hf_compare.py "$nll" >"$OUT/transformers.md" 2>"$OUT/transformers.err"
+  rc=$?
+  [ $rc -eq 1 ] && status=1
+  [ $rc -gt 1 ] && { echo "hf_compare.py did not run (status $rc):"; tail -n 5 "$OUT/transformers.err"; }
+  grep -E 'FAIL|passed, [0-9]+ failed' "$OUT/transformers.md"
+else
+  echo "(no parity fixtures: transformers comparison skipped)" >"$OUT/transformers.md"
+fi
+
+{
+  echo "# GPU test results"
+  echo
+  cat "$OUT/machine.md"
+  echo
+  echo "## Kernels vs CPU twins"
+  echo
+  echo '```'
+  cat "$OUT/kernels.txt"
+  echo '```'
+  cat "$OUT/parity.md"
+  cat "$OUT/transformers.md"
+} >"$OUT/SUMMARY.md"
+log "done: $OUT/SUMMARY.md (status $status)"
+exit $status

@@ -1,0 +1,463 @@
+// test_kernels.c — every CUDA kernel family against its CPU twin on random data (run on a GPU
+// machine by tests/gpu/run_gpu_tests.sh; built by `make gpu-test`). Each check prints a row; a
+// failure prints the first failing index, the reference and the value.
+//
+// Tolerances: fp32 ops |d| ≤ atol + rtol·|ref| with rtol, atol ~1e-5..1e-4 (summation order and
+// expf vs the CPU's polynomial exp); bf16/fp16 products are checked two ways: against the CPU on
+// the same rounded inputs (tight: only summation order differs, relative to Σ|terms|) and against
+// the unrounded fp32 product (loose: the rounding itself). fp64 mode against the CPU's fp64 mode
+// at 1e-6. Conversions bit for bit.
+// Legend: T rows, Cin inputs, N outputs, C channels, V vocab, H/K heads, D head dim, R rotary dims.
+#include <stdint.h>
+
+#include "backend.h"
+#include "gpu_check.h"
+#include "lm_head.cuh"
+#include "safetensors.h"
+
+static const DType DTYPES[3] = {DTYPE_F32, DTYPE_BF16, DTYPE_F16};
+
+static float round_to(float x, DType t) {
+  switch (t) {
+    case DTYPE_BF16: return st_bf16_to_f32(st_f32_to_bf16(x));
+    case DTYPE_F16: return st_f16_to_f32(st_f32_to_f16(x));
+    default: return x;
+  }
+}
+
+static float *rounded(const float *x, size_t n, DType t) {
+  float *r = xmalloc(n * sizeof(float));
+  for (size_t i = 0; i < n; i++) r[i] = round_to(x[i], t);
+  return r;
+}
+
+// ---- conversions: bit for bit against safetensors.c's scalar twins ----
+static void test_convert(Rng *r) {
+  size_t n = 1 << 20;
+  float *x = xmalloc(n * sizeof(float));
+  for (size_t i = 0; i < n; i++) {
+    uint32_t bits = (uint32_t)rng_next(r);  // every exponent: subnormals, huge, ±0, inf
+    memcpy(&x[i], &bits, 4);
+    if (isnan(x[i])) x[i] = (float)rng_normal(r);
+    if (i % 7 == 0) x[i] = (float)rng_normal(r);
+  }
+  x[0] = 65520.0f;  // fp16 overflow edge
+  x[1] = 1.00390625f;  // bf16 tie (1 + 2^-8): rounds to even
+  x[2] = 5.9604645e-8f;  // fp16 smallest subnormal
+  float *dx = dput(x, n * sizeof(float));
+  uint16_t *h = xmalloc(n * 2);
+  float *back = xmalloc(n * sizeof(float)), *ref = xmalloc(n * sizeof(float));
+  for (int k = 1; k < 3; k++) {
+    DType t = DTYPES[k];
+    void *d = dzeros(n * 2);
+    cuda_convert_from_f32(d, t, dx, n);
+    dget(h, d, n * 2);
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint16_t want = t == DTYPE_BF16 ? st_f32_to_bf16(x[i]) : st_f32_to_f16(x[i]);
+      if (h[i] != want && !bad++) first = i;
+    }
+    char what[64], detail[160];
+    snprintf(what, sizeof what, "convert fp32 -> %s (bits)", model_dtype_name(t));
+    snprintf(detail, sizeof detail, "%zu/%zu differ%s", bad, n, bad ? "" : " (none)");
+    if (bad)
+      snprintf(detail, sizeof detail, "%zu/%zu differ; first at %zu: input %.9g, reference 0x%04x, "
+               "value 0x%04x", bad, n, first, x[first],
+               t == DTYPE_BF16 ? st_f32_to_bf16(x[first]) : st_f32_to_f16(x[first]), h[first]);
+    check_true(what, bad == 0, detail);
+    float *d32 = dzeros(n * sizeof(float));
+    cuda_convert_to_f32(d32, d, t, n);
+    dget(back, d32, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) ref[i] = t == DTYPE_BF16 ? st_bf16_to_f32(h[i]) : st_f16_to_f32(h[i]);
+    snprintf(what, sizeof what, "convert %s -> fp32", model_dtype_name(t));
+    check_close(what, ref, back, n, NULL, 0.0, 0.0);
+    cuda_free(d);
+    cuda_free(d32);
+  }
+  cuda_free(dx);
+  free(x);
+  free(h);
+  free(back);
+  free(ref);
+}
+
+// ---- matmul (cuBLASLt) ----
+static void test_matmul(Rng *r) {
+  const struct { long T; int Cin, N; } shapes[] = {{1, 64, 64}, {17, 96, 33}, {128, 512, 384},
+                                                    {333, 1024, 2048}, {64, 80, 50000}};
+  for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+    long T = shapes[si].T;
+    int Cin = shapes[si].Cin, N = shapes[si].N;
+    // x sits one row into its buffer, y too: pointers less aligned than cuBLASLt's default
+    float *x = rand_floats(r, (size_t)(T + 1) * Cin, 1.0);
+    float *w = rand_floats(r, (size_t)N * Cin, 1.0 / sqrt(Cin));
+    float *b = rand_floats(r, (size_t)N, 0.1);
+    float *ref = xmalloc(sizeof(float) * T * N), *got = xmalloc(sizeof(float) * T * N);
+    double *mag = xmalloc(sizeof(double) * T * N);
+    for (int k = 0; k < 3; k++) {
+      DType t = DTYPES[k];
+      const Backend *gpu = backend_cuda(t);
+      float *xr = rounded(x + Cin, (size_t)T * Cin, t), *wr = rounded(w, (size_t)N * Cin, t);
+      for (long i = 0; i < T; i++)
+        for (int o = 0; o < N; o++) {
+          double s = fabs(b[o]);
+          for (int c = 0; c < Cin; c++) s += fabs((double)xr[i * Cin + c] * wr[(size_t)o * Cin + c]);
+          mag[i * N + o] = s;
+        }
+      float *dx = dput(x, sizeof(float) * (T + 1) * Cin);
+      void *dw = dput_as(w, (size_t)N * Cin, t);
+      float *db = dput(b, sizeof(float) * N);
+      float *dy = dzeros(sizeof(float) * (T + 1) * N);
+      for (int bias = 0; bias < 2; bias++) {
+        gpu->matmul(dy + N, dx + Cin, dw, bias ? db : NULL, T, Cin, N);
+        dget(got, dy + N, sizeof(float) * T * N);
+        char what[96];
+        // the same rounded inputs on the CPU: only the order of fp32 sums differs
+        backend_cpu()->matmul(ref, xr, wr, bias ? b : NULL, T, Cin, N);
+        snprintf(what, sizeof what, "matmul %s [%ld,%d]x[%d,%d]^T%s vs rounded", model_dtype_name(t),
+                 T, Cin, N, Cin, bias ? "+b" : "");
+        check_close(what, ref, got, (size_t)T * N, mag, 1e-5, 1e-6);
+        if (t != DTYPE_F32) {  // against the fp32 product: the rounding's own size
+          backend_cpu()->matmul(ref, x + Cin, w, bias ? b : NULL, T, Cin, N);
+          snprintf(what, sizeof what, "matmul %s [%ld,%d]x[%d,%d]^T%s vs fp32", model_dtype_name(t),
+                   T, Cin, N, Cin, bias ? "+b" : "");
+          check_close(what, ref, got, (size_t)T * N, mag, t == DTYPE_BF16 ? 1.6e-2 : 2e-3, 1e-6);
+        }
+      }
+      cuda_free(dx);
+      cuda_free(dw);
+      cuda_free(db);
+      cuda_free(dy);
+      free(xr);
+      free(wr);
+    }
+    free(x);
+    free(w);
+    free(b);
+    free(ref);
+    free(got);
+    free(mag);
+  }
+}
+
+// ---- norms ----
+static void test_norms(Rng *r) {
+  const Backend *gpu = backend_cuda(DTYPE_BF16);
+  int Cs[] = {64, 1000, 4096, 5120};
+  long T = 37;
+  for (size_t ci = 0; ci < sizeof Cs / sizeof Cs[0]; ci++) {
+    int C = Cs[ci];
+    float *x = rand_floats(r, (size_t)T * C, 3.0), *w = rand_floats(r, C, 1.0);
+    float *b = rand_floats(r, C, 0.5);
+    for (int i = 0; i < T * C; i++) x[i] += 0.7f;  // a mean for LayerNorm to remove
+    float *ref = xmalloc(sizeof(float) * T * C), *got = xmalloc(sizeof(float) * T * C);
+    float *dx = dput(x, sizeof(float) * T * C), *dw = dput(w, sizeof(float) * C);
+    float *db = dput(b, sizeof(float) * C), *dy = dzeros(sizeof(float) * T * C);
+    for (int fp64 = 0; fp64 < 2; fp64++) {
+      char what[96];
+      double rtol = fp64 ? 1e-6 : 2e-5;
+      backend_cpu()->rmsnorm(ref, x, w, T, C, 1e-5f, fp64);
+      gpu->rmsnorm(dy, dx, dw, T, C, 1e-5f, fp64);
+      dget(got, dy, sizeof(float) * T * C);
+      snprintf(what, sizeof what, "rmsnorm C %d%s", C, fp64 ? " fp64" : "");
+      check_close(what, ref, got, (size_t)T * C, NULL, rtol, 1e-6);
+      for (int withb = 0; withb < 2; withb++) {
+        backend_cpu()->layernorm(ref, x, w, withb ? b : NULL, T, C, 1e-5f, fp64);
+        gpu->layernorm(dy, dx, dw, withb ? db : NULL, T, C, 1e-5f, fp64);
+        dget(got, dy, sizeof(float) * T * C);
+        snprintf(what, sizeof what, "layernorm C %d%s%s", C, withb ? " +b" : "", fp64 ? " fp64" : "");
+        check_close(what, ref, got, (size_t)T * C, NULL, rtol, 1e-5);
+      }
+    }
+    // in place
+    backend_cpu()->rmsnorm(ref, x, w, T, C, 1e-6f, 0);
+    gpu->rmsnorm(dx, dx, dw, T, C, 1e-6f, 0);
+    dget(got, dx, sizeof(float) * T * C);
+    char what[64];
+    snprintf(what, sizeof what, "rmsnorm C %d in place", C);
+    check_close(what, ref, got, (size_t)T * C, NULL, 2e-5, 1e-6);
+    cuda_free(dx);
+    cuda_free(dw);
+    cuda_free(db);
+    cuda_free(dy);
+    free(x);
+    free(w);
+    free(b);
+    free(ref);
+    free(got);
+  }
+}
+
+// ---- embedding ----
+static void test_embedding(Rng *r) {
+  int V = 1000, C = 384;
+  long T = 77;
+  float *table = rand_floats(r, (size_t)V * C, 1.0);
+  int32_t *ids = xmalloc(sizeof(int32_t) * T);
+  for (long t = 0; t < T; t++) ids[t] = (int32_t)rng_below(r, (uint64_t)V);
+  ids[0] = 0;
+  ids[1] = V - 1;
+  int32_t *dids = dput(ids, sizeof(int32_t) * T);
+  float *ref = xmalloc(sizeof(float) * T * C), *got = xmalloc(sizeof(float) * T * C);
+  for (int k = 0; k < 3; k++) {
+    DType t = DTYPES[k];
+    float *tr = rounded(table, (size_t)V * C, t);
+    void *dt = dput_as(table, (size_t)V * C, t);
+    float *dx = dzeros(sizeof(float) * T * C);
+    backend_cpu()->embedding(ref, tr, ids, T, C);
+    backend_cuda(t)->embedding(dx, dt, dids, T, C);
+    dget(got, dx, sizeof(float) * T * C);
+    char what[64];
+    snprintf(what, sizeof what, "embedding %s", model_dtype_name(t));
+    check_close(what, ref, got, (size_t)T * C, NULL, 0.0, 0.0);
+    cuda_free(dt);
+    cuda_free(dx);
+    free(tr);
+  }
+  cuda_free(dids);
+  free(table);
+  free(ids);
+  free(ref);
+  free(got);
+}
+
+// ---- rope: table from fractional, large positions; full and partial rotary ----
+static void test_rope(Rng *r) {
+  const Backend *gpu = backend_cuda(DTYPE_BF16);
+  long T = 200;
+  int NH = 8, D = 128, Rs[] = {128, 64, 32};
+  double *pos = xmalloc(sizeof(double) * T);
+  for (long t = 0; t < T; t++) pos[t] = t < 100 ? (double)t : 100.0 + (t - 100) * 37.25;  // compressed / far
+  for (size_t ri = 0; ri < sizeof Rs / sizeof Rs[0]; ri++) {
+    int R = Rs[ri], half = R / 2;
+    double *inv = xmalloc(sizeof(double) * half);
+    for (int i = 0; i < half; i++) inv[i] = pow(500000.0, -2.0 * i / R) / (1.0 + 0.5 * (i > half / 2));
+    double scale = ri == 1 ? 1.0 + 0.1 * log(4.0) : 1.0;  // a yarn-like attention scale
+    float *ct = xmalloc(sizeof(float) * T * half), *st = xmalloc(sizeof(float) * T * half);
+    float *gct = xmalloc(sizeof(float) * T * half), *gst = xmalloc(sizeof(float) * T * half);
+    double *dpos = dput(pos, sizeof(double) * T), *dinv = dput(inv, sizeof(double) * half);
+    float *dct = dzeros(sizeof(float) * T * half), *dst = dzeros(sizeof(float) * T * half);
+    backend_cpu()->rope_table(ct, st, pos, inv, T, half, scale);
+    gpu->rope_table(dct, dst, dpos, dinv, T, half, scale);
+    dget(gct, dct, sizeof(float) * T * half);
+    dget(gst, dst, sizeof(float) * T * half);
+    char what[64];
+    snprintf(what, sizeof what, "rope_table cos R %d", R);
+    check_close(what, ct, gct, (size_t)T * half, NULL, 1e-6, 1e-7);
+    snprintf(what, sizeof what, "rope_table sin R %d", R);
+    check_close(what, st, gst, (size_t)T * half, NULL, 1e-6, 1e-7);
+    float *x = rand_floats(r, (size_t)T * NH * D, 1.0), *got = xmalloc(sizeof(float) * T * NH * D);
+    float *dx = dput(x, sizeof(float) * T * NH * D);
+    backend_cpu()->rope_apply(x, ct, st, T, NH, D, R);
+    gpu->rope_apply(dx, dct, dst, T, NH, D, R);  // the GPU's own table
+    dget(got, dx, sizeof(float) * T * NH * D);
+    snprintf(what, sizeof what, "rope_apply NH %d D %d R %d", NH, D, R);
+    check_close(what, x, got, (size_t)T * NH * D, NULL, 1e-5, 1e-6);
+    cuda_free(dpos);
+    cuda_free(dinv);
+    cuda_free(dct);
+    cuda_free(dst);
+    cuda_free(dx);
+    free(inv);
+    free(ct);
+    free(st);
+    free(gct);
+    free(gst);
+    free(x);
+    free(got);
+  }
+  free(pos);
+}
+
+// ---- attention: GQA, windows, queries after a cache (q0 > 0), head dims, fp32 and fp64 ----
+static void test_attention(Rng *r) {
+  const Backend *gpu = backend_cuda(DTYPE_BF16);
+  const struct { long Tq, Tk, q0; int H, K, D; long window; } cases[] = {
+      {1, 1, 0, 4, 1, 16, 0},        {37, 37, 0, 8, 2, 64, 0},     {300, 300, 0, 8, 2, 64, 0},
+      {300, 300, 0, 8, 8, 80, 37},   {1, 500, 499, 8, 2, 128, 0},  {16, 100, 84, 4, 4, 128, 0},
+      {129, 1000, 871, 8, 1, 128, 64}, {64, 64, 0, 2, 1, 256, 0},  {513, 513, 0, 4, 2, 96, 200},
+      {50, 50, 0, 3, 1, 32, 1}};
+  for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    long Tq = cases[ci].Tq, Tk = cases[ci].Tk, q0 = cases[ci].q0, win = cases[ci].window;
+    int H = cases[ci].H, K = cases[ci].K, D = cases[ci].D;
+    float *q = rand_floats(r, (size_t)Tq * H * D, 1.0), *k = rand_floats(r, (size_t)Tk * K * D, 1.0);
+    float *v = rand_floats(r, (size_t)Tk * K * D, 1.0);
+    float *ref = xmalloc(sizeof(float) * Tq * H * D), *got = xmalloc(sizeof(float) * Tq * H * D);
+    float *dq = dput(q, sizeof(float) * Tq * H * D), *dk = dput(k, sizeof(float) * Tk * K * D);
+    float *dv = dput(v, sizeof(float) * Tk * K * D), *dout = dzeros(sizeof(float) * Tq * H * D);
+    float scale = (float)(1.0 / sqrt((double)D)) * 2.0f;  // sharper than usual: less uniform
+    for (int fp64 = 0; fp64 < 2; fp64++) {
+      backend_cpu()->attention(ref, q, k, v, Tq, Tk, q0, H, K, D, scale, win, fp64);
+      gpu->attention(dout, dq, dk, dv, Tq, Tk, q0, H, K, D, scale, win, fp64);
+      dget(got, dout, sizeof(float) * Tq * H * D);
+      char what[96];
+      snprintf(what, sizeof what, "attention Tq %ld Tk %ld q0 %ld H %d K %d D %d w %ld%s", Tq, Tk,
+               q0, H, K, D, win, fp64 ? " fp64" : "");
+      check_close(what, ref, got, (size_t)Tq * H * D, NULL, fp64 ? 1e-6 : 2e-5,
+                  fp64 ? 1e-7 : 2e-6);
+    }
+    cuda_free(dq);
+    cuda_free(dk);
+    cuda_free(dv);
+    cuda_free(dout);
+    free(q);
+    free(k);
+    free(v);
+    free(ref);
+    free(got);
+  }
+}
+
+// ---- activations and residual ----
+static void test_elementwise(Rng *r) {
+  const Backend *gpu = backend_cuda(DTYPE_BF16);
+  long T = 33;
+  int F = 1001;
+  size_t n = (size_t)T * F;
+  float *a = rand_floats(r, n, 4.0), *b = rand_floats(r, n, 1.0), *got = xmalloc(sizeof(float) * n);
+  float *ref = xmalloc(sizeof(float) * n);
+  float *da = dput(a, sizeof(float) * n), *db = dput(b, sizeof(float) * n);
+  memcpy(ref, a, sizeof(float) * n);
+  backend_cpu()->silu_mul(ref, b, T, F);
+  gpu->silu_mul(da, db, T, F);
+  dget(got, da, sizeof(float) * n);
+  check_close("silu_mul", ref, got, n, NULL, 2e-6, 1e-7);
+  cuda_upload(da, a, sizeof(float) * n);
+  memcpy(ref, a, sizeof(float) * n);
+  backend_cpu()->gelu(ref, T, F);
+  gpu->gelu(da, T, F);
+  dget(got, da, sizeof(float) * n);
+  check_close("gelu (erf)", ref, got, n, NULL, 2e-6, 1e-7);
+  cuda_upload(da, a, sizeof(float) * n);
+  memcpy(ref, a, sizeof(float) * n);
+  backend_cpu()->add(ref, b, (long)n);
+  gpu->add(da, db, (long)n);
+  dget(got, da, sizeof(float) * n);
+  check_close("add (residual)", ref, got, n, NULL, 0.0, 0.0);
+  cuda_free(da);
+  cuda_free(db);
+  free(a);
+  free(b);
+  free(got);
+  free(ref);
+}
+
+// ---- LM head by vocabulary chunks ----
+static void test_lm_head(Rng *r) {
+  const struct { long T; int C, V; } cases[] = {{1, 64, 300}, {5, 64, 20000}, {64, 128, 70000},
+                                               {200, 96, 16385}, {130, 64, 512}};
+  for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    long T = cases[ci].T;
+    int C = cases[ci].C, V = cases[ci].V;
+    float *h = rand_floats(r, (size_t)T * C, 1.0), *w = rand_floats(r, (size_t)V * C, 0.4);
+    int32_t *tg = xmalloc(sizeof(int32_t) * T);
+    for (long t = 0; t < T; t++) tg[t] = (int32_t)rng_below(r, (uint64_t)V);
+    tg[0] = V - 1;
+    long block = lm_block_rows(V);
+    size_t lrows = (size_t)(T < block ? T : block);
+    float *logits = xmalloc(sizeof(float) * lrows * V);
+    float *ref = xmalloc(sizeof(float) * T), *got = xmalloc(sizeof(float) * T);
+    int32_t *ram = xmalloc(sizeof(int32_t) * T), *gam = xmalloc(sizeof(int32_t) * T);
+    float *z = xmalloc(sizeof(float) * V);
+    int32_t *dtg = dput(tg, sizeof(int32_t) * T);
+    float *dh = dput(h, sizeof(float) * T * C), *dl = dzeros(sizeof(float) * lrows * V);
+    float *dn = dzeros(sizeof(float) * T);
+    int32_t *dam = dzeros(sizeof(int32_t) * T);
+    for (int k = 0; k < 3; k++) {
+      DType t = DTYPES[k];
+      float *hr = rounded(h, (size_t)T * C, t), *wr = rounded(w, (size_t)V * C, t);
+      void *dw = dput_as(w, (size_t)V * C, t);
+      for (int fp64 = 0; fp64 < 2; fp64++) {
+        backend_cpu()->lm_head_nll(ref, ram, hr, wr, tg, T, C, V, fp64, logits, block);
+        backend_cuda(t)->lm_head_nll(dn, dam, dh, dw, dtg, T, C, V, fp64, dl, block);
+        dget(got, dn, sizeof(float) * T);
+        dget(gam, dam, sizeof(int32_t) * T);
+        char what[96];
+        snprintf(what, sizeof what, "lm_head_nll %s T %ld C %d V %d%s nll", model_dtype_name(t), T, C,
+                 V, fp64 ? " fp64" : "");
+        check_close(what, ref, got, (size_t)T, NULL, 1e-5, 2e-5);
+        // argmax: equal, or a near-tie of the two candidates' logits (order of sums)
+        long bad = 0, first = -1;
+        for (long i = 0; i < T; i++) {
+          if (gam[i] == ram[i]) continue;
+          backend_cpu()->matmul(z, hr + i * C, wr, NULL, 1, C, V);
+          if (fabsf(z[gam[i]] - z[ram[i]]) > 1e-4f * (1.0f + fabsf(z[ram[i]])) && !bad++) first = i;
+        }
+        char detail[160];
+        if (bad)
+          snprintf(detail, sizeof detail, "%ld rows differ; first row %ld: reference %d, value %d",
+                   bad, first, ram[first], gam[first]);
+        else
+          snprintf(detail, sizeof detail, "equal up to near-ties");
+        snprintf(what, sizeof what, "lm_head_nll %s T %ld V %d%s argmax", model_dtype_name(t), T, V,
+                 fp64 ? " fp64" : "");
+        check_true(what, bad == 0, detail);
+      }
+      cuda_free(dw);
+      free(hr);
+      free(wr);
+    }
+    cuda_free(dtg);
+    cuda_free(dh);
+    cuda_free(dl);
+    cuda_free(dn);
+    cuda_free(dam);
+    free(h);
+    free(w);
+    free(tg);
+    free(logits);
+    free(ref);
+    free(got);
+    free(ram);
+    free(gam);
+    free(z);
+  }
+}
+
+// ---- failures: out of memory leaves the device usable; a bad shape is reported, not fatal ----
+static void test_failures(void) {
+  BenchErr err;
+  size_t fr = 0, tot = 0;
+  cuda_mem_info(&fr, &tot);
+  void *huge = cuda_alloc(tot + ((size_t)1 << 40));
+  check_true("alloc beyond the device's memory", huge == NULL, "returns NULL");
+  check_true("device clean after a failed alloc", cuda_sync(&err) == 0, "no error recorded");
+  float one = 1.0f, got = 0.0f;
+  float *d = dput(&one, sizeof one);
+  backend_cuda(DTYPE_F32)->add(d, d, 1);
+  dget(&got, d, sizeof got);
+  check_true("kernel after a failed alloc", cuda_sync(&err) == 0 && got == 2.0f, "1 + 1 = 2");
+  backend_cuda(DTYPE_F32)->attention(d, d, d, d, 1, 1, 0, 1, 1, 300, 1.0f, 0, 0);
+  int rc = cuda_sync(&err);
+  check_true("unsupported head dim reported", rc == -1 && strstr(err.msg, "unsupported shape"),
+             rc ? err.msg : "no error");
+  backend_cuda(DTYPE_F32)->add(d, d, 1);
+  dget(&got, d, sizeof got);
+  check_true("kernel after a reported error", cuda_sync(&err) == 0 && got == 4.0f, "2 + 2 = 4");
+  cuda_free(d);
+}
+
+int main(int argc, char **argv) {
+  int dev = argc > 1 ? atoi(argv[1]) : 0;
+  BenchErr err;
+  if (backend_cuda_open(dev, &err)) {
+    fprintf(stderr, "test_kernels: %s\n", err.msg);
+    return 2;
+  }
+  Rng r;
+  rng_seed(&r, 20261122);
+  backend_cpu()->set_threads(0);
+  test_convert(&r);
+  test_matmul(&r);
+  test_norms(&r);
+  test_embedding(&r);
+  test_rope(&r);
+  test_attention(&r);
+  test_elementwise(&r);
+  test_lm_head(&r);
+  test_failures();
+  printf("kernels: peak device memory %.1f MiB\n", cuda_mem_peak() / 1048576.0);
+  backend_cuda_close();
+  printf("%d passed, %d failed\n", gc_passed, gc_failed);
+  return gc_failed ? 1 : 0;
+}
