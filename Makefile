@@ -39,7 +39,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer gpu-test gpu-bundle
+.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -136,6 +136,14 @@ $(REL)/bench_cpu: tests/bench/bench_cpu.c tests/unit/random_model.h $(REL_OBJ) $
 
 bench-cpu: all $(REL)/bench_cpu
 	@scripts/bench_cpu.sh $(BENCH_ARGS)
+
+# Decode-protocol benchmark (a table; not a test): build/release/bench_decode [--threads N] [--quick]
+$(REL)/bench_decode: tests/bench/bench_decode.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-decode: all $(REL)/bench_decode
+	@$(REL)/bench_decode $(BENCH_ARGS)
 
 bench-tokenizer: setup-tests
 	@$(MAKE) --no-print-directory all

@@ -169,6 +169,8 @@ static int run_job(const WorkerSpec *w, Loaded *ld, const Job *j, Progress *prog
       .length = j->length,
       .windows = j->windows,
       .stride = j->stride,
+      .prompt = j->prompt,
+      .warmup = j->warmup,
       .seed = (uint64_t)j->seed,
       .dtype = j->dtype,
       .threads = w->threads,
