@@ -39,7 +39,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode gpu-test gpu-bundle
+.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -144,6 +144,14 @@ $(REL)/bench_decode: tests/bench/bench_decode.c tests/unit/random_model.h $(REL_
 
 bench-decode: all $(REL)/bench_decode
 	@$(REL)/bench_decode $(BENCH_ARGS)
+
+# CPU trainer benchmark (a table; not a test): scripts/bench_train.sh [--threads N] [--only TEXT]
+$(REL)/bench_train: tests/bench/bench_train.c $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-train: all $(REL)/bench_train
+	@scripts/bench_train.sh $(BENCH_ARGS)
 
 bench-tokenizer: setup-tests
 	@$(MAKE) --no-print-directory all

@@ -195,7 +195,8 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
       format_duration(tseconds, t, sizeof t);
       format_sci(tflops, a, sizeof a);
       fprintf(out, "  training  %d model%s, about %s FLOP (6·params·tokens + attention), about %s at "
-              "%.0f TFLOP/s\n", trained, trained == 1 ? "" : "s", a, t, PLAN_GPU_FLOPS / 1e12);
+              "%.0f TFLOP/s on a GPU, %.0f GFLOP/s on the CPU\n", trained, trained == 1 ? "" : "s",
+              a, t, PLAN_GPU_FLOPS / 1e12, PLAN_CPU_FLOPS / 1e9);
     } else {
       fprintf(out, "  training  %d model%s (cost unknown: the recipe gives no shape)\n", trained,
               trained == 1 ? "" : "s");

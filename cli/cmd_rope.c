@@ -31,6 +31,7 @@ typedef struct {
   RopeModelInfo info;
   char *source;          // one line describing the model
   char *scaling;         // owned rope_scaling JSON text (info.rope_scaling_json)
+  char *native;          // owned bench_rope JSON text (info.native_spec_json)
 } ModelChoice;
 
 static int parse_long_arg(const char *opt, const char *text, long lo, long hi, long *out) {
@@ -112,11 +113,14 @@ static int choose_model(const Suite *s, const char *selector, ModelChoice *mc) {
     mc->info.max_position_embeddings = cfg.max_position_embeddings;
     mc->scaling = cfg.rope_scaling_json ? xstrdup(cfg.rope_scaling_json) : NULL;
     mc->info.rope_scaling_json = mc->scaling;
+    mc->native = cfg.bench_rope_json ? xstrdup(cfg.bench_rope_json) : NULL;
+    mc->info.native_spec_json = mc->native;
     mc->info.original_max_position_embeddings = config_original_max_pos(md->path);
     mc->source = xasprintf("model '%s' (%s): head dim %d, partial rotary %g, theta %g, max "
-                           "positions %ld%s%s", md->name, md->path, cfg.head_dim,
+                           "positions %ld%s%s%s%s", md->name, md->path, cfg.head_dim,
                            cfg.partial_rotary_factor, cfg.rope_theta, cfg.max_position_embeddings,
-                           mc->scaling ? ", rope_scaling " : "", mc->scaling ? mc->scaling : "");
+                           mc->scaling ? ", rope_scaling " : "", mc->scaling ? mc->scaling : "",
+                           mc->native ? ", bench_rope " : "", mc->native ? mc->native : "");
     model_config_free(&cfg);
     return 0;
   }
@@ -276,6 +280,7 @@ done:
   json_decref(spec);
   free(mc.source);
   free(mc.scaling);
+  free(mc.native);
   suite_free(s);
   return rc;
 }

@@ -37,6 +37,7 @@
 #include "run_status.h"
 #include "runner.h"
 #include "suite.h"
+#include "train_job.h"
 
 // Whether eval_job can compute on a GPU. The engine is the CPU engine for now: `auto` jobs run on
 // the CPU and a request for a GPU is refused before anything runs.
@@ -190,7 +191,8 @@ static int check_paths(const Suite *s, const RunSelection *sel) {
   for (int i = 0; i < s->n_models; i++) {
     const ModelDef *m = &s->models[i];
     int used = 0;
-    for (long k = 0; k < sel->n && !used; k++) used = sel->jobs[k].job->model == m;
+    for (long k = 0; k < sel->n && !used; k++)
+      used = sel->jobs[k].job->model == m || train_job_uses_model(sel->jobs[k].job, m->name);
     if (!used || is_directory(m->path)) continue;
     fprintf(stderr, "bench: error: %s:%d:%d: model '%s': path '%s' does not exist\n", s->path,
             m->mark.line, m->mark.col, m->name, m->path);
@@ -199,7 +201,8 @@ static int check_paths(const Suite *s, const RunSelection *sel) {
   for (int i = 0; i < s->n_datasets; i++) {
     const DatasetDef *d = &s->datasets[i];
     int used = 0;
-    for (long k = 0; k < sel->n && !used; k++) used = sel->jobs[k].job->dataset == d;
+    for (long k = 0; k < sel->n && !used; k++)
+      used = sel->jobs[k].job->dataset == d || train_job_uses_dataset(sel->jobs[k].job, d->name);
     if (!used || file_exists(d->path)) continue;
     fprintf(stderr, "bench: error: %s:%d:%d: dataset '%s': path '%s' does not exist\n", s->path,
             d->mark.line, d->mark.col, d->name, d->path);

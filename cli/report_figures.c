@@ -326,7 +326,8 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
                           .partial_rotary_factor = cfg.partial_rotary_factor,
                           .rope_theta = cfg.rope_theta,
                           .max_position_embeddings = cfg.max_position_embeddings,
-                          .rope_scaling_json = cfg.rope_scaling_json};
+                          .rope_scaling_json = cfg.rope_scaling_json,
+                          .native_spec_json = cfg.bench_rope_json};
     RopeTable table;
     memset(&table, 0, sizeof table);
     int rc = rope_build(spec, &info, run->length, &table, &err);

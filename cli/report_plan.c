@@ -192,6 +192,23 @@ static void define_missing_vars(const char *text) {
   }
 }
 
+// The directory the suite's relative paths mean: the one of the suite file the run read (the
+// manifest's suite_path, when it is still there from here), else the results directory holding
+// the copy.
+static char *suite_base_dir(const char *suite_yaml) {
+  char *dir = path_dirname(suite_yaml);
+  char *manifest = path_join(dir, "manifest.json");
+  json_t *m = file_exists(manifest) ? json_load_file(manifest, 0, NULL) : NULL;
+  const char *orig = json_string_value(json_object_get(m, "suite_path"));
+  if (orig && file_exists(orig)) {
+    free(dir);
+    dir = path_dirname(orig);
+  }
+  json_decref(m);
+  free(manifest);
+  return dir;
+}
+
 int report_plan_from_suite(const char *suite_yaml, ReportPlan *p, BenchErr *err) {
   memset(p, 0, sizeof *p);
   char *text = NULL;
@@ -200,7 +217,7 @@ int report_plan_from_suite(const char *suite_yaml, ReportPlan *p, BenchErr *err)
   define_missing_vars(text);
   char sha[65];
   sha256_hex(text, len, sha);
-  char *dir = path_dirname(suite_yaml);
+  char *dir = suite_base_dir(suite_yaml);
   Diagnostics diag = {0};
   Suite *s = suite_load_buffer(suite_yaml, dir, text, len, &diag);
   free(dir);

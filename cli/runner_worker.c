@@ -22,6 +22,7 @@
 
 #include "eval.h"
 #include "runner_internal.h"
+#include "train_job.h"
 
 // ---- fault hooks ----
 typedef struct {
@@ -144,13 +145,24 @@ static int get_tokenizer(Loaded *ld, const char *path, const Tokenizer **tok, Be
 }
 
 // ---- one job ----
-static int run_job(const WorkerSpec *w, Loaded *ld, const Job *j, Progress *prog, EvalResult *res,
-                   BenchErr *err) {
-  if (!j->model) return err_set(err, "training a model ('train:') is not built yet");
+// Training progress lines go to stderr, which the supervisor copies into the run log.
+static void train_log(void *ctx, const char *line) {
+  (void)ctx;
+  fprintf(stderr, "%s\n", line);
+  fflush(stderr);
+}
+
+static int run_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, const Job *j, Progress *prog,
+                   EvalResult *res, const json_t **train_rec, BenchErr *err) {
   if (strncmp(w->device, "cuda", 4) == 0)
     return err_set(err, "device '%s': this bench's engine runs on the CPU only (the CUDA engine is "
                    "not built yet); run with --device cpu", w->device);
-  if (ld->load_err.msg[0]) {
+  const Model *model = &ld->model;
+  *train_rec = NULL;
+  if (!j->model) {  // a training phase's job: its model is trained (or reused) first
+    TrainHooks hooks = {train_log, on_progress, prog};
+    if (train_jobs_model(tj, j, &hooks, &model, train_rec, err) != 0) return -1;
+  } else if (ld->load_err.msg[0]) {
     *err = ld->load_err;
     return -1;
   }
@@ -158,7 +170,7 @@ static int run_job(const WorkerSpec *w, Loaded *ld, const Job *j, Progress *prog
   const Tokenizer *tok = NULL;
   if (in->tokenizer_path && get_tokenizer(ld, in->tokenizer_path, &tok, err) != 0) return -1;
   EvalRequest req = {
-      .model = &ld->model,
+      .model = model,
       .tokenizer = tok,
       .dataset_name = j->dataset->name,
       .dataset_path = in->dataset_path,
@@ -181,7 +193,8 @@ static int run_job(const WorkerSpec *w, Loaded *ld, const Job *j, Progress *prog
 }
 
 // Runs job `index` of the run and writes its result; sends "done".
-static void handle_job(const WorkerSpec *w, Loaded *ld, const Faults *f, long index, int attempt) {
+static void handle_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, const Faults *f, long index,
+                       int attempt) {
   const RunnerConfig *c = w->cfg;
   const Job *j = c->jobs[index].job;
   send_event(w->evt_fd, "start %ld", index);
@@ -196,15 +209,17 @@ static void handle_job(const WorkerSpec *w, Loaded *ld, const Faults *f, long in
   Progress prog = {w->evt_fd, index, 0, f->delay_ms};
   EvalResult res;
   BenchErr err;
+  const json_t *train_rec = NULL;
   int rc;
   if (fault_has(f, "oom", j->id))
     rc = err_set(&err, "out of memory: injected by BENCH_FAULT for job %s (test hook)", j->id);
   else
-    rc = run_job(w, ld, j, &prog, &res, &err);
+    rc = run_job(w, ld, tj, j, &prog, &res, &train_rec, &err);
   iso_time_utc(wall_time(), r.finished);
   if (rc == 0) {
     r.status = JOB_OK;
     r.metrics = eval_metrics_json(&res);
+    train_metrics_merge(r.metrics, train_rec);
     eval_result_free(&res);
   } else {
     r.status = status_for_error(err.msg);
@@ -253,12 +268,14 @@ int worker_main(const WorkerSpec *w) {
   } else {
     send_event(w->evt_fd, "load ok 0 0");
   }
+  TrainJobs *tj = train_jobs_new(c->suite, c->dir, w->threads);
   long index;
   int attempt;
   while (read_command(w->cmd_fd, &index, &attempt)) {
     if (index < 0 || index >= c->n) continue;
-    handle_job(w, &ld, &f, index, attempt);
+    handle_job(w, &ld, tj, &f, index, attempt);
   }
+  train_jobs_free(tj);
   loaded_free(&ld);
   free(f.spec);
   return 0;

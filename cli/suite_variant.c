@@ -121,6 +121,7 @@ static const TypeSpec TRAIN_TYPES[] = {
       {"kv_heads", PT_INT, 'o', GE(1), NULL, NULL},
       {"intermediate", PT_INT, 'r', GE(1), NULL, NULL},
       {"vocab_size", PT_INT, 'o', GE(1), NULL, NULL},
+      {"tie_embeddings", PT_BOOL, 'o', NONE, NULL, NULL},
       {"tokenizer", PT_TOKENIZER, 'r', NONE, NULL, NULL},
       {"data", PT_DATASET, 'r', NONE, NULL, NULL},
       {"tokens", PT_INT, 'r', GE(1), NULL, NULL},

@@ -164,7 +164,8 @@ int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err) {
                           .partial_rotary_factor = c->partial_rotary_factor,
                           .rope_theta = c->rope_theta,
                           .max_position_embeddings = c->max_position_embeddings,
-                          .rope_scaling_json = c->rope_scaling_json};
+                          .rope_scaling_json = c->rope_scaling_json,
+                          .native_spec_json = c->bench_rope_json};
     rc = rope_build(req->rope, &info, req->length, &rope, err);
     if (rc == 0) have_rope = 1;
     else err_prefix(err, "rope");

@@ -40,6 +40,9 @@ typedef struct {
   char *rope_scaling_json;    // config's rope_scaling / rope_parameters object as compact JSON text
                               // (verbatim: "type" or "rope_type"; 5.x objects also hold
                               // rope_theta), or NULL when absent or its type is "default"
+  char *bench_rope_json;      // config's "bench_rope" object as compact JSON, or NULL: the RoPE
+                              // variant spec a `bench` training run used when it was not plain
+                              // geometric (engine/train.h); rope type `model` builds it
   double norm_eps;            // rms_norm_eps or layer_norm_eps
   int norm_is_layernorm;      // GPT-NeoX: LayerNorm with bias; others: RMSNorm
   int qkv_bias;               // Qwen2, GPT-NeoX, Llama attention_bias: bq, bk, bv present

@@ -216,6 +216,14 @@ static int read_rope(Cfg *c, ModelConfig *cfg) {
     return err_set(c->err, "%s: partial rotary factor %g is not supported for %s (rotary dims must equal head dim %d)",
                    c->label, prf, cfg->architecture, cfg->head_dim);
 
+  json_t *br = json_object_get(c->root, "bench_rope");
+  if (br && !json_is_null(br)) {
+    if (!json_is_object(br) || !json_is_string(json_object_get(br, "type")))
+      return err_set(c->err, "%s: 'bench_rope' must be a RoPE variant spec (an object with a 'type')",
+                     c->label);
+    cfg->bench_rope_json = json_dumps(br, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    CHECK(cfg->bench_rope_json);
+  }
   if (obj) {
     json_t *t = json_object_get(obj, "rope_type");
     if (!t) t = json_object_get(obj, "type");
@@ -380,4 +388,6 @@ int model_config_load(const char *dir, ModelConfig *cfg, BenchErr *err) {
 void model_config_free(ModelConfig *cfg) {
   free(cfg->rope_scaling_json);
   cfg->rope_scaling_json = NULL;
+  free(cfg->bench_rope_json);
+  cfg->bench_rope_json = NULL;
 }

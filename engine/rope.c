@@ -569,6 +569,19 @@ static void copy_key(json_t *spec, const json_t *cfg, const char *key, int skip_
 static int build_model(const json_t *spec, const Ctx *ctx, int depth, RopeTable *out,
                        BenchErr *err) {
   const RopeModelInfo *m = ctx->model;
+  if (m->native_spec_json) {  // trained by bench with this variant: its spec, `theta` overriding
+    json_error_t je;
+    json_t *native = json_loads(m->native_spec_json, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(native)) {
+      json_decref(native);
+      return err_set(err, "checkpoint bench_rope is not a JSON object");
+    }
+    const json_t *th = json_object_get(spec, "theta");
+    if (th) json_object_set(native, "theta", (json_t *)th);
+    int rc = build_at(native, ctx, depth + 1, out, err);
+    json_decref(native);
+    return rc < 0 ? err_prefix(err, "checkpoint bench_rope") : 0;
+  }
   int failed;
   json_t *cfg = load_scaling(m, err, &failed);
   if (failed) return -1;

@@ -12,7 +12,9 @@
 //
 // Types and parameters (every type also takes `theta`, overriding the checkpoint's base; `name`
 // and `type` are the spec's own keys; any other key is an error):
-//   model            {}                       the checkpoint's rope_theta + rope_scaling/rope_parameters
+//   model            {}                       the checkpoint's rope_theta + rope_scaling/rope_parameters,
+//                                             or its "bench_rope" spec when it has one (a model
+//                                             trained by bench with a non-geometric variant)
 //   geometric        {}
 //   linear           {factor}
 //   dynamic          {factor, original_max_position_embeddings?}  NTK base per evaluated length
@@ -53,6 +55,9 @@ typedef struct {
   const char *rope_scaling_json;  // config's rope_scaling / rope_parameters, or NULL
   long original_max_position_embeddings;  // config's top-level value (Phi-3 style), 0 when absent;
                                           // for llama3/yarn/longrope it wins over rope_scaling's
+  const char *native_spec_json;   // config's "bench_rope" (ModelConfig.bench_rope_json) or NULL:
+                                  // the variant a bench training run used, which type `model`
+                                  // builds instead of rope_theta + rope_scaling
 } RopeModelInfo;
 
 typedef struct {

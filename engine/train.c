@@ -1,0 +1,350 @@
+// train.c — the trainer's set-up: recipe checks, parameter layout, learning-rate schedule, the
+// optimizer step, and dispatch to the fp32 / fp64 compute (train_tmpl.h).
+// Legend: B sequences per step, T tokens per sequence, V vocab, C hidden, L layers, H query heads,
+//         K kv heads, D head dim, F intermediate.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "train_internal.h"
+
+void train_config_defaults(TrainConfig *c) {
+  memset(c, 0, sizeof *c);
+  c->tie_embeddings = 1;
+  c->norm_eps = 1e-5;
+  c->init_std = 0.02;
+  c->beta1 = 0.9;
+  c->beta2 = 0.95;
+  c->adam_eps = 1e-8;
+  c->weight_decay = 0.1;
+  c->grad_clip = 1.0;
+  c->schedule = SCHED_COSINE;
+}
+
+int train_config_check(const TrainConfig *c, BenchErr *err) {
+  if (c->n_layers < 1) return err_set(err, "layers must be >= 1, got %d", c->n_layers);
+  if (c->hidden_size < 2) return err_set(err, "hidden must be >= 2, got %d", c->hidden_size);
+  if (c->n_heads < 1 || c->hidden_size % c->n_heads != 0)
+    return err_set(err, "hidden (%d) must be a multiple of heads (%d)", c->hidden_size, c->n_heads);
+  if ((c->hidden_size / c->n_heads) % 2 != 0)
+    return err_set(err, "head dim hidden / heads = %d must be even for RoPE",
+                   c->hidden_size / c->n_heads);
+  if (c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0)
+    return err_set(err, "heads (%d) must be a multiple of kv_heads (%d)", c->n_heads, c->n_kv_heads);
+  if (c->intermediate_size < 1)
+    return err_set(err, "intermediate must be >= 1, got %d", c->intermediate_size);
+  if (c->vocab_size < 2) return err_set(err, "vocab_size must be >= 2, got %d", c->vocab_size);
+  if (c->seq_len < 1) return err_set(err, "seq_len must be >= 1, got %ld", c->seq_len);
+  if (c->batch < 1) return err_set(err, "batch must be >= 1, got %ld", c->batch);
+  if (c->steps < 1) return err_set(err, "steps must be >= 1, got %ld", c->steps);
+  if (c->warmup < 0) return err_set(err, "warmup must be >= 0, got %ld", c->warmup);
+  if (!(c->lr > 0) || !(c->min_lr >= 0) || c->min_lr > c->lr)
+    return err_set(err, "learning rates must satisfy 0 <= min_lr (%g) <= lr (%g), lr > 0", c->min_lr,
+                   c->lr);
+  if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
+    return err_set(err, "betas must be in [0, 1), got (%g, %g)", c->beta1, c->beta2);
+  if (!(c->adam_eps > 0) || !(c->weight_decay >= 0) || !(c->grad_clip >= 0))
+    return err_set(err, "eps must be > 0, weight decay and grad clip >= 0");
+  if (!(c->norm_eps > 0) || !(c->init_std > 0))
+    return err_set(err, "norm eps and init std must be > 0");
+  return 0;
+}
+
+double train_lr_at(const TrainConfig *c, long step) {
+  if (step < c->warmup) return c->lr * (double)(step + 1) / (double)c->warmup;
+  long span = c->steps - c->warmup;
+  double p = span > 0 ? (double)(step - c->warmup) / (double)span : 1.0;
+  if (p > 1) p = 1;
+  switch (c->schedule) {
+    case SCHED_COSINE: return c->min_lr + 0.5 * (c->lr - c->min_lr) * (1.0 + cos(M_PI * p));
+    case SCHED_LINEAR: return c->lr - (c->lr - c->min_lr) * p;
+    case SCHED_CONSTANT: break;
+  }
+  return c->lr;
+}
+
+size_t train_n_params(const TrainConfig *c) {
+  size_t C = (size_t)c->hidden_size, V = (size_t)c->vocab_size, F = (size_t)c->intermediate_size;
+  size_t D = C / (size_t)c->n_heads, KD = (size_t)c->n_kv_heads * D, HD = (size_t)c->n_heads * D;
+  size_t layer = 2 * C + C * HD * 2 + C * KD * 2 + 3 * C * F;
+  return V * C * (c->tie_embeddings ? 1 : 2) + (size_t)c->n_layers * layer + C;
+}
+
+double train_flops_per_token(const TrainConfig *c) {
+  double C = c->hidden_size, H = c->n_heads, K = c->n_kv_heads, D = C / H, F = c->intermediate_size;
+  double V = c->vocab_size, T = (double)c->seq_len;
+  double mat = c->n_layers * (C * H * D * 2 + C * K * D * 2 + 3 * C * F) + V * C;
+  double attn = c->n_layers * 12.0 * (T + 1) / 2.0 * H * D;  // q·k and p·v: 2 each, ×3 fwd+bwd
+  return 6.0 * mat + attn;
+}
+
+int train_threads(int threads) {
+  if (threads > 0) return threads;
+  const char *env = getenv("OMP_NUM_THREADS");
+  long n = env ? strtol(env, NULL, 10) : 0;
+  return n > 0 && n < 4096 ? (int)n : 0;
+}
+
+// ---- layout ----
+static void add_tensor(Trainer *t, const char *name, int n_dims, long d0, long d1, size_t *off) {
+  TrainTensor *x = &t->tensors[t->n_tensors++];
+  snprintf(x->name, sizeof x->name, "%s", name);
+  x->n_dims = n_dims;
+  x->shape[0] = d0;
+  x->shape[1] = n_dims == 2 ? d1 : 0;
+  x->numel = (size_t)d0 * (n_dims == 2 ? (size_t)d1 : 1);
+  x->offset = *off;
+  x->decay = n_dims == 2;
+  *off += (x->numel + 15) / 16 * 16;  // 64-byte aligned tensors in a float arena
+}
+
+static void layout(Trainer *t) {
+  const TrainConfig *c = &t->cfg;
+  long C = c->hidden_size, V = c->vocab_size, F = c->intermediate_size, D = t->head_dim;
+  long HD = c->n_heads * D, KD = c->n_kv_heads * D;
+  t->tensors = xcalloc((size_t)(3 + c->n_layers * TT_PER_LAYER), sizeof *t->tensors);
+  size_t off = 0;
+  char name[64];
+  add_tensor(t, "model.embed_tokens.weight", 2, V, C, &off);
+  for (int l = 0; l < c->n_layers; l++) {
+    static const char *const part[TT_PER_LAYER] = {
+        "input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+        "self_attn.o_proj", "post_attention_layernorm", "mlp.gate_proj", "mlp.up_proj",
+        "mlp.down_proj"};
+    const long rows[TT_PER_LAYER] = {C, HD, KD, KD, C, C, F, F, C};
+    const long cols[TT_PER_LAYER] = {0, C, C, C, HD, 0, C, C, F};
+    for (int i = 0; i < TT_PER_LAYER; i++) {
+      snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, part[i]);
+      add_tensor(t, name, cols[i] ? 2 : 1, rows[i], cols[i], &off);
+    }
+  }
+  add_tensor(t, "model.norm.weight", 1, C, 0, &off);
+  t->head_tensor = 0;
+  if (!c->tie_embeddings) {
+    t->head_tensor = t->n_tensors;
+    add_tensor(t, "lm_head.weight", 2, V, C, &off);
+  }
+  t->n_params = off;
+}
+
+int trainer_init(Trainer *t, const TrainConfig *cfg, const RopeTable *rope, int fp64,
+                 BenchErr *err) {
+  memset(t, 0, sizeof *t);
+  if (train_config_check(cfg, err) != 0) return -1;
+  t->cfg = *cfg;
+  t->fp64 = fp64;
+  t->head_dim = cfg->hidden_size / cfg->n_heads;
+  if (rope->rotary_dims != t->head_dim)
+    return err_set(err, "rope table rotates %d dims but the head dim is %d", rope->rotary_dims,
+                   t->head_dim);
+  t->threads = backend_cpu()->set_threads(train_threads(cfg->threads));
+  layout(t);
+  size_t T = (size_t)cfg->seq_len, half = (size_t)t->head_dim / 2, el = fp64 ? 8 : 4;
+  t->rope_cos = malloc(T * half * sizeof(double));
+  t->rope_sin = malloc(T * half * sizeof(double));
+  t->params = calloc(t->n_params, el);
+  t->grads = calloc(t->n_params, el);
+  t->adam_m = calloc(t->n_params, el);
+  t->adam_v = calloc(t->n_params, el);
+  if (!t->rope_cos || !t->rope_sin || !t->params || !t->grads || !t->adam_m || !t->adam_v) {
+    trainer_free(t);
+    return err_set(err, "out of memory: %zu parameters with gradients and AdamW moments",
+                   train_n_params(cfg));
+  }
+  for (size_t p = 0; p < T; p++) {
+    double pos = rope_position(rope, (long)p);
+    for (size_t i = 0; i < half; i++) {
+      double a = pos * rope->inv_freq[i];
+      t->rope_cos[p * half + i] = cos(a) * rope->attention_scale;
+      t->rope_sin[p * half + i] = sin(a) * rope->attention_scale;
+    }
+  }
+  int rc = fp64 ? tr_work_alloc_f64(t, err) : tr_work_alloc_f32(t, err);
+  if (rc != 0) {
+    trainer_free(t);
+    return -1;
+  }
+  if (fp64) tr_init_params_f64(t);
+  else tr_init_params_f32(t);
+  return 0;
+}
+
+void trainer_free(Trainer *t) {
+  if (t->work) {
+    if (t->fp64) tr_work_free_f64(t);
+    else tr_work_free_f32(t);
+  }
+  free(t->tensors);
+  free(t->rope_cos);
+  free(t->rope_sin);
+  free(t->params);
+  free(t->grads);
+  free(t->adam_m);
+  free(t->adam_v);
+  memset(t, 0, sizeof *t);
+}
+
+int trainer_tensor_index(const Trainer *t, const char *name) {
+  for (int i = 0; i < t->n_tensors; i++)
+    if (strcmp(t->tensors[i].name, name) == 0) return i;
+  return -1;
+}
+
+double trainer_param(const Trainer *t, size_t i) {
+  return t->fp64 ? ((double *)t->params)[i] : ((float *)t->params)[i];
+}
+void trainer_set_param(Trainer *t, size_t i, double v) {
+  if (t->fp64) ((double *)t->params)[i] = v;
+  else ((float *)t->params)[i] = (float)v;
+}
+double trainer_grad(const Trainer *t, size_t i) {
+  return t->fp64 ? ((double *)t->grads)[i] : ((float *)t->grads)[i];
+}
+
+// The checkpoint tensor a trainer tensor reads from (NULL when the model lacks it).
+static const float *model_tensor(const Model *m, int i, const Trainer *t) {
+  const ModelWeights *w = &m->weights;
+  int L = t->cfg.n_layers;
+  if (i == 0) return w->embed;
+  if (i == 1 + L * TT_PER_LAYER) return w->final_norm_w;
+  if (i > 1 + L * TT_PER_LAYER) return w->lm_head;
+  const LayerWeights *lw = &w->layers[(i - 1) / TT_PER_LAYER];
+  switch ((i - 1) % TT_PER_LAYER) {
+    case TT_ATTN_NORM: return lw->attn_norm_w;
+    case TT_Q: return lw->wq;
+    case TT_K: return lw->wk;
+    case TT_V: return lw->wv;
+    case TT_O: return lw->wo;
+    case TT_MLP_NORM: return lw->mlp_norm_w;
+    case TT_GATE: return lw->w_gate;
+    case TT_UP: return lw->w_up;
+    default: return lw->w_down;
+  }
+}
+
+int trainer_load_model(Trainer *t, const Model *m, BenchErr *err) {
+  const ModelConfig *mc = &m->config;
+  const TrainConfig *c = &t->cfg;
+  if (mc->arch != ARCH_LLAMA || mc->qkv_bias || mc->o_bias || mc->norm_is_layernorm ||
+      mc->mlp_is_gelu)
+    return err_set(err, "'%s': only Llama checkpoints without biases can be trained",
+                   m->dir ? m->dir : "model");
+  if (mc->n_layers != c->n_layers || mc->hidden_size != c->hidden_size ||
+      mc->n_heads != c->n_heads || mc->n_kv_heads != c->n_kv_heads ||
+      mc->intermediate_size != c->intermediate_size || mc->vocab_size != c->vocab_size ||
+      !mc->tie_word_embeddings != !c->tie_embeddings || mc->head_dim != t->head_dim)
+    return err_set(err, "'%s' has another shape than the trainer (layers %d, hidden %d, heads %d/%d, "
+                   "intermediate %d, vocab %d, tied %d)", m->dir ? m->dir : "model", mc->n_layers,
+                   mc->hidden_size, mc->n_heads, mc->n_kv_heads, mc->intermediate_size,
+                   mc->vocab_size, mc->tie_word_embeddings);
+  for (int i = 0; i < t->n_tensors; i++) {
+    const float *src = model_tensor(m, i, t);
+    const TrainTensor *tt = &t->tensors[i];
+    CHECK(src);
+    for (size_t j = 0; j < tt->numel; j++) trainer_set_param(t, tt->offset + j, src[j]);
+  }
+  t->cfg.norm_eps = mc->norm_eps;
+  return 0;
+}
+
+// ---- steps ----
+void trainer_zero_grad(Trainer *t) { memset(t->grads, 0, t->n_params * (t->fp64 ? 8 : 4)); }
+
+int trainer_forward_backward(Trainer *t, const int32_t *seqs, long n, double grad_scale,
+                             int backward, double *nll_sum, BenchErr *err) {
+  long T1 = t->cfg.seq_len + 1;
+  for (long i = 0; i < n * T1; i++)
+    if (seqs[i] < 0 || seqs[i] >= t->cfg.vocab_size)
+      return err_set(err, "token %d at %ld is outside the vocabulary [0, %d)", (int)seqs[i], i,
+                     t->cfg.vocab_size);
+  *nll_sum = t->fp64 ? tr_forward_backward_f64(t, seqs, n, grad_scale, backward)
+                     : tr_forward_backward_f32(t, seqs, n, grad_scale, backward);
+  return 0;
+}
+
+double trainer_grad_norm(const Trainer *t) {
+  return sqrt(t->fp64 ? tr_grad_sumsq_f64(t) : tr_grad_sumsq_f32(t));
+}
+
+void trainer_scale_grad(Trainer *t, double s) {
+  if (t->fp64) tr_scale_grad_f64(t, s);
+  else tr_scale_grad_f32(t, s);
+}
+
+void trainer_adamw(Trainer *t, double lr) {
+  if (t->fp64) tr_adamw_f64(t, lr);
+  else tr_adamw_f32(t, lr);
+}
+
+int trainer_step(Trainer *t, const int32_t *seqs, TrainStepStats *st, BenchErr *err) {
+  const TrainConfig *c = &t->cfg;
+  double n = (double)c->batch * (double)c->seq_len, nll;
+  trainer_zero_grad(t);
+  if (trainer_forward_backward(t, seqs, c->batch, 1.0 / n, 1, &nll, err) != 0) return -1;
+  st->loss = nll / n;
+  st->grad_norm = trainer_grad_norm(t);
+  if (c->grad_clip > 0) {
+    // torch.nn.utils.clip_grad_norm_: coefficient clip / (norm + 1e-6), applied when < 1
+    double coef = c->grad_clip / (st->grad_norm + 1e-6);
+    if (coef < 1.0) trainer_scale_grad(t, coef);
+  }
+  st->lr = train_lr_at(c, t->step);
+  trainer_adamw(t, st->lr);
+  return 0;
+}
+
+int trainer_model_view(const Trainer *t, Model *m, BenchErr *err) {
+  memset(m, 0, sizeof *m);
+  if (t->fp64) return err_set(err, "a model view needs the fp32 trainer");
+  const TrainConfig *c = &t->cfg;
+  ModelConfig *mc = &m->config;
+  mc->arch = ARCH_LLAMA;
+  snprintf(mc->architecture, sizeof mc->architecture, "LlamaForCausalLM");
+  mc->vocab_size = c->vocab_size;
+  mc->hidden_size = c->hidden_size;
+  mc->n_layers = c->n_layers;
+  mc->n_heads = c->n_heads;
+  mc->n_kv_heads = c->n_kv_heads;
+  mc->head_dim = t->head_dim;
+  mc->intermediate_size = c->intermediate_size;
+  mc->rotary_dims = t->head_dim;
+  mc->partial_rotary_factor = 1.0;
+  mc->max_position_embeddings = c->seq_len;
+  mc->rope_theta = 10000.0;
+  mc->norm_eps = c->norm_eps;
+  mc->tie_word_embeddings = c->tie_embeddings;
+  mc->bos_token_id = mc->eos_token_id = -1;
+  mc->dtype = DTYPE_F32;
+  float *P = t->params;
+  ModelWeights *w = &m->weights;
+  int L = c->n_layers;
+  w->embed = P + t->tensors[0].offset;
+  w->layers = xcalloc((size_t)L, sizeof *w->layers);
+  for (int l = 0; l < L; l++) {
+    const TrainTensor *b = &t->tensors[1 + l * TT_PER_LAYER];
+    LayerWeights *lw = &w->layers[l];
+    lw->attn_norm_w = P + b[TT_ATTN_NORM].offset;
+    lw->wq = P + b[TT_Q].offset;
+    lw->wk = P + b[TT_K].offset;
+    lw->wv = P + b[TT_V].offset;
+    lw->wo = P + b[TT_O].offset;
+    lw->mlp_norm_w = P + b[TT_MLP_NORM].offset;
+    lw->w_gate = P + b[TT_GATE].offset;
+    lw->w_up = P + b[TT_UP].offset;
+    lw->w_down = P + b[TT_DOWN].offset;
+  }
+  w->final_norm_w = P + t->tensors[1 + L * TT_PER_LAYER].offset;
+  w->lm_head = P + t->tensors[t->head_tensor].offset;
+  m->n_params = train_n_params(c);
+  return 0;
+}
+
+void train_rope_info(const TrainConfig *c, double theta, RopeModelInfo *info) {
+  memset(info, 0, sizeof *info);
+  info->head_dim = c->hidden_size / c->n_heads;
+  info->partial_rotary_factor = 1.0;
+  info->rope_theta = theta > 0 ? theta : 10000.0;
+  info->max_position_embeddings = c->seq_len;
+}
