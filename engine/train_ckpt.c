@@ -70,8 +70,11 @@ static json_t *hf_config(const Trainer *t, const TrainCkptInfo *ci) {
   return o;
 }
 
+// Reals: 15 significant digits in files people read (config.json), 17 — exact round trip — in
+// trainer_state.json, whose loss and gradient-norm history a resumed run continues bit for bit.
 static int write_json(const char *dir, const char *name, json_t *j, BenchErr *err) {
-  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+  int digits = strcmp(name, "trainer_state.json") == 0 ? 17 : 15;
+  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(digits));
   json_decref(j);
   CHECK(text);
   size_t n = strlen(text);
