@@ -1,5 +1,5 @@
 # bench — build, test and demo targets. `make` builds ./bench (CUDA parts too when nvcc is found).
-#   make setup   install missing Debian packages and the Python test venv (build/venv)
+#   make setup   install missing Debian packages bench needs (setup-tests: also what tests need)
 #   make demo    setup + build + run suites/quickstart.yaml on the CPU
 #   make test    setup + build + unit, end-to-end, reference and sanitizer tests
 #   make fuzz    run each libFuzzer harness for a bounded time (FUZZ_SECONDS, default 60)
@@ -39,7 +39,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-train gpu-test gpu-bundle
+.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -81,11 +81,14 @@ UNIT_ASAN := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRC))
 setup:
 	@scripts/setup.sh
 
+setup-tests:
+	@scripts/setup.sh --for-tests
+
 demo: setup
 	@$(MAKE) --no-print-directory all
 	./bench run suites/quickstart.yaml --device cpu
 
-test: setup
+test: setup-tests
 	@$(MAKE) --no-print-directory all $(UNIT_REL) $(ASAN)/bench $(UNIT_ASAN) $(GPU_BIN)/test_parity_gpu
 	@PYTHON=$(PYTHON) tests/run_all.sh
 
@@ -103,7 +106,7 @@ $(FUZZ)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard cli/*.h engine/*.h)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
 
-fuzz: setup $(FUZZ_BIN)
+fuzz: setup-tests $(FUZZ_BIN)
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 # ---- GPU tests: built here, run on a GPU machine by tests/gpu/run_gpu_tests.sh ----
@@ -134,6 +137,14 @@ $(REL)/bench_cpu: tests/bench/bench_cpu.c tests/unit/random_model.h $(REL_OBJ) $
 bench-cpu: all $(REL)/bench_cpu
 	@scripts/bench_cpu.sh $(BENCH_ARGS)
 
+# Decode-protocol benchmark (a table; not a test): build/release/bench_decode [--threads N] [--quick]
+$(REL)/bench_decode: tests/bench/bench_decode.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-decode: all $(REL)/bench_decode
+	@$(REL)/bench_decode $(BENCH_ARGS)
+
 # CPU trainer benchmark (a table; not a test): scripts/bench_train.sh [--threads N] [--only TEXT]
 $(REL)/bench_train: tests/bench/bench_train.c $(REL_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
@@ -142,7 +153,7 @@ $(REL)/bench_train: tests/bench/bench_train.c $(REL_OBJ) $(CU_OBJ)
 bench-train: all $(REL)/bench_train
 	@scripts/bench_train.sh $(BENCH_ARGS)
 
-bench-tokenizer: setup
+bench-tokenizer: setup-tests
 	@$(MAKE) --no-print-directory all
 	@PYTHON=$(PYTHON) scripts/bench_tokenizer.sh
 

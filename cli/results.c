@@ -42,6 +42,15 @@ json_t *eval_metrics_json(const EvalResult *r) {
   json_object_set_new(m, "forward_s", real_or_null(r->forward_s));
   json_object_set_new(m, "dataset_tokens", json_integer(r->dataset_tokens));
   if (r->compute_dtype) json_object_set_new(m, "compute_dtype", json_string(r->compute_dtype));
+  if (r->kv_budget > 0) {  // decode
+    size_t saved = r->kv_full_bytes > r->kv_peak_bytes ? r->kv_full_bytes - r->kv_peak_bytes : 0;
+    json_object_set_new(m, "kv_budget", json_integer(r->kv_budget));
+    json_object_set_new(m, "kv_full_bytes", json_integer((json_int_t)r->kv_full_bytes));
+    json_object_set_new(m, "kv_bytes_saved", json_integer((json_int_t)saved));
+    json_object_set_new(m, "kv_prefill_tokens", json_integer(r->kv_prefill_tokens));
+    json_object_set_new(m, "timed_tokens", json_integer(r->timed_tokens));
+    json_object_set_new(m, "timed_s", real_or_null(r->timed_s));
+  }
   json_t *pos = json_array();
   for (int i = 0; i < r->n_by_position; i++)
     json_array_append_new(pos, json_pack("[Io]", (json_int_t)r->by_position[i].bucket_start,

@@ -5,7 +5,9 @@
 //  "status":"ok"|"oom"|"error"|"crashed","error":null|"one line",
 //  "metrics":{"ppl","nll","nll_stderr","tokens","acc","tokens_per_s","peak_mem_bytes",
 //             "kv_peak_tokens","kv_peak_bytes","wall_s","forward_s","dataset_tokens",
-//             "compute_dtype","nll_by_position":[[bucket_start,mean_nll],..],"window_ppl":[..]}
+//             "compute_dtype","nll_by_position":[[bucket_start,mean_nll],..],"window_ppl":[..],
+//             decode only: "kv_budget","kv_full_bytes","kv_bytes_saved" (kv_full_bytes −
+//             kv_peak_bytes),"kv_prefill_tokens","timed_tokens","timed_s"}
 //             | null,
 //  "started":"ISO-8601 UTC","finished":"ISO-8601 UTC"}
 // A job shared by several phases carries the first one in "phase" and all of them in "phases".

@@ -34,10 +34,10 @@ long protocol_tokens_needed(Protocol p, long length, long windows, long stride) 
   if (stride == 0) stride = length / 2;
   switch (p) {
     case PROTO_CHUNKS:
-    case PROTO_HALF: return windows * length;
+    case PROTO_HALF:
+    case PROTO_DECODE: return windows * length;
     case PROTO_RANDOM: return length;
     case PROTO_SLIDING: return (windows - 1) * stride + length;
-    case PROTO_DECODE: return -1;
   }
   return -1;
 }
@@ -45,7 +45,7 @@ long protocol_tokens_needed(Protocol p, long length, long windows, long stride) 
 int plan_windows(Protocol p, long n_tokens, long length, long windows, long stride, uint64_t seed,
                  const char *dataset_name, WindowPlan *out, BenchErr *err) {
   memset(out, 0, sizeof *out);
-  if (p == PROTO_DECODE) return err_set(err, "protocol 'decode' is not built yet");
+  if (p == PROTO_DECODE) return err_set(err, "protocol 'decode' plans its windows with decode_plan");
   if (length < 2 || length > MAX_LENGTH)
     return err_set(err, "length %ld is out of range (2 to %ld)", length, MAX_LENGTH);
   if (windows < 1 || windows > MAX_WINDOWS)

@@ -20,8 +20,19 @@
 //            Face / YaRN perplexity method); S = L is exactly chunks. Needs (W−1)·S+L tokens.
 //   half     windows as chunks, but only the second half is scored, as llama.cpp's perplexity
 //            does: targets [i·L + ⌊L/2⌋ + 1, (i+1)·L) — L−1−⌊L/2⌋ per window. Needs W·L tokens.
-//   decode   not built yet (a job error).
+//   decode   windows as chunks (window i = tokens [i·L, (i+1)·L), i < W; needs W·L tokens), read
+//            as a language model generates: with P = prompt (1 ≤ P < L), tokens 0..P−2 of each
+//            window are prefilled as one block (full causal attention among them, nothing scored),
+//            the cache policy evicts, then each step reads one token t = P−1, .., L−2 against the
+//            cache, scores the prediction of token t+1, and the policy evicts (kvcache.h). Targets:
+//            [i·L+P, (i+1)·L) — L−P per window, each predicted by a step that read its token after
+//            the previous step's eviction; so no scored prediction attends more keys than the
+//            budget. P = 1 prefills nothing: every prediction is a step (StreamingLLM's
+//            evaluation). Up to DECODE_BATCH windows step together (one pass over the weights
+//            serves them all). The first `warmup` steps of each batch are scored but not timed.
 // A dataset shorter than a protocol needs is an error giving both numbers; nothing is shortened.
+// Cache policies other than full apply to decode only (the other protocols read a window in one
+// pass).
 //
 // Metrics (EvalResult), over all scored tokens of all windows pooled:
 //   nll        mean of the per-token NLLs (natural log); ppl = exp(nll)
@@ -31,6 +42,11 @@
 //              holding offsets [b·B, (b+1)·B); empty buckets are left out (half and sliding
 //              score only part of a window)
 //   window_ppl exp(mean NLL of the window's scored tokens), per window in plan order
+// Decode adds its KV metrics (EvalResult, per window, fp32 as the engine holds them): the budget,
+// the most keys a scored step attended and their bytes, the bytes saved against a full cache of
+// the same job, the prefill's keys; tokens/s over the timed steps. Its speed cost against the
+// full cache is the ratio of tokens/s to that of the job that differs only in `cache: full`
+// (a report-level comparison; such a job need not exist, e.g. where full would not fit).
 #ifndef BENCH_EVAL_H
 #define BENCH_EVAL_H
 
@@ -39,7 +55,9 @@
 #include <stdint.h>
 
 #include "data.h"
+#include "kvcache.h"
 #include "model.h"
+#include "rope.h"
 #include "tokenizer.h"
 #include "util.h"
 
@@ -63,10 +81,14 @@ typedef struct {
   long scored;      // targets over all windows
 } WindowPlan;
 
-// Tokens a protocol needs (stride 0: L/2). -1 for decode.
+// Windows of a decode job stepped together.
+#define DECODE_BATCH 16
+
+// Tokens a protocol needs (stride 0: L/2).
 long protocol_tokens_needed(Protocol p, long length, long windows, long stride);
-// The windows of a job over a dataset of n_tokens (dataset_name for messages). Errors: decode,
-// length < 2, windows < 1, stride outside [1, L], dataset too short (with both numbers).
+// The windows of a job over a dataset of n_tokens (dataset_name for messages). Errors: decode
+// (its windows need the prompt: decode_plan), length < 2, windows < 1, stride outside [1, L],
+// dataset too short (with both numbers).
 int plan_windows(Protocol p, long n_tokens, long length, long windows, long stride, uint64_t seed,
                  const char *dataset_name, WindowPlan *out, BenchErr *err);
 void window_plan_free(WindowPlan *p);
@@ -99,12 +121,20 @@ void eval_stats_free(EvalStats *s);
 typedef struct {
   double ppl, nll, nll_stderr, acc;
   long tokens;                 // scored targets
-  double tokens_per_s;         // tokens / forward_s
+  double tokens_per_s;         // tokens / forward_s (decode: timed_tokens / timed_s; NaN when no
+                               //   step was timed)
   double forward_s;            // wall time inside the forward passes
   double wall_s;               // the whole job (model load when eval_job loads it, data, forwards)
   size_t peak_mem_bytes;       // peak RSS during the job (getrusage; reset per job on Linux)
-  long kv_peak_tokens;         // most keys/values held for one query (L for full attention)
+  long kv_peak_tokens;         // most keys/values held for one query (L for full attention;
+                               //   decode: most keys a scored step attended, ≤ the budget)
   size_t kv_peak_bytes;        // their size: 2 · layers · kv heads · head dim · tokens · 4 (fp32)
+  // decode only (kv_budget 0 otherwise); per window, in the engine's fp32:
+  long kv_budget;              // most keys a step may attend: the policy's budget (L − 1 for full)
+  size_t kv_full_bytes;        // what a full cache's peak would be on the same job: (L − 1) tokens
+  long kv_prefill_tokens;      // keys the prefill held before the first eviction (P − 1)
+  long timed_tokens;           // predictions in timed steps (tokens_per_s = timed_tokens / timed_s)
+  double timed_s;              // wall time of the timed steps
   long dataset_tokens;         // N
   int tokens_from_cache;       // the dataset's ids came from the token cache
   const char *compute_dtype;   // what the engine computed in ("fp32" on the CPU)
@@ -132,18 +162,31 @@ typedef struct {
   const json_t *cache;           // cache spec {"type":"full",..}; NULL is full
   const char *protocol;          // chunks | random | sliding | half | decode
   long length, windows, stride;  // stride: sliding, 0 = L/2
+  long prompt, warmup;           // decode: tokens prefilled + first step (≥ 1), untimed steps
   uint64_t seed;
   const char *dtype;             // bf16 | fp16 | fp32 (the CPU engine computes in fp32)
   int threads;                   // 0: all cores
   int keep_token_nll;            // keep every scored NLL in EvalResult.token_nll
   // Called after every window when set: windows done of total, targets scored so far, seconds
-  // inside the forward passes so far (a runner's live tokens/s and ETA).
+  // inside the forward passes so far (a runner's live tokens/s and ETA). Decode, whose windows
+  // finish together in batches, also calls it within a batch (at most every 0.25 s).
   void (*progress)(void *ctx, long done, long total, long tokens, double forward_s);
   void *progress_ctx;
 } EvalRequest;
 
 // Runs one job. On failure returns -1 with a one-line message in err and r holds nothing.
 int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err);
+
+// ---- decode (eval_decode.c) ----
+// The windows of a decode job (chunks' windows, score_from = P − 1). Errors as plan_windows's,
+// and a prompt outside [1, L).
+int decode_plan(long n_tokens, long length, long windows, long prompt, const char *dataset_name,
+                WindowPlan *out, BenchErr *err);
+// Runs the decode protocol over the plan: adds every window's scored targets to stats (plan
+// order) and fills r's timing, KV and (keep_token_nll) token_nll fields.
+int eval_decode(const EvalRequest *req, const Model *m, const RopeTable *rope, const int32_t *ids,
+                const WindowPlan *plan, const KVPolicy *policy, EvalStats *stats,
+                EvalResult *r, BenchErr *err);
 
 // Adapts a Tokenizer to the dataset encoder (separator: the id between jsonl documents).
 void text_encoder_from_tokenizer(const Tokenizer *tok, int32_t separator, TextEncoder *enc);

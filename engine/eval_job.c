@@ -1,5 +1,6 @@
 // eval_job.c — one evaluation job on the CPU engine: model (loaded once by the caller, or here),
-// dataset tokens, RoPE table, the protocol's windows through forward_score_window, metrics.
+// dataset tokens, RoPE table, the protocol's windows through forward_score_window (decode:
+// eval_decode.c, under the job's cache policy), metrics.
 // Legend: N dataset tokens, L length, T tokens in a window, V vocab.
 #include <stdlib.h>
 #include <string.h>
@@ -38,18 +39,19 @@ void text_encoder_from_tokenizer(const Tokenizer *tok, int32_t separator, TextEn
 }
 
 // ---- the job ----
-static int check_request(const EvalRequest *req, Protocol *proto, BenchErr *err) {
+static int check_request(const EvalRequest *req, Protocol *proto, KVPolicy *policy,
+                         BenchErr *err) {
   if (!req->protocol) return err_set(err, "no protocol given");
   if (protocol_from_name(req->protocol, proto, err) != 0) return -1;
-  if (*proto == PROTO_DECODE) return err_set(err, "protocol 'decode' is not built yet");
   if (req->dtype && strcmp(req->dtype, "bf16") != 0 && strcmp(req->dtype, "fp16") != 0 &&
       strcmp(req->dtype, "fp32") != 0)
     return err_set(err, "unknown dtype '%s' (bf16, fp16 or fp32)", req->dtype);
-  if (req->cache) {
-    const char *type = json_string_value(json_object_get(req->cache, "type"));
-    if (!type) return err_set(err, "cache spec has no 'type'");
-    if (strcmp(type, "full") != 0) return err_set(err, "cache policy '%s' is not built yet", type);
-  }
+  if (kv_policy_from_spec(req->cache, policy, err) != 0) return -1;
+  if (*proto != PROTO_DECODE && policy->ops != &kv_policy_full)
+    return err_set(err,
+                   "cache policy '%s' needs protocol 'decode' (protocol '%s' reads each window in "
+                   "one pass)",
+                   kv_policy_type(policy), req->protocol);
   if (!req->rope || !json_is_object(req->rope)) return err_set(err, "no rope spec given");
   if (!req->dataset_path) return err_set(err, "no dataset given");
   if (!req->model && !req->model_dir) return err_set(err, "no model given");
@@ -132,7 +134,8 @@ int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err) {
   double t_start = mono_time();
   peak_rss_reset();
   Protocol proto;
-  if (check_request(req, &proto, err) != 0) return -1;
+  KVPolicy policy;
+  if (check_request(req, &proto, &policy, err) != 0) return -1;
   const char *dname = req->dataset_name ? req->dataset_name : req->dataset_path;
 
   Model loaded;
@@ -150,7 +153,9 @@ int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err) {
   int have_rope = 0;
   int rc = load_tokens(req, m, dname, &toks, err);
   if (rc == 0) rc = check_vocab(&toks, m, dname, err);
-  if (rc == 0)
+  if (rc == 0 && proto == PROTO_DECODE)
+    rc = decode_plan(toks.n, req->length, req->windows, req->prompt, dname, &plan, err);
+  else if (rc == 0)
     rc = plan_windows(proto, toks.n, req->length, req->windows, req->stride, req->seed, dname, &plan,
                       err);
   if (rc == 0) {
@@ -165,14 +170,19 @@ int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err) {
     if (rc == 0) have_rope = 1;
     else err_prefix(err, "rope");
   }
-  if (rc == 0) rc = run_windows(req, m, &rope, &toks, &plan, &stats, r, err);
+  if (rc == 0 && proto == PROTO_DECODE)
+    rc = eval_decode(req, m, &rope, toks.ids, &plan, &policy, &stats, r, err);
+  else if (rc == 0)
+    rc = run_windows(req, m, &rope, &toks, &plan, &stats, r, err);
   if (rc == 0) {
     const ModelConfig *c = &m->config;
     eval_stats_result(&stats, r);
-    r->tokens_per_s = r->forward_s > 0 ? (double)r->tokens / r->forward_s : 0;
-    r->kv_peak_tokens = req->length;
-    r->kv_peak_bytes = 2 * (size_t)c->n_layers * (size_t)c->n_kv_heads * (size_t)c->head_dim *
-                       (size_t)req->length * sizeof(float);
+    if (proto != PROTO_DECODE) {  // eval_decode fills its own
+      r->tokens_per_s = r->forward_s > 0 ? (double)r->tokens / r->forward_s : 0;
+      r->kv_peak_tokens = req->length;
+      r->kv_peak_bytes = kv_bytes(c->n_layers, c->n_kv_heads, c->head_dim, req->length,
+                                  sizeof(float));
+    }
     r->dataset_tokens = toks.n;
     r->tokens_from_cache = toks.from_cache;
     r->compute_dtype = "fp32";

@@ -113,8 +113,8 @@ long forward_layer_window(const ModelConfig *cfg, int layer) {
 
 // ---- one layer over a block ----
 
-static void norm(const ForwardState *s, float *y, const float *x, const float *w, const float *b,
-                 long n) {
+void forward_norm(const ForwardState *s, float *y, const float *x, const float *w, const float *b,
+                  long n) {
   const ModelConfig *cfg = &s->model->config;
   if (cfg->norm_is_layernorm)
     s->be->layernorm(y, x, w, b, n, cfg->hidden_size, (float)cfg->norm_eps, s->opt.fp64_check);
@@ -143,7 +143,7 @@ static void attention_sublayer(ForwardState *s, KVCache *cache, int l, long c0, 
 }
 
 // MLP sublayer over xn[n, C], MLP_ROWS rows at a time: acc[n, C] += mlp(xn).
-static void mlp_sublayer(ForwardState *s, int l, float *acc, long n) {
+void forward_mlp(ForwardState *s, int l, float *acc, long n) {
   const ModelConfig *cfg = &s->model->config;
   const LayerWeights *lw = &s->w->layers[l];
   const Backend *be = s->be;
@@ -168,18 +168,18 @@ static void layer_forward(ForwardState *s, KVCache *cache, int l, long c0, long 
   const ModelConfig *cfg = &s->model->config;
   const LayerWeights *lw = &s->w->layers[l];
   long nc = n * cfg->hidden_size;
-  norm(s, s->xn, s->x, lw->attn_norm_w, lw->attn_norm_b, n);
+  forward_norm(s, s->xn, s->x, lw->attn_norm_w, lw->attn_norm_b, n);
   attention_sublayer(s, cache, l, c0, n);
   if (cfg->parallel_residual) {
     // x = x + (attn(ln1(x)) + mlp(ln2(x)))
-    norm(s, s->xn, s->x, lw->mlp_norm_w, lw->mlp_norm_b, n);
-    mlp_sublayer(s, l, s->h2, n);
+    forward_norm(s, s->xn, s->x, lw->mlp_norm_w, lw->mlp_norm_b, n);
+    forward_mlp(s, l, s->h2, n);
     s->be->add(s->x, s->h2, nc);
   } else {
     // x = x + attn(norm1(x)); x = x + mlp(norm2(x))
     s->be->add(s->x, s->h2, nc);
-    norm(s, s->xn, s->x, lw->mlp_norm_w, lw->mlp_norm_b, n);
-    mlp_sublayer(s, l, s->x, n);
+    forward_norm(s, s->xn, s->x, lw->mlp_norm_w, lw->mlp_norm_b, n);
+    forward_mlp(s, l, s->x, n);
   }
 }
 
@@ -215,7 +215,7 @@ int forward_block(ForwardState *s, KVCache *cache, const RopeTable *rope, const 
   be->embedding(s->x, s->w->embed, s->ids, n, cfg->hidden_size);
   for (int l = 0; l < cfg->n_layers; l++) layer_forward(s, cache, l, c0, n);
   cache->len = c0 + n;
-  norm(s, s->xn, s->x, s->w->final_norm_w, s->w->final_norm_b, n);
+  forward_norm(s, s->xn, s->x, s->w->final_norm_w, s->w->final_norm_b, n);
   return be->sync(err);
 }
 

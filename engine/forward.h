@@ -115,6 +115,13 @@ int forward_block(ForwardState *s, KVCache *cache, const RopeTable *rope, const 
 int forward_score(ForwardState *s, long r0, long count, const int32_t *targets, float *nll,
                   uint8_t *correct, BenchErr *err);
 
+// Building blocks for other layer loops over the same state (the decode protocol's, decode.c):
+// y[n, C] = the model's norm (LayerNorm or RMSNorm) of x[n, C] with weight w[C] and bias b[C]
+// (b NULL for RMSNorm); acc[n, C] += MLP of layer l applied to s->xn[n, C].
+void forward_norm(const ForwardState *s, float *y, const float *x, const float *w, const float *b,
+                  long n);
+void forward_mlp(ForwardState *s, int l, float *acc, long n);
+
 // The sliding window of a layer (0: full causal attention).
 long forward_layer_window(const ModelConfig *cfg, int layer);
 

@@ -70,10 +70,11 @@ static json_t *hf_config(const Trainer *t, const TrainCkptInfo *ci) {
   return o;
 }
 
-// Writes j (stolen) as dir/name. precision: significant digits of reals (17 keeps every double
-// exactly, what a resumed run reads back; 15 prints config values as people write them).
-static int write_json(const char *dir, const char *name, json_t *j, int precision, BenchErr *err) {
-  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(precision));
+// Reals: 15 significant digits in files people read (config.json), 17 — exact round trip — in
+// trainer_state.json, whose loss and gradient-norm history a resumed run continues bit for bit.
+static int write_json(const char *dir, const char *name, json_t *j, BenchErr *err) {
+  int digits = strcmp(name, "trainer_state.json") == 0 ? 17 : 15;
+  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(digits));
   json_decref(j);
   CHECK(text);
   size_t n = strlen(text);
@@ -180,9 +181,9 @@ int train_ckpt_write(const Trainer *t, const TrainCkptInfo *ci, const char *dir,
     json_object_set_new(gen, "bos_token_id", id_or_null(ci->bos_token_id));
     json_object_set_new(gen, "eos_token_id", id_or_null(ci->eos_token_id));
     json_object_set_new(gen, "transformers_version", json_string("4.46.3"));
-    rc = write_json(dir, "generation_config.json", gen, 15, err);
+    rc = write_json(dir, "generation_config.json", gen, err);
   }
-  if (rc == 0) rc = write_json(dir, "config.json", hf_config(t, ci), 15, err);
+  if (rc == 0) rc = write_json(dir, "config.json", hf_config(t, ci), err);
   if (rc == 0 && state) {
     char *meta = xasprintf("{\"format\":\"pt\",\"schema\":\"bench.adamw/1\",\"step\":\"%ld\"}", t->step);
     p = path_join(dir, "optimizer.safetensors");
@@ -195,7 +196,7 @@ int train_ckpt_write(const Trainer *t, const TrainCkptInfo *ci, const char *dir,
       rc = write_tensors(t, p, t->adam_v, ".exp_avg_sq", "{\"format\":\"pt\"}", err);
       free(p);
     }
-    if (rc == 0) rc = write_json(dir, "trainer_state.json", json_deep_copy(state), 17, err);
+    if (rc == 0) rc = write_json(dir, "trainer_state.json", json_deep_copy(state), err);
   }
   return rc;
 }

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Installs what bench needs and is missing: Debian packages (build, BLAS, plotting) and a Python
-# virtual environment build/venv with the PyPI packages the reference tests use.
+# Installs what bench needs and is missing: Debian packages (build, BLAS, plotting).
+# With --for-tests also what the tests need: clang (fuzzing), Slurm and munge (the one-node
+# cluster of tests/e2e/test_slurm.sh), and a Python virtual environment build/venv with the PyPI
+# packages the reference tests use (tests/requirements.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for_tests=0
+[ "${1:-}" = "--for-tests" ] && for_tests=1
 
-packages=(build-essential clang libclang-rt-dev libomp-dev libyaml-dev libjansson-dev libpcre2-dev
-          libopenblas-dev gnuplot-nox python3 python3-venv python3-pip git
-          slurm-wlm munge)   # slurm-wlm, munge: the one-node cluster of tests/e2e/test_slurm.sh
+packages=(build-essential libyaml-dev libjansson-dev libpcre2-dev libopenblas-dev gnuplot-nox git)
+if [ $for_tests -eq 1 ]; then
+  packages+=(clang libclang-rt-dev libomp-dev python3 python3-venv python3-pip slurm-wlm munge)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,6 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+[ $for_tests -eq 1 ] || exit 0
 
 venv=build/venv
 if [ ! -x "$venv/bin/python" ]; then

@@ -146,7 +146,7 @@ TEST(too_short_datasets_give_both_numbers) {
   expect_plan_error(PROTO_RANDOM, 4, 5, 3, 0, "dataset 'pg19' has 4 tokens; length 5 needs 5");
   expect_plan_error(PROTO_SLIDING, 9, 4, 4, 2,
                     "dataset 'pg19' has 9 tokens; length 4 × 4 windows at stride 2 needs 10");
-  expect_plan_error(PROTO_DECODE, 100, 4, 1, 0, "protocol 'decode' is not built yet");
+  expect_plan_error(PROTO_DECODE, 100, 4, 1, 0, "protocol 'decode' plans its windows with decode_plan");
   expect_plan_error(PROTO_SLIDING, 100, 4, 1, 5, "stride 5 is out of range (1 to the length 4)");
   expect_plan_error(PROTO_CHUNKS, 100, 1, 1, 0, "length 1 is out of range");
   expect_plan_error(PROTO_CHUNKS, 100, 4, 0, 0, "windows 0 is out of range");

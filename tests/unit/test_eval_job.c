@@ -1,7 +1,8 @@
 // test_eval_job.c — eval_job on a small random model against forward_score_window called
 // directly: chunks, sliding (S = L is chunks; S < L window by window), half and random score
 // exactly the NLLs the forward gives for the windows eval.h defines; metrics agree with them;
-// job errors (short dataset, decode, non-full cache, ids outside the vocabulary).
+// job errors (short dataset, decode without a prompt, a policy with a one-pass protocol, ids
+// outside the vocabulary).
 #include <stdlib.h>
 
 #include "eval.h"
@@ -152,11 +153,11 @@ static void expect_job_error(EvalRequest q, const char *want) {
 TEST(job_errors) {
   expect_job_error(request("chunks", 64, 4, 0, 0),
                    "dataset 'rand' has 200 tokens; length 64 × 4 windows needs 256");
-  expect_job_error(request("decode", 16, 1, 0, 0), "protocol 'decode' is not built yet");
+  expect_job_error(request("decode", 16, 1, 0, 0), "decode prompt 0 is out of range");
   EvalRequest q = request("chunks", 16, 1, 0, 0);
   json_t *cache = json_pack("{s:s,s:i,s:i}", "type", "streaming", "sink", 4, "recent", 12);
   q.cache = cache;
-  expect_job_error(q, "cache policy 'streaming' is not built yet");
+  expect_job_error(q, "cache policy 'streaming' needs protocol 'decode'");
   json_decref(cache);
   q = request("chunks", 16, 1, 0, 0);
   q.dtype = "int8";
