@@ -102,14 +102,23 @@ static const TypeSpec ROPE_TYPES[] = {
       {"factor", PT_NUM, 'r', GE(1), NULL, NULL}}},
 };
 
+// Where keys sit for RoPE (engine/kvcache.h): `cache` re-indexes them inside the cache
+// (StreamingLLM's pos-shift), `original` keeps each token's own position. Streaming defaults to
+// cache; for window and h2o it is optional with no default, so a spec that does not write it (and
+// its job id) stays as it was — the engine then keeps original positions.
+#define POSITIONS(need, dflt) {"positions", PT_ENUM, need, NONE, "cache|original", dflt}
+
 static const TypeSpec CACHE_TYPES[] = {
     {"full", {{NULL, 0, 0, NONE, NULL, NULL}}},
-    {"window", {{"recent", PT_INT, 'r', GE(1), NULL, NULL}}},
+    {"window", {{"recent", PT_INT, 'r', GE(1), NULL, NULL}, POSITIONS('o', NULL)}},
     {"streaming",
      {{"sink", PT_INT, 'r', GE(0), NULL, NULL},
       {"recent", PT_INT, 'r', GE(1), NULL, NULL},
-      {"positions", PT_ENUM, 'd', NONE, "cache|original", "cache"}}},
-    {"h2o", {{"heavy", PT_INT, 'r', GE(0), NULL, NULL}, {"recent", PT_INT, 'r', GE(1), NULL, NULL}}},
+      POSITIONS('d', "cache")}},
+    {"h2o",
+     {{"heavy", PT_INT, 'r', GE(0), NULL, NULL},
+      {"recent", PT_INT, 'r', GE(1), NULL, NULL},
+      POSITIONS('o', NULL)}},
 };
 
 static const TypeSpec TRAIN_TYPES[] = {

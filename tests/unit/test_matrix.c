@@ -7,6 +7,7 @@
 #include "canon_json.h"
 #include "data_stats.h"
 #include "fingerprint.h"
+#include "kvcache.h"
 #include "matrix.h"
 #include "model.h"
 #include "model_init.h"
@@ -474,6 +475,41 @@ TEST(engine_rope_specs_build) {
   built_free(&b);
 }
 
+// `positions` reaches the job spec and the engine's policy for window and h2o too; left out, the
+// spec has no such key (ids unchanged) and the engine keeps original positions.
+TEST(cache_positions_reach_the_engine) {
+  Built b = build(
+      "  h: { type: h2o, heavy: 8, recent: 8 }\n"
+      "  hc: { type: h2o, heavy: 8, recent: 8, positions: cache }\n"
+      "  wc: { type: window, recent: 16, positions: cache }\n"
+      "rope:\n"
+      "  geo: { type: geometric, theta: 10000 }\n"
+      "phases:\n"
+      "  - id: p\n"
+      "    protocol: decode\n"
+      "    prompt: 16\n"
+      "    cache: [h, hc, wc, s1]\n");
+  EXPECT(b.ok);
+  if (b.ok) {
+    static const char *const names[] = {"h", "hc", "wc", "s1"};
+    static const char *const in_spec[] = {NULL, "cache", "cache", "cache"};
+    static const KVPositions want[] = {KV_POS_ORIGINAL, KV_POS_CACHE, KV_POS_CACHE, KV_POS_CACHE};
+    EXPECT_INT_EQ(b.m.phases[0].n_jobs, 4);
+    for (int k = 0; k < b.m.phases[0].n_jobs && k < 4; k++) {
+      const Job *j = phase_job(&b, 0, k);
+      EXPECT_STR_EQ(j->cache.name, names[k]);
+      const char *pos = json_string_value(json_object_get(json_object_get(j->spec, "cache"), "positions"));
+      if (in_spec[k]) EXPECT_STR_EQ(pos ? pos : "(none)", in_spec[k]);
+      else EXPECT(pos == NULL);
+      KVPolicy pol;
+      BenchErr err;
+      EXPECT_INT_EQ(kv_policy_from_spec(j->inputs.cache, &pol, &err), 0);
+      EXPECT_INT_EQ((int)pol.positions, (int)want[k]);
+    }
+  }
+  built_free(&b);
+}
+
 // ---- fingerprints ----
 static void write_bytes(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");
@@ -670,6 +706,7 @@ int main(void) {
   RUN(id_stability);
   RUN(identity_contents);
   RUN(engine_rope_specs_build);
+  RUN(cache_positions_reach_the_engine);
   RUN(checkpoint_fingerprints);
   RUN(checkpoint_fingerprint_is_the_loaders);
   RUN(dataset_stats_and_cache);

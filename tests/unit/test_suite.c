@@ -444,7 +444,40 @@ TEST(cache_policies) {
   CACHE_ERR("{type: h2o, heavy: 128, recnt: 128}", 36, "unknown key 'recnt' (did you mean 'recent'?)");
   CACHE_ERR("{type: lru}", 19, "'type' must be one of full, window, streaming or h2o, got 'lru'");
   CACHE_ERR("{type: full, recent: 5}", 25, "unknown key 'recent'");
+  CACHE_ERR("{type: h2o, heavy: 4, recent: 4, positions: orignal}", 56,
+            "'positions' must be one of cache or original, got 'orignal' (did you mean 'original'?)");
+  CACHE_ERR("{type: full, positions: cache}", 25, "unknown key 'positions'");
 #undef CACHE_ERR
+}
+
+// `positions` is optional for window and h2o, with no default: a policy that does not write it
+// keeps the parameters (and so the job spec) it had before the key existed.
+TEST(cache_positions_optional) {
+  const char *text = H3 ROPE_GEO
+      "cache: {full: {type: full}, w: {type: window, recent: 8}, h: {type: h2o, heavy: 4, recent: 4},\n"
+      "        hc: {type: h2o, heavy: 4, recent: 4, positions: cache},\n"
+      "        wo: {type: window, recent: 8, positions: [cache, original]}}\n"
+      "defaults: {model: m, dataset: d, rope: geo, cache: full, lengths: [128], seeds: [1], protocol: decode, prompt: 16}\n"
+      "phases: [{id: p, cache: [full, w, h, hc, wo]}]\n";
+  Diagnostics d = {0};
+  Suite *s = load(text, &d);
+  EXPECT(s != NULL);
+  if (!s) dump_errors(&d);
+  if (s) {
+    const Variant *w = suite_cache(s, "w"), *h = suite_cache(s, "h"), *hc = suite_cache(s, "hc"),
+                  *wo = suite_cache(s, "wo");
+    EXPECT(w && h && hc && wo);
+    if (w && h && hc && wo) {
+      EXPECT_INT_EQ(w->n_params, 1);
+      EXPECT(variant_param(w, "positions") == NULL);
+      EXPECT_INT_EQ(h->n_params, 2);
+      EXPECT(variant_param(h, "positions") == NULL);
+      EXPECT_STR_EQ(variant_param(hc, "positions")->values[0].str, "cache");
+      EXPECT_INT_EQ(wo->n_members, 2);  // a sweep, like any parameter
+    }
+    suite_free(s);
+  }
+  diagnostics_free(&d);
 }
 
 #define RECIPE                                                                                   \
@@ -792,6 +825,7 @@ int main(void) {
   RUN(rope_parameters_are_type_checked);
   RUN(rope_sweeps_and_references);
   RUN(cache_policies);
+  RUN(cache_positions_optional);
   RUN(train_recipes);
   RUN(settings_and_phases);
   RUN(protocol_keys);
