@@ -231,6 +231,10 @@ typedef struct {
       *n_no_plan, *n_fig_failed, *n_fig_skipped, *n_manifest_absent, *n_manifest_bad,
       *n_sha_differs, *n_baseline_unknown, *n_at_unknown, *n_param_unknown, *n_no_data;
   const char *nothing_yet;
+  // the KV-cache table (report_kv.c)
+  const char *tbl_kv, *col_kv_budget, *col_kv_peak, *col_kv_mem, *col_kv_saved, *col_kv_tps,
+      *col_kv_speed, *n_kv_def, *n_kv_seeds, *n_kv_no_full, *n_kv_full_failed, *f_kv, *f_kv_mem,
+      *f_kv_speed;
 } ReportText;
 
 const ReportText *report_text(const char *lang);  // "zh" or anything else (English)
@@ -247,6 +251,7 @@ void rfmt_ratio(double r, char out[32]);      // "23.58x"
 void rfmt_pct(double p, int decimals, char out[32]);  // "18.4%"
 void rfmt_duration(double seconds, char out[32]);      // "13m 02s", "8h 13m", "2d 03h"
 void rfmt_time(double epoch, char out[32]);            // "2026-02-14 01:04 UTC"
+void rfmt_bytes(double bytes, char out[32]);           // "512 B", "39.0 KiB", "1.2 GiB" (binary units)
 // Appends s to b with markdown table metacharacters escaped (| * ` < and newlines).
 void rfmt_md_escape(StrBuf *b, const char *s);
 
@@ -268,6 +273,8 @@ void table_seeds(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Repo
 void table_improvement(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
 void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
 void table_verdict(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
+// A cell as the tables show it: the mean PPL, else OOM / error / crashed, else "—".
+void report_cell_text(const Cell *cell, const ReportText *t, char out[64]);
 // The length a collapse/leaderboard/verdict request is evaluated at: its `at`, else the longest
 // length with at least one ok result (0 when none).
 long report_request_length(const PhaseData *pd, const ReportReq *rq);
@@ -276,6 +283,40 @@ long report_request_length(const PhaseData *pd, const ReportReq *rq);
 Verdict cell_verdict(const PhaseData *pd, int c, int base, int l, int *n_expected);
 // Why a verdict is not a win, in words ("" for a win).
 void verdict_why(const Verdict *v, const ReportText *t, int n_expected, char out[160]);
+
+// ---- KV cache: memory and speed vs full (report_kv.c) ----
+// A job ran the full cache: its spec names no cache, or one of type "full".
+int stored_job_full_cache(const StoredJob *r);
+// Two jobs whose specs agree in every field but `cache` (model, dataset, rope, length, seed,
+// protocol, prompt, warmup, windows, dtype, ...); devices by class ("cuda:0" is "cuda:1").
+int stored_jobs_same_but_cache(const StoredJob *a, const StoredJob *b);
+// The full-cache job with r's spec but the cache, among all of a suite's results (not one phase's:
+// the baseline often runs in another phase): the ok one finished last, NULL when none.
+// *n_failed (may be NULL) gets how many such full-cache jobs did not finish ok.
+const StoredJob *kv_full_match(const StoredJobs *rs, const StoredJob *r, int *n_failed);
+
+// One row of the table: a (config, length) cell, over its ok runs (seeds).
+typedef struct {
+  int full;               // the cell's cache is full: saved 0, speed 1
+  int n_ok;               // ok runs
+  double budget, peak_tokens, peak_bytes, full_bytes, saved_bytes;  // means; NAN when absent
+  double saved_pct;       // saved / full bytes × 100; NAN when unknown
+  double tokens_per_s;    // mean over the ok runs; NAN when absent
+  double speed;           // mean tokens/s of the runs with an ok full-cache match ÷ the mean of
+                          // those matches'; NAN when no run has one
+  int n_matched;          // ok runs with an ok full-cache match
+  int full_failed;        // no run has an ok match, but some has a full-cache job that failed
+} KvRow;
+void kv_row(const StoredJobs *rs, const Cell *cell, KvRow *out);
+// A phase shows the table when it asks for it ({table: kv_cost}) or runs a cache other than full.
+int phase_shows_kv(const PhaseData *pd);
+// The table "KV cache: memory and speed vs full": Config | Length | KV budget | Peak KV tokens |
+// Peak KV memory | Saved vs full | tokens/s | Speed vs full, one row per (config, length).
+void table_kv_cost(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
+// One finding per cache policy (at its longest length with a full-cache match, else its longest):
+// its KV tokens, the memory saved and the speed against full, when it saves memory or its speed
+// differs from full by more than 10%.
+void findings_kv(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx);
 
 // Key findings of a phase, one markdown bullet per line.
 void phase_findings(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx);

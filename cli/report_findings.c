@@ -1,6 +1,7 @@
 // report_findings.c — key findings written from a phase's numbers: collapse boundary per config
 // and the shift between configs, the best config, the short-length cost, seed robustness, OOM
-// limits, improvement over a baseline and seed 003's win rules. Every sentence states its numbers.
+// limits, improvement over a baseline, seed 003's win rules, and what a KV-cache policy saves
+// and costs (report_kv.c). Every sentence states its numbers.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,4 +394,5 @@ void phase_findings(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
     if (strcmp(rq->name, "improvement") == 0) findings_improvement(b, pd, ctx, rq);
     if (strcmp(rq->name, "verdict") == 0) findings_verdict(b, pd, ctx, rq);
   }
+  if (phase_shows_kv(pd)) findings_kv(b, pd, ctx);
 }

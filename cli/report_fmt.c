@@ -76,3 +76,22 @@ void rfmt_md_escape(StrBuf *b, const char *s) {
     }
   }
 }
+
+void rfmt_bytes(double bytes, char out[32]) {
+  static const char *const UNITS[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (!isfinite(bytes) || bytes < 0) {
+    snprintf(out, 32, "—");
+    return;
+  }
+  if (bytes < 1024) {
+    snprintf(out, 32, "%.0f B", bytes);
+    return;
+  }
+  int u = 0;
+  double v = bytes / 1024;
+  while (v >= 1023.95 && u < 4) {  // what "%.1f" would print as 1024.0 moves up a unit
+    v /= 1024;
+    u++;
+  }
+  snprintf(out, 32, "%.1f %s", v, UNITS[u]);
+}

@@ -58,12 +58,21 @@ static void header_models(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds,
   labels_free(&names);
 }
 
+static int ran_on_cuda(const StoredJobs *rs) {
+  for (int i = 0; i < rs->n_jobs; i++)
+    if (strncmp(rs->jobs[i].axis[AX_DEVICE], "cuda", 4) == 0) return 1;
+  return 0;
+}
+
+// The device line: the GPU (else the CPU), with the driver and CUDA versions only when a GPU ran
+// something — the CUDA toolkit a CPU-only run was built with says nothing about the run.
 static void header_device(StrBuf *b, const ReportCtx *ctx, const StoredJobs *rs) {
   const Manifest *m = ctx->manifest;
   char *gpu = mtext(m, "gpu", "gpus", "device");
   char *cpu = mtext(m, "cpu", "host.cpu", NULL);
-  char *driver = mtext(m, "driver", "gpu_driver", "cuda_driver");
-  char *cuda = mtext(m, "cuda", "cuda_version", "cuda_runtime");
+  int on_gpu = gpu || ran_on_cuda(rs);
+  char *driver = on_gpu ? mtext(m, "driver", "gpu_driver", "cuda_driver") : NULL;
+  char *cuda = on_gpu ? mtext(m, "cuda", "cuda_version", "cuda_runtime") : NULL;
   StrBuf v = {0};
   if (gpu) sb_append(&v, gpu);
   else if (cpu) sb_append(&v, cpu);
@@ -227,6 +236,7 @@ static TableFn table_fn(const char *name) {
   if (strcmp(name, "improvement") == 0) return table_improvement;
   if (strcmp(name, "leaderboard") == 0) return table_leaderboard;
   if (strcmp(name, "verdict") == 0) return table_verdict;
+  if (strcmp(name, "kv_cost") == 0) return table_kv_cost;
   return NULL;
 }
 
@@ -247,11 +257,14 @@ static void phase_section(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd, 
     sb_printf(b, "*%s*\n\n---\n\n", line);
     return;
   }
+  int kv_asked = 0;
   for (int i = 0; i < pd->plan->n_reqs; i++) {
     const ReportReq *rq = &pd->plan->reqs[i];
     TableFn fn = strcmp(rq->kind, "table") == 0 ? table_fn(rq->name) : NULL;
     if (fn) fn(b, pd, rq, ctx);
+    kv_asked |= fn == table_kv_cost;
   }
+  if (!kv_asked && phase_shows_kv(pd)) table_kv_cost(b, pd, NULL, ctx);  // a cache policy ran: its cost
   StrBuf f = {0};
   phase_findings(&f, pd, ctx);
   if (f.len) sb_printf(b, "### %s\n\n%s\n", t->key_findings, f.data);

@@ -9,7 +9,7 @@
 #include "report_stats.h"
 
 // ---- cells and rows ----
-static void cell_text(const Cell *cell, const ReportText *t, char out[64]) {
+void report_cell_text(const Cell *cell, const ReportText *t, char out[64]) {
   if (cell->n_ok > 0) {
     rfmt_ppl(cell->mean, out);
     return;
@@ -110,9 +110,9 @@ void table_collapse(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const R
   sb_append(b, "|---|---:|---:|---|\n");
   for (int c = 0; c < pd->n_configs; c++) {
     char vb[64], vl[64], r[32];
-    if (lB >= 0) cell_text(phase_cell(pd, c, lB), t, vb);
+    if (lB >= 0) report_cell_text(phase_cell(pd, c, lB), t, vb);
     else snprintf(vb, sizeof vb, "%s", t->nothing_yet);
-    cell_text(phase_cell(pd, c, lL), t, vl);
+    report_cell_text(phase_cell(pd, c, lL), t, vl);
     double ratio = stat_ratio(cell_mean(pd, c, lL), cell_mean(pd, c, lB));
     rfmt_ratio(ratio, r);
     row_start(b, pd->configs[c].label);
@@ -145,7 +145,7 @@ void table_lengths(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Re
     row_start(b, pd->configs[c].label);
     for (int l = 0; l < pd->n_lengths; l++) {
       char v[64];
-      cell_text(phase_cell(pd, c, l), t, v);
+      report_cell_text(phase_cell(pd, c, l), t, v);
       row_cell(b, v, best_config_at(pd, l, 2) == c);
     }
     sb_append(b, "\n");
@@ -188,7 +188,7 @@ void table_seeds(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Repo
         rfmt_ppl(cell->mean, m);
         snprintf(v, sizeof v, "%s (n=1)", m);
       } else {
-        cell_text(cell, t, v);
+        report_cell_text(cell, t, v);
       }
       if (cell->n_ok > 0 && cell->n_ok + cell->n_oom + cell->n_error > cell->n_ok) {
         size_t n = strlen(v);  // some seeds failed: say how many ran
@@ -281,11 +281,11 @@ void table_improvement(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
       int improves = isfinite(imp) && imp > 0;
       char v[64];
       sb_printf(b, "| %ld |", pd->lengths[l]);
-      cell_text(phase_cell(pd, bc, l), t, v);
+      report_cell_text(phase_cell(pd, bc, l), t, v);
       row_cell(b, v, 0);
       for (int c = 0; c < pd->n_configs; c++) {
         if (!in_group(pd, &g, gi, c)) continue;
-        cell_text(phase_cell(pd, c, l), t, v);
+        report_cell_text(phase_cell(pd, c, l), t, v);
         row_cell(b, v, improves && c == best);
       }
       if (!isfinite(base) || best < 0) {
@@ -352,10 +352,10 @@ void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
     rfmt_md_escape(b, pd->configs[c].label);
     sb_append(b, " |");
     if (show_base) {
-      cell_text(phase_cell(pd, c, lB), t, v);
+      report_cell_text(phase_cell(pd, c, lB), t, v);
       row_cell(b, v, 0);
     }
-    cell_text(phase_cell(pd, c, lL), t, v);
+    report_cell_text(phase_cell(pd, c, lL), t, v);
     row_cell(b, v, i == 0 && isfinite(m));
     if (!isfinite(m)) snprintf(vs, sizeof vs, "%s", t->nothing_yet);
     else if (i == 0) snprintf(vs, sizeof vs, "✅");

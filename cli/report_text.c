@@ -102,6 +102,22 @@ static const ReportText EN = {
     .n_param_unknown = "Parameter '%s' is not swept in this phase.",
     .n_no_data = "no data",
     .nothing_yet = "—",
+    .tbl_kv = "KV cache: memory and speed vs full",
+    .col_kv_budget = "KV budget (tokens)",
+    .col_kv_peak = "Peak KV (tokens)",
+    .col_kv_mem = "Peak KV memory",
+    .col_kv_saved = "Saved vs full",
+    .col_kv_tps = "tokens/s",
+    .col_kv_speed = "Speed vs full",
+    .n_kv_def = "Saved = the full cache's KV bytes at that length − the peak; speed vs full = tokens/s ÷ "
+                "the tokens/s of the full-cache job with the same spec but the cache.",
+    .n_kv_seeds = "Rows with several seeds show means; each seed is paired with its own full-cache job.",
+    .n_kv_no_full = "Speed vs full is - at %s tokens: no full-cache job with the same spec but the cache.",
+    .n_kv_full_failed = "Speed vs full is - at %s tokens: the full-cache job with the same spec did not "
+                        "finish (OOM or error).",
+    .f_kv = "**%s** at %s: KV %s tokens%s%s",
+    .f_kv_mem = " (-%s memory)",
+    .f_kv_speed = ", %s the full cache's tokens/s",
 };
 
 static const ReportText ZH = {
@@ -197,6 +213,20 @@ static const ReportText ZH = {
     .n_param_unknown = "参数 '%s' 在该阶段未扫描。",
     .n_no_data = "无数据",
     .nothing_yet = "—",
+    .tbl_kv = "KV 缓存: 相对全缓存的内存与速度",
+    .col_kv_budget = "KV 预算 (token)",
+    .col_kv_peak = "KV 峰值 (token)",
+    .col_kv_mem = "KV 峰值内存",
+    .col_kv_saved = "相对全缓存节省",
+    .col_kv_tps = "token/s",
+    .col_kv_speed = "相对全缓存速度",
+    .n_kv_def = "节省 = 该长度下全缓存的 KV 字节数 − 峰值; 相对全缓存速度 = token/s ÷ 除缓存外规格相同的全缓存任务的 token/s。",
+    .n_kv_seeds = "多个种子的行为均值; 每个种子与其自己的全缓存任务配对。",
+    .n_kv_no_full = "%s token 处相对全缓存速度为 -: 没有除缓存外规格相同的全缓存任务。",
+    .n_kv_full_failed = "%s token 处相对全缓存速度为 -: 规格相同的全缓存任务未完成 (OOM 或错误)。",
+    .f_kv = "**%s** 在 %s: KV %s 个 token%s%s",
+    .f_kv_mem = " (内存 -%s)",
+    .f_kv_speed = ", 速度为全缓存的 %s",
 };
 
 const ReportText *report_text(const char *lang) {

@@ -15,7 +15,8 @@ static const char *const AXES[] = {"model", "dataset", "rope", "cache", "length"
                                    "seed",  "dtype",   "device", "train"};
 static const char *const DTYPES[] = {"bf16", "fp16", "fp32"};
 static const char *const PROTOCOLS[] = {"chunks", "random", "sliding", "half", "decode"};
-static const char *const TABLES[] = {"collapse", "lengths", "seeds", "improvement", "leaderboard", "verdict"};
+static const char *const TABLES[] = {"collapse", "lengths", "seeds", "improvement", "leaderboard", "verdict",
+                                     "kv_cost"};
 static const char *const PLOTS[] = {"ppl_vs_length", "collapse_vs_length", "nll_vs_position",
                                     "ppl_vs_param", "rope_spectrum", "loss_curve"};
 static const char *const REPORT_KEYS[] = {"table", "plot", "at", "baseline", "param"};

@@ -17,6 +17,7 @@ expect_true "results are only read" test "$before" = "$(snapshot "$FIX")"
 has() { grep -qF -- "$2" "$1"; }
 expect_true "header: title" has "$MD" "# Long-context RoPE experiments from the lab notes"
 expect_true "header: device" has "$MD" "NVIDIA A100 95GB"
+expect_true "header: a GPU run names driver and CUDA" has "$MD" "**Device**: NVIDIA A100 95GB · driver 550.54.15 · CUDA 12.4"
 expect_true "header: commit" has "$MD" "commit 0123456789ab"
 expect_true "header: reproduce" has "$MD" '`bench run suites/lab_notes.yaml`'
 expect_true "header: suite checksum" has "$MD" "$(sha256sum "$FIX/suite.yaml" | cut -c1-64)"
