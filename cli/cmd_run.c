@@ -9,8 +9,9 @@
 // result exists with status ok is not run again unless --fresh; failed jobs run again. After the
 // last job `bench report` regenerates the report in a child process; its failure is a warning.
 //
-// Environment: BENCH_MEM_LIMIT (e.g. 48G) caps each worker's address space, so an allocation
-// beyond it fails as the job's oom instead of waking the kernel's OOM killer; BENCH_STOP_GRACE
+// Environment: BENCH_MEM_LIMIT (e.g. 48G) caps each CPU worker's address space, so an allocation
+// beyond it fails as the job's oom instead of waking the kernel's OOM killer (GPU workers are not
+// capped: the CUDA driver maps device memory into the address space); BENCH_STOP_GRACE
 // (seconds, default 30) is how long running jobs may finish after SIGINT/SIGTERM;
 // BENCH_JOB_STALL_S (seconds, default none) kills a job that finishes no window for that long and
 // records it crashed, so a hung job cannot hold up the rest of a night run.
@@ -82,7 +83,7 @@ const char cmd_run_help[] =
     "Exit status: 0 all ok, 1 some job failed, 2 bad input (nothing run), 130/143 stopped.\n"
     "\n"
     "environment:\n"
-    "  BENCH_MEM_LIMIT=48G   cap each worker's memory, so a job beyond it fails as oom\n"
+    "  BENCH_MEM_LIMIT=48G   cap each CPU worker's memory, so a job beyond it fails as oom\n"
     "  BENCH_STOP_GRACE=S    seconds the running job may finish after SIGINT/SIGTERM (30)\n"
     "  BENCH_JOB_STALL_S=S   kill and record crashed a job that finishes no window for S seconds\n";
 

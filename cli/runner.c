@@ -323,7 +323,9 @@ static int spawn(Sup *s, Lane *ln, const ModelDef *model, const char *device) {
     signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);  // the supervisor died before the line above
-    apply_mem_limit(c->mem_limit);
+    // The CUDA driver maps the device's memory into the address space: a GPU worker under
+    // RLIMIT_AS could not even open its device, so only CPU workers are capped.
+    if (strncmp(device, "cuda", 4) != 0) apply_mem_limit(c->mem_limit);
     WorkerSpec w = {c, model, device, s->threads, cmd[0], evt[1]};
     s->child_exit = worker_main(&w);
     close(cmd[0]);

@@ -65,7 +65,7 @@ typedef struct {
   int shard_i, shard_n;
   double started;            // wall time
   double stop_grace_s;       // after a stop signal, how long running jobs may go on
-  size_t mem_limit;          // address-space limit of each worker (RLIMIT_AS); 0: none
+  size_t mem_limit;          // address-space limit of each CPU worker (RLIMIT_AS); 0: none
   double stall_s;            // a job silent this long (no window finished) is killed; 0: never
   int gpu_runs;              // jobs may run on a GPU (cmd_run.c: ENGINE_RUNS_ON_GPU); 0: a job
                              // whose device is cuda fails with the reason

@@ -199,6 +199,7 @@ static int run_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, WorkerEngine 
   const Engine *eng;
   *train_rec = NULL;
   if (job_engine(ld, tj, we, j, prog, &model, &eng, train_rec, err) != 0) return -1;
+  send_event(prog->fd, "prog %ld 0 0 0 0", prog->index);  // alive after a weights upload (stall_s)
   if (fault_has(f, "oom", j->id))
     return err_set(err, "out of memory: injected by BENCH_FAULT for job %s (test hook)", j->id);
   if (fault_has(f, "device-error", j->id))

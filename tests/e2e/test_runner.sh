@@ -277,16 +277,21 @@ expect_rc "unusable device: run completes" 1 env BENCH_FAULT=engine-fail:cpu "$B
 expect_true "unusable device: 4 errors" test "$(grep -l '"error": "cpu: cannot open the device: injected' dead/jobs/*.json | wc -l)" -eq 4
 expect_true "unusable device: finished" grep -q "finished: 0 ok, 4 failed" dead/run.log
 
-# GPU devices: while GPU runs are off, refused before anything runs; a job a suite pins to cuda
-# fails with the reason and the others run. Where no GPU can be used, enabling GPU runs
-# (BENCH_ENABLE_CUDA=1) still refuses --device cuda before anything runs, and `auto` stays the CPU.
-expect_err "cuda: off" "device 'cuda': this bench runs jobs on the CPU only" "$BENCH" run suite.yaml --device cuda --results cu
-expect_true "cuda: nothing written" test ! -e cu
+# GPU devices. While GPU runs are off (ENGINE_RUNS_ON_GPU 0, which `bench run --help` shows): refused
+# before anything runs, and a job a suite pins to cuda fails with the reason, without a worker,
+# while the others run. Where no GPU can be used, with GPU runs on (the switch, or
+# BENCH_ENABLE_CUDA=1): --device cuda refused before anything runs, `auto` stays the CPU, and a
+# pinned job fails with the engine's reason.
 sed -e 's/^  - id: seeds$/  - id: pinned\n    device: cuda\n    lengths: [32]\n  - id: seeds/' suite.yaml > pinned.yaml
-expect_rc "pinned cuda: run completes" 1 "$BENCH" run pinned.yaml --only chunks,pinned --results pinned
-expect_true "pinned cuda: job error with the reason" grep -q "device 'cuda:0': this bench runs jobs on the CPU only" pinned/jobs/*.json
-expect_true "pinned cuda: recorded on cuda:0" grep -q '"device": "cuda:0"' pinned/jobs/*.json
-expect_true "pinned cuda: the others ok" test "$(grep -l '"status": "ok"' pinned/jobs/*.json | wc -l)" -eq 4
+if "$BENCH" run --help | grep -q "(this bench: the CPU)"; then
+  expect_err "cuda: off" "device 'cuda': this bench runs jobs on the CPU only" "$BENCH" run suite.yaml --device cuda --results cu
+  expect_true "cuda: nothing written" test ! -e cu
+  expect_rc "pinned cuda: run completes" 1 "$BENCH" run pinned.yaml --only chunks,pinned --results pinned
+  expect_true "pinned cuda: job error with the reason" grep -q "device 'cuda:0': this bench runs jobs on the CPU only" pinned/jobs/*.json
+  expect_true "pinned cuda: recorded on cuda:0" grep -q '"device": "cuda:0"' pinned/jobs/*.json
+  expect_true "pinned cuda: no worker for it" test -z "$(grep 'started on cuda' pinned/run.log)"
+  expect_true "pinned cuda: the others ok" test "$(grep -l '"status": "ok"' pinned/jobs/*.json | wc -l)" -eq 4
+fi
 if ! nvidia-smi -L 2>/dev/null | grep -q GPU; then
   expect_err "cuda enabled, no GPU: refused" "device 'cuda'" env BENCH_ENABLE_CUDA=1 "$BENCH" run suite.yaml --device cuda --results cu
   expect_true "cuda enabled, no GPU: the reason" grep -qE "no CUDA GPU is usable on this machine|built without CUDA" <<<"$ERR"
