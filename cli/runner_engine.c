@@ -51,11 +51,15 @@ int worker_engine_get(WorkerEngine *we, const Model *m, const char *key, DType d
   int rc = we->open_fault ? err_set(err, "%s: %s", we->device, we->open_fault)
                           : engine_open(&we->e, m, we->device, dtype, err);
   if (rc != 0) {
-    // memory may be there for the next job (a smaller model or dtype); anything else is the device
-    if (!is_oom(err->msg)) snprintf(we->unusable, sizeof we->unusable, "%s", err->msg);
+    // Memory may be there for the next job (a smaller model or dtype). Anything else is the
+    // device: where it opened before in this process, a fresh process may still open it;
+    // otherwise it is unusable here.
+    if (is_oom(err->msg)) return -1;
+    if (we->opened) we->replace = 1;
+    else snprintf(we->unusable, sizeof we->unusable, "%s", err->msg);
     return -1;
   }
-  we->open = 1;
+  we->open = we->opened = 1;
   we->key = xstrdup(key);
   we->dtype = dtype;
   if (we->e.gpu >= 0) {
@@ -69,7 +73,7 @@ int worker_engine_get(WorkerEngine *we, const Model *m, const char *key, DType d
 }
 
 EngineAfter worker_engine_failed(WorkerEngine *we, const char *msg) {
-  if (!we->open) return ENGINE_KEPT;
+  if (!we->open) return we->replace ? ENGINE_REPLACE : ENGINE_KEPT;
   const char *dev = we->e.device;
   int device_error = strstr(msg, "needs a fresh process") != NULL;
   if (!device_error && is_oom(msg)) {

@@ -28,15 +28,19 @@ int worker_main(const WorkerSpec *w);
 //                   is to be replaced (a CUDA context that failed cannot be trusted; a fresh
 //                   process gets a new one)
 //   anything else   (a dataset too short, a bad RoPE) leaves the engine open
-// An engine that cannot be opened for another reason than memory (no such GPU, GPU runs not
-// enabled, a device that does not answer) fails that job and every later job of the worker with
-// the same message: the device is unusable here, and the run goes on.
+// An engine that cannot be reopened for another reason than memory, on a device that opened
+// before in this process, fails that job and the worker is to be replaced as after a device error.
+// An engine that cannot be opened at all (no such GPU, GPU runs not enabled, a device that does not
+// answer a fresh process) fails that job and every later job of the worker with the same message:
+// the device is unusable here, and the run goes on.
 typedef struct {
   char device[DEVICE_NAME_MAX];  // the worker's device: "cpu" or "cuda:N"
   int gpu_runs;                  // jobs may run on a GPU (RunnerConfig.gpu_runs)
   const char *open_fault;        // test hook: opening fails with this message; NULL: never
   Engine e;
   int open;
+  int opened;                    // an engine was open in this process before
+  int replace;                   // reopening failed where it had worked: replace the worker
   char *key;                     // the open engine's model: "model:NAME" or "train:ID"
   DType dtype;
   char unusable[BENCH_ERR_MAX];  // non-empty: the device could not be opened; every job fails so

@@ -1,8 +1,9 @@
-// test_runner_engine.c — the worker's engine (runner_internal.h, runner_engine.c) on the CPU: opened
-// once per (model, dtype) and reused, reopened when either changes; closed after running out of
-// memory and reopened for the next job; a device error asks for a fresh worker; a device that
-// cannot be opened fails every later job with the reason; GPU jobs refused while GPU runs are off
-// and on a machine without a GPU. And the run order that keeps an engine's jobs together.
+// test_runner_engine.c — the worker's engine (runner_internal.h, runner_engine.c) on the CPU:
+// opened once per (model, dtype) and reused, reopened when either changes; closed after running
+// out of memory and reopened for the next job; a device error, or a reopening that fails, asks for
+// a fresh worker; a device that cannot be opened at all fails every later job with the reason;
+// GPU jobs refused while GPU runs are off and on a machine without a GPU. And the run order that
+// keeps an engine's jobs together.
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,11 @@ TEST(engine_after_a_failed_job) {
   EXPECT_INT_EQ(we.open, 0);
   // nothing open: nothing to do
   EXPECT_INT_EQ(worker_engine_failed(&we, "out of memory: x"), ENGINE_KEPT);
+  // a device that opened before in this process and now cannot: a fresh worker may open it
+  we.open_fault = "cannot open the device: test";
+  EXPECT_INT_EQ(worker_engine_get(&we, &m, "model:m", DTYPE_F32, &e, &err), -1);
+  EXPECT_STR_EQ(we.unusable, "");
+  EXPECT_INT_EQ(worker_engine_failed(&we, err.msg), ENGINE_REPLACE);
   worker_engine_close_unless(&we, NULL);
   rm_free(&m);
 }
