@@ -217,16 +217,25 @@ static void expect_budget_kept(const Model *m, const char *json, long prefill, l
       if (decode_prefill(&d, b, tokens + b * 100, prefill, &err) != 0)
         TEST_FAIL_AT("prefill: %s", err.msg);
     EXPECT_INT_EQ(d.prefill_keys, prefill);
+    long *pos = xmalloc(sizeof(long) * (size_t)cap), *pos0 = xmalloc(sizeof(long) * (size_t)cap);
     for (long t = prefill; t < prefill + steps; t++) {
       int32_t tok[B] = {tokens[t], tokens[100 + t]}, tgt[B] = {tokens[t + 1], tokens[101 + t]};
       for (int b = 0; b < B; b++)
         for (int l = 0; l < m->config.n_layers; l++) {
-          long held = d.caches[b].len[l];
+          long held = kv_store_len(&d.cache, b, l);
           // the step's query sits at slot `held`; in cache mode that is its position
           if (held > p.budget - 1) TEST_FAIL_AT("%s: %ld slots held before step %ld", json, held, t);
-          for (int g = 0; g < m->config.n_kv_heads; g++)
-            for (long s = 0; s < held; s++)
-              if (kv_store_pos(&d.caches[b], l, g)[s] >= t) TEST_FAIL_AT("future token held");
+          for (int g = 0; g < m->config.n_kv_heads; g++) {
+            kv_store_positions(&d.cache, b, l, g, pos);
+            for (long s = 0; s < held; s++) {
+              if (pos[s] >= t) TEST_FAIL_AT("future token held");
+              if (s > 0 && pos[s] <= pos[s - 1]) TEST_FAIL_AT("slots out of order");
+            }
+            // without scores every layer and kv head of a sequence holds the same tokens
+            if (l == 0 && g == 0) memcpy(pos0, pos, sizeof(long) * (size_t)held);
+            if (p.ops->score == KV_SCORE_NONE && memcmp(pos, pos0, sizeof(long) * (size_t)held))
+              TEST_FAIL_AT("%s: layer %d kv head %d holds other tokens than layer 0", json, l, g);
+          }
         }
       float nll[B];
       uint8_t ok[B];
@@ -235,6 +244,8 @@ static void expect_budget_kept(const Model *m, const char *json, long prefill, l
     }
     EXPECT_INT_EQ(d.peak_keys, p.budget);
     decode_free(&d);
+    free(pos);
+    free(pos0);
   }
   rm_rope_free(&rope);
   json_decref(spec);
