@@ -69,7 +69,9 @@ const char *kv_policy_type(const KVPolicy *p) { return p->ops->type; }
 
 long kv_policy_keep(const KVPolicy *p) { return p->budget > 0 ? p->budget - 1 : -1; }
 
-int kv_policy_observes(const KVPolicy *p) { return p->ops->score != KV_SCORE_NONE && p->observe != 0; }
+int kv_policy_observes(const KVPolicy *p) {
+  return p->ops->score != KV_SCORE_NONE && p->observe != 0;
+}
 
 // ---- the store ----
 size_t kv_bytes(int n_layers, int n_kv_heads, int head_dim, long tokens, size_t elem) {
@@ -104,7 +106,8 @@ static int dev_reserve(const Backend *be, void **p, size_t *have, size_t bytes, 
   size_t want = bytes + bytes / 2;
   *p = be->alloc(want);
   *have = *p ? want : 0;
-  if (!*p) return err_set(err, "out of memory: %.1f MiB of kv cache bookkeeping", bytes / 1048576.0);
+  if (!*p)
+    return err_set(err, "out of memory: %.1f MiB of kv cache bookkeeping", bytes / 1048576.0);
   return 0;
 }
 
@@ -215,7 +218,8 @@ static int moves_flush(KVStore *s, BenchErr *err) {
   KVMoves *m = s->moves;
   const Backend *be = s->be;
   if (m->n_groups == 0) return 0;
-  size_t rb = 3 * (size_t)m->n_runs * sizeof(int64_t), gb = ((size_t)m->n_groups + 1) * sizeof(int64_t);
+  size_t rb = 3 * (size_t)m->n_runs * sizeof(int64_t);
+  size_t gb = ((size_t)m->n_groups + 1) * sizeof(int64_t);
   if (dev_reserve(be, (void **)&m->d_runs, &m->d_runs_bytes, rb, err) ||
       dev_reserve(be, (void **)&m->d_groups, &m->d_groups_bytes, gb, err))
     return -1;

@@ -173,7 +173,8 @@ __global__ void __launch_bounds__(DA_WARPS * 32)
 #pragma unroll
       for (int r = 0; r < DA_HPW; r++) {
         bool vis = lane < nk && warp * DA_HPW + r < nh && l[r] > 0;
-        ws[(warp * DA_HPW + r) * DA_BK + lane] = vis ? (float)(acc_exp(s[r] * scale - m[r]) * inv[r]) : 0.0f;
+        Acc w = vis ? acc_exp(s[r] * scale - m[r]) * inv[r] : (Acc)0;
+        ws[(warp * DA_HPW + r) * DA_BK + lane] = (float)w;
       }
       __syncthreads();
       if (threadIdx.x < nk) {
@@ -338,10 +339,13 @@ static void dispatch_sums(float *score, const float *q, const float *k, const in
                           long T, long obs, int H, int K, int D, Acc scale, long window,
                           int accumulate) {
   int dpl = (D + 31) / 32;
-  if (dpl <= 1) launch_sums<1, Acc>(score, q, k, row0, T, obs, H, K, D, scale, window, accumulate);
-  else if (dpl <= 2) launch_sums<2, Acc>(score, q, k, row0, T, obs, H, K, D, scale, window, accumulate);
-  else if (dpl <= 4) launch_sums<4, Acc>(score, q, k, row0, T, obs, H, K, D, scale, window, accumulate);
-  else launch_sums<8, Acc>(score, q, k, row0, T, obs, H, K, D, scale, window, accumulate);
+#define WS_LAUNCH(N) \
+  launch_sums<N, Acc>(score, q, k, row0, T, obs, H, K, D, scale, window, accumulate)
+  if (dpl <= 1) WS_LAUNCH(1);
+  else if (dpl <= 2) WS_LAUNCH(2);
+  else if (dpl <= 4) WS_LAUNCH(4);
+  else WS_LAUNCH(8);
+#undef WS_LAUNCH
 }
 
 extern "C" void cuda_attention_weight_sums(float *score, const float *q, const float *k,
