@@ -6,7 +6,9 @@
 //
 // Why the ops table and not a separate device forward: every op of backend.h already takes
 // backend memory and shapes, and the forward (forward.c) only sequences them, so one forward,
-// one KV cache and one block interface serve both devices; what differs (weight dtype, errors
+// one KV cache and one block interface serve both devices (the decode protocol and its cache
+// policies too: decode.c and kvcache.c over the KV-cache ops, kernels/kv_cache.cu and
+// kernels/decode_attention.cu); what differs (weight dtype, errors
 // raised asynchronously) is in the table: weight_dtype, weights_upload, sync.
 //
 // Weights on the device: one allocation; matrices in the table's dtype, norm weights and biases
@@ -24,7 +26,9 @@
 #include "attention.cuh"
 #include "convert.cuh"
 #include "cuda_mem.cuh"
+#include "decode_attention.cuh"
 #include "embedding.cuh"
+#include "kv_cache.cuh"
 #include "lm_head.cuh"
 #include "matmul.cuh"
 #include "norm.cuh"
@@ -205,6 +209,12 @@ static int cuda_set_threads(int threads) {
       .gelu = cuda_gelu,                                                                         \
       .add = cuda_add,                                                                           \
       .lm_head_nll = cuda_lm_head_nll_##SUFFIX,                                                  \
+      .kv_append = cuda_kv_append,                                                               \
+      .kv_move = cuda_kv_move,                                                                   \
+      .kv_argmin = cuda_kv_argmin,                                                               \
+      .kv_gather = cuda_kv_gather,                                                               \
+      .decode_attention = cuda_decode_attention,                                                 \
+      .attention_weight_sums = cuda_attention_weight_sums,                                       \
   };
 
 CUDA_DTYPE_OPS(f32, DTYPE_F32)

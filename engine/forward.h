@@ -54,9 +54,13 @@ int forward_score_window(const Model *m, const RopeTable *rope, const int32_t *t
 
 // ---- Block interface: prefill is one block; decoding reads more blocks against the cache ----
 
+// Where things are: the cache, the activations and the scratch below are backend memory (the
+// device under CUDA); the host passes token ids and positions in (uploads) and gets NLLs and
+// argmax back (downloads). The decode protocol keeps its caches under a policy in kvcache.h's
+// KVStore, also in backend memory, and runs its layers through the same ops (decode.h).
+//
 // Keys (after RoPE) and values of the tokens read so far, per layer, in reading order:
-// slot s holds the s-th token read. A cache policy may drop slots (keeping the order) between
-// blocks; attention then runs over the slots held.
+// slot s holds the s-th token read; attention runs over the slots held.
 typedef struct {
   const Backend *be;
   int n_layers, n_kv_heads, head_dim;  // L, K, D
@@ -69,7 +73,7 @@ int kv_cache_init(KVCache *c, const Backend *be, const ModelConfig *cfg, long ca
                   BenchErr *err);
 void kv_cache_free(KVCache *c);
 
-// Activations and scratch for blocks of up to max_block tokens (backend memory).
+// Activations and scratch for blocks of up to max_block tokens (backend memory, but argmax_host).
 typedef struct {
   const Model *model;
   const ModelWeights *w;    // weights as the backend reads them

@@ -5,8 +5,9 @@
 # 1. binaries: build/gpu-bundle (made elsewhere by `make gpu-bundle`, carried along) when its
 #    binaries load here, else `make gpu-test` here;
 # 2. test_kernels: every kernel against its CPU twin (kernels.txt);
-# 3. test_parity_gpu: CUDA vs CPU engine per architecture × dtype × RoPE variant × cache policy,
-#    a longer window, out of memory, and transformers' parity fixtures (parity.md);
+# 3. test_parity_gpu: CUDA vs CPU engine per architecture × dtype × RoPE variant, the decode
+#    protocol per architecture × dtype × cache policy, a longer window, out of memory, and
+#    transformers' parity fixtures (parity.md);
 # 4. hf_compare.py: transformers on the same GPU (transformers.md);
 # 5. bench_run_parity.sh: `bench run` end to end on cuda against the same suite on the CPU, every
 #    protocol in fp32 and bf16, ppl per job (run.md). `bench run` uses a GPU only once

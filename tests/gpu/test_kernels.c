@@ -6,12 +6,13 @@
 // expf vs the CPU's polynomial exp); bf16/fp16 products are checked two ways: against the CPU on
 // the same rounded inputs (tight: only summation order differs, relative to Σ|terms|) and against
 // the unrounded fp32 product (loose: the rounding itself). fp64 mode against the CPU's fp64 mode
-// at 1e-6. Conversions bit for bit.
+// at 1e-6. Conversions bit for bit. The decode protocol's KV-cache kernels: kernels_kv.h.
 // Legend: T rows, Cin inputs, N outputs, C channels, V vocab, H/K heads, D head dim, R rotary dims.
 #include <stdint.h>
 
 #include "backend.h"
 #include "gpu_check.h"
+#include "kernels_kv.h"
 #include "lm_head.cuh"
 #include "safetensors.h"
 
@@ -455,6 +456,7 @@ int main(int argc, char **argv) {
   test_attention(&r);
   test_elementwise(&r);
   test_lm_head(&r);
+  test_kv_kernels(&r);
   test_failures();
   printf("kernels: peak device memory %.1f MiB\n", cuda_mem_peak() / 1048576.0);
   backend_cuda_close();
