@@ -148,24 +148,23 @@ static const TrainOps *ops_for(TrainCompute c) {
   }
 }
 
-// The device arenas: the host ones on the CPU; else params, grads, moments and (bf16) the
-// products' copy in the device's memory.
+// The device arenas: the host ones on the CPU; else params, grads and moments in the device's
+// memory. The products' copy is separate wherever its element type differs (bf16).
 static int device_arenas(Trainer *t, BenchErr *err) {
   const TrainOps *o = t->ops;
-  if (!o->on_device) {
+  size_t bytes = t->n_params * o->param_size;
+  int separate = o->mat_size != o->param_size;
+  if (o->on_device) {
+    t->d_params = o->alloc(bytes);
+    t->d_grads = o->alloc(bytes);
+    t->d_m = o->alloc(bytes);
+    t->d_v = o->alloc(bytes);
+  } else {
     t->d_params = t->params;
     t->d_grads = t->grads;
     t->d_m = t->adam_m;
     t->d_v = t->adam_v;
-    t->d_mat = t->params;
-    return 0;
   }
-  size_t bytes = t->n_params * o->param_size;
-  int separate = o->mat_size != o->param_size;
-  t->d_params = o->alloc(bytes);
-  t->d_grads = o->alloc(bytes);
-  t->d_m = o->alloc(bytes);
-  t->d_v = o->alloc(bytes);
   t->d_mat = separate ? o->alloc(t->n_params * o->mat_size) : t->d_params;
   if (!t->d_params || !t->d_grads || !t->d_m || !t->d_v || !t->d_mat)
     return err_set(err, "out of memory: %zu parameters with gradients, AdamW moments%s need "
@@ -177,10 +176,11 @@ static int device_arenas(Trainer *t, BenchErr *err) {
 
 static void free_device_arenas(Trainer *t) {
   const TrainOps *o = t->ops;
-  if (!o || !o->on_device) return;
-  void *p[5] = {t->d_params, t->d_grads, t->d_m, t->d_v,
-                t->d_mat != t->d_params ? t->d_mat : NULL};
-  for (int i = 0; i < 5; i++)
+  if (!o) return;
+  if (t->d_mat && t->d_mat != t->d_params) o->free(t->d_mat);
+  if (!o->on_device) return;
+  void *p[4] = {t->d_params, t->d_grads, t->d_m, t->d_v};
+  for (int i = 0; i < 4; i++)
     if (p[i]) o->free(p[i]);
 }
 
@@ -213,10 +213,10 @@ int trainer_init_on(Trainer *t, const TrainConfig *cfg, const RopeTable *rope,
   if (rope->rotary_dims != t->head_dim)
     return err_set(err, "rope table rotates %d dims but the head dim is %d", rope->rotary_dims,
                    t->head_dim);
-  t->ops = ops_for(dev->compute);
-  if (!t->ops)
-    return err_set(err, "%s training: this bench was built without CUDA (nvcc was not found "
-                   "when it was built)", train_compute_name(dev->compute));
+  int cuda = dev->compute == TRAIN_CUDA_F32 || dev->compute == TRAIN_CUDA_BF16;
+  if (!dev->ops && cuda && train_ops_cuda_ready(err) != 0)
+    return err_prefix(err, "%s training", train_compute_name(dev->compute));
+  t->ops = dev->ops ? dev->ops : ops_for(dev->compute);
   t->threads = backend_cpu()->set_threads(train_threads(cfg->threads));
   layout(t);
   size_t T = (size_t)cfg->seq_len, half = (size_t)t->head_dim / 2, el = t->fp64 ? 8 : 4;
@@ -285,12 +285,13 @@ int trainer_to_host(Trainer *t, BenchErr *err) {
 
 int trainer_to_device(Trainer *t, BenchErr *err) {
   const TrainOps *o = t->ops;
-  if (!o->on_device) return 0;
-  size_t bytes = t->n_params * o->param_size;
-  o->upload(t->d_params, t->params, bytes);
-  o->upload(t->d_grads, t->grads, bytes);
-  o->upload(t->d_m, t->adam_m, bytes);
-  o->upload(t->d_v, t->adam_v, bytes);
+  if (o->on_device) {
+    size_t bytes = t->n_params * o->param_size;
+    o->upload(t->d_params, t->params, bytes);
+    o->upload(t->d_grads, t->grads, bytes);
+    o->upload(t->d_m, t->adam_m, bytes);
+    o->upload(t->d_v, t->adam_v, bytes);
+  }
   if (t->d_mat != t->d_params) o->mat_refresh(t->ctx, t->d_mat, t->d_params, t->n_params);
   return o->sync(err);
 }

@@ -110,6 +110,8 @@ typedef struct {
 // final norm, then lm_head when untied.
 enum { TT_ATTN_NORM, TT_Q, TT_K, TT_V, TT_O, TT_MLP_NORM, TT_GATE, TT_UP, TT_DOWN, TT_PER_LAYER };
 
+struct TrainOps;
+
 // Where and in which precision a trainer computes (train_ops.h has the tables).
 typedef enum { TRAIN_CPU_F32, TRAIN_CPU_F64, TRAIN_CUDA_F32, TRAIN_CUDA_BF16 } TrainCompute;
 // "cpu-fp32", "cpu-fp64", "cuda-fp32", "cuda-bf16"
@@ -120,9 +122,9 @@ typedef struct {
   long seqs_per_pass;      // 0: the table's default (CPU: 1; CUDA: the batch, halved until the
                            // activations fit in 90% of the free device memory)
   int attention;           // TRAIN_ATTN_* (train_ops.h): CUDA attention kernels
+  const struct TrainOps *ops;  // a table other than the compute's own (tests: an emulation);
+                               // NULL: the compute's
 } TrainDevice;
-
-struct TrainOps;
 
 typedef struct {
   TrainConfig cfg;

@@ -93,7 +93,7 @@ typedef struct TrainOps {
   // The act-typed view of a stream buffer src[n]: src itself when the types agree, else dst
   // (act, n elements) filled with src rounded.
   const void *(*to_act)(void *ctx, void *dst, const void *src, size_t n);
-  // mat[n] = params[n] rounded (only called when mat is a separate copy).
+  // mat[n] = params[n] rounded (only called when mat is a separate copy; ctx may be NULL).
   void (*mat_refresh)(void *ctx, void *mat, const void *params, size_t n);
 
   // ---- forward and backward ----
@@ -160,7 +160,9 @@ typedef struct TrainOps {
 const TrainOps *train_ops_cpu_f32(void);
 const TrainOps *train_ops_cpu_f64(void);
 // The CUDA tables (train_cuda.c): act_bf16 picks cuda-bf16, else cuda-fp32. NULL when built
-// without CUDA. The device must be open (backend_cuda_open).
+// without CUDA. The device must be open (backend_cuda_open): train_ops_cuda_ready says so,
+// or -1 with err (also when built without CUDA).
 const TrainOps *train_ops_cuda(int act_bf16);
+int train_ops_cuda_ready(BenchErr *err);
 
 #endif
