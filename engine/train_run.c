@@ -146,7 +146,7 @@ static json_t *finish_record(const Trainer *t, json_t *state, long resumed_from)
   json_object_set_new(r, "gflops_per_s", json_real(tps * train_flops_per_token(c) / 1e9));
   json_object_set_new(r, "resumed_from", json_integer(resumed_from));
   json_object_set_new(r, "threads", json_integer(t->threads));
-  json_object_set_new(r, "compute", json_string(train_compute_name(t->compute)));
+  json_object_set_new(r, "compute", json_string(t->ops->name));
   json_object_set_new(r, "seqs_per_pass", json_integer(t->seqs_per_pass));
   return r;
 }
