@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "train_internal.h"
+#include "train_ops.h"
 
 static const char *schedule_name(TrainSchedule s) {
   return s == SCHED_COSINE ? "cosine" : s == SCHED_LINEAR ? "linear" : "constant";
