@@ -4,6 +4,7 @@
 #   make test    setup + build + unit, end-to-end, reference and sanitizer tests
 #   make fuzz    run each libFuzzer harness for a bounded time (FUZZ_SECONDS, default 60)
 #   make bench-tokenizer   tokenizer MB/s against HF tokenizers (scripts/bench_tokenizer.sh)
+#   make bench-train-gpu   CUDA trainer tokens/s and MFU on the 50.9M recipe (needs a GPU)
 
 CC       ?= cc
 NVCC     ?= $(shell command -v nvcc 2>/dev/null)
@@ -39,7 +40,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train gpu-test gpu-bundle
+.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train bench-train-gpu gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -156,6 +157,15 @@ $(REL)/bench_train: tests/bench/bench_train.c $(REL_OBJ) $(CU_OBJ)
 
 bench-train: all $(REL)/bench_train
 	@scripts/bench_train.sh $(BENCH_ARGS)
+
+# CUDA trainer benchmark on the 50.9M recipe (tokens/s, model FLOP/s, MFU; needs a GPU):
+# scripts/bench_train_gpu.sh [--steps N] [--attention auto|simple|flash] [--fp32]
+$(REL)/bench_train_gpu: tests/bench/bench_train_gpu.c $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-train-gpu: all $(REL)/bench_train_gpu
+	@scripts/bench_train_gpu.sh $(BENCH_ARGS)
 
 bench-tokenizer: setup-tests
 	@$(MAKE) --no-print-directory all

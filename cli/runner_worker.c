@@ -269,6 +269,7 @@ int worker_main(const WorkerSpec *w) {
     send_event(w->evt_fd, "load ok 0 0");
   }
   TrainJobs *tj = train_jobs_new(c->suite, c->dir, w->threads);
+  train_jobs_set_device(tj, w->device);
   long index;
   int attempt;
   while (read_command(w->cmd_fd, &index, &attempt)) {

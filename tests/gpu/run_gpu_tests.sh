@@ -8,6 +8,8 @@
 # 3. test_parity_gpu: CUDA vs CPU engine per architecture × dtype × RoPE variant × cache policy,
 #    a longer window, out of memory, and transformers' parity fixtures (parity.md);
 # 4. hf_compare.py: transformers on the same GPU (transformers.md);
+# 5. run_train_tests.sh: the CUDA trainer's kernels and steps against the CPU's, and its
+#    benchmark on the 50.9M recipe (train.md);
 # then SUMMARY.md with the machine and every table. Files go to $OUT (default build/gpu-out);
 # the per-token NLLs for step 4 stay in build/. Exit status 1 when any check failed.
 # The results worth keeping are SUMMARY.md, committed as tests/gpu/RESULTS-<gpu>.md.
@@ -95,6 +97,9 @@ else
   echo "(no parity fixtures: transformers comparison skipped)" >"$OUT/transformers.md"
 fi
 
+# ---- 5. training (one file: $OUT brings back 8 files at most) ----
+tests/gpu/run_train_tests.sh "$BIN" "$OUT/train.md" $QUICK || status=1
+
 {
   echo "# GPU test results"
   echo
@@ -107,6 +112,8 @@ fi
   echo '```'
   cat "$OUT/parity.md"
   cat "$OUT/transformers.md"
+  echo
+  cat "$OUT/train.md"
 } >"$OUT/SUMMARY.md"
 log "done: $OUT/SUMMARY.md (status $status)"
 exit $status
