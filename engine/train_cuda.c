@@ -46,9 +46,11 @@ typedef struct {
   float *nll;              // [cap] per row of the pass
   double *sum_partial;     // [TK_SUM_BLOCKS]
   double *scalars;         // [2]: NLL total, last Σ g²
-  float *logits;           // [lm_rows, V]
-  void *dlogits;           // [lm_rows, V] act (the logits themselves when act is fp32)
+  float *logits;           // [lm_rows, Vp]
+  void *dlogits;           // [lm_rows, Vp] act (the logits themselves when act is fp32)
   long lm_rows;
+  long Vp;                 // V rounded up to 8: the logits' row stride (16-byte rows for the
+                           // products that read them)
 } CudaTrainCtx;
 
 static size_t act_bytes(const CudaTrainCtx *c) { return c->act == DTYPE_BF16 ? 2 : 4; }
@@ -91,7 +93,8 @@ static void *ctx_new_as(const TrainDims *d, DType act, BenchErr *err) {
   int can_flash = tk_flash_supports(act, d->D);
   c->flash = d->attention == TRAIN_ATTN_SIMPLE ? 0 : can_flash;
   size_t cap = (size_t)c->cap, V = (size_t)d->V, U = cap < V ? cap : V;
-  long rows = (long)(LM_BLOCK_BYTES / (V * (4 + (act == DTYPE_BF16 ? 2 : 0))));
+  c->Vp = (long)(V + 7) / 8 * 8;
+  long rows = (long)(LM_BLOCK_BYTES / ((size_t)c->Vp * (4 + (act == DTYPE_BF16 ? 2 : 0))));
   rows = rows / 64 * 64;
   if (rows < 64) rows = 64;
   if (rows > c->cap) rows = c->cap;
@@ -106,8 +109,8 @@ static void *ctx_new_as(const TrainDims *d, DType act, BenchErr *err) {
   c->nll = cuda_alloc(cap * sizeof(float));
   c->sum_partial = cuda_alloc(TK_SUM_BLOCKS * sizeof(double));
   c->scalars = cuda_alloc(2 * sizeof(double));
-  c->logits = cuda_alloc((size_t)rows * V * sizeof(float));
-  c->dlogits = act == DTYPE_BF16 ? cuda_alloc((size_t)rows * V * 2) : c->logits;
+  c->logits = cuda_alloc((size_t)rows * c->Vp * sizeof(float));
+  c->dlogits = act == DTYPE_BF16 ? cuda_alloc((size_t)rows * c->Vp * 2) : c->logits;
   c->h_count = malloc((V + 1) * sizeof(int32_t));
   c->h_ids = malloc((U + 1) * sizeof(int32_t));
   c->h_starts = malloc((U + 2) * sizeof(int32_t));
@@ -273,13 +276,13 @@ static void ct_lm_head(void *vc, const void *h, const int32_t *tok, long n_seq, 
   for (long r0 = 0; r0 < n; r0 += c->lm_rows) {
     long rows = n - r0 < c->lm_rows ? n - r0 : c->lm_rows;
     const char *hb = (const char *)h + (size_t)r0 * C * ab;
-    tk_gemm(0, 1, rows, V, C, hb, C, W, C, c->act, 0.0f, c->logits, V, DTYPE_F32);
-    tk_cross_entropy(c->nll, c->dlogits, c->act, c->logits, tok, T, r0, rows, V, (float)gs,
-                     backward);
+    tk_gemm(0, 1, rows, V, C, hb, C, W, C, c->act, 0.0f, c->logits, c->Vp, DTYPE_F32);
+    tk_cross_entropy(c->nll, c->dlogits, c->act, c->logits, c->Vp, tok, T, r0, rows, V,
+                     (float)gs, backward);
     if (!backward) continue;
-    tk_gemm(0, 0, rows, C, V, c->dlogits, V, W, C, c->act, 0.0f, (float *)dh + (size_t)r0 * C, C,
-            DTYPE_F32);
-    tk_gemm(1, 0, V, C, rows, c->dlogits, V, hb, C, c->act, 1.0f, dW, C, DTYPE_F32);
+    tk_gemm(0, 0, rows, C, V, c->dlogits, c->Vp, W, C, c->act, 0.0f, (float *)dh + (size_t)r0 * C,
+            C, DTYPE_F32);
+    tk_gemm(1, 0, V, C, rows, c->dlogits, c->Vp, hb, C, c->act, 1.0f, dW, C, DTYPE_F32);
   }
   tk_sum_add(&c->scalars[0], c->nll, (size_t)n, c->sum_partial);
 }

@@ -24,14 +24,14 @@ __device__ __forceinline__ void lse_merge(float &m, float &s, float m2, float s2
 }
 
 template <typename G>
-__global__ void train_ce_kernel(float *nll, G *dlogits, const float *logits, const int32_t *tok,
-                                long T, long r0, int V, float gs, int backward) {
+__global__ void train_ce_kernel(float *nll, G *dlogits, const float *logits, long ld,
+                                const int32_t *tok, long T, long r0, int V, float gs, int backward) {
   __shared__ float sm[32], ss[32];
   __shared__ float target_logit, lse_all;
   long i = blockIdx.x, r = r0 + i;
   long s = r / T, p = r % T;
   int tg = tok[s * (T + 1) + p + 1];
-  const float *lg = logits + (size_t)i * V;
+  const float *lg = logits + (size_t)i * ld;
   if (threadIdx.x == 0) target_logit = lg[tg];  // read before any thread writes dlogits
   float m = -INFINITY, sum = 0;
   for (int j = threadIdx.x; j < V; j += blockDim.x) {
@@ -69,7 +69,7 @@ __global__ void train_ce_kernel(float *nll, G *dlogits, const float *logits, con
   __syncthreads();
   if (!backward) return;
   float l = lse_all;
-  G *d = dlogits + (size_t)i * V;
+  G *d = dlogits + (size_t)i * ld;
   for (int j = threadIdx.x; j < V; j += blockDim.x) {
     float g = expf(lg[j] - l) * gs;
     if (j == tg) g -= gs;
@@ -77,15 +77,15 @@ __global__ void train_ce_kernel(float *nll, G *dlogits, const float *logits, con
   }
 }
 
-extern "C" void tk_cross_entropy(float *nll, void *dlogits, DType t, const float *logits,
+extern "C" void tk_cross_entropy(float *nll, void *dlogits, DType t, const float *logits, long ld,
                                  const int32_t *tok, long T, long r0, long rows, int V, float gs,
                                  int backward) {
   if (rows <= 0) return;
   if (t == DTYPE_BF16)
-    train_ce_kernel<bf16><<<(unsigned)rows, CE_THREADS>>>(nll, (bf16 *)dlogits, logits, tok, T, r0,
-                                                          V, gs, backward);
+    train_ce_kernel<bf16><<<(unsigned)rows, CE_THREADS>>>(nll, (bf16 *)dlogits, logits, ld, tok, T,
+                                                          r0, V, gs, backward);
   else
-    train_ce_kernel<float><<<(unsigned)rows, CE_THREADS>>>(nll, (float *)dlogits, logits, tok, T,
-                                                           r0, V, gs, backward);
+    train_ce_kernel<float><<<(unsigned)rows, CE_THREADS>>>(nll, (float *)dlogits, logits, ld, tok,
+                                                           T, r0, V, gs, backward);
   cudaCheck(cudaGetLastError());
 }

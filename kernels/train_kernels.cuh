@@ -87,10 +87,12 @@ int tk_flash_bwd(void *dq, void *dk, void *dv, const void *dout, const float *Di
 
 // ---- cross-entropy of a block of logits (train_ce.cu) ----
 // For the rows r0 .. r0 + rows − 1 of a pass (row r = s·T + i, target tok[s·(T + 1) + i + 1]):
-// nll[r] = logsumexp(logits_r) − logits_r[target] (fp32, logits[rows, V] fp32); with backward,
-// dlogits[rows, V] (t; may be the logits themselves when t is fp32) = (softmax − onehot)·gs.
-void tk_cross_entropy(float *nll, void *dlogits, DType t, const float *logits, const int32_t *tok,
-                      long T, long r0, long rows, int V, float gs, int backward);
+// nll[r] = logsumexp(logits_r) − logits_r[target] (fp32, logits[rows, ld] fp32, V ≤ ld columns
+// used); with backward, dlogits[rows, ld] (t; may be the logits themselves when t is fp32) =
+// (softmax − onehot)·gs in the first V columns.
+void tk_cross_entropy(float *nll, void *dlogits, DType t, const float *logits, long ld,
+                      const int32_t *tok, long T, long r0, long rows, int V, float gs,
+                      int backward);
 
 #ifdef __cplusplus
 }
