@@ -9,7 +9,12 @@
 # 3. test_parity_gpu: CUDA vs CPU engine per architecture × dtype × RoPE variant × cache policy,
 #    a longer window, out of memory, and transformers' parity fixtures (parity.md);
 # 4. hf_compare.py: transformers on the same GPU (transformers.md);
-# 5. run_train_tests.sh: the CUDA trainer's kernels and steps against the CPU's, and its
+# 5. bench_run_parity.sh: `bench run` end to end on cuda against the same suite on the CPU, every
+#    protocol in fp32 and bf16, ppl per job (run.md). `bench run` uses a GPU only once
+#    ENGINE_RUNS_ON_GPU is 1 in cli/cmd_run.c; until then the environment variable
+#    BENCH_ENABLE_CUDA=1 turns GPU runs on for one command, which this step sets (flip the switch
+#    once this table passes on a GPU);
+# 6. run_train_tests.sh: the CUDA trainer's kernels and steps against the CPU's, and its
 #    benchmark on the 50.9M recipe (train.md);
 # then SUMMARY.md with the machine and every table. Files go to $OUT (default build/gpu-out);
 # the per-token NLLs for step 4 stay in build/. Exit status 1 when any check failed.
@@ -102,7 +107,14 @@ else
   echo "(no parity fixtures: transformers comparison skipped)" >"$OUT/transformers.md"
 fi
 
-# ---- 5. training (one file: $OUT brings back 8 files at most) ----
+# ---- 5. bench run on cuda vs the CPU ----
+BENCH=./bench
+[ "$BIN" = build/gpu-bundle/bin ] && [ -x "$BIN/bench" ] && BENCH=$BIN/bench
+log "bench run parity ($BENCH)"
+timeout 120 tests/gpu/bench_run_parity.sh "$BENCH" build/gpu-run cuda >"$OUT/run.md" 2>&1 || status=1
+grep -E 'FAIL|passed, [0-9]+ failed|run: exit' "$OUT/run.md"
+
+# ---- 6. training (one file: $OUT brings back 8 files at most) ----
 tests/gpu/run_train_tests.sh "$BIN" "$OUT/train.md" $QUICK || status=1
 
 {
@@ -117,6 +129,7 @@ tests/gpu/run_train_tests.sh "$BIN" "$OUT/train.md" $QUICK || status=1
   echo '```'
   cat "$OUT/parity.md"
   cat "$OUT/transformers.md"
+  cat "$OUT/run.md"
   echo
   cat "$OUT/train.md"
 } >"$OUT/SUMMARY.md"
