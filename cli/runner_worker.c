@@ -310,6 +310,7 @@ int worker_main(const WorkerSpec *w) {
     send_event(w->evt_fd, "load ok 0 0");
   }
   TrainJobs *tj = train_jobs_new(c->suite, c->dir, w->threads);
+  train_jobs_set_device(tj, w->device);
   WorkerEngine we;
   worker_engine_init(&we, w->device, c->gpu_runs);
   we.open_fault = engine_open_fault(&f, w->device);

@@ -2,7 +2,10 @@
 # gpu_bundle.sh DIR BINARY... — a bundle for a GPU machine that lacks this machine's packages:
 # the binaries (stripped) in DIR/bin and the shared libraries they load from outside the C
 # library and the CUDA toolkit (libyaml, jansson, OpenBLAS and its Fortran runtime, OpenMP, ...)
-# in DIR/lib. tests/gpu/run_gpu_tests.sh uses it when present (carry DIR along to the machine).
+# in DIR/lib, and the same as DIR.tar.gz (about a third of the size: the binaries share most of
+# their bytes). tests/gpu/run_gpu_tests.sh uses DIR when present and unpacks DIR.tar.gz when only
+# that is: carry the tarball along to the machine (with the working tree it stays under a
+# device call's 64 MiB).
 set -euo pipefail
 dir=$1
 shift
@@ -20,4 +23,5 @@ for b in "$@"; do ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'; done | s
     esac
     cp -L "$lib" "$dir/lib/"
   done
-echo "bench: GPU bundle in $dir ($(du -sh "$dir" | cut -f1)): $(ls "$dir/bin" | tr '\n' ' ')"
+tar -czf "$dir.tar.gz" -C "$(dirname "$dir")" "$(basename "$dir")"
+echo "bench: GPU bundle in $dir ($(du -sh "$dir" | cut -f1)) and $dir.tar.gz ($(du -sh "$dir.tar.gz" | cut -f1)): $(ls "$dir/bin" | tr '\n' ' ')"

@@ -2,8 +2,9 @@
 # run_gpu_tests.sh — the GPU tests, in one command on a machine with an NVIDIA GPU (Hopper or
 # Ampere: the kernels are built for sm_90a and sm_80), from the repository root:
 #     tests/gpu/run_gpu_tests.sh [--quick]
-# 1. binaries: build/gpu-bundle (made elsewhere by `make gpu-bundle`, carried along) when its
-#    binaries load here, else `make gpu-test` here;
+# 1. binaries: build/gpu-bundle (made elsewhere by `make gpu-bundle`, carried along, or unpacked
+#    here from a carried build/gpu-bundle.tar.gz) when its binaries load here, else
+#    `make gpu-test` here;
 # 2. test_kernels: every kernel against its CPU twin (kernels.txt);
 # 3. test_parity_gpu: CUDA vs CPU engine per architecture × dtype × RoPE variant, the decode
 #    protocol per architecture × dtype × cache policy, a longer window, out of memory, and
@@ -14,6 +15,8 @@
 #    ENGINE_RUNS_ON_GPU is 1 in cli/cmd_run.c; until then the environment variable
 #    BENCH_ENABLE_CUDA=1 turns GPU runs on for one command, which this step sets (flip the switch
 #    once this table passes on a GPU);
+# 6. run_train_tests.sh: the CUDA trainer's kernels and steps against the CPU's, and its
+#    benchmark on the 50.9M recipe (train.md);
 # then SUMMARY.md with the machine and every table. Files go to $OUT (default build/gpu-out);
 # the per-token NLLs for step 4 stay in build/. Exit status 1 when any check failed.
 # The results worth keeping are SUMMARY.md, committed as tests/gpu/RESULTS-<gpu>.md.
@@ -56,6 +59,10 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $(wheel_
   if [ -e "$d/libcublasLt.so.13" ] || [ -e "$d/libcudart.so.13" ]; then cuda_libs="$cuda_libs:$d"; fi
 done
 BIN=""
+if [ ! -x build/gpu-bundle/bin/test_kernels ] && [ -f build/gpu-bundle.tar.gz ]; then
+  log "unpacking build/gpu-bundle.tar.gz"
+  tar -xzf build/gpu-bundle.tar.gz -C build || log "could not unpack build/gpu-bundle.tar.gz"
+fi
 if [ -x build/gpu-bundle/bin/test_kernels ]; then
   export LD_LIBRARY_PATH="$PWD/build/gpu-bundle/lib$cuda_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   if ldd build/gpu-bundle/bin/test_kernels | grep -q "not found"; then
@@ -108,6 +115,9 @@ log "bench run parity ($BENCH)"
 timeout 120 tests/gpu/bench_run_parity.sh "$BENCH" build/gpu-run cuda >"$OUT/run.md" 2>&1 || status=1
 grep -E 'FAIL|passed, [0-9]+ failed|run: exit' "$OUT/run.md"
 
+# ---- 6. training (one file: $OUT brings back 8 files at most) ----
+tests/gpu/run_train_tests.sh "$BIN" "$OUT/train.md" $QUICK || status=1
+
 {
   echo "# GPU test results"
   echo
@@ -121,6 +131,8 @@ grep -E 'FAIL|passed, [0-9]+ failed|run: exit' "$OUT/run.md"
   cat "$OUT/parity.md"
   cat "$OUT/transformers.md"
   cat "$OUT/run.md"
+  echo
+  cat "$OUT/train.md"
 } >"$OUT/SUMMARY.md"
 log "done: $OUT/SUMMARY.md (status $status)"
 exit $status
