@@ -2,8 +2,8 @@
 # run_gpu_tests.sh — the GPU tests, in one command on a machine with an NVIDIA GPU (Hopper or
 # Ampere: the kernels are built for sm_90a and sm_80), from the repository root:
 #     tests/gpu/run_gpu_tests.sh [--quick]
-# 1. binaries: build/gpu-bundle (made elsewhere by `make gpu-bundle`, carried along) when its
-#    binaries load here, else `make gpu-test` here;
+# 1. binaries: build/gpu-bundle (made elsewhere by `make gpu-bundle`, carried along, or unpacked
+#    from the carried build/gpu-bundle.tar.xz) when its binaries load here, else `make gpu-test`;
 # 2. test_kernels: every kernel against its CPU twin (kernels.txt);
 # 3. test_parity_gpu: CUDA vs CPU engine per architecture × dtype × RoPE variant × cache policy,
 #    a longer window, out of memory, and transformers' parity fixtures (parity.md);
@@ -49,6 +49,9 @@ cuda_libs=""
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $(wheel_lib_dirs); do
   if [ -e "$d/libcublasLt.so.13" ] || [ -e "$d/libcudart.so.13" ]; then cuda_libs="$cuda_libs:$d"; fi
 done
+if [ ! -x build/gpu-bundle/bin/test_kernels ] && [ -s build/gpu-bundle.tar.xz ]; then
+  tar -xJf build/gpu-bundle.tar.xz -C build || log "cannot unpack build/gpu-bundle.tar.xz"
+fi
 BIN=""
 if [ -x build/gpu-bundle/bin/test_kernels ]; then
   export LD_LIBRARY_PATH="$PWD/build/gpu-bundle/lib$cuda_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
