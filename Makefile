@@ -40,7 +40,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train bench-train-gpu gpu-test gpu-bundle
+.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train bench-train-gpu bench-gpu gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -91,7 +91,8 @@ demo: setup
 
 test: setup-tests
 	@$(MAKE) --no-print-directory all $(UNIT_REL) $(ASAN)/bench $(UNIT_ASAN) $(GPU_BIN)/test_parity_gpu \
-	  $(GPU_BIN)/test_train_kernels $(GPU_BIN)/test_train_gpu $(REL)/bench_train_gpu
+	  $(GPU_BIN)/test_train_kernels $(GPU_BIN)/test_train_gpu $(REL)/bench_train_gpu \
+	    $(REL)/bench_gpu
 	@PYTHON=$(PYTHON) tests/run_all.sh
 
 unit-test: all $(UNIT_REL)
@@ -126,9 +127,10 @@ $(GPU_BIN)/%: tests/gpu/%.c $(GPU_HDR) $(REL_OBJ) $(CU_OBJ)
 	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit -Itests/gpu $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
 
 ifneq ($(NVCC),)
-gpu-test: all $(addprefix $(GPU_BIN)/,$(GPU_PROGS)) $(REL)/bench_train_gpu
+gpu-test: all $(addprefix $(GPU_BIN)/,$(GPU_PROGS)) $(REL)/bench_train_gpu $(REL)/bench_gpu
 gpu-bundle: gpu-test
-	@scripts/gpu_bundle.sh build/gpu-bundle ./bench $(addprefix $(GPU_BIN)/,$(GPU_PROGS)) $(REL)/bench_train_gpu
+	@scripts/gpu_bundle.sh build/gpu-bundle ./bench $(addprefix $(GPU_BIN)/,$(GPU_PROGS)) $(REL)/bench_train_gpu \
+	    $(REL)/bench_gpu
 else
 gpu-test gpu-bundle:
 	@echo "bench: $@ needs nvcc (CUDA toolkit); none was found" >&2; exit 2
@@ -149,6 +151,15 @@ $(REL)/bench_decode: tests/bench/bench_decode.c tests/unit/random_model.h $(REL_
 
 bench-decode: all $(REL)/bench_decode
 	@$(REL)/bench_decode $(BENCH_ARGS)
+
+# Engine speed on a device against transformers (issue: CUDA engine speed; a table and
+# reports/perf/REPORT.md's content): scripts/bench_gpu.sh [--quick] [--out DIR] (on a GPU machine)
+$(REL)/bench_gpu: tests/bench/bench_gpu.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-gpu: all $(REL)/bench_gpu
+	@PYTHON=$(PYTHON) scripts/bench_gpu.sh $(BENCH_ARGS)
 
 # CPU trainer benchmark (a table; not a test): scripts/bench_train.sh [--threads N] [--only TEXT]
 $(REL)/bench_train: tests/bench/bench_train.c $(REL_OBJ) $(CU_OBJ)

@@ -15,7 +15,10 @@
 // Numerics: each op takes `fp64` where it reduces (norms, attention, log-sum-exp). fp64 = 1
 // accumulates those reductions in double (a check mode); 0 keeps them in float. Matrix products
 // accumulate in float: sgemm on the CPU; on CUDA cuBLASLt with fp32 accumulation, its inputs in
-// the weight dtype (fp32 activations are rounded to bf16/fp16 for the product).
+// the weight dtype (fp32 activations are rounded to bf16/fp16 for the product). CUDA attention
+// with bf16/fp16 weights runs on tensor cores the same way: q, k, v and the softmax weights
+// rounded to the dtype, scores, softmax and sums in fp32 (flash_twin.h states it exactly; the
+// fp32 tables and the fp64 check mode keep the exact kernel).
 //
 // Errors: ops return nothing; a device backend records its first failure and reports it at the
 // next sync, which the forward calls at the end of each block and after each download.

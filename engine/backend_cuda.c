@@ -11,6 +11,11 @@
 // kernels/decode_attention.cu); what differs (weight dtype, errors
 // raised asynchronously) is in the table: weight_dtype, weights_upload, sync.
 //
+// Attention: bf16/fp16 tables run the tensor-core flash kernel (flash_attention.cuh: q, k, v and
+// the softmax weights rounded to the dtype, like every matrix product's inputs) where
+// flash_attention_applies says so; the fp32 table, the fp64 check mode and other head dims run
+// the exact fp32 kernel (attention.cuh).
+//
 // Weights on the device: one allocation; matrices in the table's dtype, norm weights and biases
 // fp32, every tensor 256-byte aligned, embed first (its pointer is the allocation's). A tied LM
 // head shares the embedding. Conversion from the host's fp32 goes through a staging buffer of at
@@ -28,6 +33,7 @@
 #include "cuda_mem.cuh"
 #include "decode_attention.cuh"
 #include "embedding.cuh"
+#include "flash_attention.cuh"
 #include "kv_cache.cuh"
 #include "lm_head.cuh"
 #include "matmul.cuh"
@@ -184,6 +190,14 @@ static int cuda_set_threads(int threads) {
     size_t rows = (size_t)(T < block ? T : block);                                              \
     cuda_lm_head_nll(nll, argmax, h, w, DT, target, T, C, V, fp64, logits, rows * (size_t)V);   \
   }                                                                                              \
+  static void cuda_attention_##SUFFIX(float *out, const float *q, const float *k,               \
+                                      const float *v, long Tq, long Tk, long q0, int H, int K,  \
+                                      int D, float scale, long window, int fp64) {              \
+    if (flash_attention_applies(DT, D, fp64))                                                    \
+      cuda_flash_attention(out, q, k, v, Tq, Tk, q0, H, K, D, scale, window, DT);               \
+    else                                                                                         \
+      cuda_attention(out, q, k, v, Tq, Tk, q0, H, K, D, scale, window, fp64);                   \
+  }                                                                                              \
   static int cuda_weights_upload_##SUFFIX(ModelWeights *dst, const Model *m, BenchErr *err) {   \
     return weights_upload_as(dst, m, DT, err);                                                  \
   }                                                                                              \
@@ -204,7 +218,7 @@ static int cuda_set_threads(int threads) {
       .embedding = cuda_embedding_##SUFFIX,                                                      \
       .rope_table = cuda_rope_table,                                                             \
       .rope_apply = cuda_rope_apply,                                                             \
-      .attention = cuda_attention,                                                               \
+      .attention = cuda_attention_##SUFFIX,                                                      \
       .silu_mul = cuda_silu_mul,                                                                 \
       .gelu = cuda_gelu,                                                                         \
       .add = cuda_add,                                                                           \

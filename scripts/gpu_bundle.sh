@@ -2,10 +2,9 @@
 # gpu_bundle.sh DIR BINARY... — a bundle for a GPU machine that lacks this machine's packages:
 # the binaries (stripped) in DIR/bin and the shared libraries they load from outside the C
 # library and the CUDA toolkit (libyaml, jansson, OpenBLAS and its Fortran runtime, OpenMP, ...)
-# in DIR/lib, and the same as DIR.tar.gz (about a third of the size: the binaries share most of
-# their bytes). tests/gpu/run_gpu_tests.sh uses DIR when present and unpacks DIR.tar.gz when only
-# that is: carry the tarball along to the machine (with the working tree it stays under a
-# device call's 64 MiB).
+# in DIR/lib, and the same as DIR.tar.xz (about 6 MB against 50: carry that one, since a device
+# call's working tree is limited to 64 MiB; tests/gpu/run_gpu_tests.sh and scripts/bench_gpu.sh
+# unpack it when DIR is not there).
 set -euo pipefail
 dir=$1
 shift
@@ -23,5 +22,6 @@ for b in "$@"; do ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'; done | s
     esac
     cp -L "$lib" "$dir/lib/"
   done
-tar -czf "$dir.tar.gz" -C "$(dirname "$dir")" "$(basename "$dir")"
-echo "bench: GPU bundle in $dir ($(du -sh "$dir" | cut -f1)) and $dir.tar.gz ($(du -sh "$dir.tar.gz" | cut -f1)): $(ls "$dir/bin" | tr '\n' ' ')"
+rm -f "$dir.tar.xz"
+tar -cJf "$dir.tar.xz" -C "$(dirname "$dir")" "$(basename "$dir")"
+echo "bench: GPU bundle in $dir ($(du -sh "$dir" | cut -f1)) and $dir.tar.xz ($(du -sh "$dir.tar.xz" | cut -f1)): $(ls "$dir/bin" | tr '\n' ' ')"

@@ -343,7 +343,9 @@ expect_true "report: results intact" sha256sum -c --quiet ref.sha
 
 # ---- a real allocation failure under BENCH_MEM_LIMIT (not under ASan: its shadow memory needs the address space) ----
 if [ "$ASAN" != 1 ]; then
-  head -c 16777216 /dev/zero > data/zeros.u16.bin   # 8,388,608 tokens of id 0
+  # 16,777,216 tokens of id 0: the window's KV cache alone (2 layers x 2 x 32 floats a token,
+  # 8.6 GB) is past the limit; activations go by blocks of 16,384 tokens whatever the window
+  head -c 33554432 /dev/zero > data/zeros.u16.bin
   cat > big.yaml <<'EOF'
 suite: big
 defaults: { model: tiny, dataset: text, protocol: chunks, windows: 1, lengths: [32], seeds: [1], rope: native, cache: full, dtype: fp32 }
@@ -355,7 +357,7 @@ phases:
   - id: small
   - id: huge
     dataset: zeros
-    lengths: [8388608]
+    lengths: [16777216]
 EOF
   expect_rc "real oom: run completes" 1 env BENCH_MEM_LIMIT=6G MALLOC_ARENA_MAX=2 "$BENCH" run big.yaml --results big
   expect_true "real oom: recorded oom" grep -q "huge .*: oom: .*out of memory" <<<"$OUT"

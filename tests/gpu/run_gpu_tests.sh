@@ -3,8 +3,7 @@
 # Ampere: the kernels are built for sm_90a and sm_80), from the repository root:
 #     tests/gpu/run_gpu_tests.sh [--quick]
 # 1. binaries: build/gpu-bundle (made elsewhere by `make gpu-bundle`, carried along, or unpacked
-#    here from a carried build/gpu-bundle.tar.gz) when its binaries load here, else
-#    `make gpu-test` here;
+#    from the carried build/gpu-bundle.tar.xz) when its binaries load here, else `make gpu-test`;
 # 2. test_kernels: every kernel against its CPU twin (kernels.txt);
 # 3. test_parity_gpu: CUDA vs CPU engine per architecture × dtype × RoPE variant, the decode
 #    protocol per architecture × dtype × cache policy, a longer window, out of memory, and
@@ -58,11 +57,10 @@ cuda_libs=""
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $(wheel_lib_dirs); do
   if [ -e "$d/libcublasLt.so.13" ] || [ -e "$d/libcudart.so.13" ]; then cuda_libs="$cuda_libs:$d"; fi
 done
-BIN=""
-if [ ! -x build/gpu-bundle/bin/test_kernels ] && [ -f build/gpu-bundle.tar.gz ]; then
-  log "unpacking build/gpu-bundle.tar.gz"
-  tar -xzf build/gpu-bundle.tar.gz -C build || log "could not unpack build/gpu-bundle.tar.gz"
+if [ ! -x build/gpu-bundle/bin/test_kernels ] && [ -s build/gpu-bundle.tar.xz ]; then
+  tar -xJf build/gpu-bundle.tar.xz -C build || log "cannot unpack build/gpu-bundle.tar.xz"
 fi
+BIN=""
 if [ -x build/gpu-bundle/bin/test_kernels ]; then
   export LD_LIBRARY_PATH="$PWD/build/gpu-bundle/lib$cuda_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   if ldd build/gpu-bundle/bin/test_kernels | grep -q "not found"; then
