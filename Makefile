@@ -4,6 +4,7 @@
 #   make test    setup + build + unit, end-to-end, reference and sanitizer tests
 #   make fuzz    run each libFuzzer harness for a bounded time (FUZZ_SECONDS, default 60)
 #   make bench-tokenizer   tokenizer MB/s against HF tokenizers (scripts/bench_tokenizer.sh)
+#   make bench-train-gpu   CUDA trainer tokens/s and MFU on the 50.9M recipe (needs a GPU)
 
 CC       ?= cc
 NVCC     ?= $(shell command -v nvcc 2>/dev/null)
@@ -39,7 +40,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train gpu-test gpu-bundle
+.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train bench-train-gpu bench-gpu gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -89,7 +90,9 @@ demo: setup
 	./bench run suites/quickstart.yaml --device cpu
 
 test: setup-tests
-	@$(MAKE) --no-print-directory all $(UNIT_REL) $(ASAN)/bench $(UNIT_ASAN) $(GPU_BIN)/test_parity_gpu
+	@$(MAKE) --no-print-directory all $(UNIT_REL) $(ASAN)/bench $(UNIT_ASAN) $(GPU_BIN)/test_parity_gpu \
+	  $(GPU_BIN)/test_train_kernels $(GPU_BIN)/test_train_gpu $(REL)/bench_train_gpu \
+	    $(REL)/bench_gpu
 	@PYTHON=$(PYTHON) tests/run_all.sh
 
 unit-test: all $(UNIT_REL)
@@ -110,20 +113,24 @@ fuzz: setup-tests $(FUZZ_BIN)
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 # ---- GPU tests: built here, run on a GPU machine by tests/gpu/run_gpu_tests.sh ----
-# test_parity_gpu also runs with --device cpu (a check of the program itself, in `make test`);
+# test_parity_gpu, test_train_kernels and test_train_gpu also run with --device cpu (a check of
+# the programs themselves, in `make test`);
 # test_kernels needs CUDA. `make gpu-bundle` adds the shared libraries a machine without this
 # one's packages needs (build/gpu-bundle).
 GPU_BIN := $(REL)/gpu
-GPU_HDR := $(wildcard tests/gpu/*.h) tests/unit/emu_backend.h tests/unit/random_model.h
+GPU_HDR := $(wildcard tests/gpu/*.h) tests/unit/emu_backend.h tests/unit/random_model.h \
+           tests/unit/train_emu_ops.h
+GPU_PROGS := test_kernels test_parity_gpu test_train_kernels test_train_gpu
 
 $(GPU_BIN)/%: tests/gpu/%.c $(GPU_HDR) $(REL_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit -Itests/gpu $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
 
 ifneq ($(NVCC),)
-gpu-test: all $(GPU_BIN)/test_kernels $(GPU_BIN)/test_parity_gpu
+gpu-test: all $(addprefix $(GPU_BIN)/,$(GPU_PROGS)) $(REL)/bench_train_gpu $(REL)/bench_gpu
 gpu-bundle: gpu-test
-	@scripts/gpu_bundle.sh build/gpu-bundle ./bench $(GPU_BIN)/test_kernels $(GPU_BIN)/test_parity_gpu
+	@scripts/gpu_bundle.sh build/gpu-bundle ./bench $(addprefix $(GPU_BIN)/,$(GPU_PROGS)) $(REL)/bench_train_gpu \
+	    $(REL)/bench_gpu
 else
 gpu-test gpu-bundle:
 	@echo "bench: $@ needs nvcc (CUDA toolkit); none was found" >&2; exit 2
@@ -145,6 +152,15 @@ $(REL)/bench_decode: tests/bench/bench_decode.c tests/unit/random_model.h $(REL_
 bench-decode: all $(REL)/bench_decode
 	@$(REL)/bench_decode $(BENCH_ARGS)
 
+# Engine speed on a device against transformers (issue: CUDA engine speed; a table and
+# reports/perf/REPORT.md's content): scripts/bench_gpu.sh [--quick] [--out DIR] (on a GPU machine)
+$(REL)/bench_gpu: tests/bench/bench_gpu.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-gpu: all $(REL)/bench_gpu
+	@PYTHON=$(PYTHON) scripts/bench_gpu.sh $(BENCH_ARGS)
+
 # CPU trainer benchmark (a table; not a test): scripts/bench_train.sh [--threads N] [--only TEXT]
 $(REL)/bench_train: tests/bench/bench_train.c $(REL_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
@@ -152,6 +168,15 @@ $(REL)/bench_train: tests/bench/bench_train.c $(REL_OBJ) $(CU_OBJ)
 
 bench-train: all $(REL)/bench_train
 	@scripts/bench_train.sh $(BENCH_ARGS)
+
+# CUDA trainer benchmark on the 50.9M recipe (tokens/s, model FLOP/s, MFU; needs a GPU):
+# scripts/bench_train_gpu.sh [--steps N] [--attention auto|simple|flash] [--fp32]
+$(REL)/bench_train_gpu: tests/bench/bench_train_gpu.c $(REL_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+bench-train-gpu: all $(REL)/bench_train_gpu
+	@scripts/bench_train_gpu.sh $(BENCH_ARGS)
 
 bench-tokenizer: setup-tests
 	@$(MAKE) --no-print-directory all

@@ -295,13 +295,7 @@ int cmd_plan(int argc, char **argv) {
   }
   for (int i = 0; i < m.n_notes; i++) strlist_add(&w, "%s", m.notes[i]);
 
-  ModelShape *shapes = xcalloc((size_t)(s->n_models ? s->n_models : 1), sizeof *shapes);
-  for (int i = 0; i < s->n_models; i++) {
-    shapes[i].params = -1;
-    if (!m.model_fp[i] || strncmp(m.model_fp[i], "missing:", 8) == 0) continue;  // unused or absent
-    if (model_shape_from_config(s->models[i].path, m.model_params[i], &shapes[i], &err) != 0)
-      strlist_add(&w, "model '%s': %s", s->models[i].name, err.msg);
-  }
+  ModelShape *shapes = suite_model_shapes(s, &m, &w);
   plan_warnings(&m, shapes, &w);
 
   if (json) print_json(stdout, s, &m, &w);

@@ -9,8 +9,9 @@
 // result exists with status ok is not run again unless --fresh; failed jobs run again. After the
 // last job `bench report` regenerates the report in a child process; its failure is a warning.
 //
-// Environment: BENCH_MEM_LIMIT (e.g. 48G) caps each worker's address space, so an allocation
-// beyond it fails as the job's oom instead of waking the kernel's OOM killer; BENCH_STOP_GRACE
+// Environment: BENCH_MEM_LIMIT (e.g. 48G) caps each CPU worker's address space, so an allocation
+// beyond it fails as the job's oom instead of waking the kernel's OOM killer (GPU workers are not
+// capped: the CUDA driver maps device memory into the address space); BENCH_STOP_GRACE
 // (seconds, default 30) is how long running jobs may finish after SIGINT/SIGTERM;
 // BENCH_JOB_STALL_S (seconds, default none) kills a job that finishes no window for that long and
 // records it crashed, so a hung job cannot hold up the rest of a night run.
@@ -18,7 +19,6 @@
 // stopped by a signal (130 SIGINT, 143 SIGTERM); re-running the same command continues.
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,9 +26,11 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "device.h"
 #include "matrix.h"
 #include "report.h"
 #include "results.h"
+#include "run_common.h"
 #include "run_lock.h"
 #include "run_log.h"
 #include "run_manifest.h"
@@ -37,10 +39,13 @@
 #include "run_status.h"
 #include "runner.h"
 #include "suite.h"
-#include "train_job.h"
 
-// Whether eval_job can compute on a GPU. The engine is the CPU engine for now: `auto` jobs run on
-// the CPU and a request for a GPU is refused before anything runs.
+// Whether jobs run on a GPU: the one switch between a CPU-only bench and one whose `auto` jobs run
+// on cuda:0 when a GPU is usable. Every job goes through the engine (engine.h) on its device
+// either way; while this is 0, `auto` resolves to the CPU, --device cuda and --devices N are
+// refused before anything runs, and a job a suite pins to cuda fails with the reason.
+// BENCH_ENABLE_CUDA=1 in the environment sets it for one run (for the GPU tests,
+// tests/gpu/run_gpu_tests.sh, before the switch is flipped here).
 #define ENGINE_RUNS_ON_GPU 0
 #define DEFAULT_STOP_GRACE_S 30.0
 // Temp files older than this are left-overs of a killed writer (a live writer's last seconds).
@@ -49,7 +54,12 @@
 const char cmd_run_help[] =
     "options:\n"
     "  --only PHASE[,PHASE]  run only these phases (a job shared with another phase runs once)\n"
-    "  --device auto|cpu|cuda[:N]  where jobs whose suite says `auto` run (this build: the CPU)\n"
+#if ENGINE_RUNS_ON_GPU
+    "  --device auto|cpu|cuda[:N]  where jobs whose suite says `auto` run (auto: cuda:0 when a GPU\n"
+    "                        is usable, else the CPU)\n"
+#else
+    "  --device auto|cpu|cuda[:N]  where jobs whose suite says `auto` run (this bench: the CPU)\n"
+#endif
     "  --devices 0,1,..      one worker per listed device (GPU indices, cuda:N, or cpu), jobs spread\n"
     "  --shard I/N           run only shard I of N (split by job id: disjoint, covering, the same on\n"
     "                        every machine); shards may share one results directory\n"
@@ -60,18 +70,20 @@ const char cmd_run_help[] =
     "  --no-report           do not rewrite the report at the end (a Slurm array's tasks leave it to\n"
     "                        the report step that runs after them)\n"
     "\n"
-    "Jobs run in worker processes, one model loaded once per worker. A job that runs out of memory\n"
-    "is recorded oom, one that kills its worker (segfault, abort, CUDA error) is recorded crashed\n"
-    "and tried once more at the end; the run goes on either way. Re-running resumes: a job whose\n"
-    "result says \"ok\" is skipped, failed jobs run again. A second run on the same results\n"
-    "directory is refused. SIGINT/SIGTERM: no new jobs, the running one may finish (up to\n"
-    "BENCH_STOP_GRACE seconds, default 30), then the run stops; run the same command to continue.\n"
+    "Jobs run in worker processes, one model loaded once per worker and its weights put on the\n"
+    "device once per dtype. A job that runs out of memory is recorded oom (the device is cleared for\n"
+    "the next job), one that fails on a device error is recorded error (a fresh worker takes the\n"
+    "next job), one that kills its worker (segfault, abort) is recorded crashed and tried once more\n"
+    "at the end; the run goes on either way. Re-running resumes: a job whose result says \"ok\" is\n"
+    "skipped, failed jobs run again. A second run on the same results directory is refused.\n"
+    "SIGINT/SIGTERM: no new jobs, the running one may finish (up to BENCH_STOP_GRACE seconds,\n"
+    "default 30), then the run stops; run the same command to continue.\n"
     "Progress: a live line on a terminal, timestamped lines in DIR/run.log (`tail -f` it) and\n"
     "`bench status DIR` from anywhere. At the end the report is rewritten from every result in DIR.\n"
     "Exit status: 0 all ok, 1 some job failed, 2 bad input (nothing run), 130/143 stopped.\n"
     "\n"
     "environment:\n"
-    "  BENCH_MEM_LIMIT=48G   cap each worker's memory, so a job beyond it fails as oom\n"
+    "  BENCH_MEM_LIMIT=48G   cap each CPU worker's memory, so a job beyond it fails as oom\n"
     "  BENCH_STOP_GRACE=S    seconds the running job may finish after SIGINT/SIGTERM (30)\n"
     "  BENCH_JOB_STALL_S=S   kill and record crashed a job that finishes no window for S seconds\n";
 
@@ -88,17 +100,6 @@ typedef struct {
   char *command;         // "bench run ..." as given
 } RunArgs;
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "bench: error: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  return EXIT_BAD_INPUT;
-}
-
 static void split_commas(const char *s, char ***out, int *n) {
   for (const char *p = s; *p;) {
     const char *e = strchr(p, ',');
@@ -111,37 +112,14 @@ static void split_commas(const char *s, char ***out, int *n) {
   }
 }
 
-static char *command_line(int argc, char **argv) {
-  StrBuf b = {0};
-  sb_append(&b, "bench");
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (a[0] && !strpbrk(a, " \t\"'\\$`")) sb_printf(&b, " %s", a);
-    else {
-      sb_append(&b, " '");
-      for (const char *p = a; *p; p++) {
-        if (*p == '\'') sb_append(&b, "'\\''");
-        else sb_appendn(&b, p, 1);
-      }
-      sb_append(&b, "'");
-    }
-  }
-  return b.data;
-}
-
 static int parse_args(int argc, char **argv, RunArgs *a) {
   memset(a, 0, sizeof *a);
-  a->command = command_line(argc, argv);
+  a->command = command_text(argc, argv);
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
-    const char *val = NULL;
+    const char *val;
     static const char *const TAKES[] = {"--only", "--results", "--reports", "--device", "--devices", "--shard"};
-    int takes = 0;
-    for (size_t t = 0; t < sizeof TAKES / sizeof *TAKES; t++) takes |= strcmp(arg, TAKES[t]) == 0;
-    if (takes) {
-      if (i + 1 >= argc) return usage_error("option '%s' needs a value", arg);
-      val = argv[++i];
-    }
+    if (option_value(argc, argv, &i, TAKES, sizeof TAKES / sizeof *TAKES, &val) != 0) return EXIT_BAD_INPUT;
     if (strcmp(arg, "--only") == 0) split_commas(val, &a->only, &a->n_only);
     else if (strcmp(arg, "--results") == 0) a->results = val;
     else if (strcmp(arg, "--reports") == 0) a->reports = val;
@@ -149,16 +127,16 @@ static int parse_args(int argc, char **argv, RunArgs *a) {
     else if (strcmp(arg, "--devices") == 0) a->devices = val;
     else if (strcmp(arg, "--shard") == 0) {
       BenchErr err;
-      if (shard_parse(val, &a->shard_i, &a->shard_n, &err) != 0) return usage_error("%s", err.msg);
+      if (shard_parse(val, &a->shard_i, &a->shard_n, &err) != 0) return cli_usage_error("%s", err.msg);
     } else if (strcmp(arg, "--fresh") == 0) a->fresh = 1;
     else if (strcmp(arg, "--dry-run") == 0) a->dry_run = 1;
     else if (strcmp(arg, "--no-report") == 0) a->no_report = 1;
-    else if (arg[0] == '-' && arg[1]) return usage_error("unknown option '%s' for 'run'", arg);
+    else if (arg[0] == '-' && arg[1]) return cli_usage_error("unknown option '%s' for 'run'", arg);
     else if (!a->suite_path) a->suite_path = arg;
-    else return usage_error("unexpected argument '%s' ('run' takes one suite)", arg);
+    else return cli_usage_error("unexpected argument '%s' ('run' takes one suite)", arg);
   }
-  if (!a->suite_path) return usage_error("'run' needs a suite file (bench run SUITE)");
-  if (a->device && a->devices) return usage_error("give either --device or --devices, not both");
+  if (!a->suite_path) return cli_usage_error("'run' needs a suite file (bench run SUITE)");
+  if (a->device && a->devices) return cli_usage_error("give either --device or --devices, not both");
   return 0;
 }
 
@@ -168,97 +146,49 @@ static void free_args(RunArgs *a) {
   free(a->command);
 }
 
-static int check_only(const Suite *s, const RunArgs *a) {
-  int bad = 0;
-  for (int i = 0; i < a->n_only; i++) {
-    if (suite_phase(s, a->only[i])) continue;
-    const char **names = xcalloc((size_t)s->n_phases + 1, sizeof *names);
-    for (int p = 0; p < s->n_phases; p++) names[p] = s->phases[p].id;
-    const char *guess = closest_name(a->only[i], names, s->n_phases);
-    if (guess)
-      fprintf(stderr, "bench: error: --only: unknown phase '%s' (did you mean '%s'?)\n", a->only[i], guess);
-    else
-      fprintf(stderr, "bench: error: --only: unknown phase '%s'\n", a->only[i]);
-    free(names);
-    bad = 1;
-  }
-  return bad ? -1 : 0;
+// Whether jobs may run on a GPU (see ENGINE_RUNS_ON_GPU).
+static int gpu_runs_enabled(void) {
+  const char *v = getenv("BENCH_ENABLE_CUDA");
+  return ENGINE_RUNS_ON_GPU || (v && strcmp(v, "1") == 0);
 }
 
-// Every model and dataset path the selected jobs use that does not exist: one error line each.
-static int check_paths(const Suite *s, const RunSelection *sel) {
-  int missing = 0;
-  for (int i = 0; i < s->n_models; i++) {
-    const ModelDef *m = &s->models[i];
-    int used = 0;
-    for (long k = 0; k < sel->n && !used; k++)
-      used = sel->jobs[k].job->model == m || train_job_uses_model(sel->jobs[k].job, m->name);
-    if (!used || is_directory(m->path)) continue;
-    fprintf(stderr, "bench: error: %s:%d:%d: model '%s': path '%s' does not exist\n", s->path,
-            m->mark.line, m->mark.col, m->name, m->path);
-    missing++;
-  }
-  for (int i = 0; i < s->n_datasets; i++) {
-    const DatasetDef *d = &s->datasets[i];
-    int used = 0;
-    for (long k = 0; k < sel->n && !used; k++)
-      used = sel->jobs[k].job->dataset == d || train_job_uses_dataset(sel->jobs[k].job, d->name);
-    if (!used || file_exists(d->path)) continue;
-    fprintf(stderr, "bench: error: %s:%d:%d: dataset '%s': path '%s' does not exist\n", s->path,
-            d->mark.line, d->mark.col, d->name, d->path);
-    missing++;
-  }
-  if (missing)
-    fprintf(stderr, "bench: error: %d missing path%s; no job was run\n", missing, missing == 1 ? "" : "s");
-  return missing ? -1 : 0;
-}
-
-// A GPU device this run could use: refused while the engine computes on the CPU only.
+// A GPU device this run would use: refused, before anything runs, when GPU runs are off, this bench
+// has no CUDA, or the GPU is not there (the count comes from the probe's child process).
 static int check_gpu(const char *dev, const char *given, const HostProbe *p) {
   if (strncmp(dev, "cuda:", 5) != 0) return 0;
   int idx = atoi(dev + 5);
-  if (!ENGINE_RUNS_ON_GPU)
-    return usage_error("device '%s': this bench's engine runs on the CPU only (the CUDA engine is not "
-                       "built yet); use --device cpu", given);
+  BenchErr err;
+  if (!gpu_runs_enabled() && gpu_runs_off(given, &err)) return cli_usage_error("%s", err.msg);
+  if (strcmp(device_backends_built(), "cpu") == 0)
+    return cli_usage_error("device '%s': this bench was built without CUDA (nvcc was not found when it "
+                           "was built); use --device cpu", given);
+  if (p->n_gpus == 0)
+    return cli_usage_error("device '%s': no CUDA GPU is usable on this machine%s%s%s; use --device cpu",
+                           given, p->problem[0] ? " (" : "", p->problem, p->problem[0] ? ")" : "");
   if (idx >= p->n_gpus)
-    return usage_error("device '%s': no such GPU (%d visible%s%s)", given, p->n_gpus,
-                       p->problem[0] ? "; " : "", p->problem);
+    return cli_usage_error("device '%s' does not exist: %d GPU%s found (cuda:0..cuda:%d)", given,
+                           p->n_gpus, p->n_gpus == 1 ? "" : "s", p->n_gpus - 1);
   return 0;
 }
 
-// The lanes of the run: --devices, else one lane whose `auto` device follows --device.
+// The lanes of the run: --devices, else one lane whose `auto` device follows --device (auto:
+// cuda:0 when GPU runs are enabled and the probe counted a GPU, else the CPU).
 static int make_lanes(const RunArgs *a, const HostProbe *p, Lanes *ln) {
   BenchErr err;
   char dev[32];
   const char *given = a->device ? a->device : "auto";
   if (strcmp(given, "auto") == 0)
-    snprintf(dev, sizeof dev, "%s", ENGINE_RUNS_ON_GPU && p->n_gpus > 0 ? "cuda:0" : "cpu");
+    snprintf(dev, sizeof dev, "%s", gpu_runs_enabled() && p->n_gpus > 0 ? "cuda:0" : "cpu");
   else if (device_normalise(given, 1, dev, sizeof dev, &err) != 0)
-    return usage_error("--device: %s", err.msg);
+    return cli_usage_error("--device: %s", err.msg);
   if (!a->devices && check_gpu(dev, given, p) != 0) return -1;
-  if (lanes_init(ln, a->devices, dev, &err) != 0) return usage_error("%s", err.msg);
+  if (lanes_init(ln, a->devices, dev, &err) != 0) return cli_usage_error("%s", err.msg);
   for (int k = 0; !ln->flexible && k < ln->n; k++)
     if (check_gpu(ln->devices[k], ln->devices[k], p) != 0) {
       lanes_free(ln);
       return -1;
     }
   return 0;
-}
-
-// 1 when DIR/jobs/<id>.json holds a finished (ok) result.
-static int already_done(const char *dir, const char *job_id) {
-  char *path = job_result_path(dir, job_id);
-  int done = 0;
-  if (file_exists(path)) {
-    JobResult r;
-    BenchErr err;
-    if (job_result_read(path, &r, &err) == 0) {
-      done = r.status == JOB_OK;
-      job_result_free(&r);
-    }
-  }
-  free(path);
-  return done;
 }
 
 // Removes temp files (NAME.tmp.PID) a killed writer left in dir. With shards sharing the
@@ -279,24 +209,11 @@ static void remove_stale_temps(const char *dir, int all) {
   closedir(d);
 }
 
-// The model shapes plan_warnings and the costs need (per suite model).
-static ModelShape *model_shapes(const Suite *s, const Matrix *m, StrList *warnings) {
-  ModelShape *shapes = xcalloc((size_t)(s->n_models ? s->n_models : 1), sizeof *shapes);
-  for (int i = 0; i < s->n_models; i++) {
-    shapes[i].params = -1;
-    BenchErr err;
-    if (!m->model_fp[i] || strncmp(m->model_fp[i], "missing:", 8) == 0) continue;
-    if (model_shape_from_config(s->models[i].path, m->model_params[i], &shapes[i], &err) != 0)
-      strlist_add(warnings, "model '%s': %s", s->models[i].name, err.msg);
-  }
-  return shapes;
-}
-
 static void dry_run(const RunArgs *a, const RunSelection *sel, const char *dir, RunLog *lg) {
   long skipped = 0;
   for (long k = 0; k < sel->n; k++) {
     const RunJob *rj = &sel->jobs[k];
-    int done = !a->fresh && already_done(dir, rj->job->id);
+    int done = !a->fresh && has_ok_result(dir, rj->job->id);
     skipped += done;
     run_log(lg, "[%ld/%ld] %s: %s", k + 1, sel->n, rj->label, done ? "already done" : "would run");
   }
@@ -360,7 +277,7 @@ static double env_seconds(const char *name, double fallback) {
   char *end;
   double g = strtod(v, &end);
   if (*end || !(g >= 0) || g > 1e9) {
-    usage_error("%s: '%s' is not a number of seconds", name, v);
+    cli_usage_error("%s: '%s' is not a number of seconds", name, v);
     return -1;
   }
   return g;
@@ -376,13 +293,13 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   if (rc != 0) {
     free(jobs_dir);
     free(run_dir);
-    return usage_error("%s", err.msg);
+    return cli_usage_error("%s", err.msg);
   }
   RunLock lock;
   if (run_lock_acquire(dir, a->shard_i, a->shard_n, a->command, &lock, &err) != 0) {
     free(jobs_dir);
     free(run_dir);
-    return usage_error("%s", err.msg);
+    return cli_usage_error("%s", err.msg);
   }
   RunLog lg;
   char *log_path = path_join(dir, "run.log");
@@ -391,7 +308,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
     free(jobs_dir);
     free(run_dir);
     run_lock_release(&lock);
-    return usage_error("%s", err.msg);
+    return cli_usage_error("%s", err.msg);
   }
   free(log_path);
   double started = wall_time();
@@ -407,7 +324,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   RunJob *todo = xcalloc((size_t)sel->n + 1, sizeof *todo);
   long n_todo = 0, skipped = 0;
   for (long k = 0; k < sel->n; k++) {
-    if (!a->fresh && already_done(dir, sel->jobs[k].job->id)) skipped++;
+    if (!a->fresh && has_ok_result(dir, sel->jobs[k].job->id)) skipped++;
     else todo[n_todo++] = sel->jobs[k];
   }
   StrBuf lanes_text = {0};
@@ -430,7 +347,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
                       .skipped = skipped, .lanes = lanes, .log = &lg, .lock = &lock,
                       .command = a->command, .shard_i = a->shard_i, .shard_n = a->shard_n,
                       .started = started, .stop_grace_s = grace, .mem_limit = mem_limit,
-                      .stall_s = stall};
+                      .stall_s = stall, .gpu_runs = gpu_runs_enabled()};
   RunOutcome out;
   double t0 = mono_time();
   if (runner_run(&cfg, &out, &err) != 0) {
@@ -484,7 +401,7 @@ int cmd_run(int argc, char **argv) {
     BenchErr err;
     if (parse_byte_size(ml, &mem_limit, &err) != 0) {
       free_args(&a);
-      return usage_error("BENCH_MEM_LIMIT: %s", err.msg);
+      return cli_usage_error("BENCH_MEM_LIMIT: %s", err.msg);
     }
   }
   double grace = env_seconds("BENCH_STOP_GRACE", DEFAULT_STOP_GRACE_S);
@@ -493,65 +410,36 @@ int cmd_run(int argc, char **argv) {
     free_args(&a);
     return EXIT_BAD_INPUT;
   }
-  Diagnostics diag = {0};
-  Suite *s = suite_load(a.suite_path, &diag);
-  StrList warnings = {0};
-  for (int i = 0; i < diag.n_warnings; i++) {  // missing paths come back below as errors
-    const Diagnostic *d = &diag.warnings[i];
-    if (strstr(d->message, "does not exist")) continue;
-    if (d->mark.line > 0) strlist_add(&warnings, "%s:%d:%d: %s", d->file, d->mark.line, d->mark.col, d->message);
-    else strlist_add(&warnings, "%s: %s", d->file, d->message);
-  }
-  if (!s) {
-    diagnostics_print(&diag, stderr);
-    diagnostics_free(&diag);
-    strlist_free(&warnings);
-    free_args(&a);
-    return EXIT_BAD_INPUT;
-  }
-  diagnostics_free(&diag);
-  int rc = EXIT_BAD_INPUT;
-  Matrix mx;
-  BenchErr err;
-  RunSelection sel = {0};
-  ModelShape *shapes = NULL;
+  RunPrep prep;
+  int rc = run_prepare(a.suite_path, a.only, a.n_only, a.shard_i, a.shard_n, "no job was run", &prep);
   HostProbe probe;
   memset(&probe, 0, sizeof probe);
   Lanes lanes;
   memset(&lanes, 0, sizeof lanes);
+  if (rc != EXIT_OK) goto out;
+  rc = EXIT_BAD_INPUT;
+  const Suite *s = prep.suite;
+  StrList *warnings = &prep.warnings;
+  host_probe(&prep.mx, prep.shapes, &probe);
+  for (int i = 0; i < probe.warnings.n; i++) strlist_add(warnings, "%s", probe.warnings.items[i]);
+  if (make_lanes(&a, &probe, &lanes) != 0) goto out;
   char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
-  if (check_only(s, &a) != 0) goto out_suite;
-  if (matrix_build(s, &mx, &err) != 0) {
-    fprintf(stderr, "bench: error: %s\n", err.msg);
-    goto out_suite;
-  }
-  for (int i = 0; i < mx.n_notes; i++) strlist_add(&warnings, "%s", mx.notes[i]);
-  shapes = model_shapes(s, &mx, &warnings);
-  run_select(s, &mx, a.only, a.n_only, a.shard_i, a.shard_n, shapes, &sel);
-  if (check_paths(s, &sel) != 0) goto out_matrix;
-  host_probe(&mx, shapes, &probe);
-  for (int i = 0; i < probe.warnings.n; i++) strlist_add(&warnings, "%s", probe.warnings.items[i]);
-  if (make_lanes(&a, &probe, &lanes) != 0) goto out_matrix;
   if (a.dry_run) {
     RunLog lg;
+    BenchErr err;
     run_log_open(&lg, NULL, &err);
-    for (int i = 0; i < warnings.n; i++) run_log_warn(&lg, "%s", warnings.items[i]);
-    dry_run(&a, &sel, dir, &lg);
+    for (int i = 0; i < warnings->n; i++) run_log_warn(&lg, "%s", warnings->items[i]);
+    dry_run(&a, &prep.sel, dir, &lg);
     run_log_close(&lg);
     rc = EXIT_OK;
   } else {
-    rc = run_for_real(&a, s, &mx, &sel, dir, &lanes, &probe, &warnings, mem_limit, grace, stall);
+    rc = run_for_real(&a, s, &prep.mx, &prep.sel, dir, &lanes, &probe, warnings, mem_limit, grace, stall);
   }
-out_matrix:
+  free(dir);
+out:
   lanes_free(&lanes);
   host_probe_free(&probe);
-  run_selection_free(&sel);
-  free(shapes);
-  matrix_free(&mx);
-out_suite:
-  strlist_free(&warnings);
-  free(dir);
-  suite_free(s);
+  run_prep_free(&prep);
   free_args(&a);
   return rc;
 }

@@ -8,7 +8,6 @@
 // after the array ended submits only what is left; it refuses while an earlier array is queued.
 // Exit: 0 submitted (or nothing left), 2 bad input or the scheduler refused.
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,8 +17,9 @@
 
 #include "commands.h"
 #include "matrix.h"
-#include "plan_estimate.h"
+#include "plan_warnings.h"
 #include "results.h"
+#include "run_common.h"
 #include "run_plan.h"
 #include "slurm.h"
 #include "suite.h"
@@ -54,37 +54,15 @@ typedef struct {
   char *command;
 } SubmitArgs;
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "bench: error: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  return EXIT_BAD_INPUT;
-}
-
 static int parse_args(int argc, char **argv, SubmitArgs *a) {
   memset(a, 0, sizeof *a);
-  StrBuf cmd = {0};
-  sb_append(&cmd, "bench");
-  for (int i = 0; i < argc; i++) {
-    char *q = shell_quote(argv[i]);
-    sb_printf(&cmd, " %s", q);
-    free(q);
-  }
-  a->command = cmd.data;
+  a->command = command_text(argc, argv);
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     static const char *const TAKES[] = {"--partition", "--gres", "--time", "--account",
                                         "--max-parallel", "--results", "--reports"};
-    const char *val = NULL;
-    for (size_t t = 0; t < sizeof TAKES / sizeof *TAKES; t++)
-      if (strcmp(arg, TAKES[t]) == 0) {
-        if (i + 1 >= argc) return usage_error("option '%s' needs a value", arg);
-        val = argv[++i];
-      }
+    const char *val;
+    if (option_value(argc, argv, &i, TAKES, sizeof TAKES / sizeof *TAKES, &val) != 0) return EXIT_BAD_INPUT;
     if (strcmp(arg, "--slurm") == 0) a->slurm = 1;
     else if (strcmp(arg, "--dry-run") == 0) a->dry_run = 1;
     else if (strcmp(arg, "--partition") == 0) a->partition = val;
@@ -97,21 +75,21 @@ static int parse_args(int argc, char **argv, SubmitArgs *a) {
       char *end;
       long n = strtol(val, &end, 10);
       if (*end || end == val || n < 1 || n > 1000000)
-        return usage_error("--max-parallel: '%s' is not a whole number ≥ 1", val);
+        return cli_usage_error("--max-parallel: '%s' is not a whole number ≥ 1", val);
       a->max_parallel = (int)n;
-    } else if (arg[0] == '-' && arg[1]) return usage_error("unknown option '%s' for 'submit'", arg);
+    } else if (arg[0] == '-' && arg[1]) return cli_usage_error("unknown option '%s' for 'submit'", arg);
     else if (!a->suite_path) a->suite_path = arg;
-    else return usage_error("unexpected argument '%s' ('submit' takes one suite)", arg);
+    else return cli_usage_error("unexpected argument '%s' ('submit' takes one suite)", arg);
   }
-  if (!a->suite_path) return usage_error("'submit' needs a suite file (bench submit SUITE --slurm)");
-  if (!a->slurm) return usage_error("'submit' needs a scheduler: --slurm (the one bench supports)");
+  if (!a->suite_path) return cli_usage_error("'submit' needs a suite file (bench submit SUITE --slurm)");
+  if (!a->slurm) return cli_usage_error("'submit' needs a scheduler: --slurm (the one bench supports)");
   const char *names[] = {"--partition", "--gres", "--account"};
   const char *vals[] = {a->partition, a->gres, a->account};
   for (int k = 0; k < 3; k++)
     if (vals[k] && !slurm_value_ok(vals[k]))
-      return usage_error("%s: '%s' is not a Slurm name (letters, digits and _ . , : = + / @ -)", names[k], vals[k]);
+      return cli_usage_error("%s: '%s' is not a Slurm name (letters, digits and _ . , : = + / @ -)", names[k], vals[k]);
   if (a->time && slurm_time_seconds(a->time) < 0)
-    return usage_error("--time: '%s' is not a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, "
+    return cli_usage_error("--time: '%s' is not a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, "
                        "D-HH:MM:SS)", a->time);
   return 0;
 }
@@ -135,44 +113,6 @@ static char *self_path(const char *argv0) {
     return xstrdup(buf);
   }
   return absolute(argv0);
-}
-
-// Every model and dataset the jobs use exists (the tasks would fail on each otherwise).
-static int check_paths(const Suite *s, const RunSelection *sel) {
-  int missing = 0;
-  for (int i = 0; i < s->n_models; i++) {
-    int used = 0;
-    for (long k = 0; k < sel->n && !used; k++) used = sel->jobs[k].job->model == &s->models[i];
-    if (!used || is_directory(s->models[i].path)) continue;
-    fprintf(stderr, "bench: error: %s:%d:%d: model '%s': path '%s' does not exist\n", s->path,
-            s->models[i].mark.line, s->models[i].mark.col, s->models[i].name, s->models[i].path);
-    missing++;
-  }
-  for (int i = 0; i < s->n_datasets; i++) {
-    int used = 0;
-    for (long k = 0; k < sel->n && !used; k++) used = sel->jobs[k].job->dataset == &s->datasets[i];
-    if (!used || file_exists(s->datasets[i].path)) continue;
-    fprintf(stderr, "bench: error: %s:%d:%d: dataset '%s': path '%s' does not exist\n", s->path,
-            s->datasets[i].mark.line, s->datasets[i].mark.col, s->datasets[i].name, s->datasets[i].path);
-    missing++;
-  }
-  if (missing) fprintf(stderr, "bench: error: %d missing path%s; nothing was submitted\n", missing, missing == 1 ? "" : "s");
-  return missing ? -1 : 0;
-}
-
-static int ok_result(const char *dir, const char *id) {
-  char *p = job_result_path(dir, id);
-  int ok = 0;
-  if (file_exists(p)) {
-    JobResult r;
-    BenchErr err;
-    if (job_result_read(p, &r, &err) == 0) {
-      ok = r.status == JOB_OK;
-      job_result_free(&r);
-    }
-  }
-  free(p);
-  return ok;
 }
 
 static int write_script(const char *path, const char *text, BenchErr *err) {
@@ -243,19 +183,19 @@ static int submit(const SubmitArgs *a, const Suite *s, const char **ids, const d
                             {"suite path", suite_path}, {"bench binary", bench}, {"working directory", workdir}};
   for (size_t k = 0; k < sizeof paths / sizeof *paths; k++)
     if (slurm_check_path(paths[k][0], paths[k][1], &err) != 0) {
-      usage_error("%s", err.msg);
+      cli_usage_error("%s", err.msg);
       goto out;
     }
   int q = slurm_still_queued(results, &queued);
   if (q == 1 && !a->dry_run) {
-    usage_error("%s: jobs %s of an earlier submit are still queued; wait for them (bench status %s) or "
+    cli_usage_error("%s: jobs %s of an earlier submit are still queued; wait for them (bench status %s) or "
                 "cancel them (scancel) before submitting again", dir, queued.data, dir);
     goto out;
   }
   int max_array = SLURM_DEFAULT_MAX_ARRAY_SIZE;
   if (slurm_max_array_size(&max_array, &err) != 0) {
     if (!a->dry_run) {
-      usage_error("cannot read the cluster's MaxArraySize: %s", err.msg);
+      cli_usage_error("cannot read the cluster's MaxArraySize: %s", err.msg);
       goto out;
     }
     printf("note: %s; packing for Slurm's default MaxArraySize %d\n", err.msg, max_array);
@@ -274,7 +214,7 @@ static int submit(const SubmitArgs *a, const Suite *s, const char **ids, const d
   report_script = slurm_report_script(&js);
   if (mkdir_p(logs, &err) != 0 || write_script(array_sh, array_script, &err) != 0 ||
       write_script(report_sh, report_script, &err) != 0) {
-    usage_error("%s", err.msg);
+    cli_usage_error("%s", err.msg);
     goto out;
   }
   char *qa = shell_quote(array_sh), *qr = shell_quote(report_sh);
@@ -297,7 +237,7 @@ static int submit(const SubmitArgs *a, const Suite *s, const char **ids, const d
   char *argv_a[] = {"sbatch", "--parsable", array_sh, NULL};
   array_id = sbatch(argv_a, &err);
   if (!array_id) {
-    usage_error("%s", err.msg);
+    cli_usage_error("%s", err.msg);
     goto out;
   }
   char *dep = xasprintf("--dependency=afterany:%s", array_id);
@@ -318,7 +258,7 @@ static int submit(const SubmitArgs *a, const Suite *s, const char **ids, const d
   printf("progress: bench status %s\n", dir);
   if (wrote != 0) fprintf(stderr, "bench: warning: %s\n", werr.msg);
   if (!report_id) {
-    usage_error("the array runs, but the report step was not submitted: %s; run 'bench report %s' when "
+    cli_usage_error("the array runs, but the report step was not submitted: %s; run 'bench report %s' when "
                 "the array has ended", err.msg, dir);
     goto out;
   }
@@ -349,51 +289,27 @@ int cmd_submit(int argc, char **argv) {
     free(a.command);
     return EXIT_BAD_INPUT;
   }
-  Diagnostics diag = {0};
-  Suite *s = suite_load(a.suite_path, &diag);
-  if (!s) {
-    diagnostics_print(&diag, stderr);
-    diagnostics_free(&diag);
-    free(a.command);
-    return EXIT_BAD_INPUT;
-  }
-  diagnostics_free(&diag);
-  int rc = EXIT_BAD_INPUT;
-  Matrix mx;
-  BenchErr err;
-  RunSelection sel = {0};
-  char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
-  if (matrix_build(s, &mx, &err) != 0) {
-    fprintf(stderr, "bench: error: %s\n", err.msg);
-    goto out_suite;
-  }
-  ModelShape *shapes = xcalloc((size_t)(s->n_models ? s->n_models : 1), sizeof *shapes);
-  for (int i = 0; i < s->n_models; i++) {
-    shapes[i].params = -1;
-    if (mx.model_fp[i] && strncmp(mx.model_fp[i], "missing:", 8) != 0)
-      model_shape_from_config(s->models[i].path, mx.model_params[i], &shapes[i], &err);
-  }
-  run_select(s, &mx, NULL, 0, 0, 0, shapes, &sel);
-  free(shapes);
-  if (check_paths(s, &sel) == 0) {
-    const char **ids = xcalloc((size_t)sel.n + 1, sizeof *ids);
-    double *costs = xcalloc((size_t)sel.n + 1, sizeof *costs);
+  RunPrep prep;
+  int rc = run_prepare(a.suite_path, NULL, 0, 0, 0, "nothing was submitted", &prep);
+  if (rc == EXIT_OK) {
+    const Suite *s = prep.suite;
+    const RunSelection *sel = &prep.sel;
+    char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
+    const char **ids = xcalloc((size_t)sel->n + 1, sizeof *ids);
+    double *costs = xcalloc((size_t)sel->n + 1, sizeof *costs);
     long n = 0;
-    for (long k = 0; k < sel.n; k++) {
-      if (ok_result(dir, sel.jobs[k].job->id)) continue;
-      ids[n] = sel.jobs[k].job->id;
-      costs[n++] = sel.jobs[k].cost;
+    for (long k = 0; k < sel->n; k++) {
+      if (has_ok_result(dir, sel->jobs[k].job->id)) continue;
+      ids[n] = sel->jobs[k].job->id;
+      costs[n++] = sel->jobs[k].cost;
     }
-    if (n < sel.n) printf("%ld of %ld jobs already have an ok result in %s\n", sel.n - n, sel.n, dir);
+    if (n < sel->n) printf("%ld of %ld jobs already have an ok result in %s\n", sel->n - n, sel->n, dir);
     rc = submit(&a, s, ids, costs, n, dir, argv[0]);
     free((void *)ids);
     free(costs);
+    free(dir);
   }
-  run_selection_free(&sel);
-  matrix_free(&mx);
-out_suite:
-  free(dir);
-  suite_free(s);
+  run_prep_free(&prep);
   free(a.command);
   return rc;
 }

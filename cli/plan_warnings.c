@@ -34,6 +34,18 @@ void strlist_free(StrList *l) {
   l->n = 0;
 }
 
+ModelShape *suite_model_shapes(const Suite *s, const Matrix *m, StrList *warnings) {
+  ModelShape *shapes = xcalloc((size_t)(s->n_models ? s->n_models : 1), sizeof *shapes);
+  for (int i = 0; i < s->n_models; i++) {
+    shapes[i].params = -1;
+    BenchErr err;
+    if (!m->model_fp[i] || strncmp(m->model_fp[i], "missing:", 8) == 0) continue;  // unused or absent
+    if (model_shape_from_config(s->models[i].path, m->model_params[i], &shapes[i], &err) != 0 && warnings)
+      strlist_add(warnings, "model '%s': %s", s->models[i].name, err.msg);
+  }
+  return shapes;
+}
+
 const ModelShape *job_shape(const Matrix *m, const Job *j, const ModelShape *shapes, ModelShape *scratch) {
   if (j->model) return &shapes[(int)(j->model - m->suite->models)];
   if (j->train.variant) {

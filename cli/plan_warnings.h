@@ -16,6 +16,10 @@ typedef struct {
 void strlist_add(StrList *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strlist_free(StrList *l);
 
+// The shape of each suite model (caller frees), from its config.json; unknown (params −1) for a
+// model no job uses or whose path is missing. A config.json that cannot be read adds a warning
+// naming the model (when warnings is not NULL).
+ModelShape *suite_model_shapes(const Suite *s, const Matrix *m, StrList *warnings);
 // The shape of a job's model: shapes[model index], or the train recipe's (into *scratch).
 const ModelShape *job_shape(const Matrix *m, const Job *j, const ModelShape *shapes, ModelShape *scratch);
 // Device memory a job would have on this machine: the GPU it names (auto: GPU 0 when one is

@@ -52,9 +52,12 @@ static char *job_label(const Suite *s, const Job *j) {
                    j->length, j->seed, j->rope.name ? j->rope.name : "?");
 }
 
+static int same_text(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
 static int cmp_run_jobs(const void *a, const void *b) {
   const RunJob *x = a, *y = b;
   if (x->group != y->group) return x->group < y->group ? -1 : 1;
+  if (x->engine != y->engine) return x->engine < y->engine ? -1 : 1;
   return x->index < y->index ? -1 : x->index > y->index;
 }
 
@@ -64,6 +67,8 @@ void run_select(const Suite *s, const Matrix *m, char *const *only, int n_only, 
   out->n = 0;
   const ModelDef **models = xcalloc((size_t)s->n_models + 1, sizeof *models);
   int n_models = 0;
+  const Job **engines = xcalloc((size_t)m->n_jobs + 1, sizeof *engines);  // first job of each
+  int n_engines = 0;
   for (int i = 0; i < m->n_jobs; i++) {
     const Job *job = &m->jobs[i];
     int keep = n_only == 0;
@@ -77,6 +82,12 @@ void run_select(const Suite *s, const Matrix *m, char *const *only, int n_only, 
     while (g < n_models && models[g] != job->model) g++;
     if (g == n_models) models[n_models++] = job->model;
     r->group = g;
+    int e = 0;
+    while (e < n_engines && !(engines[e]->model == job->model && same_text(engines[e]->device, job->device) &&
+                              same_text(engines[e]->dtype, job->dtype)))
+      e++;
+    if (e == n_engines) engines[n_engines++] = job;
+    r->engine = e;
     r->label = job_label(s, job);
     ModelShape scratch;
     const ModelShape *sh = job_shape(m, job, shapes, &scratch);
@@ -85,6 +96,7 @@ void run_select(const Suite *s, const Matrix *m, char *const *only, int n_only, 
     r->cost = c.flops > 0 ? c.flops : c.tokens_processed;
   }
   free(models);
+  free(engines);
   qsort(out->jobs, (size_t)out->n, sizeof *out->jobs, cmp_run_jobs);
 }
 

@@ -1,5 +1,6 @@
 // run_plan.h — what one `bench run` runs: the jobs --only and --shard select, in run order
-// (grouped by model so a worker loads each model once), the lanes they run in (one worker at a
+// (grouped by model so a worker loads each model once, and within a model by device and dtype so
+// its engine puts the weights on a device once per dtype), the lanes they run in (one worker at a
 // time per lane: one per --devices entry, else one lane whose device follows each job), and each
 // job's estimated cost, from which the ETA is measured.
 //
@@ -16,6 +17,8 @@ typedef struct {
   const Job *job;
   int index;          // in Matrix.jobs
   int group;          // order of first appearance of its model: jobs run grouped by it
+  int engine;         // order of first appearance of its (model, device, dtype): within a group,
+                      // jobs run grouped by it (they share one engine)
   char *label;        // "PHASE JOB_ID PROTOCOL L=.. seed=.. rope=.." for logs and status
   double cost;        // estimated work: FLOPs, or tokens through the model when its size is unknown
 } RunJob;

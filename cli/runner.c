@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "run_status.h"
 #include "runner_internal.h"
 
@@ -41,6 +42,11 @@ void job_result_release(JobResult *r) {
   json_decref(r->spec);
   r->phases = NULL;
   r->spec = NULL;
+}
+
+int gpu_runs_off(const char *device, BenchErr *err) {
+  return err_set(err, "device '%s': this bench runs jobs on the CPU only (its CUDA engine is not enabled for "
+                 "runs yet); use --device cpu", device);
 }
 
 JobStatus status_for_error(const char *msg) {
@@ -317,7 +323,9 @@ static int spawn(Sup *s, Lane *ln, const ModelDef *model, const char *device) {
     signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);  // the supervisor died before the line above
-    apply_mem_limit(c->mem_limit);
+    // The CUDA driver maps the device's memory into the address space: a GPU worker under
+    // RLIMIT_AS could not even open its device, so only CPU workers are capped.
+    if (strncmp(device, "cuda", 4) != 0) apply_mem_limit(c->mem_limit);
     WorkerSpec w = {c, model, device, s->threads, cmd[0], evt[1]};
     s->child_exit = worker_main(&w);
     close(cmd[0]);
@@ -531,6 +539,13 @@ static void on_event(Sup *s, Lane *ln, char *line) {
                 params, secs);
     } else {
       run_log(c->log, "model '%s' failed to load: %s", ln->model ? ln->model->name : "?", msg ? msg : "");
+    }
+  } else if (strcmp(line, "retire") == 0) {
+    run_log(c->log, "worker %d (%s) gives way after %s; a fresh worker takes the next job", (int)ln->pid,
+            ln->device, msg ? msg : "a device error");
+    if (!ln->retiring) {
+      close_fd(&ln->cmd_fd);
+      ln->retiring = 1;
     }
   } else if (strncmp(line, "start ", 6) == 0) {
     ln->start_mono = ln->last_progress = mono_time();
@@ -766,24 +781,37 @@ static void kill_workers(Sup *s) {
   }
 }
 
-// Jobs no lane can run (pinned to a device this run does not use) fail at once.
+// Jobs no lane can run fail at once: pinned to a device this run does not use, or to a GPU while
+// GPU runs are off (no worker loads a model for them).
 static void refuse_unrunnable(Sup *s) {
   const RunnerConfig *c = s->c;
   for (long q = 0; q < s->q_len; q++) {
     long j = s->queue[q];
     if (j < 0) continue;
-    char buf[32];
+    char buf[32], dev[32] = "";
     int ok = 0;
-    for (int k = 0; k < s->n_lanes && !ok; k++) ok = lane_device(c->lanes, k, c->jobs[j].job, buf, sizeof buf) != NULL;
+    for (int k = 0; k < s->n_lanes && !ok; k++) {
+      const char *d = lane_device(c->lanes, k, c->jobs[j].job, buf, sizeof buf);
+      if (d) snprintf(dev, sizeof dev, "%s", d);
+      ok = d && (c->gpu_runs || strncmp(d, "cuda", 4) != 0);
+    }
     if (ok) continue;
-    StrBuf devs = {0};
-    for (int k = 0; k < c->lanes->n; k++) sb_printf(&devs, "%s%s", k ? "," : "", c->lanes->devices[k]);
-    char *why = xasprintf("the job is pinned to device '%s', which this run does not use (--devices %s)",
-                          c->jobs[j].job->device, devs.data);
-    sb_free(&devs);
+    char *why;
+    if (dev[0]) {
+      BenchErr off;
+      gpu_runs_off(dev, &off);
+      why = xstrdup(off.msg);
+    } else {
+      StrBuf devs = {0};
+      for (int k = 0; k < c->lanes->n; k++) sb_printf(&devs, "%s%s", k ? "," : "", c->lanes->devices[k]);
+      why = xasprintf("the job is pinned to device '%s', which this run does not use (--devices %s)",
+                      c->jobs[j].job->device, devs.data);
+      sb_free(&devs);
+      snprintf(dev, sizeof dev, "%s", c->jobs[j].job->device);
+    }
     s->queue[q] = -1;
     s->queued_cost -= c->jobs[j].cost;
-    record_failure(s, j, c->jobs[j].job->device, JOB_ERROR, why, 0);
+    record_failure(s, j, dev, JOB_ERROR, why, 0);
     run_log(c->log, "[%ld/%ld] %s: error: %s", c->skipped + s->done + 1, c->total, c->jobs[j].label, why);
     count_status(s, JOB_ERROR);
     free(why);
@@ -800,6 +828,8 @@ static void sup_free(Sup *s) {
 
 int runner_run(const RunnerConfig *c, RunOutcome *out, BenchErr *err) {
   memset(out, 0, sizeof *out);
+  if (device_cuda_touched())  // the workers forked below could not use a GPU
+    return err_set(err, "internal error: the supervisor has initialised CUDA before forking its workers");
   Sup s;
   memset(&s, 0, sizeof s);
   s.c = c;

@@ -8,13 +8,23 @@
 //   supervisor → worker   "job INDEX ATTEMPT\n" on a pipe; closing the pipe tells it to exit
 //   worker → supervisor   "load ok PARAMS SECONDS" | "load fail\tMESSAGE", "start INDEX",
 //                         "prog INDEX WINDOWS_DONE WINDOWS_TOTAL TOKENS FORWARD_S",
+//                         "retire\tMESSAGE" (before "done": hand this worker no more jobs),
 //                         "done INDEX WROTE\tMESSAGE" (WROTE 0: the result could not be written)
 //   worker stderr         forwarded line by line to run.log; the last line names a crash's cause
 // The worker writes each job's result file itself, atomically (results.h), then says "done".
 //
+// Devices. A worker evaluates on one device, the lane's ("cpu" or "cuda:N", one CUDA device per
+// process), through an Engine (engine.h) opened once per model and dtype (runner_internal.h). The
+// supervisor never initialises CUDA: a process that has cannot hand a working CUDA context to the
+// workers it forks, so the GPUs are counted in a short-lived child (run_probe.h), and runner_run
+// refuses to start in a process that has called into CUDA (device_cuda_touched).
+//
 // Failures. A job that fails inside the engine is recorded by the worker with status error, or oom
 // when an allocation failed (the message says "out of memory" or "cannot allocate"), and the worker
-// goes on. A worker that dies — killed by a signal or exiting non-zero — while running a job gets
+// goes on: after oom on a closed and reopened engine; after a device error (a CUDA context that
+// failed) it says "retire" and exits once the job is recorded, and a fresh worker, with a fresh
+// context, takes the next job. A device that cannot be opened fails every job of its worker with
+// the reason. A worker that dies — killed by a signal or exiting non-zero — while running a job gets
 // the job recorded `crashed` by the supervisor (signal or exit status, and the worker's last stderr
 // line), and a fresh worker takes the next job; the crashed job is tried again at the end of the
 // queue, and given up after RUNNER_MAX_CRASHES crashes in one run. A worker that dies while loading
@@ -55,8 +65,10 @@ typedef struct {
   int shard_i, shard_n;
   double started;            // wall time
   double stop_grace_s;       // after a stop signal, how long running jobs may go on
-  size_t mem_limit;          // address-space limit of each worker (RLIMIT_AS); 0: none
+  size_t mem_limit;          // address-space limit of each CPU worker (RLIMIT_AS); 0: none
   double stall_s;            // a job silent this long (no window finished) is killed; 0: never
+  int gpu_runs;              // jobs may run on a GPU (cmd_run.c: ENGINE_RUNS_ON_GPU); 0: a job
+                             // whose device is cuda fails with the reason
 } RunnerConfig;
 
 typedef struct {
@@ -74,5 +86,7 @@ int runner_run(const RunnerConfig *c, RunOutcome *out, BenchErr *err);
 int parse_byte_size(const char *text, size_t *out, BenchErr *err);
 // The status a failed job gets from its one-line error: oom for failed allocations, else error.
 JobStatus status_for_error(const char *msg);
+// -1 with the error of a job, or of --device, naming a GPU device while GPU runs are off.
+int gpu_runs_off(const char *device, BenchErr *err);
 
 #endif

@@ -1,5 +1,6 @@
 // runner_worker.c — a worker process of `bench run` (runner.h): loads its group's model once, then
-// runs each job the supervisor hands over and writes the job's result file itself.
+// runs each job the supervisor hands over on its device's engine (runner_engine.c: weights
+// uploaded once per model and dtype) and writes the job's result file itself.
 //
 // Test hooks. BENCH_FAULT, read only here, injects failures so tests can check what the supervisor
 // does with them; a comma-separated list of
@@ -7,7 +8,12 @@
 //   crash-once:JOB_ID   the same on the job's first try only (the retry runs normally)
 //   abort:JOB_ID        abort() (SIGABRT) at the start of that job
 //   exit:JOB_ID         the worker exits with status 3 at the start of that job
-//   oom:JOB_ID          that job fails as an allocation failure does ("out of memory: ...")
+//   oom:JOB_ID          that job fails on its open engine as an allocation failure does ("out of
+//                       memory: ..."): recorded oom, the engine closed and reopened for the next job
+//   device-error:JOB_ID that job fails as a device does that needs a fresh process: recorded error,
+//                       the worker replaced by a fresh one for the next job
+//   engine-fail:DEVICE  the engine cannot be opened on that device ("cpu", "cuda:0"): every job
+//                       of the worker fails with the reason
 //   hang:JOB_ID         that job never ends (until the worker is killed)
 //   crash-load:MODEL    the worker segfaults while loading that model
 //   delay:MS            sleep MS milliseconds after every window of every job (to stop a run mid-job)
@@ -51,6 +57,13 @@ static int fault_has(const Faults *f, const char *kind, const char *name) {
   }
   free(want);
   return found;
+}
+
+// The message an "engine-fail:DEVICE" entry makes opening the engine fail with; NULL when none.
+static const char *engine_open_fault(const Faults *f, const char *device) {
+  return fault_has(f, "engine-fail", device)
+             ? "cannot open the device: injected by BENCH_FAULT (test hook)"
+             : NULL;
 }
 
 static void crash_now(void) {
@@ -152,20 +165,46 @@ static void train_log(void *ctx, const char *line) {
   fflush(stderr);
 }
 
-static int run_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, const Job *j, Progress *prog,
-                   EvalResult *res, const json_t **train_rec, BenchErr *err) {
-  if (strncmp(w->device, "cuda", 4) == 0)
-    return err_set(err, "device '%s': this bench's engine runs on the CPU only (the CUDA engine is "
-                   "not built yet); run with --device cpu", w->device);
-  const Model *model = &ld->model;
-  *train_rec = NULL;
+// The engine job j runs on, for its model (trained first for a training phase's job).
+static int job_engine(Loaded *ld, TrainJobs *tj, WorkerEngine *we, const Job *j, Progress *prog,
+                      const Model **model, const Engine **eng, const json_t **train_rec,
+                      BenchErr *err) {
+  DType dtype;
+  if (worker_engine_usable(we, err) != 0 || dtype_from_name(j->dtype, &dtype, err) != 0) return -1;
+  *model = &ld->model;
+  char *key;
   if (!j->model) {  // a training phase's job: its model is trained (or reused) first
+    key = xasprintf("train:%s", j->train_id);
+    worker_engine_close_unless(we, key);  // another trained model is about to replace its weights
     TrainHooks hooks = {train_log, on_progress, prog};
-    if (train_jobs_model(tj, j, &hooks, &model, train_rec, err) != 0) return -1;
+    if (train_jobs_model(tj, j, &hooks, model, train_rec, err) != 0) {
+      free(key);
+      return -1;
+    }
   } else if (ld->load_err.msg[0]) {
     *err = ld->load_err;
     return -1;
+  } else {
+    key = xasprintf("model:%s", j->model->name);
   }
+  int rc = worker_engine_get(we, *model, key, dtype, eng, err);
+  free(key);
+  return rc;
+}
+
+static int run_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, WorkerEngine *we,
+                   const Faults *f, const Job *j, Progress *prog, EvalResult *res,
+                   const json_t **train_rec, BenchErr *err) {
+  const Model *model;
+  const Engine *eng;
+  *train_rec = NULL;
+  if (job_engine(ld, tj, we, j, prog, &model, &eng, train_rec, err) != 0) return -1;
+  send_event(prog->fd, "prog %ld 0 0 0 0", prog->index);  // alive after a weights upload (stall_s)
+  if (fault_has(f, "oom", j->id))
+    return err_set(err, "out of memory: injected by BENCH_FAULT for job %s (test hook)", j->id);
+  if (fault_has(f, "device-error", j->id))
+    return err_set(err, "device error on %s: injected by BENCH_FAULT for job %s (test hook; the "
+                   "device needs a fresh process)", eng->device, j->id);
   const JobInputs *in = matrix_job_inputs(j);
   const Tokenizer *tok = NULL;
   if (in->tokenizer_path && get_tokenizer(ld, in->tokenizer_path, &tok, err) != 0) return -1;
@@ -185,6 +224,7 @@ static int run_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, const Job *j,
       .warmup = j->warmup,
       .seed = (uint64_t)j->seed,
       .dtype = j->dtype,
+      .engine = eng,
       .threads = w->threads,
       .progress = on_progress,
       .progress_ctx = prog,
@@ -192,9 +232,10 @@ static int run_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, const Job *j,
   return eval_job(&req, res, err);
 }
 
-// Runs job `index` of the run and writes its result; sends "done".
-static void handle_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, const Faults *f, long index,
-                       int attempt) {
+// Runs job `index` of the run and writes its result; sends "done" (after "retire" when a device
+// error means this process must give way to a fresh one). Returns 1 when it must, else 0.
+static int handle_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, WorkerEngine *we,
+                      const Faults *f, long index, int attempt) {
   const RunnerConfig *c = w->cfg;
   const Job *j = c->jobs[index].job;
   send_event(w->evt_fd, "start %ld", index);
@@ -210,11 +251,8 @@ static void handle_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, const Fau
   EvalResult res;
   BenchErr err;
   const json_t *train_rec = NULL;
-  int rc;
-  if (fault_has(f, "oom", j->id))
-    rc = err_set(&err, "out of memory: injected by BENCH_FAULT for job %s (test hook)", j->id);
-  else
-    rc = run_job(w, ld, tj, j, &prog, &res, &train_rec, &err);
+  int rc = run_job(w, ld, tj, we, f, j, &prog, &res, &train_rec, &err);
+  int replace = 0;
   iso_time_utc(wall_time(), r.finished);
   if (rc == 0) {
     r.status = JOB_OK;
@@ -224,13 +262,16 @@ static void handle_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, const Fau
   } else {
     r.status = status_for_error(err.msg);
     r.error = err.msg;
+    replace = worker_engine_failed(we, err.msg) == ENGINE_REPLACE;
   }
   BenchErr werr;
   int wrc = job_result_write(c->dir, &r, &werr);
   if (r.metrics) json_decref(r.metrics);
   job_result_release(&r);
+  if (replace) send_event(w->evt_fd, "retire\tdevice error in job %s", j->id);
   if (wrc == 0) send_event(w->evt_fd, "done %ld 1\t", index);
   else send_event(w->evt_fd, "done %ld 0\t%s", index, werr.msg);
+  return replace;
 }
 
 // Reads one "job INDEX ATTEMPT" line; 0 on EOF (time to exit).
@@ -269,12 +310,17 @@ int worker_main(const WorkerSpec *w) {
     send_event(w->evt_fd, "load ok 0 0");
   }
   TrainJobs *tj = train_jobs_new(c->suite, c->dir, w->threads);
+  train_jobs_set_device(tj, w->device);
+  WorkerEngine we;
+  worker_engine_init(&we, w->device, c->gpu_runs);
+  we.open_fault = engine_open_fault(&f, w->device);
   long index;
   int attempt;
   while (read_command(w->cmd_fd, &index, &attempt)) {
     if (index < 0 || index >= c->n) continue;
-    handle_job(w, &ld, tj, &f, index, attempt);
+    if (handle_job(w, &ld, tj, &we, &f, index, attempt)) break;
   }
+  worker_engine_close_unless(&we, NULL);
   train_jobs_free(tj);
   loaded_free(&ld);
   free(f.spec);

@@ -8,16 +8,24 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "data.h"
 #include "eval.h"
 #include "tokenizer.h"
 #include "train.h"
 #include "train_job.h"
 
+// Whether a training job on a CUDA lane trains on the GPU (the CUDA trainer, train_ops.h). Off
+// until the CUDA trainer is verified on a GPU (tests/gpu/run_gpu_tests.sh): such jobs train on
+// the CPU, as before. BENCH_ENABLE_CUDA=1 in the environment turns it on (the same switch as the
+// evaluation engine's).
+#define TRAIN_RUNS_ON_GPU 0
+
 struct TrainJobs {
   const Suite *suite;
   char *results_dir;
   int threads;
+  char device[32];                 // the lane's device: "cpu", "cuda:N"
   TrainHooks hooks;                // of the current call
   char loaded_id[JOB_ID_HEX + 1];  // train_id of the model held ("" when none)
   Model model;
@@ -29,7 +37,27 @@ TrainJobs *train_jobs_new(const Suite *s, const char *results_dir, int threads) 
   tj->suite = s;
   tj->results_dir = xstrdup(results_dir);
   tj->threads = threads;
+  snprintf(tj->device, sizeof tj->device, "cpu");
   return tj;
+}
+
+void train_jobs_set_device(TrainJobs *tj, const char *device) {
+  snprintf(tj->device, sizeof tj->device, "%s", device && *device ? device : "cpu");
+}
+
+int train_cuda_enabled(void) {
+  const char *env = getenv("BENCH_ENABLE_CUDA");
+  return TRAIN_RUNS_ON_GPU || (env && strcmp(env, "1") == 0);
+}
+
+int train_job_device(const char *lane_device, const char *dtype, TrainDevice *dev, int *gpu) {
+  memset(dev, 0, sizeof *dev);
+  dev->compute = TRAIN_CPU_F32;
+  *gpu = -1;
+  if (!lane_device || strncmp(lane_device, "cuda", 4) != 0 || !train_cuda_enabled()) return 0;
+  *gpu = lane_device[4] == ':' ? atoi(lane_device + 5) : 0;
+  dev->compute = dtype && strcmp(dtype, "bf16") == 0 ? TRAIN_CUDA_BF16 : TRAIN_CUDA_F32;
+  return 1;
 }
 
 static void drop_loaded(TrainJobs *tj) {
@@ -250,18 +278,26 @@ static int train_model(TrainJobs *tj, const Job *j, const Recipe *rc_in, const c
          "tokens (%ld data tokens, %.1f epochs), into %s", j->train_id, rc.name, j->rope.name,
          j->seed, train_n_params(c), c->steps, c->batch, c->seq_len, n_train,
          (double)c->steps * c->batch * c->seq_len / (double)(n_train > 1 ? n_train - 1 : 1), dir);
+  TrainDevice tdev;
+  int gpu;
+  if (train_job_device(tj->device, rc.dtype, &tdev, &gpu) && backend_cuda_open(gpu, err) != 0) {
+    err_prefix(err, "train recipe '%s'", rc.name);
+    goto out;
+  }
+  tj_log(tj, "train %s: computing on %s", j->train_id, train_compute_name(tdev.compute));
   Progress prog = {tj, j->train_id, 0, -1, c->batch * c->seq_len};
   TrainRun run = {.train_ids = train.ids, .n_train = n_train, .val_ids = val.ids, .n_val = val.n,
                   .val_windows = 4, .eval_every = rc.eval_every, .save_every = rc.save_every,
                   .dir = dir, .tokenizer_path = tok_path, .rope_spec = in->rope,
                   .rope_theta = theta, .bos_token_id = tokenizer_bos_id(tok), .eos_token_id = eot,
-                  .progress = on_step, .progress_ctx = &prog};
+                  .progress = on_step, .progress_ctx = &prog, .device = tdev};
   TrainOutcome out;
   if (train_run(c, &rope, &run, &out, err) != 0) goto out;
   if (out.resumed_from > 0 && out.resumed_from < c->steps)
     tj_log(tj, "train %s: resumed from step %ld", j->train_id, out.resumed_from);
   json_object_set_new(out.record, "dtype", json_string(rc.dtype));
-  json_object_set_new(out.record, "compute_dtype", json_string("fp32"));
+  json_object_set_new(out.record, "compute_dtype",
+                      json_string(tdev.compute == TRAIN_CUDA_BF16 ? "bf16" : "fp32"));
   *record = out.record;
   rcode = 0;
 out:
@@ -342,7 +378,8 @@ void train_metrics_merge(json_t *metrics, const json_t *record) {
   json_t *t = json_object();
   const char *keys[] = {"train_id", "model_dir", "steps", "tokens", "params", "final_loss",
                         "final_loss_avg10", "final_val_loss", "tokens_per_s", "gflops_per_s",
-                        "wall_s", "resumed_from", "reused", "threads", "dtype", "compute_dtype"};
+                        "wall_s", "resumed_from", "reused", "threads", "dtype", "compute_dtype",
+                        "compute"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     json_t *v = json_object_get(record, keys[i]);
     if (v) json_object_set(t, keys[i], v);

@@ -13,7 +13,10 @@
 //   tokenizer's end-of-text token when it has one); the first `tokens` + 1 tokens are used,
 //   steps = ⌊tokens / (batch · seq_len)⌋ (several epochs when the data is shorter);
 //   lr, min_lr (default 0), warmup (steps), schedule, beta1, beta2, weight_decay, grad_clip;
-//   dtype: the CPU trainer computes in fp32 whatever the recipe says (the record says both);
+//   dtype: on the CPU the trainer computes in fp32 whatever the recipe says; on a CUDA lane, once
+//   the CUDA trainer is enabled (train_cuda_enabled), bf16 trains in cuda-bf16 (bf16 products,
+//   fp32 master weights) and anything else in cuda-fp32; the record says dtype, compute_dtype
+//   and compute (the trainer's table: cpu-fp32, cuda-fp32, cuda-bf16);
 //   eval_every: held-out loss every N steps on the first 4 windows of the job's evaluation
 //   dataset; save_every: checkpoint period (default a tenth of the run).
 // The rope variant of the job gives the training frequencies (rope_build with head dim C/H,
@@ -23,7 +26,7 @@
 //
 // Job metrics added: "loss_curve": [[step, loss],..], "val_curve", and "train": {train_id,
 // model_dir, steps, tokens, params, final_loss, final_loss_avg10, final_val_loss, tokens_per_s,
-// gflops_per_s, wall_s, resumed_from, reused, threads, dtype, compute_dtype}.
+// gflops_per_s, wall_s, resumed_from, reused, threads, dtype, compute_dtype, compute}.
 #ifndef BENCH_TRAIN_JOB_H
 #define BENCH_TRAIN_JOB_H
 
@@ -32,6 +35,7 @@
 #include "matrix.h"
 #include "model.h"
 #include "suite.h"
+#include "train.h"
 
 typedef struct TrainJobs TrainJobs;
 
@@ -47,6 +51,16 @@ typedef struct {
 
 TrainJobs *train_jobs_new(const Suite *s, const char *results_dir, int threads);
 void train_jobs_free(TrainJobs *tj);
+// The device of the lane the jobs run on ("cpu", "cuda:N"; default "cpu").
+void train_jobs_set_device(TrainJobs *tj, const char *device);
+
+// Whether training jobs on CUDA lanes use the CUDA trainer: off in this build until the CUDA
+// trainer is verified on a GPU, on with BENCH_ENABLE_CUDA=1 in the environment.
+int train_cuda_enabled(void);
+// Where a job of a recipe with this dtype trains on a lane: fills dev (cpu-fp32, cuda-bf16 for
+// bf16 on an enabled CUDA lane, else cuda-fp32) and *gpu (the GPU index, -1 for the CPU).
+// Returns 1 when that is a GPU.
+int train_job_device(const char *lane_device, const char *dtype, TrainDevice *dev, int *gpu);
 
 // The trained model of job j (j->model == NULL), trained now when needed. *model and *record stay
 // valid until the next call or train_jobs_free. -1 with err when training cannot run.

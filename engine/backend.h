@@ -2,8 +2,9 @@
 // (backend_cpu.c) fills it with OpenBLAS and OpenMP; the CUDA backend (backend_cuda.c) fills the
 // same table with kernels (kernels/*.cu). Every pointer argument is memory of the backend's
 // device; shapes are row-major.
-// Legend: T tokens (rows), C channels, V vocab, H query heads, K kv heads, D head dim,
-//         R rotary dims (even, ≤ D), F intermediate, N output features, Tk keys in the buffer.
+// Legend: T tokens (rows), C channels, V vocab, H query heads, K kv heads, G = H/K, D head dim,
+//         R rotary dims (even, ≤ D), F intermediate, N output features, Tk keys in the buffer,
+//         S sequences, n slots held, Q rows of a KV cache named by a list.
 //
 // Weights: a backend reads the model's weights from its own copy (weights_upload). Weight
 // matrices — matmul's and lm_head_nll's `w`, embedding's `table`, and in a backend's copy of
@@ -14,7 +15,10 @@
 // Numerics: each op takes `fp64` where it reduces (norms, attention, log-sum-exp). fp64 = 1
 // accumulates those reductions in double (a check mode); 0 keeps them in float. Matrix products
 // accumulate in float: sgemm on the CPU; on CUDA cuBLASLt with fp32 accumulation, its inputs in
-// the weight dtype (fp32 activations are rounded to bf16/fp16 for the product).
+// the weight dtype (fp32 activations are rounded to bf16/fp16 for the product). CUDA attention
+// with bf16/fp16 weights runs on tensor cores the same way: q, k, v and the softmax weights
+// rounded to the dtype, scores, softmax and sums in fp32 (flash_twin.h states it exactly; the
+// fp32 tables and the fp64 check mode keep the exact kernel).
 //
 // Errors: ops return nothing; a device backend records its first failure and reports it at the
 // next sync, which the forward calls at the end of each block and after each download.
@@ -104,6 +108,57 @@ typedef struct {
   void (*lm_head_nll)(float *nll, int32_t *argmax, const float *h, const void *w,
                       const int32_t *target, long T, int C, int V, int fp64, float *logits,
                       long block);
+
+  // ---- the decode protocol's KV cache (kvcache.h) ----
+  // A cache is one buffer of rows per tensor: kc[rows, D], vc[rows, D] keys and values, pos[rows]
+  // the token index each row holds (int32), score[rows] a policy's per-slot score (NULL when the
+  // policy keeps none). The slots of one (sequence, kv head) are consecutive rows in reading order:
+  // slot j at row row0 + j, row0 given per (sequence, kv head) in row0[S, K] (int64).
+
+  // Writes T tokens: token i is slot slot0 + (i mod per_seq) of sequence i / per_seq; for each kv
+  // head g, at row r = row0[(i / per_seq)·K + g] + slot0 + i mod per_seq:
+  //   kc[r] = k[i, g, :], vc[r] = v[i, g, :], pos[r] = t0 + i mod per_seq, score[r] = 0.
+  // k, v [T, K, D]; score may be NULL.
+  void (*kv_append)(float *kc, float *vc, float *score, int32_t *pos, const float *k,
+                    const float *v, const int64_t *row0, long T, long per_seq, long slot0, long t0,
+                    int K, int D);
+  // Moves rows inside the cache: run u = runs[3u .. 3u + 2] (src, dst, count) moves rows
+  // [src, src + count) to [dst, dst + count) as memmove does (overlap allowed) in kc, vc (D floats
+  // a row), pos and score (when non-NULL). The runs of group e, [groups[e], groups[e + 1]), apply
+  // one after another; different groups touch disjoint rows. runs[groups[n_groups], 3] int64,
+  // groups[n_groups + 1] int64.
+  void (*kv_move)(float *kc, float *vc, float *score, int32_t *pos, const int64_t *runs,
+                  const int64_t *groups, long n_groups, int D);
+  // idx[q] = the slot j < m whose score[row0[q] + j] is smallest; of equal scores the largest j.
+  // row0[Q] int64, idx[Q] int32; m ≥ 1.
+  void (*kv_argmin)(int32_t *idx, const float *score, const int64_t *row0, long Q, long m);
+  // score_out[q, j] = score[row0[q] + j], pos_out[q, j] = pos[row0[q] + j] for j < n.
+  // score_out[Q, n] (NULL: positions only), pos_out[Q, n] int32, row0[Q] int64.
+  void (*kv_gather)(float *score_out, int32_t *pos_out, const float *score, const int32_t *pos,
+                    const int64_t *row0, long Q, long n);
+  // One query row per sequence against its own cache slots 0..n−1:
+  //   out[s, h, :] = Σ_{j ∈ [lo, n)} softmax_j(q[s,h,:] · key_j · scale) vc[row0[s,g] + j, :],
+  // g = h / G; key_j = kc[row0[s,g] + j], rotated at row j of cos_t/sin_t [n, R/2] as rope_apply
+  // rotates when cos_t is non-NULL (keys stored unrotated: cache positions); lo = the first slot
+  // whose pos ≥ pos_lo (a sliding window; slots hold ascending token indices; pos may be NULL
+  // when pos_lo ≤ 0). When score is non-NULL the softmax weights w_h[j] (0 outside [lo, n)) fold
+  // into each kv head's slots, its G query heads in order:
+  //   score[row0[s,g] + j] = (accumulate ? score : 0) + w_{gG}[j] + w_{gG+1}[j] + ...   (float)
+  // out[S, H, D], q[S, H, D], row0[S, K].
+  void (*decode_attention)(float *out, float *score, const float *q, const float *kc,
+                           const float *vc, const int32_t *pos, const int64_t *row0, long S,
+                           long n, long pos_lo, int H, int K, int D, float scale,
+                           const float *cos_t, const float *sin_t, int R, int accumulate,
+                           int fp64);
+  // The softmax weights of a block's last `obs` queries, summed per key, folded into the cache's
+  // score: for kv head g and key j < T,
+  //   a_h[j] = Σ_{i ∈ [T − obs, T)} softmax_j(q[i,h,:] · k[j,g,:] · scale) over the keys i sees
+  //   (j ≤ i and, when window > 0, j > i − window; 0 for the others), summed in ascending i;
+  //   score[row0[g] + j] = (accumulate ? score : 0) + a_{gG}[j] + a_{gG+1}[j] + ...   (float)
+  // q[T, H, D], k[T, K, D] (the block's keys: key j is slot j), row0[K]; 1 ≤ obs ≤ T.
+  void (*attention_weight_sums)(float *score, const float *q, const float *k,
+                                const int64_t *row0, long T, long obs, int H, int K, int D,
+                                float scale, long window, int accumulate, int fp64);
 } Backend;
 
 // The CPU backend (OpenBLAS sgemm + OpenMP); weights fp32.

@@ -1,6 +1,7 @@
 // backend_cpu.c — the CPU backend: sgemm from OpenBLAS (one slice per OpenMP thread), everything
 // else in plain C with OpenMP over rows, heads or blocks, hot loops in 8-lane vectors (cpu_vec.h).
-// The reference engine: every number comes from here.
+// The reference engine: every number comes from here. The KV-cache ops of the decode protocol are
+// in backend_cpu_kv.c.
 // Legend: T tokens (rows), C channels, V vocab, H query heads, K kv heads, D head dim,
 //         R rotary dims, F intermediate, N output features, Tk keys in the buffer.
 #include <cblas.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_cpu_kv.h"
 #include "cpu_vec.h"
 #include "util.h"
 
@@ -521,6 +523,12 @@ static const Backend backend_cpu_ops = {
     .gelu = cpu_gelu,
     .add = cpu_add,
     .lm_head_nll = cpu_lm_head_nll,
+    .kv_append = cpu_kv_append,
+    .kv_move = cpu_kv_move,
+    .kv_argmin = cpu_kv_argmin,
+    .kv_gather = cpu_kv_gather,
+    .decode_attention = cpu_decode_attention,
+    .attention_weight_sums = cpu_attention_weight_sums,
 };
 
 const Backend *backend_cpu(void) { return &backend_cpu_ops; }

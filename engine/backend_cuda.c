@@ -6,8 +6,15 @@
 //
 // Why the ops table and not a separate device forward: every op of backend.h already takes
 // backend memory and shapes, and the forward (forward.c) only sequences them, so one forward,
-// one KV cache and one block interface serve both devices; what differs (weight dtype, errors
+// one KV cache and one block interface serve both devices (the decode protocol and its cache
+// policies too: decode.c and kvcache.c over the KV-cache ops, kernels/kv_cache.cu and
+// kernels/decode_attention.cu); what differs (weight dtype, errors
 // raised asynchronously) is in the table: weight_dtype, weights_upload, sync.
+//
+// Attention: bf16/fp16 tables run the tensor-core flash kernel (flash_attention.cuh: q, k, v and
+// the softmax weights rounded to the dtype, like every matrix product's inputs) where
+// flash_attention_applies says so; the fp32 table, the fp64 check mode and other head dims run
+// the exact fp32 kernel (attention.cuh).
 //
 // Weights on the device: one allocation; matrices in the table's dtype, norm weights and biases
 // fp32, every tensor 256-byte aligned, embed first (its pointer is the allocation's). A tied LM
@@ -24,7 +31,10 @@
 #include "attention.cuh"
 #include "convert.cuh"
 #include "cuda_mem.cuh"
+#include "decode_attention.cuh"
 #include "embedding.cuh"
+#include "flash_attention.cuh"
+#include "kv_cache.cuh"
 #include "lm_head.cuh"
 #include "matmul.cuh"
 #include "norm.cuh"
@@ -180,6 +190,14 @@ static int cuda_set_threads(int threads) {
     size_t rows = (size_t)(T < block ? T : block);                                              \
     cuda_lm_head_nll(nll, argmax, h, w, DT, target, T, C, V, fp64, logits, rows * (size_t)V);   \
   }                                                                                              \
+  static void cuda_attention_##SUFFIX(float *out, const float *q, const float *k,               \
+                                      const float *v, long Tq, long Tk, long q0, int H, int K,  \
+                                      int D, float scale, long window, int fp64) {              \
+    if (flash_attention_applies(DT, D, fp64))                                                    \
+      cuda_flash_attention(out, q, k, v, Tq, Tk, q0, H, K, D, scale, window, DT);               \
+    else                                                                                         \
+      cuda_attention(out, q, k, v, Tq, Tk, q0, H, K, D, scale, window, fp64);                   \
+  }                                                                                              \
   static int cuda_weights_upload_##SUFFIX(ModelWeights *dst, const Model *m, BenchErr *err) {   \
     return weights_upload_as(dst, m, DT, err);                                                  \
   }                                                                                              \
@@ -200,11 +218,17 @@ static int cuda_set_threads(int threads) {
       .embedding = cuda_embedding_##SUFFIX,                                                      \
       .rope_table = cuda_rope_table,                                                             \
       .rope_apply = cuda_rope_apply,                                                             \
-      .attention = cuda_attention,                                                               \
+      .attention = cuda_attention_##SUFFIX,                                                      \
       .silu_mul = cuda_silu_mul,                                                                 \
       .gelu = cuda_gelu,                                                                         \
       .add = cuda_add,                                                                           \
       .lm_head_nll = cuda_lm_head_nll_##SUFFIX,                                                  \
+      .kv_append = cuda_kv_append,                                                               \
+      .kv_move = cuda_kv_move,                                                                   \
+      .kv_argmin = cuda_kv_argmin,                                                               \
+      .kv_gather = cuda_kv_gather,                                                               \
+      .decode_attention = cuda_decode_attention,                                                 \
+      .attention_weight_sums = cuda_attention_weight_sums,                                       \
   };
 
 CUDA_DTYPE_OPS(f32, DTYPE_F32)

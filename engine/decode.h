@@ -13,9 +13,14 @@
 //            0..len of its own cache (keys rotated at their token's position, or at their slot
 //            index in cache mode; the model's sliding window applied by token index); the
 //            prediction of token t + 1 scored; then every layer of every sequence is evicted.
-// Step attention runs in this file on host memory (softmax in float, one (sequence, kv head) per
-// thread), with the weights the policy observes written out; so the decode runs on a backend
-// whose memory is host memory (the CPU backend).
+// Everything runs through the backend's ops (backend.h), so one code path serves the CPU and
+// CUDA: the layers' products, norms and RoPE as forward.c runs them; the prefill's attention by
+// the backend's causal attention over the block; a step's attention by decode_attention over each
+// sequence's slots (rotating keys at slot positions in cache mode, folding observed weights into
+// the policy's scores); the cache's memory through kv_append, kv_move and the eviction lists of
+// kvcache.c. Keys, values, scores and activations stay in backend memory; the host holds token
+// ids, positions, the cache's bookkeeping and the policy's decisions (kvcache.h, "Where things
+// are"), and receives the step's NLLs and argmax.
 #ifndef BENCH_DECODE_H
 #define BENCH_DECODE_H
 
@@ -35,14 +40,9 @@ typedef struct {
   int B;                  // sequences
   long cap;               // slots per cache
   ForwardState fs;        // activations for max(B, max_prefill) rows
-  KVStore *caches;        // [B]
-  float *knew, *vnew;     // [rows, K·D] keys and values of the block being read
-  float *slot_cos, *slot_sin;  // cache mode: [cap, R/2] rotation at slot index s
-  float *weights;         // [B, H, cap] step softmax weights per query head (observing policies)
-  float *pre_weights;     // [H, max_prefill] prefill weights summed over observed queries
-  float *scratch;         // [threads, cap·(D + 1)] per-thread rotated keys and scores
-  uint8_t *keep_mask;     // [threads, cap] eviction scratch
-  int threads;
+  KVStore cache;          // the B sequences' caches
+  float *knew, *vnew;     // [rows, K·D] keys and values of the block being read (backend memory)
+  float *slot_cos, *slot_sin;  // cache mode: [cap, R/2] rotation at slot index s (backend memory)
   long peak_keys;         // most keys one step attended
   long prefill_keys;      // most keys a prefill held
 } DecodeState;

@@ -13,8 +13,13 @@ const char *device_backends_built(void) {
 #endif
 }
 
+static int cuda_touched;
+
+int device_cuda_touched(void) { return cuda_touched; }
+
 int device_gpu_count(void) {
 #ifdef BENCH_CUDA
+  cuda_touched = 1;
   return cuda_gpu_count();
 #else
   return 0;
@@ -24,6 +29,7 @@ int device_gpu_count(void) {
 int device_gpu_info(int i, GpuInfo *info) {
   memset(info, 0, sizeof *info);
 #ifdef BENCH_CUDA
+  cuda_touched = 1;
   return cuda_gpu_info(i, info);
 #else
   (void)i;
@@ -35,6 +41,7 @@ void device_cuda_versions(int *driver, int *runtime, size_t *cublaslt) {
   *driver = *runtime = 0;
   *cublaslt = 0;
 #ifdef BENCH_CUDA
+  cuda_touched = 1;
   cuda_versions(driver, runtime, cublaslt);
 #endif
 }

@@ -28,6 +28,11 @@ int device_resolve(const char *spec, char out[DEVICE_NAME_MAX], int *gpu, BenchE
 int device_gpu_info(int i, GpuInfo *info);
 // Driver and runtime versions as CUDA encodes them (e.g. 12040); 0 when unknown.
 void device_cuda_versions(int *driver, int *runtime, size_t *cublaslt);
+// 1 once this process has called into the CUDA runtime through the functions above (and so
+// through device_resolve and engine_open), which initialises it. A process that has done so cannot
+// hand a working CUDA context to the children it forks: a process that forks workers asks this
+// first (the runner's supervisor counts GPUs in a short-lived child instead).
+int device_cuda_touched(void);
 
 // Implemented in kernels/device_info.cu when built with CUDA.
 int cuda_gpu_count(void);

@@ -5,8 +5,9 @@
 // per process.
 //
 // dtype is the job's: CUDA holds weight matrices in it (bf16, fp16 or fp32) and rounds the
-// activations entering each matrix product to it, accumulating in fp32; activations, norms,
-// attention and the KV cache stay fp32. The CPU computes in fp32 whatever the dtype.
+// activations entering each matrix product to it, accumulating in fp32; attention's operands
+// (q, k, v, softmax weights) are rounded to it the same way (flash_twin.h); activations, norms,
+// softmax statistics and the KV cache stay fp32. The CPU computes in fp32 whatever the dtype.
 #ifndef BENCH_ENGINE_H
 #define BENCH_ENGINE_H
 

@@ -1,6 +1,7 @@
 // eval.h — evaluation protocols (exactly which tokens are scored), per-job metrics, and the job
-// entry point that runs one evaluation on the CPU engine. See ../shared/DESIGN.md "Evaluation
-// protocols". Legend: N dataset tokens, L length (window), W windows, S stride, T tokens fed.
+// entry point that runs one evaluation on an engine (engine.h: the CPU or a GPU). See
+// ../shared/DESIGN.md "Evaluation protocols".
+// Legend: N dataset tokens, L length (window), W windows, S stride, T tokens fed.
 //
 // Vocabulary: a window feeds tokens[start, start+T) to the model; the prediction made at window
 // position t (having read window tokens 0..t) is scored against target token start+t+1. Window
@@ -55,6 +56,7 @@
 #include <stdint.h>
 
 #include "data.h"
+#include "engine.h"
 #include "kvcache.h"
 #include "model.h"
 #include "rope.h"
@@ -125,7 +127,8 @@ typedef struct {
                                //   step was timed)
   double forward_s;            // wall time inside the forward passes
   double wall_s;               // the whole job (model load when eval_job loads it, data, forwards)
-  size_t peak_mem_bytes;       // peak RSS during the job (getrusage; reset per job on Linux)
+  size_t peak_mem_bytes;       // CPU: peak RSS during the job (getrusage; reset per job on Linux);
+                               //   GPU: device memory held at most during the job (weights included)
   long kv_peak_tokens;         // most keys/values held for one query (L for full attention;
                                //   decode: most keys a scored step attended, ≤ the budget)
   size_t kv_peak_bytes;        // their size: 2 · layers · kv heads · head dim · tokens · 4 (fp32)
@@ -137,7 +140,7 @@ typedef struct {
   double timed_s;              // wall time of the timed steps
   long dataset_tokens;         // N
   int tokens_from_cache;       // the dataset's ids came from the token cache
-  const char *compute_dtype;   // what the engine computed in ("fp32" on the CPU)
+  const char *compute_dtype;   // what the engine computed in (engine_compute_dtype: "fp32" on the CPU)
   PositionBucket *by_position; // [n_by_position], non-empty buckets in order
   int n_by_position;
   double *window_ppl;          // [n_windows]
@@ -165,6 +168,8 @@ typedef struct {
   long prompt, warmup;           // decode: tokens prefilled + first step (≥ 1), untimed steps
   uint64_t seed;
   const char *dtype;             // bf16 | fp16 | fp32 (the CPU engine computes in fp32)
+  const Engine *engine;          // where the forward passes run, opened on `model` in `dtype`
+                                 //   (engine.h); NULL: the CPU backend on the model's own weights
   int threads;                   // 0: all cores
   int keep_token_nll;            // keep every scored NLL in EvalResult.token_nll
   // Called after every window when set: windows done of total, targets scored so far, seconds
@@ -176,6 +181,9 @@ typedef struct {
 
 // Runs one job. On failure returns -1 with a one-line message in err and r holds nothing.
 int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err);
+// The forward options of a job: its engine's backend and weights (the CPU backend and the model's
+// own weights without one), its threads; fp64 checks off.
+ForwardOptions eval_forward_options(const EvalRequest *req);
 
 // ---- decode (eval_decode.c) ----
 // The windows of a decode job (chunks' windows, score_from = P − 1). Errors as plan_windows's,

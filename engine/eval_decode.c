@@ -120,13 +120,13 @@ int eval_decode(const EvalRequest *req, const Model *m, const RopeTable *rope, c
   DecodeRun run = {0};
   run.nll = xmalloc((size_t)plan->n * (size_t)steps * sizeof *run.nll);
   run.correct = xmalloc((size_t)plan->n * (size_t)steps);
-  ForwardOptions opt = {.threads = req->threads, .fp64_check = 0};
+  ForwardOptions opt = eval_forward_options(req);  // the engine's backend and weights
   int rc = 0;
   int batch = DECODE_BATCH;
   for (long w0 = 0; w0 < plan->n && rc == 0;) {
     int B = plan->n - w0 < batch ? (int)(plan->n - w0) : batch;
     DecodeState d;
-    rc = decode_init(&d, m, backend_cpu(), rope, policy, B, cap, P - 1, &opt, err);
+    rc = decode_init(&d, m, opt.backend, rope, policy, B, cap, P - 1, &opt, err);
     if (rc != 0 && B > 1 && strstr(err->msg, "out of memory")) {  // fewer windows at once
       batch = B / 2;
       rc = 0;

@@ -1,6 +1,6 @@
-// eval_job.c — one evaluation job on the CPU engine: model (loaded once by the caller, or here),
-// dataset tokens, RoPE table, the protocol's windows through forward_score_window (decode:
-// eval_decode.c, under the job's cache policy), metrics.
+// eval_job.c — one evaluation job on an engine (the caller's, else the CPU backend): model (loaded
+// once by the caller, or here), dataset tokens, RoPE table, the protocol's windows through
+// forward_score_window (decode: eval_decode.c, under the job's cache policy), metrics.
 // Legend: N dataset tokens, L length, T tokens in a window, V vocab.
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +55,8 @@ static int check_request(const EvalRequest *req, Protocol *proto, KVPolicy *poli
   if (!req->rope || !json_is_object(req->rope)) return err_set(err, "no rope spec given");
   if (!req->dataset_path) return err_set(err, "no dataset given");
   if (!req->model && !req->model_dir) return err_set(err, "no model given");
+  if (req->engine && req->engine->model != req->model)
+    return err_set(err, "the engine was opened on another model than the job's");
   return 0;
 }
 
@@ -103,7 +105,7 @@ static int run_windows(const EvalRequest *req, const Model *m, const RopeTable *
   float *nll = xmalloc((size_t)L * sizeof *nll);          // [T−1]
   uint8_t *correct = xmalloc((size_t)L * sizeof *correct);  // [T−1]
   if (req->keep_token_nll) r->token_nll = xmalloc((size_t)(plan->scored + 1) * sizeof *r->token_nll);
-  ForwardOptions opt = {.threads = req->threads, .fp64_check = 0};
+  ForwardOptions opt = eval_forward_options(req);
   long kept = 0;
   int rc = 0;
   for (long i = 0; i < plan->n && rc == 0; i++) {
@@ -129,10 +131,19 @@ static int run_windows(const EvalRequest *req, const Model *m, const RopeTable *
   return rc;
 }
 
+ForwardOptions eval_forward_options(const EvalRequest *req) {
+  if (req->engine) return engine_forward_options(req->engine, req->threads, 0);
+  ForwardOptions o = {.threads = req->threads, .fp64_check = 0, .backend = backend_cpu()};
+  return o;
+}
+
 int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err) {
   memset(r, 0, sizeof *r);
   double t_start = mono_time();
-  peak_rss_reset();
+  const Engine *e = req->engine;
+  int on_gpu = e && e->gpu >= 0;
+  if (on_gpu) engine_device_peak_bytes(e, 1);  // from here on: this job's peak
+  else peak_rss_reset();
   Protocol proto;
   KVPolicy policy;
   if (check_request(req, &proto, &policy, err) != 0) return -1;
@@ -185,8 +196,8 @@ int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err) {
     }
     r->dataset_tokens = toks.n;
     r->tokens_from_cache = toks.from_cache;
-    r->compute_dtype = "fp32";
-    r->peak_mem_bytes = peak_rss_bytes();
+    r->compute_dtype = e ? engine_compute_dtype(e) : "fp32";
+    r->peak_mem_bytes = on_gpu ? engine_device_peak_bytes(e, 0) : peak_rss_bytes();
   }
   if (have_rope) rope_table_free(&rope);
   window_plan_free(&plan);

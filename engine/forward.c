@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MLP_ROWS = 512 };  // the MLP runs this many rows at a time: O(MLP_ROWS·F) scratch
-
 // ---- KV cache ----
 
 int kv_cache_init(KVCache *c, const Backend *be, const ModelConfig *cfg, long capacity,
@@ -67,7 +65,9 @@ int forward_state_init(ForwardState *s, const Model *m, const Backend *be, long 
   s->max_block = max_block < 1 ? 1 : max_block;
   size_t n = (size_t)s->max_block, C = (size_t)cfg->hidden_size;
   size_t HD = (size_t)cfg->n_heads * cfg->head_dim, F = (size_t)cfg->intermediate_size;
-  size_t mr = n < MLP_ROWS ? n : MLP_ROWS, half = (size_t)(cfg->rotary_dims / 2);
+  long mlp_rows = s->opt.mlp_rows > 0 ? s->opt.mlp_rows : FORWARD_MLP_ROWS;
+  s->mlp_rows = s->max_block < mlp_rows ? s->max_block : mlp_rows;
+  size_t mr = (size_t)s->mlp_rows, half = (size_t)(cfg->rotary_dims / 2);
   int failed = 0;
   alloc_buf(s, (void **)&s->x, n * C * sizeof(float), &failed);
   alloc_buf(s, (void **)&s->xn, n * C * sizeof(float), &failed);
@@ -142,14 +142,14 @@ static void attention_sublayer(ForwardState *s, KVCache *cache, int l, long c0, 
   be->matmul(s->h2, s->att, lw->wo, lw->bo, n, H * D, C);
 }
 
-// MLP sublayer over xn[n, C], MLP_ROWS rows at a time: acc[n, C] += mlp(xn).
+// MLP sublayer over xn[n, C], s->mlp_rows rows at a time: acc[n, C] += mlp(xn).
 void forward_mlp(ForwardState *s, int l, float *acc, long n) {
   const ModelConfig *cfg = &s->model->config;
   const LayerWeights *lw = &s->w->layers[l];
   const Backend *be = s->be;
   int C = cfg->hidden_size, F = cfg->intermediate_size;
-  for (long r0 = 0; r0 < n; r0 += MLP_ROWS) {
-    long rows = n - r0 < MLP_ROWS ? n - r0 : MLP_ROWS;
+  for (long r0 = 0; r0 < n; r0 += s->mlp_rows) {
+    long rows = n - r0 < s->mlp_rows ? n - r0 : s->mlp_rows;
     const float *in = s->xn + r0 * C;
     if (cfg->mlp_is_gelu) {
       be->matmul(s->mlp_a, in, lw->w_up, lw->b_up, rows, C, F);
@@ -251,6 +251,8 @@ int forward_score_window(const Model *m, const RopeTable *rope, const int32_t *t
   double *pos = malloc((size_t)T * sizeof(double));
   if (!pos) return err_set(err, "out of memory: positions of %ld tokens", T);
   for (long t = 0; t < T; t++) pos[t] = rope_position(rope, t);
+  long block = o.block_tokens > 0 ? o.block_tokens : FORWARD_BLOCK_TOKENS;
+  if (block > T) block = T;
   KVCache cache;
   ForwardState s;
   int rc = -1;
@@ -258,10 +260,18 @@ int forward_score_window(const Model *m, const RopeTable *rope, const int32_t *t
     free(pos);
     return -1;
   }
-  if (forward_state_init(&s, m, be, T, &o, err)) goto out_cache;
-  if (forward_block(&s, &cache, rope, tokens, pos, T, err)) goto out_state;
-  rc = forward_score(&s, score_from, T - 1 - score_from, tokens + score_from + 1, nll, correct,
-                     err);
+  if (forward_state_init(&s, m, be, block, &o, err)) goto out_cache;
+  // Blocks [p, p + n): read them (keys of earlier blocks are in the cache), then score the rows
+  // t in [p, p + n) with score_from ≤ t < T − 1 before the next block overwrites the activations.
+  for (long p = 0; p < T; p += block) {
+    long n = T - p < block ? T - p : block;
+    if (forward_block(&s, &cache, rope, tokens + p, pos + p, n, err)) goto out_state;
+    long a = p > score_from ? p : score_from, b = p + n < T - 1 ? p + n : T - 1;
+    if (b > a && forward_score(&s, a - p, b - a, tokens + a + 1, nll + (a - score_from),
+                               correct + (a - score_from), err))
+      goto out_state;
+  }
+  rc = 0;
 out_state:
   forward_state_free(&s);
 out_cache:
@@ -272,11 +282,21 @@ out_cache:
 
 // ---- sizes ----
 
+// An 8B Llama-3 (L 32, C 4096, H 32, K 8, D 128, F 14336, V 128256) over one window of
+// T = 131,072 tokens: weights 16.1 GB in bf16 (not counted here); KV cache 2·L·T·K·D·4 bytes =
+// 34.4 GB (32 GiB); one block of 16,384 tokens: x, xn, h2 [n, C] and q, att [n, H·D] fp32 =
+// 16384·(3·4096 + 2·4096)·4 = 1.34 GB, rope tables 8 MB, MLP rows 512·(2·14336 + 4096)·4 = 67 MB,
+// LM-head block 130·128256·4 = 67 MB: 35.9 GB (33.4 GiB) here, 51.9 GB (48.3 GiB) with the weights,
+// plus CUDA scratch (matmul input [n, C] bf16 134 MB; flash attention's bf16 q [n, H·D] 134 MB
+// and k, v [T, K·D] 537 MB; LM-head input 8 MB; cuBLASLt workspace 32 MiB): about 49.1 GiB on an
+// 80 GB card. Read in one block instead, the activations would be 10.7 GB and the scratch 1.9 GB
+// more: 64 GB (59.6 GiB).
 size_t forward_memory_bytes(const ModelConfig *cfg, long T) {
-  size_t n = (size_t)(T < 1 ? 1 : T), C = (size_t)cfg->hidden_size;
+  size_t t = (size_t)(T < 1 ? 1 : T), C = (size_t)cfg->hidden_size;
+  size_t n = t < FORWARD_BLOCK_TOKENS ? t : FORWARD_BLOCK_TOKENS;
   size_t HD = (size_t)cfg->n_heads * cfg->head_dim, KD = (size_t)cfg->n_kv_heads * cfg->head_dim;
-  size_t F = (size_t)cfg->intermediate_size, mr = n < MLP_ROWS ? n : MLP_ROWS;
-  size_t kv = 2 * (size_t)cfg->n_layers * n * KD * sizeof(float);
+  size_t F = (size_t)cfg->intermediate_size, mr = n < FORWARD_MLP_ROWS ? n : FORWARD_MLP_ROWS;
+  size_t kv = 2 * (size_t)cfg->n_layers * t * KD * sizeof(float);
   size_t act = n * (3 * C + 2 * HD + (size_t)cfg->rotary_dims) * sizeof(float) +
                n * (sizeof(double) + 3 * sizeof(int32_t) + sizeof(float)) +
                mr * (2 * F + C) * sizeof(float);

@@ -38,9 +38,20 @@ typedef struct {
   const Backend *backend;       // forward_score_window's backend; NULL: backend_cpu()
   const ModelWeights *weights;  // the weights as the backend reads them (its weights_upload);
                                 // NULL: the model's own fp32 weights (CPU backend only)
+  long block_tokens;  // forward_score_window reads the window in blocks of this many tokens
+                      // (0: FORWARD_BLOCK_TOKENS); results do not depend on it beyond the order
+                      // of fp32 sums inside matrix products
+  int mlp_rows;       // rows per MLP pass (0: FORWARD_MLP_ROWS)
 } ForwardOptions;
 
-// Scores one window in one pass. For t in [score_from, T−1):
+// Defaults of ForwardOptions.block_tokens and .mlp_rows. Activations are O(block·(C + H·D)) and
+// O(mlp_rows·F), whatever the window: an 8B Llama (C 4096, H·D 4096, F 14336) holds 1.3 GiB of
+// activations per 16,384-token block and 29 MiB of MLP rows; see forward_memory_bytes.
+#define FORWARD_BLOCK_TOKENS 16384
+#define FORWARD_MLP_ROWS 512
+
+// Scores one window in one pass over its tokens, read in blocks of opt->block_tokens through
+// the KV cache (prefill by blocks: each block's rows are scored before the next block is read). For t in [score_from, T−1):
 //   nll[t − score_from]     = −log softmax(logits_t)[tokens[t+1]]
 //   correct[t − score_from] = argmax(logits_t) == tokens[t+1]
 // where logits_t is the model's output after reading tokens[0..t] at positions
@@ -54,9 +65,13 @@ int forward_score_window(const Model *m, const RopeTable *rope, const int32_t *t
 
 // ---- Block interface: prefill is one block; decoding reads more blocks against the cache ----
 
+// Where things are: the cache, the activations and the scratch below are backend memory (the
+// device under CUDA); the host passes token ids and positions in (uploads) and gets NLLs and
+// argmax back (downloads). The decode protocol keeps its caches under a policy in kvcache.h's
+// KVStore, also in backend memory, and runs its layers through the same ops (decode.h).
+//
 // Keys (after RoPE) and values of the tokens read so far, per layer, in reading order:
-// slot s holds the s-th token read. A cache policy may drop slots (keeping the order) between
-// blocks; attention then runs over the slots held.
+// slot s holds the s-th token read; attention runs over the slots held.
 typedef struct {
   const Backend *be;
   int n_layers, n_kv_heads, head_dim;  // L, K, D
@@ -69,7 +84,7 @@ int kv_cache_init(KVCache *c, const Backend *be, const ModelConfig *cfg, long ca
                   BenchErr *err);
 void kv_cache_free(KVCache *c);
 
-// Activations and scratch for blocks of up to max_block tokens (backend memory).
+// Activations and scratch for blocks of up to max_block tokens (backend memory, but argmax_host).
 typedef struct {
   const Model *model;
   const ModelWeights *w;    // weights as the backend reads them
@@ -83,6 +98,7 @@ typedef struct {
   float *h2;                // [n, C] attention output (o_proj)
   float *q;                 // [n, H·D]
   float *att;               // [n, H·D]
+  long mlp_rows;            // rows per MLP pass: min(max_block, opt.mlp_rows or FORWARD_MLP_ROWS)
   float *mlp_a, *mlp_b;     // [mlp_rows, F]
   float *mlp_out;           // [mlp_rows, C]
   float *cos_t, *sin_t;     // [n, R/2]
@@ -125,8 +141,10 @@ void forward_mlp(ForwardState *s, int l, float *acc, long n);
 // The sliding window of a layer (0: full causal attention).
 long forward_layer_window(const ModelConfig *cfg, int layer);
 
-// Bytes the forward of one window of T tokens allocates beyond the weights (KV cache,
-// activations, LM-head block), for memory checks before a job runs.
+// Bytes the forward of one window of T tokens allocates beyond the weights with default options
+// (KV cache of T tokens, activations of one block of min(T, FORWARD_BLOCK_TOKENS) tokens, MLP
+// rows, LM-head block), for memory checks before a job runs. A device backend adds its scratch
+// (CUDA: the matmul input in the weight dtype, flash attention's half q, k, v; a few % more).
 size_t forward_memory_bytes(const ModelConfig *cfg, long T);
 
 // FLOPs of forward_score_window over T tokens scoring `scored` of them (matmuls, attention over

@@ -19,7 +19,7 @@ const KVPolicyOps kv_policy_full = {
     .type = "full",
     .args = {NULL},
     .default_positions = KV_POS_ORIGINAL,
+    .score = KV_SCORE_NONE,
     .init = full_init,
-    .update = NULL,
     .select = full_select,
 };

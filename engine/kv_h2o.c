@@ -3,17 +3,19 @@
 // the most attention. Budget = heavy + recent: a step attends the recent − 1 tokens before the one
 // it reads, that one, and the heavy hitters.
 //
-// Score of a slot: the attention weight its token received from every query since it was read —
-// the prefill's queries (all of them) and each step's query, the query's own token included —
-// summed. An evicted token's score is gone with it. This is the reference implementation's
-// accumulated attention (H2O's real-drop KV cache: softmax weights summed over queries, added to
-// the surviving tokens' scores each step). The reference runs on multi-head models (OPT, LLaMA-1/2,
+// Score of a slot (score SUM, observe −1): the attention weight its token received from every
+// query since it was read — the prefill's queries (all of them) and each step's query, the query's
+// own token included — summed (by the backend's attention ops, on the device under CUDA). An
+// evicted token's score is gone with it. This is the reference implementation's accumulated
+// attention (H2O's real-drop KV cache: softmax weights summed over queries, added to the surviving
+// tokens' scores each step). The reference runs on multi-head models (OPT, LLaMA-1/2,
 // GPT-NeoX/Pythia: one query head per kv head) and scores each head on its own; with grouped
 // queries (G query heads per kv head) a kv head's score here is the sum over its G query heads —
 // one ranking per kv head, the same as their mean gives.
 //
 // Selection: the last recent − 1 slots stay; among the older slots, the `heavy` with the largest
-// scores stay (on equal scores the older token stays).
+// scores stay (on equal scores the older token stays). A step drops one slot: the device finds
+// the lowest score among the older slots (lowest_of); a prefill's eviction sorts on the host.
 #include <stdlib.h>
 
 #include "kvcache.h"
@@ -25,15 +27,6 @@ static int h2o_init(KVPolicy *p, BenchErr *err) {
   p->budget = p->arg[ARG_HEAVY] + p->arg[ARG_RECENT];
   p->observe = -1;
   return 0;
-}
-
-static void h2o_update(const KVPolicy *p, float *score, const float *w, int G, long stride,
-                       long n) {
-  (void)p;
-  for (int r = 0; r < G; r++) {
-    const float *row = w + (size_t)r * stride;
-    for (long j = 0; j < n; j++) score[j] += row[j];
-  }
 }
 
 typedef struct {
@@ -73,11 +66,18 @@ static void h2o_select(const KVPolicy *p, long n, long keep, const long *pos, co
   free(r);
 }
 
+// One slot to drop: the scan of h2o_select, the lowest score among the older slots.
+static long h2o_lowest_of(const KVPolicy *p, long n, long keep) {
+  long recent = p->arg[ARG_RECENT] - 1 < keep ? p->arg[ARG_RECENT] - 1 : keep;
+  return n - recent;
+}
+
 const KVPolicyOps kv_policy_h2o = {
     .type = "h2o",
     .args = {"heavy", "recent", NULL},
     .default_positions = KV_POS_ORIGINAL,
+    .score = KV_SCORE_SUM,
     .init = h2o_init,
-    .update = h2o_update,
     .select = h2o_select,
+    .lowest_of = h2o_lowest_of,
 };

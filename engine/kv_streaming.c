@@ -28,7 +28,7 @@ const KVPolicyOps kv_policy_streaming = {
     .type = "streaming",
     .args = {"sink", "recent", NULL},
     .default_positions = KV_POS_CACHE,
+    .score = KV_SCORE_NONE,
     .init = streaming_init,
-    .update = NULL,
     .select = streaming_select,
 };

@@ -23,7 +23,7 @@ const KVPolicyOps kv_policy_window = {
     .type = "window",
     .args = {"recent", NULL},
     .default_positions = KV_POS_ORIGINAL,
+    .score = KV_SCORE_NONE,
     .init = window_init,
-    .update = NULL,
     .select = window_select,
 };

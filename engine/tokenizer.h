@@ -16,8 +16,9 @@
 //                   normalized text (normalized true), with lstrip / rstrip / single_word
 // Unicode: NFC/NFD use Unicode 9.0.0 data, as the library does (engine/unicode_nfc_table.h).
 // Split patterns run on PCRE2 (Unicode 14.0 properties in Debian 12's 10.42; Oniguruma in the
-// library), with \s and \S given Oniguruma's meaning (White_Space); characters whose properties
-// changed between those Unicode versions may split differently.
+// library), with \s and \S given Oniguruma's meaning (White_Space). Every assigned code point
+// splits as the library splits it (tests/reference/sweep_unicode_splits.py, in `make test`);
+// a PCRE2 built on other Unicode tables would show there first.
 #ifndef BENCH_TOKENIZER_H
 #define BENCH_TOKENIZER_H
 

@@ -1,5 +1,5 @@
 // train.c — the trainer's set-up: recipe checks, parameter layout, learning-rate schedule, the
-// optimizer step, and dispatch to the fp32 / fp64 compute (train_tmpl.h).
+// arenas on the host and on the compute's device, and their copies (the step: train_step.c).
 // Legend: B sequences per step, T tokens per sequence, V vocab, C hidden, L layers, H query heads,
 //         K kv heads, D head dim, F intermediate.
 #include <math.h>
@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "train_internal.h"
+#include "train_ops.h"
 
 void train_config_defaults(TrainConfig *c) {
   memset(c, 0, sizeof *c);
@@ -129,19 +130,96 @@ static void layout(Trainer *t) {
   t->n_params = off;
 }
 
+const char *train_compute_name(TrainCompute c) {
+  switch (c) {
+    case TRAIN_CPU_F64: return "cpu-fp64";
+    case TRAIN_CUDA_F32: return "cuda-fp32";
+    case TRAIN_CUDA_BF16: return "cuda-bf16";
+    default: return "cpu-fp32";
+  }
+}
+
+static const TrainOps *ops_for(TrainCompute c) {
+  switch (c) {
+    case TRAIN_CPU_F64: return train_ops_cpu_f64();
+    case TRAIN_CUDA_F32: return train_ops_cuda(0);
+    case TRAIN_CUDA_BF16: return train_ops_cuda(1);
+    default: return train_ops_cpu_f32();
+  }
+}
+
+// The device arenas: the host ones on the CPU; else params, grads and moments in the device's
+// memory. The products' copy is separate wherever its element type differs (bf16).
+static int device_arenas(Trainer *t, BenchErr *err) {
+  const TrainOps *o = t->ops;
+  size_t bytes = t->n_params * o->param_size;
+  int separate = o->mat_size != o->param_size;
+  if (o->on_device) {
+    t->d_params = o->alloc(bytes);
+    t->d_grads = o->alloc(bytes);
+    t->d_m = o->alloc(bytes);
+    t->d_v = o->alloc(bytes);
+  } else {
+    t->d_params = t->params;
+    t->d_grads = t->grads;
+    t->d_m = t->adam_m;
+    t->d_v = t->adam_v;
+  }
+  t->d_mat = separate ? o->alloc(t->n_params * o->mat_size) : t->d_params;
+  if (!t->d_params || !t->d_grads || !t->d_m || !t->d_v || !t->d_mat)
+    return err_set(err, "out of memory: %zu parameters with gradients, AdamW moments%s need "
+                   "%.2f GiB on %s", train_n_params(&t->cfg), separate ? " and a bf16 copy" : "",
+                   (4.0 * bytes + (separate ? t->n_params * o->mat_size : 0)) / 1073741824.0,
+                   o->name);
+  return 0;
+}
+
+static void free_device_arenas(Trainer *t) {
+  const TrainOps *o = t->ops;
+  if (!o) return;
+  if (t->d_mat && t->d_mat != t->d_params) o->free(t->d_mat);
+  if (!o->on_device) return;
+  void *p[4] = {t->d_params, t->d_grads, t->d_m, t->d_v};
+  for (int i = 0; i < 4; i++)
+    if (p[i]) o->free(p[i]);
+}
+
+// Sequences per pass: as asked, else one on the CPU; on a device the batch, halved while the
+// activations would take more than 90% of what is free.
+static long pick_seqs_per_pass(const Trainer *t, const TrainDevice *dev) {
+  long B = t->cfg.batch;
+  if (dev->seqs_per_pass > 0) return dev->seqs_per_pass;
+  if (!t->ops->batch_passes) return 1;
+  size_t avail = t->ops->mem_available();
+  long n = B;
+  while (n > 1 && (double)train_work_bytes(t, n) > 0.9 * (double)avail) n = (n + 1) / 2;
+  return n;
+}
+
 int trainer_init(Trainer *t, const TrainConfig *cfg, const RopeTable *rope, int fp64,
                  BenchErr *err) {
+  TrainDevice dev = {.compute = fp64 ? TRAIN_CPU_F64 : TRAIN_CPU_F32};
+  return trainer_init_on(t, cfg, rope, &dev, err);
+}
+
+int trainer_init_on(Trainer *t, const TrainConfig *cfg, const RopeTable *rope,
+                    const TrainDevice *dev, BenchErr *err) {
   memset(t, 0, sizeof *t);
   if (train_config_check(cfg, err) != 0) return -1;
   t->cfg = *cfg;
-  t->fp64 = fp64;
+  t->compute = dev->compute;
+  t->fp64 = dev->compute == TRAIN_CPU_F64;
   t->head_dim = cfg->hidden_size / cfg->n_heads;
   if (rope->rotary_dims != t->head_dim)
     return err_set(err, "rope table rotates %d dims but the head dim is %d", rope->rotary_dims,
                    t->head_dim);
+  int cuda = dev->compute == TRAIN_CUDA_F32 || dev->compute == TRAIN_CUDA_BF16;
+  if (!dev->ops && cuda && train_ops_cuda_ready(err) != 0)
+    return err_prefix(err, "%s training", train_compute_name(dev->compute));
+  t->ops = dev->ops ? dev->ops : ops_for(dev->compute);
   t->threads = backend_cpu()->set_threads(train_threads(cfg->threads));
   layout(t);
-  size_t T = (size_t)cfg->seq_len, half = (size_t)t->head_dim / 2, el = fp64 ? 8 : 4;
+  size_t T = (size_t)cfg->seq_len, half = (size_t)t->head_dim / 2, el = t->fp64 ? 8 : 4;
   t->rope_cos = malloc(T * half * sizeof(double));
   t->rope_sin = malloc(T * half * sizeof(double));
   t->params = calloc(t->n_params, el);
@@ -161,21 +239,29 @@ int trainer_init(Trainer *t, const TrainConfig *cfg, const RopeTable *rope, int 
       t->rope_sin[p * half + i] = sin(a) * rope->attention_scale;
     }
   }
-  int rc = fp64 ? tr_work_alloc_f64(t, err) : tr_work_alloc_f32(t, err);
-  if (rc != 0) {
+  if (t->fp64) tr_init_params_f64(t);
+  else tr_init_params_f32(t);
+  if (device_arenas(t, err) != 0 || trainer_to_device(t, err) != 0) {
     trainer_free(t);
     return -1;
   }
-  if (fp64) tr_init_params_f64(t);
-  else tr_init_params_f32(t);
+  t->seqs_per_pass = pick_seqs_per_pass(t, dev);
+  TrainDims d = {.T = cfg->seq_len, .n_seq = t->seqs_per_pass, .C = cfg->hidden_size,
+                 .H = cfg->n_heads, .K = cfg->n_kv_heads, .D = t->head_dim,
+                 .F = cfg->intermediate_size, .V = cfg->vocab_size, .threads = t->threads,
+                 .attention = dev->attention};
+  t->ctx = t->ops->ctx_new(&d, err);
+  if (!t->ctx || train_work_alloc(t, err) != 0 || t->ops->sync(err) != 0) {
+    trainer_free(t);
+    return -1;
+  }
   return 0;
 }
 
 void trainer_free(Trainer *t) {
-  if (t->work) {
-    if (t->fp64) tr_work_free_f64(t);
-    else tr_work_free_f32(t);
-  }
+  if (t->work) train_work_free(t);
+  if (t->ctx) t->ops->ctx_free(t->ctx);
+  free_device_arenas(t);
   free(t->tensors);
   free(t->rope_cos);
   free(t->rope_sin);
@@ -184,6 +270,30 @@ void trainer_free(Trainer *t) {
   free(t->adam_m);
   free(t->adam_v);
   memset(t, 0, sizeof *t);
+}
+
+int trainer_to_host(Trainer *t, BenchErr *err) {
+  const TrainOps *o = t->ops;
+  if (!o->on_device) return 0;
+  size_t bytes = t->n_params * o->param_size;
+  o->download(t->params, t->d_params, bytes);
+  o->download(t->grads, t->d_grads, bytes);
+  o->download(t->adam_m, t->d_m, bytes);
+  o->download(t->adam_v, t->d_v, bytes);
+  return o->sync(err);
+}
+
+int trainer_to_device(Trainer *t, BenchErr *err) {
+  const TrainOps *o = t->ops;
+  if (o->on_device) {
+    size_t bytes = t->n_params * o->param_size;
+    o->upload(t->d_params, t->params, bytes);
+    o->upload(t->d_grads, t->grads, bytes);
+    o->upload(t->d_m, t->adam_m, bytes);
+    o->upload(t->d_v, t->adam_v, bytes);
+  }
+  if (t->d_mat != t->d_params) o->mat_refresh(t->ctx, t->d_mat, t->d_params, t->n_params);
+  return o->sync(err);
 }
 
 int trainer_tensor_index(const Trainer *t, const char *name) {
@@ -246,53 +356,7 @@ int trainer_load_model(Trainer *t, const Model *m, BenchErr *err) {
     for (size_t j = 0; j < tt->numel; j++) trainer_set_param(t, tt->offset + j, src[j]);
   }
   t->cfg.norm_eps = mc->norm_eps;
-  return 0;
-}
-
-// ---- steps ----
-void trainer_zero_grad(Trainer *t) { memset(t->grads, 0, t->n_params * (t->fp64 ? 8 : 4)); }
-
-int trainer_forward_backward(Trainer *t, const int32_t *seqs, long n, double grad_scale,
-                             int backward, double *nll_sum, BenchErr *err) {
-  long T1 = t->cfg.seq_len + 1;
-  for (long i = 0; i < n * T1; i++)
-    if (seqs[i] < 0 || seqs[i] >= t->cfg.vocab_size)
-      return err_set(err, "token %d at %ld is outside the vocabulary [0, %d)", (int)seqs[i], i,
-                     t->cfg.vocab_size);
-  *nll_sum = t->fp64 ? tr_forward_backward_f64(t, seqs, n, grad_scale, backward)
-                     : tr_forward_backward_f32(t, seqs, n, grad_scale, backward);
-  return 0;
-}
-
-double trainer_grad_norm(const Trainer *t) {
-  return sqrt(t->fp64 ? tr_grad_sumsq_f64(t) : tr_grad_sumsq_f32(t));
-}
-
-void trainer_scale_grad(Trainer *t, double s) {
-  if (t->fp64) tr_scale_grad_f64(t, s);
-  else tr_scale_grad_f32(t, s);
-}
-
-void trainer_adamw(Trainer *t, double lr) {
-  if (t->fp64) tr_adamw_f64(t, lr);
-  else tr_adamw_f32(t, lr);
-}
-
-int trainer_step(Trainer *t, const int32_t *seqs, TrainStepStats *st, BenchErr *err) {
-  const TrainConfig *c = &t->cfg;
-  double n = (double)c->batch * (double)c->seq_len, nll;
-  trainer_zero_grad(t);
-  if (trainer_forward_backward(t, seqs, c->batch, 1.0 / n, 1, &nll, err) != 0) return -1;
-  st->loss = nll / n;
-  st->grad_norm = trainer_grad_norm(t);
-  if (c->grad_clip > 0) {
-    // torch.nn.utils.clip_grad_norm_: coefficient clip / (norm + 1e-6), applied when < 1
-    double coef = c->grad_clip / (st->grad_norm + 1e-6);
-    if (coef < 1.0) trainer_scale_grad(t, coef);
-  }
-  st->lr = train_lr_at(c, t->step);
-  trainer_adamw(t, st->lr);
-  return 0;
+  return trainer_to_device(t, err);
 }
 
 int trainer_model_view(const Trainer *t, Model *m, BenchErr *err) {

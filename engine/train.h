@@ -12,8 +12,8 @@
 // double, times attention_scale, rotate_half layout. The loss of a step is the mean over its B·T
 // predictions of −log softmax(logits_t)[x_{t+1}]; a sequence is T + 1 consecutive tokens.
 //
-// Numerics: the trainer runs in fp32 (the reference CPU trainer) or, for gradient checks, in
-// fp64 throughout (every activation, gradient and product in double: `fp64`). Matrix products go
+// Numerics: the reference trainer runs on the CPU in fp32; for gradient checks it runs in fp64
+// throughout (every activation, gradient and product in double: `fp64`). Matrix products go
 // through BLAS (sgemm / dgemm) split over OpenMP threads; attention keeps one strip of
 // 64 queries × T keys per thread (no T × T matrix) and recomputes the probabilities in the
 // backward pass from the saved log-sum-exp; the LM head and cross-entropy go by blocks of 64
@@ -22,6 +22,13 @@
 // two RMS factors; RMSNorm outputs and the SwiGLU product are recomputed. The results are
 // deterministic for a given thread count (fixed work split, no atomics), which is what makes a
 // resumed run bit-identical to an uninterrupted one.
+//
+// Devices: the step (train_step.c) is one orchestration over a table of ops (train_ops.h) with a
+// CPU table per precision and CUDA tables (cuda-fp32, and cuda-bf16: bf16 operands for every
+// product with fp32 accumulation, fp32 master weights, gradients and AdamW moments, fp32
+// residual stream). The CPU reference passes one sequence at a time; a CUDA trainer passes as
+// many sequences as fit at once. A CUDA trainer keeps its arenas on the device: the host arenas
+// below are mirrors, current after trainer_to_host; host edits take effect at trainer_to_device.
 //
 // Optimizer: AdamW as PyTorch computes it (decoupled weight decay p ← p·(1 − lr·wd) before the
 // Adam update; bias-corrected moments; eps 1e-8). Weight decay applies to the matrices
@@ -103,9 +110,26 @@ typedef struct {
 // final norm, then lm_head when untied.
 enum { TT_ATTN_NORM, TT_Q, TT_K, TT_V, TT_O, TT_MLP_NORM, TT_GATE, TT_UP, TT_DOWN, TT_PER_LAYER };
 
+struct TrainOps;
+
+// Where and in which precision a trainer computes (train_ops.h has the tables).
+typedef enum { TRAIN_CPU_F32, TRAIN_CPU_F64, TRAIN_CUDA_F32, TRAIN_CUDA_BF16 } TrainCompute;
+// "cpu-fp32", "cpu-fp64", "cuda-fp32", "cuda-bf16"
+const char *train_compute_name(TrainCompute c);
+
+typedef struct {
+  TrainCompute compute;
+  long seqs_per_pass;      // 0: the table's default (CPU: 1; CUDA: the batch, halved until the
+                           // activations fit in 90% of the free device memory)
+  int attention;           // TRAIN_ATTN_* (train_ops.h): CUDA attention kernels
+  const struct TrainOps *ops;  // a table other than the compute's own (tests: an emulation);
+                               // NULL: the compute's
+} TrainDevice;
+
 typedef struct {
   TrainConfig cfg;
-  int fp64;                // arenas hold double instead of float
+  TrainCompute compute;
+  int fp64;                // arenas hold double instead of float (cpu-fp64)
   int threads;             // in use
   int head_dim;            // D
   // RoPE of the run for sequences of T tokens: cos/sin of rope_position(t) · inv_freq times
@@ -118,19 +142,35 @@ typedef struct {
   void *params, *grads;    // [n_params] float or double
   void *adam_m, *adam_v;   // [n_params] AdamW moments, same type
   long step;               // optimizer steps taken
-  void *work;              // activations and scratch for one sequence
+  // the compute (train_step.c)
+  const struct TrainOps *ops;
+  void *ctx;               // the table's scratch
+  void *d_params, *d_grads, *d_m, *d_v;  // the arenas in the table's memory (the host ones on
+                                          // the CPU)
+  void *d_mat;             // weights as products read them (d_params unless a bf16 copy)
+  long seqs_per_pass;
+  void *work;              // activations of one pass
 } Trainer;
 
-// Sets up a trainer with freshly initialised weights (from cfg->seed). rope must rotate D dims.
+// Sets up a trainer with freshly initialised weights (from cfg->seed; the same draw on every
+// device). rope must rotate D dims. trainer_init computes on the CPU (fp64: cpu-fp64, else
+// cpu-fp32); trainer_init_on where dev says (a CUDA compute needs the device open:
+// backend_cuda_open). "out of memory: ..." errors when the arenas or activations do not fit.
 int trainer_init(Trainer *t, const TrainConfig *cfg, const RopeTable *rope, int fp64,
                  BenchErr *err);
+int trainer_init_on(Trainer *t, const TrainConfig *cfg, const RopeTable *rope,
+                    const TrainDevice *dev, BenchErr *err);
 void trainer_free(Trainer *t);
 // Replaces the weights with a checkpoint's (same architecture; llama, no biases). -1 with err
 // when the shapes differ.
 int trainer_load_model(Trainer *t, const Model *m, BenchErr *err);
+// Device trainers: copies weights, gradients and moments to the host arenas / the host arenas
+// (weights and moments) to the device (and refreshes the products' copy). No-ops on the CPU.
+int trainer_to_host(Trainer *t, BenchErr *err);
+int trainer_to_device(Trainer *t, BenchErr *err);
 // The index of a tensor by name, or -1.
 int trainer_tensor_index(const Trainer *t, const char *name);
-// Element i of the arenas as double (either precision).
+// Element i of the host arenas as double (either precision).
 double trainer_param(const Trainer *t, size_t i);
 void trainer_set_param(Trainer *t, size_t i, double v);
 double trainer_grad(const Trainer *t, size_t i);
@@ -143,7 +183,7 @@ void trainer_zero_grad(Trainer *t);
 int trainer_forward_backward(Trainer *t, const int32_t *seqs, long n, double grad_scale,
                              int backward, double *nll_sum, BenchErr *err);
 // √Σ g² over every parameter (in double).
-double trainer_grad_norm(const Trainer *t);
+double trainer_grad_norm(Trainer *t);
 // Multiplies the gradients by s.
 void trainer_scale_grad(Trainer *t, double s);
 // One AdamW update at learning rate lr with the current gradients; step += 1.
@@ -157,8 +197,8 @@ typedef struct {
 } TrainStepStats;
 int trainer_step(Trainer *t, const int32_t *seqs, TrainStepStats *st, BenchErr *err);
 
-// A Model whose config and weights are views of an fp32 trainer's parameters (no copy), for
-// forward_score_window. Reads the weights as they are when used; free with model_free (which
+// A Model whose config and weights are views of an fp32 trainer's host parameters (no copy), for
+// forward_score_window (a device trainer: after trainer_to_host). Reads the weights as they are when used; free with model_free (which
 // frees the view, not the trainer's arena).
 int trainer_model_view(const Trainer *t, Model *m, BenchErr *err);
 
@@ -194,7 +234,8 @@ long data_order_start(DataOrder *o, long k);
 //
 // training.json: {"schema":"bench.train/1","steps":..,"tokens":..,"params":..,"loss_curve":
 //   [[step, loss],..],"val_curve":[[step, loss],..],"grad_norm":[..],"lr":[..],"final_loss":..,
-//   "tokens_per_s":..,"gflops_per_s":..,"wall_s":..,"resumed_from":step,"threads":..,"config":{..}}
+//   "tokens_per_s":..,"gflops_per_s":..,"wall_s":..,"resumed_from":step,"threads":..,
+//   "compute":"cpu-fp32"|"cuda-fp32"|"cuda-bf16","seqs_per_pass":..,"config":{..}}
 // with step counted from 1 (the loss of step s is measured before its update).
 typedef struct {
   const int32_t *train_ids;      // training tokens
@@ -210,6 +251,8 @@ typedef struct {
   double rope_theta;             // base written as rope_theta
   int bos_token_id, eos_token_id;  // -1: null
   long stop_after;               // testing: return after this many steps of this call (0: all)
+  TrainDevice device;            // where to compute (zero: the CPU reference; fp64 is not for
+                                 // runs and reads as fp32)
   // progress: called after every step
   void (*progress)(void *ctx, long step, long steps, double loss, double tokens_per_s);
   void *progress_ctx;
@@ -222,7 +265,8 @@ typedef struct {
 } TrainOutcome;
 
 // Trains (resuming from dir/checkpoint when it is there), writes the final checkpoint and
-// training.json. A dir that already holds training.json is loaded, not retrained. fp32 only.
+// training.json. A dir that already holds training.json is loaded, not retrained. A checkpoint
+// of one compute resumes on another (the record's compute is the last one's).
 int train_run(const TrainConfig *cfg, const RopeTable *rope, const TrainRun *run,
               TrainOutcome *out, BenchErr *err);
 // The record of a completed model directory (NULL with err when absent or invalid).

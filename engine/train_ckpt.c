@@ -236,6 +236,7 @@ json_t *train_ckpt_read(Trainer *t, const char *dir, BenchErr *err) {
     json_decref(m);
   }
   free(meta);
+  if (rc == 0) rc = trainer_to_device(t, err);
   if (rc != 0) {
     json_decref(state);
     return NULL;

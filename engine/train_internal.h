@@ -1,22 +1,22 @@
-// train_internal.h — the trainer's compute in each precision (train_tmpl.h instantiated by
-// train_f32.c and train_f64.c), dispatched by train.c on Trainer.fp64.
+// train_internal.h — what the trainer's files share: the initial draw in each precision
+// (train_tmpl.h instantiated by train_f32.c and train_f64.c), the activations of a pass
+// (train_step.c) and the checkpoint files (train_ckpt.c).
 #ifndef BENCH_TRAIN_INTERNAL_H
 #define BENCH_TRAIN_INTERNAL_H
 
 #include "train.h"
 
-#define TR_DECLARE(sfx)                                                                          \
-  int tr_work_alloc_##sfx(Trainer *t, BenchErr *err);                                            \
-  void tr_work_free_##sfx(Trainer *t);                                                           \
-  double tr_forward_backward_##sfx(Trainer *t, const int32_t *seqs, long n, double grad_scale,   \
-                                   int backward);                                                \
-  void tr_init_params_##sfx(Trainer *t);                                                         \
-  double tr_grad_sumsq_##sfx(const Trainer *t);                                                  \
-  void tr_scale_grad_##sfx(Trainer *t, double s);                                                \
-  void tr_adamw_##sfx(Trainer *t, double lr);
-
+#define TR_DECLARE(sfx) void tr_init_params_##sfx(Trainer *t);
 TR_DECLARE(f32)
 TR_DECLARE(f64)
+
+// ---- activations of a pass (train_step.c) ----
+// Allocates t->work for t->seqs_per_pass sequences in t->ops's memory; -1 with an
+// "out of memory: ..." err.
+int train_work_alloc(Trainer *t, BenchErr *err);
+void train_work_free(Trainer *t);
+// Bytes of activations for a pass of n_seq sequences.
+size_t train_work_bytes(const Trainer *t, long n_seq);
 
 // ---- checkpoint files (train_ckpt.c) ----
 typedef struct {
@@ -26,11 +26,13 @@ typedef struct {
   int bos_token_id, eos_token_id;  // -1: null
 } TrainCkptInfo;
 
-// Writes the HF files into dir (created); with state, also optimizer.safetensors (exp_avg,
+// Writes the HF files into dir (created) from the host arenas (a device trainer: after
+// trainer_to_host); with state, also optimizer.safetensors (exp_avg,
 // metadata step), optimizer_sq.safetensors (exp_avg_sq) and trainer_state.json (state).
 int train_ckpt_write(const Trainer *t, const TrainCkptInfo *ci, const char *dir,
                      const json_t *state, BenchErr *err);
-// Loads weights, moments and step from a checkpoint dir; returns its trainer_state.json.
+// Loads weights, moments and step from a checkpoint dir (onto the trainer's device too); returns
+// its trainer_state.json.
 json_t *train_ckpt_read(Trainer *t, const char *dir, BenchErr *err);
 // model_dir/checkpoint.tmp → model_dir/checkpoint (the previous one removed after the rename).
 int train_ckpt_commit(const char *model_dir, BenchErr *err);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "train_internal.h"
+#include "train_ops.h"
 
 static const char *schedule_name(TrainSchedule s) {
   return s == SCHED_COSINE ? "cosine" : s == SCHED_LINEAR ? "linear" : "constant";
@@ -113,6 +114,7 @@ static json_t *start_state(Trainer *t, const TrainRun *run, BenchErr *err) {
 
 static int save_checkpoint(Trainer *t, const TrainCkptInfo *ci, const TrainRun *run, json_t *state,
                            BenchErr *err) {
+  if (trainer_to_host(t, err) != 0) return -1;
   char *tmp = path_join(run->dir, "checkpoint.tmp");
   int rc = train_remove_dir(tmp, err);
   if (rc == 0) rc = train_ckpt_write(t, ci, tmp, state, err);
@@ -145,6 +147,8 @@ static json_t *finish_record(const Trainer *t, json_t *state, long resumed_from)
   json_object_set_new(r, "gflops_per_s", json_real(tps * train_flops_per_token(c) / 1e9));
   json_object_set_new(r, "resumed_from", json_integer(resumed_from));
   json_object_set_new(r, "threads", json_integer(t->threads));
+  json_object_set_new(r, "compute", json_string(t->ops->name));
+  json_object_set_new(r, "seqs_per_pass", json_integer(t->seqs_per_pass));
   return r;
 }
 
@@ -172,7 +176,9 @@ int train_run(const TrainConfig *cfg, const RopeTable *rope, const TrainRun *run
   }
   if (mkdir_p(run->dir, err) != 0) return -1;
   Trainer t;
-  if (trainer_init(&t, cfg, rope, 0, err) != 0) return -1;
+  TrainDevice dev = run->device;
+  if (dev.compute == TRAIN_CPU_F64) dev.compute = TRAIN_CPU_F32;  // runs write fp32 checkpoints
+  if (trainer_init_on(&t, cfg, rope, &dev, err) != 0) return -1;
   DataOrder order;
   if (data_order_init(&order, run->n_train, cfg->seq_len, cfg->seed, err) != 0) {
     trainer_free(&t);
@@ -232,7 +238,8 @@ int train_run(const TrainConfig *cfg, const RopeTable *rope, const TrainRun *run
       append_pair(json_object_get(state, "val_curve"), cfg->steps, vl);
       json_object_set_new(state, "final_val_loss", json_real(vl));
     }
-    rc = train_ckpt_write(&t, &ci, run->dir, NULL, err);
+    rc = trainer_to_host(&t, err);
+    if (rc == 0) rc = train_ckpt_write(&t, &ci, run->dir, NULL, err);
     json_object_set_new(state, "wall_s", json_real(prev_wall + mono_time() - wall0));
     json_t *record = rc == 0 ? finish_record(&t, state, start) : NULL;
     if (rc == 0) {

@@ -1,13 +1,14 @@
-// train_tmpl.h — the trainer's compute, written once for a real type and instantiated twice:
-// train_f32.c (float, sgemm: the trainer) and train_f64.c (double, dgemm: gradient checks).
-// Before including, define TR_REAL (float | double), TR_SFX (f32 | f64) and TR_GEMM
-// (cblas_sgemm | cblas_dgemm). Functions are named tr_<name>_<sfx> (train_internal.h).
-// Legend: T tokens per sequence, V vocab, C hidden, L layers, H query heads, K kv heads,
-//         D head dim, F intermediate, n rows of a block.
+// train_tmpl.h — the CPU table of training ops (train_ops.h), written once for a real type and
+// instantiated twice: train_f32.c (float, sgemm: the reference trainer) and train_f64.c (double,
+// dgemm: gradient checks). Before including, define TR_REAL (float | double), TR_SFX (f32 | f64)
+// and TR_GEMM (cblas_sgemm | cblas_dgemm). Every element type of the table (param, mat, act,
+// stream) is TR_REAL; these functions are also the CPU twins of the CUDA kernels
+// (tests/gpu/test_train_kernels.c calls both tables on the same data).
+// Legend: T tokens per sequence, V vocab, C hidden, H query heads, K kv heads, D head dim,
+//         F intermediate, n rows of a block.
 //
-// Forward of one sequence (tokens x[0..T]) as engine/forward.c computes it, saving per layer
-// what the backward needs; backward in reverse, recomputing RMSNorm outputs, the SwiGLU product
-// and the attention probabilities:
+// What train_step.c sequences with these ops (per layer; backward in reverse, recomputing
+// RMSNorm outputs, the SwiGLU product and the attention probabilities):
 //   x0 = E[x_t]
 //   per layer: n1 = rms(x)·w1; q,k,v = n1·Wqᵀ, n1·Wkᵀ, n1·Wvᵀ; q,k ← rope; a = attn(q,k,v);
 //              m = x + a·Woᵀ; n2 = rms(m)·w2; g = n2·Wgᵀ; u = n2·Wuᵀ; x' = m + (silu(g)·u)·Wdᵀ
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "train_internal.h"
+#include "train_ops.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -101,105 +103,42 @@ static void TRF(linear_dw)(int p, real *dw, const real *dy, const real *x, long 
   TRF(gemm)(p, 1, 0, N, Cin, T, 1, dy, N, x, Cin, 1, dw, Cin);
 }
 
-// ---- work buffers for one sequence ----
+// ---- scratch of the CPU table ----
 typedef struct {
-  long T;
-  int C, H, K, D, F, V, L, p;
-  // saved per layer, [L] blocks
-  real *xin, *xmid;    // [L][T, C] residual stream entering the layer / after attention
-  real *rs1, *rs2;     // [L][T] RMS factors r of the two norms
-  real *q, *k, *v;     // [L][T, H·D], [L][T, K·D] ×2 (q, k after RoPE)
-  real *att;           // [L][T, H·D] attention output
-  real *lse;           // [L][T, H] log-sum-exp of each query's scores
-  real *gate, *up;     // [L][T, F]
-  real *xfin;          // [T, C] residual stream after the last layer
-  real *rsf;           // [T]
-  // scratch
-  real *xn;            // [T, C] a norm's output (recomputed)
-  real *dres;          // [T, C] gradient of the residual stream
-  real *dxn;           // [T, C] gradient of a norm's output
-  real *dq, *dk, *dv;  // [T, H·D], [T, K·D] ×2
-  real *datt;          // [T, H·D]
-  real *act, *dact;    // [T, F]
-  real *cos_t, *sin_t; // [T, D/2] (times attention_scale)
+  TrainDims d;
+  int p;               // threads
   real *strip;         // [p][2, BQ, T] attention scores and their gradients
   real *acc;           // [p][2, T, K·D] per-thread dK / dV sums
   real *logits;        // [LMB, V]
   double *nll;         // [LMB]
-} TRF(Work);
+  double nll_total;    // take_nll's sum
+} TRF(Ctx);
 
-void TRF(tr_work_free)(Trainer *t) {
-  TRF(Work) *w = t->work;
+static void TRF(ctx_free)(void *vc) {
+  TRF(Ctx) *w = vc;
   if (!w) return;
-  real *bufs[] = {w->xin, w->xmid, w->rs1, w->rs2, w->q,    w->k,     w->v,     w->att,
-                  w->lse, w->gate, w->up,  w->xfin, w->rsf, w->xn,    w->dres,  w->dxn,
-                  w->dq,  w->dk,   w->dv,  w->datt, w->act, w->dact,  w->cos_t, w->sin_t,
-                  w->strip, w->acc, w->logits};
-  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+  free(w->strip);
+  free(w->acc);
+  free(w->logits);
   free(w->nll);
   free(w);
-  t->work = NULL;
 }
 
-static real *TRF(alloc)(size_t n, int *failed) {
-  real *p = malloc((n ? n : 1) * sizeof(real));
-  if (!p) *failed = 1;
-  return p;
-}
-
-int TRF(tr_work_alloc)(Trainer *t, BenchErr *err) {
-  const TrainConfig *c = &t->cfg;
-  TRF(Work) *w = xcalloc(1, sizeof *w);
-  t->work = w;
-  w->T = c->seq_len;
-  w->C = c->hidden_size;
-  w->H = c->n_heads;
-  w->K = c->n_kv_heads;
-  w->D = t->head_dim;
-  w->F = c->intermediate_size;
-  w->V = c->vocab_size;
-  w->L = c->n_layers;
-  w->p = t->threads;
-  size_t T = (size_t)w->T, C = (size_t)w->C, L = (size_t)w->L, F = (size_t)w->F;
-  size_t HD = (size_t)w->H * w->D, KD = (size_t)w->K * w->D, half = (size_t)w->D / 2;
-  int failed = 0;
-  w->xin = TRF(alloc)(L * T * C, &failed);
-  w->xmid = TRF(alloc)(L * T * C, &failed);
-  w->rs1 = TRF(alloc)(L * T, &failed);
-  w->rs2 = TRF(alloc)(L * T, &failed);
-  w->q = TRF(alloc)(L * T * HD, &failed);
-  w->k = TRF(alloc)(L * T * KD, &failed);
-  w->v = TRF(alloc)(L * T * KD, &failed);
-  w->att = TRF(alloc)(L * T * HD, &failed);
-  w->lse = TRF(alloc)(L * T * (size_t)w->H, &failed);
-  w->gate = TRF(alloc)(L * T * F, &failed);
-  w->up = TRF(alloc)(L * T * F, &failed);
-  w->xfin = TRF(alloc)(T * C, &failed);
-  w->rsf = TRF(alloc)(T, &failed);
-  w->xn = TRF(alloc)(T * C, &failed);
-  w->dres = TRF(alloc)(T * C, &failed);
-  w->dxn = TRF(alloc)(T * C, &failed);
-  w->dq = TRF(alloc)(T * HD, &failed);
-  w->dk = TRF(alloc)(T * KD, &failed);
-  w->dv = TRF(alloc)(T * KD, &failed);
-  w->datt = TRF(alloc)(T * HD, &failed);
-  w->act = TRF(alloc)(T * F, &failed);
-  w->dact = TRF(alloc)(T * F, &failed);
-  w->cos_t = TRF(alloc)(T * half, &failed);
-  w->sin_t = TRF(alloc)(T * half, &failed);
-  w->strip = TRF(alloc)((size_t)w->p * 2 * TR_BQ * T, &failed);
-  w->acc = TRF(alloc)((size_t)w->p * 2 * T * KD, &failed);
-  w->logits = TRF(alloc)((size_t)TR_LMB * w->V, &failed);
+static void *TRF(ctx_new)(const TrainDims *d, BenchErr *err) {
+  TRF(Ctx) *w = xcalloc(1, sizeof *w);
+  w->d = *d;
+  w->p = d->threads > 0 ? d->threads : 1;
+  size_t T = (size_t)d->T, KD = (size_t)d->K * d->D;
+  w->strip = malloc(((size_t)w->p * 2 * TR_BQ * T + 1) * sizeof(real));
+  w->acc = malloc(((size_t)w->p * 2 * T * KD + 1) * sizeof(real));
+  w->logits = malloc(((size_t)TR_LMB * d->V + 1) * sizeof(real));
   w->nll = malloc(TR_LMB * sizeof(double));
-  if (failed || !w->nll) {
-    TRF(tr_work_free)(t);
-    return err_set(err, "out of memory: training activations for sequences of %zu tokens", T);
+  if (!w->strip || !w->acc || !w->logits || !w->nll) {
+    TRF(ctx_free)(w);
+    err_set(err, "out of memory: training scratch for sequences of %zu tokens", T);
+    return NULL;
   }
-  for (size_t i = 0; i < T * half; i++) {
-    w->cos_t[i] = (real)t->rope_cos[i];
-    w->sin_t[i] = (real)t->rope_sin[i];
-  }
-  return 0;
+  return w;
 }
 
 // ---- elementwise pieces ----
@@ -288,10 +227,9 @@ static void TRF(swiglu_bwd)(int p, real *da, real *du, const real *g, const real
 
 // ---- attention: strips of BQ queries against all the keys they see ----
 // q[T, H, D], k/v[T, K, D] → out[T, H, D], lse[T, H]. Query i sees keys j ≤ i.
-static void TRF(attn_fwd)(TRF(Work) *w, real *out, real *lse, const real *q, const real *k,
-                          const real *v) {
-  long T = w->T;
-  int H = w->H, K = w->K, D = w->D, p = w->p;
+static void TRF(attn_fwd)(TRF(Ctx) *w, real *out, real *lse, const real *q, const real *k,
+                          const real *v, long T, int H, int K, int D) {
+  int p = w->p;
   long nqb = (T + TR_BQ - 1) / TR_BQ;
   real scale = (real)(1.0 / sqrt((double)D));
 #pragma omp parallel num_threads(p)
@@ -324,11 +262,10 @@ static void TRF(attn_fwd)(TRF(Work) *w, real *out, real *lse, const real *q, con
 
 // dout[T, H, D] → dq[T, H, D], dk/dv[T, K, D] (overwritten). Per-thread dK/dV sums, then added
 // in thread order; strips are assigned to threads statically (deterministic for a thread count).
-static void TRF(attn_bwd)(TRF(Work) *w, real *dq, real *dk, real *dv, const real *dout,
+static void TRF(attn_bwd)(TRF(Ctx) *w, real *dq, real *dk, real *dv, const real *dout,
                           const real *out, const real *lse, const real *q, const real *k,
-                          const real *v) {
-  long T = w->T;
-  int H = w->H, K = w->K, D = w->D, p = w->p;
+                          const real *v, long T, int H, int K, int D) {
+  int p = w->p;
   long nqb = (T + TR_BQ - 1) / TR_BQ, KD = (long)K * D;
   real scale = (real)(1.0 / sqrt((double)D));
   memset(w->acc, 0, sizeof(real) * (size_t)p * 2 * T * KD);  // every slice, used or not
@@ -380,10 +317,9 @@ static void TRF(attn_bwd)(TRF(Work) *w, real *dq, real *dk, real *dv, const real
 // ---- LM head and cross-entropy by blocks of LMB tokens ----
 // h[T, C] final-normed states, targets[T]; returns Σ nll. With backward: dh[T, C] = gradient of
 // Σ nll × gs, dW[V, C] += its weight gradient.
-static double TRF(lm_head)(TRF(Work) *w, const real *h, const int32_t *targets, const real *W,
-                           real gs, int backward, real *dh, real *dW) {
-  long T = w->T;
-  int C = w->C, V = w->V, p = w->p;
+static double TRF(lm_head)(TRF(Ctx) *w, const real *h, const int32_t *targets, const real *W,
+                           real gs, int backward, real *dh, real *dW, long T, int C, int V) {
+  int p = w->p;
   double total = 0;
   for (long t0 = 0; t0 < T; t0 += TR_LMB) {
     long n = T - t0 < TR_LMB ? T - t0 : TR_LMB;
@@ -413,106 +349,6 @@ static double TRF(lm_head)(TRF(Work) *w, const real *h, const int32_t *targets, 
   return total;
 }
 
-// ---- one sequence ----
-static real *TRF(P)(const Trainer *t, int tensor) {
-  return (real *)t->params + t->tensors[tensor].offset;
-}
-static real *TRF(G)(const Trainer *t, int tensor) {
-  return (real *)t->grads + t->tensors[tensor].offset;
-}
-
-static double TRF(seq_pass)(Trainer *t, const int32_t *x, real gs, int backward) {
-  TRF(Work) *w = t->work;
-  long T = w->T;
-  int C = w->C, H = w->H, K = w->K, D = w->D, F = w->F, L = w->L, p = w->p;
-  long HD = (long)H * D, KD = (long)K * D;
-  size_t TC = (size_t)T * C;
-  real eps = (real)t->cfg.norm_eps;
-  const real *E = TRF(P)(t, 0);
-  for (long i = 0; i < T; i++) memcpy(w->xin + i * C, E + (size_t)x[i] * C, sizeof(real) * C);
-
-  for (int l = 0; l < L; l++) {
-    int b = 1 + l * TT_PER_LAYER;
-    real *xin = w->xin + l * TC, *xmid = w->xmid + l * TC;
-    real *q = w->q + l * T * HD, *k = w->k + l * T * KD, *v = w->v + l * T * KD;
-    real *att = w->att + l * T * HD, *lse = w->lse + (size_t)l * T * H;
-    real *gate = w->gate + (size_t)l * T * F, *up = w->up + (size_t)l * T * F;
-    TRF(rms_fwd)(p, w->xn, w->rs1 + l * T, xin, TRF(P)(t, b + TT_ATTN_NORM), T, C, eps);
-    TRF(linear)(p, q, w->xn, TRF(P)(t, b + TT_Q), T, C, HD, 0);
-    TRF(linear)(p, k, w->xn, TRF(P)(t, b + TT_K), T, C, KD, 0);
-    TRF(linear)(p, v, w->xn, TRF(P)(t, b + TT_V), T, C, KD, 0);
-    TRF(rope)(p, q, w->cos_t, w->sin_t, T, H, D, 0);
-    TRF(rope)(p, k, w->cos_t, w->sin_t, T, K, D, 0);
-    TRF(attn_fwd)(w, att, lse, q, k, v);
-    memcpy(xmid, xin, sizeof(real) * TC);
-    TRF(linear)(p, xmid, att, TRF(P)(t, b + TT_O), T, HD, C, 1);
-    TRF(rms_fwd)(p, w->xn, w->rs2 + l * T, xmid, TRF(P)(t, b + TT_MLP_NORM), T, C, eps);
-    TRF(linear)(p, gate, w->xn, TRF(P)(t, b + TT_GATE), T, C, F, 0);
-    TRF(linear)(p, up, w->xn, TRF(P)(t, b + TT_UP), T, C, F, 0);
-    TRF(swiglu_fwd)(p, w->act, gate, up, T * F);
-    real *xout = l + 1 < L ? w->xin + (l + 1) * TC : w->xfin;
-    memcpy(xout, xmid, sizeof(real) * TC);
-    TRF(linear)(p, xout, w->act, TRF(P)(t, b + TT_DOWN), T, F, C, 1);
-  }
-  int fn = 1 + L * TT_PER_LAYER;
-  TRF(rms_fwd)(p, w->xn, w->rsf, w->xfin, TRF(P)(t, fn), T, C, eps);
-  double nll = TRF(lm_head)(w, w->xn, x + 1, TRF(P)(t, t->head_tensor), gs, backward, w->dxn,
-                            TRF(G)(t, t->head_tensor));
-  if (!backward) return nll;
-
-  memset(w->dres, 0, sizeof(real) * TC);
-  TRF(rms_bwd)(p, w->dres, TRF(G)(t, fn), w->dxn, w->xfin, w->rsf, TRF(P)(t, fn), T, C);
-  for (int l = L - 1; l >= 0; l--) {
-    int b = 1 + l * TT_PER_LAYER;
-    real *xin = w->xin + l * TC, *xmid = w->xmid + l * TC;
-    real *q = w->q + l * T * HD, *k = w->k + l * T * KD, *v = w->v + l * T * KD;
-    real *att = w->att + l * T * HD, *lse = w->lse + (size_t)l * T * H;
-    real *gate = w->gate + (size_t)l * T * F, *up = w->up + (size_t)l * T * F;
-    // MLP: dres is the gradient of the layer's output
-    TRF(swiglu_fwd)(p, w->act, gate, up, T * F);
-    TRF(linear_dw)(p, TRF(G)(t, b + TT_DOWN), w->dres, w->act, T, F, C);
-    TRF(linear_dx)(p, w->dact, w->dres, TRF(P)(t, b + TT_DOWN), T, F, C, 0);
-    TRF(swiglu_bwd)(p, w->dact, w->act, gate, up, T * F);  // dact ← dgate, act ← dup
-    TRF(rms_fwd)(p, w->xn, w->rs2 + l * T, xmid, TRF(P)(t, b + TT_MLP_NORM), T, C, eps);
-    TRF(linear_dw)(p, TRF(G)(t, b + TT_GATE), w->dact, w->xn, T, C, F);
-    TRF(linear_dw)(p, TRF(G)(t, b + TT_UP), w->act, w->xn, T, C, F);
-    TRF(linear_dx)(p, w->dxn, w->dact, TRF(P)(t, b + TT_GATE), T, C, F, 0);
-    TRF(linear_dx)(p, w->dxn, w->act, TRF(P)(t, b + TT_UP), T, C, F, 1);
-    TRF(rms_bwd)(p, w->dres, TRF(G)(t, b + TT_MLP_NORM), w->dxn, xmid, w->rs2 + l * T,
-                 TRF(P)(t, b + TT_MLP_NORM), T, C);
-    // attention: dres is now the gradient of xmid
-    TRF(linear_dw)(p, TRF(G)(t, b + TT_O), w->dres, att, T, HD, C);
-    TRF(linear_dx)(p, w->datt, w->dres, TRF(P)(t, b + TT_O), T, HD, C, 0);
-    TRF(attn_bwd)(w, w->dq, w->dk, w->dv, w->datt, att, lse, q, k, v);
-    TRF(rope)(p, w->dq, w->cos_t, w->sin_t, T, H, D, 1);
-    TRF(rope)(p, w->dk, w->cos_t, w->sin_t, T, K, D, 1);
-    TRF(rms_fwd)(p, w->xn, w->rs1 + l * T, xin, TRF(P)(t, b + TT_ATTN_NORM), T, C, eps);
-    TRF(linear_dw)(p, TRF(G)(t, b + TT_Q), w->dq, w->xn, T, C, HD);
-    TRF(linear_dw)(p, TRF(G)(t, b + TT_K), w->dk, w->xn, T, C, KD);
-    TRF(linear_dw)(p, TRF(G)(t, b + TT_V), w->dv, w->xn, T, C, KD);
-    TRF(linear_dx)(p, w->dxn, w->dq, TRF(P)(t, b + TT_Q), T, C, HD, 0);
-    TRF(linear_dx)(p, w->dxn, w->dk, TRF(P)(t, b + TT_K), T, C, KD, 1);
-    TRF(linear_dx)(p, w->dxn, w->dv, TRF(P)(t, b + TT_V), T, C, KD, 1);
-    TRF(rms_bwd)(p, w->dres, TRF(G)(t, b + TT_ATTN_NORM), w->dxn, xin, w->rs1 + l * T,
-                 TRF(P)(t, b + TT_ATTN_NORM), T, C);
-  }
-  real *dE = TRF(G)(t, 0);
-  for (long i = 0; i < T; i++) {
-    real *row = dE + (size_t)x[i] * C;
-    const real *d = w->dres + i * C;
-    for (int c = 0; c < C; c++) row[c] += d[c];
-  }
-  return nll;
-}
-
-double TRF(tr_forward_backward)(Trainer *t, const int32_t *seqs, long n, double grad_scale,
-                                int backward) {
-  long T1 = t->cfg.seq_len + 1;
-  double total = 0;
-  for (long s = 0; s < n; s++) total += TRF(seq_pass)(t, seqs + s * T1, (real)grad_scale, backward);
-  return total;
-}
-
 // ---- parameters and optimizer ----
 void TRF(tr_init_params)(Trainer *t) {
   Rng r;
@@ -528,43 +364,231 @@ void TRF(tr_init_params)(Trainer *t) {
   }
 }
 
-double TRF(tr_grad_sumsq)(const Trainer *t) {
-  const real *g = t->grads;
+static double TRF(op_grad_sumsq)(void *ctx, const void *gv, size_t n_) {
+  const TRF(Ctx) *w = ctx;
+  const real *g = gv;
   double s = 0;
-  long n = (long)t->n_params;
-#pragma omp parallel for num_threads(t->threads) schedule(static) reduction(+ : s)
+  long n = (long)n_;
+#pragma omp parallel for num_threads(w->p) schedule(static) reduction(+ : s)
   for (long i = 0; i < n; i++) s += (double)g[i] * g[i];
   return s;
 }
 
-void TRF(tr_scale_grad)(Trainer *t, double s) {
-  real *g = t->grads, f = (real)s;
-  long n = (long)t->n_params;
-#pragma omp parallel for num_threads(t->threads) schedule(static)
+static void TRF(op_scale)(void *ctx, void *gv, size_t n_, double s) {
+  const TRF(Ctx) *w = ctx;
+  real *g = gv, f = (real)s;
+  long n = (long)n_;
+#pragma omp parallel for num_threads(w->p) schedule(static)
   for (long i = 0; i < n; i++) g[i] *= f;
 }
 
 // PyTorch's AdamW (single-tensor form): p ← p·(1 − lr·wd); m ← m + (1 − β1)(g − m);
 // v ← β2·v + (1 − β2)·g²; p ← p − lr/(1 − β1^s) · m / (√v / √(1 − β2^s) + eps).
-void TRF(tr_adamw)(Trainer *t, double lr) {
-  const TrainConfig *c = &t->cfg;
-  t->step++;
-  double bc1 = 1.0 - pow(c->beta1, (double)t->step), bc2 = 1.0 - pow(c->beta2, (double)t->step);
-  real step_size = (real)(lr / bc1), bc2_sqrt = (real)sqrt(bc2), eps = (real)c->adam_eps;
-  real b2 = (real)c->beta2, one_b1 = (real)(1.0 - c->beta1), one_b2 = (real)(1.0 - c->beta2);
-  real *P = t->params, *G = t->grads, *M = t->adam_m, *Vv = t->adam_v;
-  for (int i = 0; i < t->n_tensors; i++) {
-    const TrainTensor *tt = &t->tensors[i];
-    real decay = tt->decay ? (real)(1.0 - lr * c->weight_decay) : (real)1;
-    long o = (long)tt->offset, n = (long)tt->numel;
-#pragma omp parallel for num_threads(t->threads) schedule(static) if (n > 4096)
-    for (long j = o; j < o + n; j++) {
-      real g = G[j];
-      P[j] *= decay;
-      M[j] += one_b1 * (g - M[j]);
-      Vv[j] = Vv[j] * b2 + one_b2 * g * g;
-      real denom = (real)sqrt(Vv[j]) / bc2_sqrt + eps;
-      P[j] -= step_size * (M[j] / denom);
-    }
+static void TRF(op_adamw)(void *ctx, const TrainAdamW *a, void *pv, void *mat, const void *gv,
+                          void *mv, void *vv, size_t n_) {
+  const TRF(Ctx) *w = ctx;
+  (void)mat;
+  real step_size = (real)a->step_size, bc2_sqrt = (real)a->bc2_sqrt, eps = (real)a->eps;
+  real b2 = (real)a->b2, one_b1 = (real)a->one_b1, one_b2 = (real)a->one_b2;
+  real decay = (real)a->decay;
+  real *P = pv, *M = mv, *Vv = vv;
+  const real *G = gv;
+  long n = (long)n_;
+#pragma omp parallel for num_threads(w->p) schedule(static) if (n > 4096)
+  for (long j = 0; j < n; j++) {
+    real g = G[j];
+    P[j] *= decay;
+    M[j] += one_b1 * (g - M[j]);
+    Vv[j] = Vv[j] * b2 + one_b2 * g * g;
+    real denom = (real)sqrt(Vv[j]) / bc2_sqrt + eps;
+    P[j] -= step_size * (M[j] / denom);
   }
 }
+
+// ---- the table's remaining ops: host memory, and the pieces above on row blocks ----
+static void *TRF(op_alloc)(size_t bytes) { return malloc(bytes ? bytes : 1); }
+static void TRF(op_free)(void *p) { free(p); }
+static void TRF(op_copy)(void *dst, const void *src, size_t bytes) {
+  if (bytes) memcpy(dst, src, bytes);
+}
+static void TRF(op_zero)(void *p, size_t bytes) {
+  if (bytes) memset(p, 0, bytes);
+}
+static int TRF(op_sync)(BenchErr *err) {
+  (void)err;
+  return 0;
+}
+static size_t TRF(op_mem_available)(void) { return (size_t)-1; }
+
+static const int32_t *TRF(op_tokens)(void *ctx, const int32_t *seqs, long n_seq, int backward) {
+  (void)ctx;
+  (void)n_seq;
+  (void)backward;
+  return seqs;
+}
+
+static void TRF(op_put_reals)(void *ctx, void *dst, const double *src, size_t n) {
+  (void)ctx;
+  real *d = dst;
+  for (size_t i = 0; i < n; i++) d[i] = (real)src[i];
+}
+
+static const void *TRF(op_to_act)(void *ctx, void *dst, const void *src, size_t n) {
+  (void)ctx;
+  (void)dst;
+  (void)n;
+  return src;
+}
+
+static void TRF(op_mat_refresh)(void *ctx, void *mat, const void *params, size_t n) {
+  (void)ctx;
+  if (mat != params) memcpy(mat, params, n * sizeof(real));
+}
+
+static void TRF(op_embed_fwd)(void *ctx, void *xv, const void *Ev, const int32_t *tok, long n_seq,
+                              long T, int C) {
+  (void)ctx;
+  real *x = xv;
+  const real *E = Ev;
+  for (long s = 0; s < n_seq; s++)
+    for (long i = 0; i < T; i++)
+      memcpy(x + (s * T + i) * C, E + (size_t)tok[s * (T + 1) + i] * C, sizeof(real) * C);
+}
+
+static void TRF(op_embed_bwd)(void *ctx, void *dEv, const void *dxv, const int32_t *tok, long n_seq,
+                              long T, int C) {
+  (void)ctx;
+  real *dE = dEv;
+  const real *dx = dxv;
+  for (long s = 0; s < n_seq; s++)
+    for (long i = 0; i < T; i++) {
+      real *row = dE + (size_t)tok[s * (T + 1) + i] * C;
+      const real *d = dx + (s * T + i) * C;
+      for (int c = 0; c < C; c++) row[c] += d[c];
+    }
+}
+
+static void TRF(op_rms_fwd)(void *ctx, void *y, void *rs, const void *x, const void *w, long n,
+                            int C, double eps) {
+  TRF(rms_fwd)(((TRF(Ctx) *)ctx)->p, y, rs, x, w, n, C, (real)eps);
+}
+
+static void TRF(op_rms_bwd)(void *ctx, void *dx, void *dw, const void *dy, const void *x,
+                            const void *rs, const void *w, long n, int C) {
+  TRF(rms_bwd)(((TRF(Ctx) *)ctx)->p, dx, dw, dy, x, rs, w, n, C);
+}
+
+static void TRF(op_linear)(void *ctx, void *y, int y_stream, const void *x, const void *w, long n,
+                           int Cin, int N, int acc) {
+  (void)y_stream;
+  TRF(linear)(((TRF(Ctx) *)ctx)->p, y, x, w, n, Cin, N, acc);
+}
+
+static void TRF(op_linear_dx)(void *ctx, void *dx, int dx_stream, const void *dy, const void *w,
+                              long n, int Cin, int N, int acc) {
+  (void)dx_stream;
+  TRF(linear_dx)(((TRF(Ctx) *)ctx)->p, dx, dy, w, n, Cin, N, acc);
+}
+
+static void TRF(op_linear_dw)(void *ctx, void *dw, const void *dy, const void *x, long n, int Cin,
+                              int N) {
+  TRF(linear_dw)(((TRF(Ctx) *)ctx)->p, dw, dy, x, n, Cin, N);
+}
+
+static void TRF(op_rope)(void *ctx, void *xv, const void *cs, const void *sn, long n, long T, int NH,
+                         int D, int inverse) {
+  real *x = xv;
+  for (long r0 = 0; r0 < n; r0 += T)
+    TRF(rope)(((TRF(Ctx) *)ctx)->p, x + r0 * NH * D, cs, sn, n - r0 < T ? n - r0 : T, NH, D,
+              inverse);
+}
+
+static void TRF(op_swiglu_fwd)(void *ctx, void *a, const void *g, const void *u, long n) {
+  TRF(swiglu_fwd)(((TRF(Ctx) *)ctx)->p, a, g, u, n);
+}
+
+static void TRF(op_swiglu_bwd)(void *ctx, void *da, void *du, const void *g, const void *u, long n) {
+  TRF(swiglu_bwd)(((TRF(Ctx) *)ctx)->p, da, du, g, u, n);
+}
+
+static void TRF(op_attn_fwd)(void *ctx, void *out, void *lse, const void *q, const void *k,
+                             const void *v, long n_seq, long T, int H, int K, int D) {
+  for (long s = 0; s < n_seq; s++) {
+    size_t r = (size_t)(s * T);
+    TRF(attn_fwd)(ctx, (real *)out + r * H * D, (real *)lse + r * H, (const real *)q + r * H * D,
+                  (const real *)k + r * K * D, (const real *)v + r * K * D, T, H, K, D);
+  }
+}
+
+static void TRF(op_attn_bwd)(void *ctx, void *dq, void *dk, void *dv, const void *dout,
+                             const void *out, const void *lse, const void *q, const void *k,
+                             const void *v, long n_seq, long T, int H, int K, int D) {
+  for (long s = 0; s < n_seq; s++) {
+    size_t r = (size_t)(s * T), hd = r * H * D, kd = r * K * D;
+    TRF(attn_bwd)(ctx, (real *)dq + hd, (real *)dk + kd, (real *)dv + kd, (const real *)dout + hd,
+                  (const real *)out + hd, (const real *)lse + r * H, (const real *)q + hd,
+                  (const real *)k + kd, (const real *)v + kd, T, H, K, D);
+  }
+}
+
+static void TRF(op_lm_head)(void *ctx, const void *h, const int32_t *tok, long n_seq, long T,
+                            const void *W, double gs, int backward, void *dh, void *dW, int C,
+                            int V) {
+  TRF(Ctx) *w = ctx;
+  for (long s = 0; s < n_seq; s++) {
+    size_t r = (size_t)(s * T) * C;
+    double nll = TRF(lm_head)(w, (const real *)h + r, tok + s * (T + 1) + 1, W, (real)gs, backward,
+                              backward ? (real *)dh + r : NULL, dW, T, C, V);
+    w->nll_total += nll;
+  }
+}
+
+static double TRF(op_take_nll)(void *ctx) {
+  TRF(Ctx) *w = ctx;
+  double s = w->nll_total;
+  w->nll_total = 0;
+  return s;
+}
+
+static const TrainOps TRF(train_ops) = {
+    .name = sizeof(real) == 8 ? "cpu-fp64" : "cpu-fp32",
+    .on_device = 0,
+    .batch_passes = 0,
+    .param_size = sizeof(real),
+    .mat_size = sizeof(real),
+    .act_size = sizeof(real),
+    .stream_size = sizeof(real),
+    .alloc = TRF(op_alloc),
+    .free = TRF(op_free),
+    .upload = TRF(op_copy),
+    .download = TRF(op_copy),
+    .zero = TRF(op_zero),
+    .copy = TRF(op_copy),
+    .sync = TRF(op_sync),
+    .mem_available = TRF(op_mem_available),
+    .ctx_new = TRF(ctx_new),
+    .ctx_free = TRF(ctx_free),
+    .tokens = TRF(op_tokens),
+    .put_reals = TRF(op_put_reals),
+    .to_act = TRF(op_to_act),
+    .mat_refresh = TRF(op_mat_refresh),
+    .embed_fwd = TRF(op_embed_fwd),
+    .embed_bwd = TRF(op_embed_bwd),
+    .rms_fwd = TRF(op_rms_fwd),
+    .rms_bwd = TRF(op_rms_bwd),
+    .linear = TRF(op_linear),
+    .linear_dx = TRF(op_linear_dx),
+    .linear_dw = TRF(op_linear_dw),
+    .rope = TRF(op_rope),
+    .swiglu_fwd = TRF(op_swiglu_fwd),
+    .swiglu_bwd = TRF(op_swiglu_bwd),
+    .attn_fwd = TRF(op_attn_fwd),
+    .attn_bwd = TRF(op_attn_bwd),
+    .lm_head = TRF(op_lm_head),
+    .take_nll = TRF(op_take_nll),
+    .grad_sumsq = TRF(op_grad_sumsq),
+    .scale = TRF(op_scale),
+    .adamw = TRF(op_adamw),
+};
+
+const TrainOps *TR_CAT(train_ops_cpu, TR_SFX)(void) { return &TRF(train_ops); }

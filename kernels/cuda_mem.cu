@@ -137,8 +137,12 @@ extern "C" int cuda_device_open(int device, BenchErr *err) {
     cudaGetLastError();
     cublasLtDestroy(dev.lt);
     dev.lt_ws = NULL;
-    return err_set(err, "out of memory on cuda:%d: the cuBLASLt workspace (%d MiB)", device,
-                   LT_WORKSPACE_BYTES >> 20);
+    if (e == cudaErrorMemoryAllocation)
+      return err_set(err, "out of memory on cuda:%d: the cuBLASLt workspace (%d MiB)", device,
+                     LT_WORKSPACE_BYTES >> 20);
+    // a context left unusable by an earlier failure in this process fails here too
+    return err_set(err, "cuda:%d: cannot allocate the cuBLASLt workspace: %s%s", device,
+                   cudaGetErrorString(e), sticky(e) ? " (the device needs a fresh process)" : "");
   }
   dev.device = device;
   dev.failed = 0;

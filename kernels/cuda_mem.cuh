@@ -39,6 +39,8 @@ typedef enum {
   CUDA_SCRATCH_STAGING,   // weight upload: fp32 chunks before conversion
   CUDA_SCRATCH_LM_INPUT,  // LM head: a block of hidden states in the weight dtype
   CUDA_SCRATCH_LM_STATE,  // LM head: running log-sum-exp state per row
+  CUDA_SCRATCH_WEIGHT_STATS,  // attention_weight_sums: softmax max and sum per observed query
+  CUDA_SCRATCH_FLASH,     // flash attention: q, k, v rounded to the weight dtype
   CUDA_SCRATCH_COUNT
 } CudaScratch;
 void *cuda_scratch(CudaScratch slot, size_t bytes);

@@ -2,7 +2,9 @@
 # gpu_bundle.sh DIR BINARY... — a bundle for a GPU machine that lacks this machine's packages:
 # the binaries (stripped) in DIR/bin and the shared libraries they load from outside the C
 # library and the CUDA toolkit (libyaml, jansson, OpenBLAS and its Fortran runtime, OpenMP, ...)
-# in DIR/lib. tests/gpu/run_gpu_tests.sh uses it when present (carry DIR along to the machine).
+# in DIR/lib, and the same as DIR.tar.xz (about 6 MB against 50: carry that one, since a device
+# call's working tree is limited to 64 MiB; tests/gpu/run_gpu_tests.sh and scripts/bench_gpu.sh
+# unpack it when DIR is not there).
 set -euo pipefail
 dir=$1
 shift
@@ -20,4 +22,6 @@ for b in "$@"; do ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'; done | s
     esac
     cp -L "$lib" "$dir/lib/"
   done
-echo "bench: GPU bundle in $dir ($(du -sh "$dir" | cut -f1)): $(ls "$dir/bin" | tr '\n' ' ')"
+rm -f "$dir.tar.xz"
+tar -cJf "$dir.tar.xz" -C "$(dirname "$dir")" "$(basename "$dir")"
+echo "bench: GPU bundle in $dir ($(du -sh "$dir" | cut -f1)) and $dir.tar.xz ($(du -sh "$dir.tar.xz" | cut -f1)): $(ls "$dir/bin" | tr '\n' ' ')"

@@ -1,5 +1,8 @@
 # test_runner.sh — `bench run` as a night run needs it, and `bench status`: worker processes, an
 # injected oom / crash / abort / exit and a real allocation failure recorded while the run completes,
+# every job through the engine (device and compute dtype recorded; after oom the engine reopens; a
+# device error hands over to a fresh worker; a device that cannot open fails its jobs, no crash; GPU
+# devices refused before anything runs where none can be used),
 # kill -9 of the supervisor then re-run (every job exactly once, numbers identical to an
 # uninterrupted run), a second runner refused naming the first, SIGTERM then resume, a hanging job
 # abandoned after the grace period, shards 1/3 + 2/3 + 3/3 = the whole and disjoint, --only,
@@ -148,6 +151,14 @@ expect_out "manifest provenance" "manifest ok 1 runs" "$PYTHON" manifest_check.p
 expect_out "status after the run" "not running; the last run finished" "$BENCH" status ref
 expect_true "status: all done" grep -q "jobs      $N/$N done (100%): $N ok, 0 failed; 0 to go" <<<"$OUT"
 numbers ref > ref.numbers
+cat > engine_check.py <<'EOF'
+import glob, json, sys
+jobs = [json.load(open(p)) for p in glob.glob(sys.argv[1] + "/jobs/*.json")]
+bad = [j["job_id"] for j in jobs if j["spec"]["device"] != "cpu" or j["metrics"]["compute_dtype"] != "fp32"
+       or j["metrics"]["peak_mem_bytes"] <= 0]
+print("engine fields ok" if jobs and not bad else "bad: %s" % bad)
+EOF
+expect_out "results: device cpu, compute_dtype fp32, peak memory" "engine fields ok" "$PYTHON" engine_check.py ref
 
 # Resume: nothing recomputed.
 sha256sum ref/jobs/*.json > ref.sha
@@ -245,6 +256,53 @@ expect_true "faults: ok results kept" sha256sum -c --quiet faults.sha
 numbers faults > faults.numbers
 expect_true "faults: identical numbers after retry" cmp ref.numbers faults.numbers
 
+# The engine after a failed job (phase chunks: IDS 0..3 in one worker, in this order): out of memory
+# closes the engine and the next job reopens it; a device error hands over to a fresh worker; the
+# jobs that ran give the reference's numbers.
+F="oom:${IDS[0]},device-error:${IDS[2]}"
+expect_rc "engine faults: run completes" 1 env BENCH_FAULT="$F" "$BENCH" run suite.yaml --only chunks --results eng
+status_in() { "$PYTHON" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["status"], j["error"])' "$1/jobs/$2.json"; }
+expect_true "engine: oom recorded" grep -q "^oom out of memory" <<<"$(status_in eng ${IDS[0]})"
+expect_true "engine: closed after oom" grep -q "cpu: engine closed after running out of memory; it reopens for the next job" eng/run.log
+expect_true "engine: the next job ok" grep -q "^ok None" <<<"$(status_in eng ${IDS[1]})"
+expect_true "engine: device error recorded" grep -q "^error device error on cpu: injected" <<<"$(status_in eng ${IDS[2]})"
+expect_true "engine: fresh worker after the device error" grep -q "gives way after device error in job ${IDS[2]}; a fresh worker takes the next job" eng/run.log
+expect_true "engine: two workers" test "$(grep -c 'worker [0-9]* started on cpu' eng/run.log)" -eq 2
+expect_true "engine: the last job ok" grep -q "^ok None" <<<"$(status_in eng ${IDS[3]})"
+expect_true "engine: no crash" test -z "$(grep -l '"status": "crashed"' eng/jobs/*.json)"
+numbers eng | grep ' ok ' > eng.numbers
+expect_true "engine: ok jobs give the reference's numbers" test -z "$(grep -vxFf ref.numbers eng.numbers)" -a -s eng.numbers
+# A device that cannot be opened: every job of its worker fails with the reason; the run ends.
+expect_rc "unusable device: run completes" 1 env BENCH_FAULT=engine-fail:cpu "$BENCH" run suite.yaml --only chunks --results dead
+expect_true "unusable device: 4 errors" test "$(grep -l '"error": "cpu: cannot open the device: injected' dead/jobs/*.json | wc -l)" -eq 4
+expect_true "unusable device: finished" grep -q "finished: 0 ok, 4 failed" dead/run.log
+
+# GPU devices. While GPU runs are off (ENGINE_RUNS_ON_GPU 0, which `bench run --help` shows): refused
+# before anything runs, and a job a suite pins to cuda fails with the reason, without a worker,
+# while the others run. Where no GPU can be used, with GPU runs on (the switch, or
+# BENCH_ENABLE_CUDA=1): --device cuda refused before anything runs, `auto` stays the CPU, and a
+# pinned job fails with the engine's reason.
+sed -e 's/^  - id: seeds$/  - id: pinned\n    device: cuda\n    lengths: [32]\n  - id: seeds/' suite.yaml > pinned.yaml
+if "$BENCH" run --help | grep -q "(this bench: the CPU)"; then
+  expect_err "cuda: off" "device 'cuda': this bench runs jobs on the CPU only" "$BENCH" run suite.yaml --device cuda --results cu
+  expect_true "cuda: nothing written" test ! -e cu
+  expect_rc "pinned cuda: run completes" 1 "$BENCH" run pinned.yaml --only chunks,pinned --results pinned
+  expect_true "pinned cuda: job error with the reason" grep -q "device 'cuda:0': this bench runs jobs on the CPU only" pinned/jobs/*.json
+  expect_true "pinned cuda: recorded on cuda:0" grep -q '"device": "cuda:0"' pinned/jobs/*.json
+  expect_true "pinned cuda: no worker for it" test -z "$(grep 'started on cuda' pinned/run.log)"
+  expect_true "pinned cuda: the others ok" test "$(grep -l '"status": "ok"' pinned/jobs/*.json | wc -l)" -eq 4
+fi
+if ! nvidia-smi -L 2>/dev/null | grep -q GPU; then
+  expect_err "cuda enabled, no GPU: refused" "device 'cuda'" env BENCH_ENABLE_CUDA=1 "$BENCH" run suite.yaml --device cuda --results cu
+  expect_true "cuda enabled, no GPU: the reason" grep -qE "no CUDA GPU is usable on this machine|built without CUDA" <<<"$ERR"
+  expect_err "cuda:1 enabled, no GPU: refused" "device 'cuda:1'" env BENCH_ENABLE_CUDA=1 "$BENCH" run suite.yaml --devices 1 --results cu
+  expect_true "cuda enabled: nothing written" test ! -e cu
+  expect_rc "cuda enabled, no GPU: auto runs on the cpu" 0 env BENCH_ENABLE_CUDA=1 "$BENCH" run suite.yaml --only chunks --results auto
+  expect_out "cuda enabled, no GPU: recorded on the cpu" "engine fields ok" "$PYTHON" engine_check.py auto
+  expect_rc "cuda enabled, no GPU: pinned job errors" 1 env BENCH_ENABLE_CUDA=1 "$BENCH" run pinned.yaml --only pinned --results pinned2
+  expect_true "cuda enabled, no GPU: the engine's reason" grep -qE '"error": "(device .)?cuda' pinned2/jobs/*.json
+fi
+
 # A worker that dies loading its model: restarted, then every job of the model recorded crashed.
 expect_rc "crash while loading" 1 env BENCH_FAULT=crash-load:tiny "$BENCH" run suite.yaml --only chunks --results load
 expect_true "load crash recorded" grep -q "workers died loading model 'tiny'" "load/jobs/${IDS[0]}.json"
@@ -285,7 +343,9 @@ expect_true "report: results intact" sha256sum -c --quiet ref.sha
 
 # ---- a real allocation failure under BENCH_MEM_LIMIT (not under ASan: its shadow memory needs the address space) ----
 if [ "$ASAN" != 1 ]; then
-  head -c 16777216 /dev/zero > data/zeros.u16.bin   # 8,388,608 tokens of id 0
+  # 16,777,216 tokens of id 0: the window's KV cache alone (2 layers x 2 x 32 floats a token,
+  # 8.6 GB) is past the limit; activations go by blocks of 16,384 tokens whatever the window
+  head -c 33554432 /dev/zero > data/zeros.u16.bin
   cat > big.yaml <<'EOF'
 suite: big
 defaults: { model: tiny, dataset: text, protocol: chunks, windows: 1, lengths: [32], seeds: [1], rope: native, cache: full, dtype: fp32 }
@@ -297,7 +357,7 @@ phases:
   - id: small
   - id: huge
     dataset: zeros
-    lengths: [8388608]
+    lengths: [16777216]
 EOF
   expect_rc "real oom: run completes" 1 env BENCH_MEM_LIMIT=6G MALLOC_ARENA_MAX=2 "$BENCH" run big.yaml --results big
   expect_true "real oom: recorded oom" grep -q "huge .*: oom: .*out of memory" <<<"$OUT"

@@ -4,6 +4,7 @@
 #define BENCH_GPU_CHECK_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,16 @@ static void *dput_as(const float *host, size_t n, DType dt) {
 
 static void dget(void *host, const void *dev, size_t bytes) { cuda_download(host, dev, bytes); }
 
+// A device buffer of n 32-bit words all holding a NaN's bits (as int32: 2143289344): outputs are
+// poisoned with it before a kernel runs, so that an element it should write and did not shows.
+static void *dpoison(size_t n) {
+  uint32_t *h = xmalloc((n ? n : 1) * sizeof *h);
+  for (size_t i = 0; i < n; i++) h[i] = 0x7fc00000u;
+  void *d = dput(h, n * sizeof *h);
+  free(h);
+  return d;
+}
+
 // Checks |got − ref| ≤ atol + rtol·scale_i, scale_i = |ref_i| (or scale[i] when given, e.g.
 // Σ|terms| of a dot product). Prints one row: the check, the worst error and the verdict; on
 // failure also the first failing index, its reference and its value. Device errors fail too.
@@ -76,6 +87,28 @@ static int check_close(const char *what, const float *ref, const float *got, siz
     return 0;
   }
   printf("ok   %-44s max |d| %.3e over %zu (rtol %.1e, atol %.1e)\n", what, worst, n, rtol, atol);
+  gc_passed++;
+  return 1;
+}
+
+// Checks n int32s for equality; one row, the first difference on failure. Device errors fail.
+static int check_equal_i32(const char *what, const int32_t *ref, const int32_t *got, size_t n) {
+  BenchErr err;
+  if (cuda_sync(&err)) {
+    printf("FAIL %-44s device error: %s\n", what, err.msg);
+    gc_failed++;
+    return 0;
+  }
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < n; i++)
+    if (ref[i] != got[i] && !bad++) first = i;
+  if (bad) {
+    printf("FAIL %-44s %zu/%zu differ; first at index %zu: reference %d, value %d\n", what, bad, n,
+           first, (int)ref[first], (int)got[first]);
+    gc_failed++;
+    return 0;
+  }
+  printf("ok   %-44s equal over %zu\n", what, n);
   gc_passed++;
   return 1;
 }

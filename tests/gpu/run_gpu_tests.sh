@@ -2,12 +2,20 @@
 # run_gpu_tests.sh — the GPU tests, in one command on a machine with an NVIDIA GPU (Hopper or
 # Ampere: the kernels are built for sm_90a and sm_80), from the repository root:
 #     tests/gpu/run_gpu_tests.sh [--quick]
-# 1. binaries: build/gpu-bundle (made elsewhere by `make gpu-bundle`, carried along) when its
-#    binaries load here, else `make gpu-test` here;
+# 1. binaries: build/gpu-bundle (made elsewhere by `make gpu-bundle`, carried along, or unpacked
+#    from the carried build/gpu-bundle.tar.xz) when its binaries load here, else `make gpu-test`;
 # 2. test_kernels: every kernel against its CPU twin (kernels.txt);
-# 3. test_parity_gpu: CUDA vs CPU engine per architecture × dtype × RoPE variant × cache policy,
-#    a longer window, out of memory, and transformers' parity fixtures (parity.md);
+# 3. test_parity_gpu: CUDA vs CPU engine per architecture × dtype × RoPE variant, the decode
+#    protocol per architecture × dtype × cache policy, a longer window, out of memory, and
+#    transformers' parity fixtures (parity.md);
 # 4. hf_compare.py: transformers on the same GPU (transformers.md);
+# 5. bench_run_parity.sh: `bench run` end to end on cuda against the same suite on the CPU, every
+#    protocol in fp32 and bf16, ppl per job (run.md). `bench run` uses a GPU only once
+#    ENGINE_RUNS_ON_GPU is 1 in cli/cmd_run.c; until then the environment variable
+#    BENCH_ENABLE_CUDA=1 turns GPU runs on for one command, which this step sets (flip the switch
+#    once this table passes on a GPU);
+# 6. run_train_tests.sh: the CUDA trainer's kernels and steps against the CPU's, and its
+#    benchmark on the 50.9M recipe (train.md);
 # then SUMMARY.md with the machine and every table. Files go to $OUT (default build/gpu-out);
 # the per-token NLLs for step 4 stay in build/. Exit status 1 when any check failed.
 # The results worth keeping are SUMMARY.md, committed as tests/gpu/RESULTS-<gpu>.md.
@@ -49,6 +57,9 @@ cuda_libs=""
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $(wheel_lib_dirs); do
   if [ -e "$d/libcublasLt.so.13" ] || [ -e "$d/libcudart.so.13" ]; then cuda_libs="$cuda_libs:$d"; fi
 done
+if [ ! -x build/gpu-bundle/bin/test_kernels ] && [ -s build/gpu-bundle.tar.xz ]; then
+  tar -xJf build/gpu-bundle.tar.xz -C build || log "cannot unpack build/gpu-bundle.tar.xz"
+fi
 BIN=""
 if [ -x build/gpu-bundle/bin/test_kernels ]; then
   export LD_LIBRARY_PATH="$PWD/build/gpu-bundle/lib$cuda_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -95,6 +106,16 @@ else
   echo "(no parity fixtures: transformers comparison skipped)" >"$OUT/transformers.md"
 fi
 
+# ---- 5. bench run on cuda vs the CPU ----
+BENCH=./bench
+[ "$BIN" = build/gpu-bundle/bin ] && [ -x "$BIN/bench" ] && BENCH=$BIN/bench
+log "bench run parity ($BENCH)"
+timeout 120 tests/gpu/bench_run_parity.sh "$BENCH" build/gpu-run cuda >"$OUT/run.md" 2>&1 || status=1
+grep -E 'FAIL|passed, [0-9]+ failed|run: exit' "$OUT/run.md"
+
+# ---- 6. training (one file: $OUT brings back 8 files at most) ----
+tests/gpu/run_train_tests.sh "$BIN" "$OUT/train.md" $QUICK || status=1
+
 {
   echo "# GPU test results"
   echo
@@ -107,6 +128,9 @@ fi
   echo '```'
   cat "$OUT/parity.md"
   cat "$OUT/transformers.md"
+  cat "$OUT/run.md"
+  echo
+  cat "$OUT/train.md"
 } >"$OUT/SUMMARY.md"
 log "done: $OUT/SUMMARY.md (status $status)"
 exit $status

@@ -6,12 +6,15 @@
 // expf vs the CPU's polynomial exp); bf16/fp16 products are checked two ways: against the CPU on
 // the same rounded inputs (tight: only summation order differs, relative to Σ|terms|) and against
 // the unrounded fp32 product (loose: the rounding itself). fp64 mode against the CPU's fp64 mode
-// at 1e-6. Conversions bit for bit.
+// at 1e-6. Conversions bit for bit. The decode protocol's KV-cache kernels: kernels_kv.h.
 // Legend: T rows, Cin inputs, N outputs, C channels, V vocab, H/K heads, D head dim, R rotary dims.
 #include <stdint.h>
 
+#include "attention.cuh"
 #include "backend.h"
+#include "flash_attention.cuh"
 #include "gpu_check.h"
+#include "kernels_kv.h"
 #include "lm_head.cuh"
 #include "safetensors.h"
 
@@ -269,9 +272,9 @@ static void test_rope(Rng *r) {
   free(pos);
 }
 
-// ---- attention: GQA, windows, queries after a cache (q0 > 0), head dims, fp32 and fp64 ----
+// ---- attention (the exact fp32 kernel): GQA, windows, q0 > 0, head dims, fp32 and fp64 ----
 static void test_attention(Rng *r) {
-  const Backend *gpu = backend_cuda(DTYPE_BF16);
+  const Backend *gpu = backend_cuda(DTYPE_F32);  // fp32 weights: always the exact kernel
   const struct { long Tq, Tk, q0; int H, K, D; long window; } cases[] = {
       {1, 1, 0, 4, 1, 16, 0},        {37, 37, 0, 8, 2, 64, 0},     {300, 300, 0, 8, 2, 64, 0},
       {300, 300, 0, 8, 8, 80, 37},   {1, 500, 499, 8, 2, 128, 0},  {16, 100, 84, 4, 4, 128, 0},
@@ -305,6 +308,170 @@ static void test_attention(Rng *r) {
     free(v);
     free(ref);
     free(got);
+  }
+}
+
+// ---- flash attention (tensor cores) against its twin and against the exact kernel ----
+// Against the twin (flash_twin.c: the same roundings) only fp32 summation order differs in
+// scores and sums, and exp2 may differ in the last bit; either can turn one weight's rounding the
+// other way (one ulp of the half dtype: ≤ 2^-7 of it in bf16, 2^-10 in fp16). So every element
+// within a few such flips, |d| ≤ 1e-5 + 2^-6·mag (bf16) / 2^-9·mag (fp16), mag_i = Σ_j p̃_j |ṽ_j|
+// / l (the twin on |v|), and flips rare: ‖d‖/‖twin‖ ≤ 5e-4 (bf16) / 2e-4 (fp16) — a different
+// summation order alone gives ≤ 5e-5 on the CPU (the twin with scores summed in double). A wrong
+// key, tile or mask moves whole rows by O(mag) and fails both. Against the exact fp32 kernel:
+// the bounds tests/unit/test_flash_twin.c holds the twin to against exact attention (norm 1.5e-2 /
+// 2e-3, worst 6e-2·mag / 8e-3·mag).
+typedef struct {
+  long Tq, Tk, q0;
+  int H, K, D;
+  long window;
+} AttnCase;
+
+static const AttnCase FLASH_CASES[] = {
+    {1, 1, 0, 4, 1, 64, 0},          {37, 37, 0, 8, 8, 64, 0},        {64, 64, 0, 8, 2, 128, 0},
+    {65, 65, 0, 8, 2, 128, 0},       {300, 300, 0, 8, 1, 80, 37},     {1, 500, 499, 8, 2, 128, 0},
+    {16, 100, 84, 4, 4, 96, 0},      {129, 1000, 871, 32, 8, 128, 64}, {513, 513, 0, 8, 1, 64, 200},
+    {1000, 1000, 0, 16, 2, 128, 1},  {200, 260, 60, 8, 1, 64, 130},   {700, 4100, 3400, 32, 4, 128, 1000},
+    {2048, 2048, 0, 32, 8, 128, 0},  {127, 127, 0, 12, 4, 96, 0},     {96, 2000, 1904, 8, 8, 80, 0},
+};
+
+static float *nan_floats(size_t n) {
+  float *p = xmalloc(n * sizeof(float));
+  for (size_t i = 0; i < n; i++) p[i] = NAN;
+  return p;
+}
+
+// ‖a − b‖ / ‖b‖, and whether every |a_i − b_i| ≤ atol + rtol·mag_i (first failing index).
+static double norm_rel(const float *a, const float *b, size_t n) {
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double d = (double)a[i] - b[i];
+    num += d * d;
+    den += (double)b[i] * b[i];
+  }
+  return isnan(num) ? INFINITY : sqrt(num / (den > 0 ? den : 1.0));
+}
+
+static void check_flash(const char *what, const float *got, const float *ref, const float *mag,
+                        size_t n, double max_norm, double rtol) {
+  BenchErr err;
+  if (cuda_sync(&err)) {
+    printf("FAIL %-44s device error: %s\n", what, err.msg);
+    gc_failed++;
+    return;
+  }
+  double rel = norm_rel(got, ref, n), worst = 0.0;
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs((double)got[i] - ref[i]), w = d / (1e-5 + rtol * mag[i]);
+    if (!(d <= 1e-5 + rtol * mag[i]) && !bad++) first = i;
+    if (!(w <= worst)) worst = w;
+  }
+  if (bad || !(rel <= max_norm)) {
+    printf("FAIL %-44s norm rel %.2e (bound %.1e); %zu/%zu beyond %.1e·mag", what, rel, max_norm,
+           bad, n, rtol);
+    if (bad)
+      printf("; first at %zu: reference %.7g, value %.7g, mag %.3g", first, ref[first],
+             got[first], mag[first]);
+    printf("\n");
+    gc_failed++;
+    return;
+  }
+  printf("ok   %-44s norm rel %.2e (bound %.1e), worst |d| %.2f of bound\n", what, rel, max_norm,
+         worst);
+  gc_passed++;
+}
+
+static void test_flash_attention(Rng *r) {
+  const DType dts[2] = {DTYPE_BF16, DTYPE_F16};
+  for (size_t ci = 0; ci < sizeof FLASH_CASES / sizeof FLASH_CASES[0]; ci++) {
+    const AttnCase *c = &FLASH_CASES[ci];
+    size_t nq = (size_t)c->Tq * c->H * c->D, nkv = (size_t)c->Tk * c->K * c->D;
+    float *q = rand_floats(r, nq, 1.0), *k = rand_floats(r, nkv, 1.0), *v = rand_floats(r, nkv, 1.0);
+    float *vabs = xmalloc(sizeof(float) * nkv), *poison = nan_floats(nq);
+    for (size_t i = 0; i < nkv; i++) vabs[i] = fabsf(v[i]);
+    float *twin = xmalloc(sizeof(float) * nq), *mag = xmalloc(sizeof(float) * nq);
+    float *exact = xmalloc(sizeof(float) * nq), *got = xmalloc(sizeof(float) * nq);
+    float *dq = dput(q, sizeof(float) * nq), *dk = dput(k, sizeof(float) * nkv);
+    float *dv = dput(v, sizeof(float) * nkv), *dout = dput(poison, sizeof(float) * nq);
+    float scale = (float)(2.0 / sqrt((double)c->D));  // sharper than usual: far from uniform
+    cuda_attention(dout, dq, dk, dv, c->Tq, c->Tk, c->q0, c->H, c->K, c->D, scale, c->window, 0);
+    dget(exact, dout, sizeof(float) * nq);
+    char shape[96];
+    snprintf(shape, sizeof shape, "Tq %ld Tk %ld q0 %ld H %d K %d D %d w %ld", c->Tq, c->Tk, c->q0,
+             c->H, c->K, c->D, c->window);
+    for (int di = 0; di < 2; di++) {
+      DType dt = dts[di];
+      int bf = dt == DTYPE_BF16;
+      flash_attention_twin(twin, q, k, v, c->Tq, c->Tk, c->q0, c->H, c->K, c->D, scale, c->window, dt);
+      flash_attention_twin(mag, q, k, vabs, c->Tq, c->Tk, c->q0, c->H, c->K, c->D, scale, c->window,
+                           dt);
+      for (int warps = 4; warps <= 8; warps += 4) {
+        cuda_upload(dout, poison, sizeof(float) * nq);  // every output must be written
+        cuda_flash_attention_warps(dout, dq, dk, dv, c->Tq, c->Tk, c->q0, c->H, c->K, c->D, scale,
+                                   c->window, dt, warps);
+        dget(got, dout, sizeof(float) * nq);
+        char what[160];
+        snprintf(what, sizeof what, "flash %s w%d %s vs twin", model_dtype_name(dt), warps, shape);
+        check_flash(what, got, twin, mag, nq, bf ? 5e-4 : 2e-4, bf ? 1.0 / 64 : 1.0 / 512);
+        snprintf(what, sizeof what, "flash %s w%d %s vs exact kernel", model_dtype_name(dt), warps,
+                 shape);
+        check_flash(what, got, exact, mag, nq, bf ? 1.5e-2 : 2e-3, bf ? 6e-2 : 8e-3);
+      }
+    }
+    cuda_free(dq);
+    cuda_free(dk);
+    cuda_free(dv);
+    cuda_free(dout);
+    free(q);
+    free(k);
+    free(v);
+    free(vabs);
+    free(poison);
+    free(twin);
+    free(mag);
+    free(exact);
+    free(got);
+  }
+}
+
+// The backend's choice (flash_attention_applies): bf16/fp16 tables run flash for the kernel's head
+// dims, the exact kernel otherwise and in fp64 mode; both kernels are deterministic, so the
+// outputs must be the chosen kernel's, bit for bit.
+static void test_attention_dispatch(Rng *r) {
+  const struct { DType dt; int D, fp64, flash; } cases[] = {
+      {DTYPE_BF16, 64, 0, 1}, {DTYPE_F16, 128, 0, 1}, {DTYPE_BF16, 32, 0, 0},
+      {DTYPE_BF16, 128, 1, 0}, {DTYPE_F32, 128, 0, 0}};
+  long T = 150;
+  int H = 8, K = 2;
+  for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    int D = cases[ci].D, fp64 = cases[ci].fp64;
+    size_t nq = (size_t)T * H * D, nkv = (size_t)T * K * D;
+    float *q = rand_floats(r, nq, 1.0), *k = rand_floats(r, nkv, 1.0), *v = rand_floats(r, nkv, 1.0);
+    float *a = xmalloc(sizeof(float) * nq), *b = xmalloc(sizeof(float) * nq);
+    float *dq = dput(q, sizeof(float) * nq), *dk = dput(k, sizeof(float) * nkv);
+    float *dv = dput(v, sizeof(float) * nkv), *dout = dzeros(sizeof(float) * nq);
+    float scale = (float)(1.0 / sqrt((double)D));
+    backend_cuda(cases[ci].dt)->attention(dout, dq, dk, dv, T, T, 0, H, K, D, scale, 0, fp64);
+    dget(a, dout, sizeof(float) * nq);
+    if (cases[ci].flash)
+      cuda_flash_attention(dout, dq, dk, dv, T, T, 0, H, K, D, scale, 0, cases[ci].dt);
+    else
+      cuda_attention(dout, dq, dk, dv, T, T, 0, H, K, D, scale, 0, fp64);
+    dget(b, dout, sizeof(float) * nq);
+    char what[96];
+    snprintf(what, sizeof what, "attention op %s D %d%s runs the %s kernel",
+             model_dtype_name(cases[ci].dt), D, fp64 ? " fp64" : "", cases[ci].flash ? "flash" : "exact");
+    check_close(what, b, a, nq, NULL, 0.0, 0.0);
+    cuda_free(dq);
+    cuda_free(dk);
+    cuda_free(dv);
+    cuda_free(dout);
+    free(q);
+    free(k);
+    free(v);
+    free(a);
+    free(b);
   }
 }
 
@@ -434,6 +601,10 @@ static void test_failures(void) {
   backend_cuda(DTYPE_F32)->add(d, d, 1);
   dget(&got, d, sizeof got);
   check_true("kernel after a reported error", cuda_sync(&err) == 0 && got == 4.0f, "2 + 2 = 4");
+  cuda_flash_attention(d, d, d, d, 1, 1, 0, 1, 1, 32, 1.0f, 0, DTYPE_BF16);
+  rc = cuda_sync(&err);
+  check_true("flash: unsupported head dim reported", rc == -1 && strstr(err.msg, "unsupported shape"),
+             rc ? err.msg : "no error");
   cuda_free(d);
 }
 
@@ -453,8 +624,11 @@ int main(int argc, char **argv) {
   test_embedding(&r);
   test_rope(&r);
   test_attention(&r);
+  test_flash_attention(&r);
+  test_attention_dispatch(&r);
   test_elementwise(&r);
   test_lm_head(&r);
+  test_kv_kernels(&r);
   test_failures();
   printf("kernels: peak device memory %.1f MiB\n", cuda_mem_peak() / 1048576.0);
   backend_cuda_close();

@@ -10,6 +10,12 @@
 //    fp64 check mode (fp32 weights) against the CPU's fp64 mode, max |ΔNLL| ≤ 1e-4.
 //    A "blocks" row per architecture: the window read as a prefill, single-token steps and a last
 //    block through the KV cache, against the same device's one-pass result.
+//    Decode rows: the decode protocol (prefill, then one token per step for 3 windows stepped
+//    together) under each cache policy — full, window, streaming with cache and original
+//    positions, h2o (its scores accumulated on the device) — budgets well below the window, so
+//    every policy evicts; CUDA against the CPU engine in fp32 and bf16 (and the CPU emulating
+//    bf16): PPL rel ≤ 1e-3 (fp32) and ≤ 0.5% (bf16); max |ΔNLL| printed (h2o may evict another
+//    token where two scores nearly tie).
 // 2. A longer window (4096 tokens, GQA, and a 1024 sliding window) against the CPU.
 // 3. Out of memory: a window whose KV cache cannot fit is an "out of memory" error, device memory
 //    returns to the weights alone, and the next window runs.
@@ -27,9 +33,11 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "decode.h"
 #include "emu_backend.h"
 #include "engine.h"
 #include "forward.h"
+#include "kvcache.h"
 #include "model_init.h"
 #include "random_model.h"
 #include "rope.h"
@@ -364,6 +372,156 @@ static void engine_parity(void) {
   }
 }
 
+// ---- 1b. the decode protocol under every cache policy ----
+
+static const char *const POLICIES[] = {
+    "{\"name\":\"full\",\"type\":\"full\"}",
+    "{\"name\":\"window_24\",\"type\":\"window\",\"recent\":24}",
+    "{\"name\":\"streaming_4_20\",\"type\":\"streaming\",\"sink\":4,\"recent\":20}",
+    "{\"name\":\"streaming_4_20_original\",\"type\":\"streaming\",\"sink\":4,\"recent\":20,"
+    "\"positions\":\"original\"}",
+    "{\"name\":\"h2o_12_12\",\"type\":\"h2o\",\"heavy\":12,\"recent\":12}",
+};
+#define N_POLICIES ((int)(sizeof POLICIES / sizeof POLICIES[0]))
+
+// Decodes B windows of T tokens (tok[B, T]) as the decode protocol does: tokens 0..P−2 prefilled,
+// then steps t = P−1 .. T−2 for the B windows together. nll[B, T − P], ok[B, T − P]. weights NULL:
+// the model's own (CPU).
+static int decode_nll(const Model *m, const Backend *be, const ModelWeights *weights,
+                      const RopeTable *rope, const KVPolicy *p, const int32_t *tok, int B, long T,
+                      long P, float *nll, uint8_t *ok, BenchErr *err) {
+  long keep = kv_policy_keep(p), cap = keep < 0 ? T - 1 : keep + 1;
+  if (cap < P - 1) cap = P - 1;
+  ForwardOptions o = {.backend = be, .weights = weights};
+  DecodeState d;
+  if (decode_init(&d, m, be, rope, p, B, cap, P - 1, &o, err)) return -1;
+  int rc = 0;
+  for (int b = 0; b < B && rc == 0 && P > 1; b++) rc = decode_prefill(&d, b, tok + b * T, P - 1, err);
+  int32_t *in = xmalloc(sizeof(int32_t) * B), *tg = xmalloc(sizeof(int32_t) * B);
+  float *nl = xmalloc(sizeof(float) * B);
+  uint8_t *ak = xmalloc((size_t)B);
+  for (long t = P - 1; t < T - 1 && rc == 0; t++) {
+    for (int b = 0; b < B; b++) in[b] = tok[b * T + t], tg[b] = tok[b * T + t + 1];
+    rc = decode_step(&d, in, t, tg, nl, ak, err);
+    for (int b = 0; b < B && rc == 0; b++) {
+      nll[b * (T - P) + t - (P - 1)] = nl[b];
+      ok[b * (T - P) + t - (P - 1)] = ak[b];
+    }
+  }
+  decode_free(&d);
+  free(in);
+  free(tg);
+  free(nl);
+  free(ak);
+  return rc;
+}
+
+// The same on the CPU, fp32 or emulating a dtype (its own weights upload).
+static int cpu_decode_nll(const Model *m, const Backend *be, const RopeTable *rope,
+                          const KVPolicy *p, const int32_t *tok, int B, long T, long P, float *nll,
+                          uint8_t *ok) {
+  BenchErr err;
+  ModelWeights w;
+  if (be->weights_upload(&w, m, &err)) return -1;
+  int rc = decode_nll(m, be, &w, rope, p, tok, B, T, P, nll, ok, &err);
+  if (rc) fprintf(stderr, "cpu decode: %s\n", err.msg);
+  be->weights_free(&w);
+  return rc;
+}
+
+static void decode_parity(void) {
+  enum { B = 3 };
+  long T = quick ? 64 : 160, P = 17, n = B * (T - P);
+  int C = quick ? 128 : 256, F = 2 * C, V = quick ? 512 : 2048;
+  printf("\n## Decode protocol: CUDA vs CPU engine per cache policy (init-model checkpoints, C %d, "
+         "L 2, H 4, F %d, V %d; %d windows of %ld tokens stepped together, prompt %ld)\n\n", C, F,
+         V, B, T, P);
+  printf("| arch | dtype | cache | PPL cpu fp32 | PPL device | PPL rel | PPL rel of cpu emulating "
+         "dtype | max abs dNLL vs cpu | max abs dNLL vs cpu emulating dtype | argmax agree | bound | "
+         "status |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (int ai = 0; ai < N_ARCHS; ai++) {
+    const ArchCase *a = &ARCHS[ai];
+    Model m;
+    if (make_model(a, C, 4, F, V, 2, 3000 + ai, &m)) {
+      n_fail++;
+      continue;
+    }
+    int32_t *tok = rm_tokens(B * T, m.config.vocab_size, 91 + ai);
+    float *refs = xmalloc(sizeof(float) * n * N_POLICIES), *emu = xmalloc(sizeof(float) * n);
+    float *got = xmalloc(sizeof(float) * n);
+    uint8_t *oks_ref = xmalloc((size_t)n * N_POLICIES), *ok = xmalloc((size_t)n);
+    int *ref_rc = xmalloc(sizeof(int) * N_POLICIES);
+    RopeModelInfo info = rope_info(&m.config);
+    json_t *rspec = json_pack("{s:s, s:s}", "name", "native", "type", "model");
+    RopeTable rope;
+    BenchErr err;
+    if (rope_build(rspec, &info, T, &rope, &err)) die("rope: %s", err.msg);
+    for (int pi = 0; pi < N_POLICIES; pi++) {  // the CPU engine's fp32 numbers, once
+      json_t *cspec = json_loads(POLICIES[pi], 0, NULL);
+      KVPolicy pol;
+      if (kv_policy_from_spec(cspec, &pol, &err)) die("policy: %s", err.msg);
+      ref_rc[pi] = cpu_decode_nll(&m, backend_cpu(), &rope, &pol, tok, B, T, P, refs + pi * n,
+                                  oks_ref + pi * n);
+      json_decref(cspec);
+    }
+    DType dts[2] = {DTYPE_F32, DTYPE_BF16};
+    for (int di = 0; di < 2; di++) {
+      Engine e;
+      const char *dn = model_dtype_name(dts[di]);
+      if (engine_open(&e, &m, device, dts[di], &err)) {
+        printf("| %s | %s | - | engine: %s ||||||||", a->name, dn, err.msg);
+        row_verdict(0);
+        continue;
+      }
+      for (int pi = 0; pi < N_POLICIES; pi++) {
+        json_t *cspec = json_loads(POLICIES[pi], 0, NULL);
+        const char *cname = json_string_value(json_object_get(cspec, "name"));
+        KVPolicy pol;
+        if (kv_policy_from_spec(cspec, &pol, &err)) die("policy: %s", err.msg);
+        int fp32 = dts[di] == DTYPE_F32;
+        const float *ref = refs + pi * n;
+        const uint8_t *ok_ref = oks_ref + pi * n;
+        int rc = ref_rc[pi];
+        if (rc == 0 && fp32) memcpy(emu, ref, sizeof(float) * n);
+        else if (rc == 0) rc = cpu_decode_nll(&m, emu_backend(dts[di]), &rope, &pol, tok, B, T, P, emu, ok);
+        if (rc == 0) {
+          rc = decode_nll(&m, e.be, &e.weights, &rope, &pol, tok, B, T, P, got, ok, &err);
+          if (rc) {
+            printf("| %s | %s | %s | device: %s ||||||||", a->name, dn, cname, err.msg);
+            row_verdict(0);
+          }
+        } else {
+          printf("| %s | %s | %s | cpu reference failed ||||||||", a->name, dn, cname);
+          row_verdict(0);
+        }
+        if (rc == 0) {
+          double p_ref = exp(mean(ref, n)), p = exp(mean(got, n)), rel = fabs(p / p_ref - 1.0);
+          long agree = 0;
+          for (long i = 0; i < n; i++) agree += ok[i] == ok_ref[i];
+          double rel_emu = fabs(exp(mean(emu, n)) / p_ref - 1.0);
+          printf("| %s | %s | %s | %.4f | %.4f | %.2e | %.2e | %.2e | %.2e | %ld/%ld | %s |", a->name,
+                 dn, cname, p_ref, p, rel, rel_emu, max_abs_diff(got, ref, n),
+                 max_abs_diff(got, emu, n), agree, n, fp32 ? "rel 1e-3" : "rel 5e-3");
+          row_verdict(rel <= (fp32 ? 1e-3 : 5e-3));
+        }
+        json_decref(cspec);
+      }
+      engine_close(&e);
+    }
+    rope_table_free(&rope);
+    json_decref(rspec);
+    free(tok);
+    free(refs);
+    free(emu);
+    free(got);
+    free(oks_ref);
+    free(ok);
+    free(ref_rc);
+    model_free(&m);
+  }
+}
+
 // ---- 2. a longer window ----
 
 static void long_window(void) {
@@ -592,7 +750,7 @@ static void throughput(void) {
   uint8_t *ok = xmalloc((size_t)T);
   Engine e;
   BenchErr err;
-  printf("\n## Throughput (informational; the attention kernel is the plain reference one)\n\n");
+  printf("\n## Throughput (informational; bf16: the flash attention kernel; scripts/bench_gpu.sh measures the engine properly)\n\n");
   if (engine_open(&e, &m, device, DTYPE_BF16, &err)) {
     printf("open: %s\n", err.msg);
   } else {
@@ -636,6 +794,7 @@ int main(int argc, char **argv) {
   printf("# CUDA engine parity (device under test: %s)\n", device);
   FILE *nll_out = nll_path ? fopen(nll_path, "w") : NULL;
   engine_parity();
+  decode_parity();
   long_window();
   out_of_memory();
   fixtures(fixtures_dir, nll_out);

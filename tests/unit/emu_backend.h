@@ -1,8 +1,10 @@
 // emu_backend.h — the CPU backend emulating the CUDA backend's numerics in bf16/fp16 mode: weight
 // matrices rounded to the dtype (an fp32 copy holding the rounded values), and every matrix
 // product's fp32 input rounded the same way before the fp32 sgemm (cuBLASLt multiplies the same
-// rounded values exactly and accumulates in fp32). What remains between this and the GPU is the
-// order of fp32 sums. Used by the CPU numerics test and the GPU parity test.
+// rounded values exactly and accumulates in fp32), and attention computed as the CUDA flash kernel
+// computes it where the CUDA backend runs that kernel (flash_twin.h: operands and softmax weights
+// rounded to the dtype). What remains between this and the GPU is the order of fp32 sums. Used by
+// the CPU numerics test and the GPU parity test.
 // Legend: T rows, Cin inputs, N outputs, C hidden, V vocab.
 #ifndef BENCH_EMU_BACKEND_H
 #define BENCH_EMU_BACKEND_H
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "flash_twin.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -44,6 +47,15 @@ static void emu_lm_head_nll(float *nll, int32_t *argmax, const float *h, const v
   float *hr = emu_rounded(h, (size_t)T * C);
   backend_cpu()->lm_head_nll(nll, argmax, hr, w, target, T, C, V, fp64, logits, block);
   free(hr);
+}
+
+static void emu_attention(float *out, const float *q, const float *k, const float *v, long Tq,
+                          long Tk, long q0, int H, int K, int D, float scale, long window,
+                          int fp64) {
+  if (flash_attention_applies(emu_dtype, D, fp64))
+    flash_attention_twin(out, q, k, v, Tq, Tk, q0, H, K, D, scale, window, emu_dtype);
+  else
+    backend_cpu()->attention(out, q, k, v, Tq, Tk, q0, H, K, D, scale, window, fp64);
 }
 
 static int emu_n_layers;  // layers of the model whose weights were last uploaded
@@ -95,6 +107,7 @@ static inline const Backend *emu_backend(DType dtype) {
   emu_backend_ops.weight_dtype = DTYPE_F32;
   emu_backend_ops.matmul = emu_matmul;
   emu_backend_ops.lm_head_nll = emu_lm_head_nll;
+  emu_backend_ops.attention = emu_attention;
   emu_backend_ops.weights_upload = emu_weights_upload;
   emu_backend_ops.weights_free = emu_weights_free;
   return &emu_backend_ops;

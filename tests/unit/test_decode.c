@@ -6,7 +6,9 @@
 //   every policy whose budget covers the sequence gives exactly the full result (bit for bit);
 //   window(W) equals the forward with a W-token sliding-window mask;
 //   small budgets are never exceeded, cache-mode positions stay below the budget, peak KV = budget;
-//   batched windows equal windows stepped alone; job errors.
+//   batched windows equal windows stepped alone; a policy defined outside the engine (TOVA's rule:
+//   scores replaced by the latest query's weights) runs, and evictions picked on the backend
+//   (lowest_of) equal the host's select for it and h2o; job errors.
 // Legend: V vocab, C hidden, N dataset tokens, L length, P prompt, W windows.
 #include <stdlib.h>
 
@@ -217,16 +219,25 @@ static void expect_budget_kept(const Model *m, const char *json, long prefill, l
       if (decode_prefill(&d, b, tokens + b * 100, prefill, &err) != 0)
         TEST_FAIL_AT("prefill: %s", err.msg);
     EXPECT_INT_EQ(d.prefill_keys, prefill);
+    long *pos = xmalloc(sizeof(long) * (size_t)cap), *pos0 = xmalloc(sizeof(long) * (size_t)cap);
     for (long t = prefill; t < prefill + steps; t++) {
       int32_t tok[B] = {tokens[t], tokens[100 + t]}, tgt[B] = {tokens[t + 1], tokens[101 + t]};
       for (int b = 0; b < B; b++)
         for (int l = 0; l < m->config.n_layers; l++) {
-          long held = d.caches[b].len[l];
+          long held = kv_store_len(&d.cache, b, l);
           // the step's query sits at slot `held`; in cache mode that is its position
           if (held > p.budget - 1) TEST_FAIL_AT("%s: %ld slots held before step %ld", json, held, t);
-          for (int g = 0; g < m->config.n_kv_heads; g++)
-            for (long s = 0; s < held; s++)
-              if (kv_store_pos(&d.caches[b], l, g)[s] >= t) TEST_FAIL_AT("future token held");
+          for (int g = 0; g < m->config.n_kv_heads; g++) {
+            kv_store_positions(&d.cache, b, l, g, pos);
+            for (long s = 0; s < held; s++) {
+              if (pos[s] >= t) TEST_FAIL_AT("future token held");
+              if (s > 0 && pos[s] <= pos[s - 1]) TEST_FAIL_AT("slots out of order");
+            }
+            // without scores every layer and kv head of a sequence holds the same tokens
+            if (l == 0 && g == 0) memcpy(pos0, pos, sizeof(long) * (size_t)held);
+            if (p.ops->score == KV_SCORE_NONE && memcmp(pos, pos0, sizeof(long) * (size_t)held))
+              TEST_FAIL_AT("%s: layer %d kv head %d holds other tokens than layer 0", json, l, g);
+          }
         }
       float nll[B];
       uint8_t ok[B];
@@ -235,6 +246,8 @@ static void expect_budget_kept(const Model *m, const char *json, long prefill, l
     }
     EXPECT_INT_EQ(d.peak_keys, p.budget);
     decode_free(&d);
+    free(pos);
+    free(pos0);
   }
   rm_rope_free(&rope);
   json_decref(spec);
@@ -338,6 +351,105 @@ TEST(batched_windows_equal_windows_alone) {
   json_decref(spec);
 }
 
+// A policy written outside the engine, as a new one would be (kvcache.h, "Writing a policy"):
+// TOVA's rule — the `budget` − 1 slots that the latest query weighs most stay (score LAST, observe
+// the block's last query); on equal scores the older stays.
+static int tova_init(KVPolicy *p, BenchErr *err) {
+  if (p->arg[0] < 1) return err_set(err, "'budget' must be ≥ 1");
+  p->budget = p->arg[0];
+  p->observe = 1;
+  return 0;
+}
+
+static void tova_select(const KVPolicy *p, long n, long keep, const long *pos, const float *score,
+                        uint8_t *keep_mask) {
+  (void)p, (void)pos;
+  for (long i = 0; i < n; i++) keep_mask[i] = 1;
+  for (long d = 0; d < n - keep; d++) {  // drop the lowest, the newest of equals
+    long worst = -1;
+    for (long i = 0; i < n; i++)
+      if (keep_mask[i] && (worst < 0 || score[i] <= score[worst])) worst = i;
+    keep_mask[worst] = 0;
+  }
+}
+
+static long tova_lowest_of(const KVPolicy *p, long n, long keep) {
+  (void)p, (void)keep;
+  return n;
+}
+
+static const KVPolicyOps tova_ops = {
+    .type = "tova",
+    .args = {"budget", NULL},
+    .default_positions = KV_POS_ORIGINAL,
+    .score = KV_SCORE_LAST,
+    .init = tova_init,
+    .select = tova_select,
+    .lowest_of = tova_lowest_of,
+};
+
+// NLLs of B = 2 windows decoded under p: prefill P, then steps to T.
+static void decode_windows(const Model *m, const KVPolicy *p, long P, long T, float *nll) {
+  RopeTable rope = rm_rope(m->config.rotary_dims, 10000.0, 1.0);
+  ForwardOptions opt = {.threads = 1};
+  long keep = kv_policy_keep(p), cap = keep < 0 || keep + 1 < P ? T : keep + 1;
+  DecodeState d;
+  BenchErr err;
+  if (decode_init(&d, m, backend_cpu(), &rope, p, 2, cap, P, &opt, &err) != 0) {
+    TEST_FAIL_AT("decode_init: %s", err.msg);
+    rm_rope_free(&rope);
+    return;
+  }
+  for (int b = 0; b < 2; b++)
+    if (decode_prefill(&d, b, tokens + 100 * b, P, &err)) TEST_FAIL_AT("prefill: %s", err.msg);
+  for (long t = P; t < T; t++) {
+    int32_t tok[2] = {tokens[t], tokens[100 + t]}, tgt[2] = {tokens[t + 1], tokens[101 + t]};
+    uint8_t ok[2];
+    if (decode_step(&d, tok, t, tgt, nll + 2 * (t - P), ok, &err)) TEST_FAIL_AT("step: %s", err.msg);
+    if (p->budget > 0 && d.peak_keys > p->budget) TEST_FAIL_AT("budget exceeded");
+  }
+  decode_free(&d);
+  rm_rope_free(&rope);
+}
+
+TEST(a_policy_from_its_own_file_runs_and_device_picks_agree) {
+  enum { P = 9, T = 40 };
+  float a[2 * T], b[2 * T], full[2 * T];
+  for (int i = 0; i < NMODELS; i++) {
+    // TOVA through the device's pick (kv_argmin) and through its select: the same numbers
+    KVPolicy p = {.ops = &tova_ops, .arg = {6}, .positions = KV_POS_ORIGINAL}, q;
+    BenchErr err;
+    EXPECT_INT_EQ(tova_init(&p, &err), 0);
+    KVPolicyOps host_only = tova_ops;
+    host_only.lowest_of = NULL;
+    q = p;
+    q.ops = &host_only;
+    decode_windows(&models[i], &p, P, T, a);
+    decode_windows(&models[i], &q, P, T, b);
+    EXPECT_ARRAY_NEAR(a, b, 2 * (T - P), 0, 0);
+    for (long k = 0; k < 2 * (T - P); k++) EXPECT(isfinite(a[k]));
+    // a budget covering the sequence gives exactly full
+    KVPolicy f, cover = p;
+    cover.budget = T + 1;
+    EXPECT_INT_EQ(kv_policy_from_spec(NULL, &f, &err), 0);
+    decode_windows(&models[i], &cover, P, T, a);
+    decode_windows(&models[i], &f, P, T, full);
+    EXPECT_ARRAY_NEAR(a, full, 2 * (T - P), 0, 0);
+    // h2o the same way: its steps picked on the device, or all on the host
+    json_t *spec = cache_spec("{\"type\":\"h2o\",\"heavy\":3,\"recent\":4}");
+    EXPECT_INT_EQ(kv_policy_from_spec(spec, &p, &err), 0);
+    host_only = *p.ops;
+    host_only.lowest_of = NULL;
+    q = p;
+    q.ops = &host_only;
+    decode_windows(&models[i], &p, P, T, a);
+    decode_windows(&models[i], &q, P, T, b);
+    EXPECT_ARRAY_NEAR(a, b, 2 * (T - P), 0, 0);
+    json_decref(spec);
+    if (test_current_failed) fprintf(stderr, "  model %s\n", model_names[i]);
+  }
+}
+
 static void expect_job_error(EvalRequest q, const char *want) {
   EvalResult r;
   BenchErr err;
@@ -389,6 +501,7 @@ int main(void) {
   RUN(small_budgets_are_never_exceeded);
   RUN(policies_change_the_numbers_when_they_evict);
   RUN(batched_windows_equal_windows_alone);
+  RUN(a_policy_from_its_own_file_runs_and_device_picks_agree);
   RUN(job_errors);
   json_decref(rope_spec);
   free(tokens);

@@ -2,9 +2,13 @@
 // directly: chunks, sliding (S = L is chunks; S < L window by window), half and random score
 // exactly the NLLs the forward gives for the windows eval.h defines; metrics agree with them;
 // job errors (short dataset, decode without a prompt, a policy with a one-pass protocol, ids
-// outside the vocabulary).
+// outside the vocabulary). Engines: every protocol on a CPU engine gives bit for bit what it gives
+// without one, and runs on an engine's backend and weights (an emulating backend changes the
+// numbers exactly as the forward on that backend does; decode passes the backend through).
 #include <stdlib.h>
 
+#include "emu_backend.h"
+#include "engine.h"
 #include "eval.h"
 #include "forward.h"
 #include "model_init.h"
@@ -38,8 +42,9 @@ static EvalRequest request(const char *protocol, long L, long W, long S, uint64_
   return q;
 }
 
-// The NLLs forward_score_window gives for the plan's windows, concatenated ([plan.scored]).
-static float *direct_nll(const WindowPlan *plan, long L) {
+// The NLLs forward_score_window gives for the plan's windows with opt (NULL: the CPU's),
+// concatenated ([plan.scored]).
+static float *direct_nll_on(const WindowPlan *plan, long L, const ForwardOptions *on) {
   RopeModelInfo info = {.head_dim = model.config.head_dim,
                         .partial_rotary_factor = model.config.partial_rotary_factor,
                         .rope_theta = model.config.rope_theta,
@@ -55,6 +60,7 @@ static float *direct_nll(const WindowPlan *plan, long L) {
   float *nll = xmalloc((size_t)L * sizeof *nll);
   uint8_t *ok = xmalloc((size_t)L);
   ForwardOptions opt = {.threads = 1, .fp64_check = 0};
+  if (on) opt = *on;
   long k = 0;
   for (long i = 0; i < plan->n; i++) {
     const EvalWindow *w = &plan->w[i];
@@ -70,6 +76,8 @@ static float *direct_nll(const WindowPlan *plan, long L) {
   rope_table_free(&rope);
   return all;
 }
+
+static float *direct_nll(const WindowPlan *plan, long L) { return direct_nll_on(plan, L, NULL); }
 
 static void expect_matches_direct(const char *protocol, long L, long W, long S, uint64_t seed) {
   Protocol p;
@@ -140,6 +148,92 @@ TEST(random_depends_on_seed_only) {
   eval_result_free(&a);
   eval_result_free(&b);
   eval_result_free(&c);
+}
+
+// Every protocol on a CPU engine: the same bits as without an engine, computed in fp32.
+TEST(cpu_engine_gives_the_same_bits) {
+  Engine e;
+  BenchErr err;
+  EXPECT_INT_EQ(engine_open(&e, &model, "cpu", DTYPE_BF16, &err), 0);
+  const char *protos[] = {"chunks", "half", "sliding", "random", "decode"};
+  for (size_t i = 0; i < sizeof protos / sizeof *protos; i++) {
+    EvalRequest q = request(protos[i], 16, 4, 6, 3);
+    q.prompt = 5;
+    EvalResult a, b;
+    EXPECT_INT_EQ(eval_job(&q, &a, &err), 0);
+    q.engine = &e;
+    int rc = eval_job(&q, &b, &err);
+    EXPECT_INT_EQ(rc, 0);
+    if (rc != 0) {
+      fprintf(stderr, "%s on the cpu engine: %s\n", protos[i], err.msg);
+      eval_result_free(&a);
+      continue;
+    }
+    EXPECT_INT_EQ(a.tokens, b.tokens);
+    EXPECT(memcmp(a.token_nll, b.token_nll, (size_t)a.tokens * sizeof(float)) == 0);
+    EXPECT_NEAR(a.nll, b.nll, 0, 0);
+    EXPECT_STR_EQ(b.compute_dtype, "fp32");
+    EXPECT(b.peak_mem_bytes > 0);
+    eval_result_free(&a);
+    eval_result_free(&b);
+  }
+  // An engine opened on another model is refused.
+  Model other = model;
+  EvalRequest q = request("chunks", 16, 2, 0, 0);
+  q.model = &other;
+  q.engine = &e;
+  EvalResult r;
+  EXPECT_INT_EQ(eval_job(&q, &r, &err), -1);
+  EXPECT_CONTAINS(err.msg, "another model");
+  engine_close(&e);
+}
+
+// An engine whose backend rounds to bf16 (emu_backend.h): every one-pass protocol scores exactly
+// what the forward on that backend and its weights gives, which is not what the CPU gives; decode
+// is handed the engine's backend (it either runs on it or refuses it by name).
+TEST(protocols_run_on_the_engine_backend) {
+  Engine e;
+  memset(&e, 0, sizeof e);
+  snprintf(e.device, sizeof e.device, "cpu");
+  e.gpu = -1;
+  e.be = emu_backend(DTYPE_BF16);
+  e.dtype = DTYPE_BF16;
+  e.model = &model;
+  BenchErr err;
+  EXPECT_INT_EQ(e.be->weights_upload(&e.weights, &model, &err), 0);
+  ForwardOptions on = {.threads = 1, .backend = e.be, .weights = &e.weights};
+  const char *protos[] = {"chunks", "half", "sliding", "random"};
+  for (size_t i = 0; i < sizeof protos / sizeof *protos; i++) {
+    Protocol p;
+    EXPECT_INT_EQ(protocol_from_name(protos[i], &p, &err), 0);
+    WindowPlan plan;
+    EXPECT_INT_EQ(plan_windows(p, N, 16, 4, 6, 3, "rand", &plan, &err), 0);
+    EvalRequest q = request(protos[i], 16, 4, 6, 3);
+    q.engine = &e;
+    EvalResult r;
+    EXPECT_INT_EQ(eval_job(&q, &r, &err), 0);
+    float *want = direct_nll_on(&plan, 16, &on), *cpu = direct_nll(&plan, 16);
+    EXPECT_INT_EQ(r.tokens, plan.scored);
+    EXPECT(memcmp(r.token_nll, want, (size_t)plan.scored * sizeof(float)) == 0);
+    EXPECT(memcmp(r.token_nll, cpu, (size_t)plan.scored * sizeof(float)) != 0);
+    free(want);
+    free(cpu);
+    eval_result_free(&r);
+    window_plan_free(&plan);
+  }
+  EvalRequest q = request("decode", 16, 2, 0, 0);
+  q.prompt = 5;
+  EvalResult a, b;
+  EXPECT_INT_EQ(eval_job(&q, &a, &err), 0);
+  q.engine = &e;
+  if (eval_job(&q, &b, &err) == 0) {
+    EXPECT(memcmp(a.token_nll, b.token_nll, (size_t)a.tokens * sizeof(float)) != 0);
+    eval_result_free(&b);
+  } else {
+    EXPECT_CONTAINS(err.msg, e.be->name);
+  }
+  eval_result_free(&a);
+  e.be->weights_free(&e.weights);
 }
 
 static void expect_job_error(EvalRequest q, const char *want) {
@@ -248,6 +342,8 @@ int main(void) {
   RUN(random_depends_on_seed_only);
   RUN(job_errors);
   RUN(loads_model_and_tokenizer_from_dir);
+  RUN(cpu_engine_gives_the_same_bits);
+  RUN(protocols_run_on_the_engine_backend);
   json_decref(rope_spec);
   free(tokens);
   free(bin_path);

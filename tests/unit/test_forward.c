@@ -514,12 +514,55 @@ TEST(blocks_against_one_pass) {
   rm_free(&m);
 }
 
+// The window read in blocks (prefill by blocks through the KV cache, each block scored before the
+// next) and the MLP in fewer rows per pass give what one block gives, for any block size, with
+// score_from inside a block or on a block boundary; sliding windows across block boundaries too.
+TEST(window_in_blocks_equals_one_block) {
+  const struct { Arch arch; int window; } archs[] = {{ARCH_LLAMA, 0}, {ARCH_MISTRAL, 23}};
+  for (int ai = 0; ai < 2; ai++) {
+    ModelConfig cfg = rm_config(archs[ai].arch, 300, 64, 2, 4, 2, 96, 1.0);
+    cfg.sliding_window = archs[ai].window;
+    Model m;
+    rm_init(&m, &cfg, 21 + ai);
+    RopeTable rope = rm_rope(cfg.rotary_dims, 10000.0, 1.0);
+    long T = 150;
+    int32_t *tok = rm_tokens(T, cfg.vocab_size, 22);
+    float *one = xmalloc(sizeof(float) * T), *blk = xmalloc(sizeof(float) * T);
+    uint8_t *oo = xmalloc(T), *ob = xmalloc(T);
+    BenchErr err;
+    const long froms[] = {0, 41, 74};
+    for (size_t fi = 0; fi < sizeof froms / sizeof froms[0]; fi++) {
+      long from = froms[fi];
+      ForwardOptions whole = {.threads = 1};
+      EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, from, one, oo, &whole, &err), 0);
+      const struct { long block; int mlp; } opts[] = {{37, 0}, {1, 0}, {T, 13}, {74, 5}, {149, 0}};
+      for (size_t oi = 0; oi < sizeof opts / sizeof opts[0]; oi++) {
+        ForwardOptions o = {.threads = 1, .block_tokens = opts[oi].block, .mlp_rows = opts[oi].mlp};
+        for (long t = 0; t < T; t++) blk[t] = NAN;
+        EXPECT_INT_EQ(forward_score_window(&m, &rope, tok, T, from, blk, ob, &o, &err), 0);
+        EXPECT_ARRAY_NEAR(blk, one, T - 1 - from, 1e-5, 1e-5);
+        EXPECT_ARRAY_NEAR(ob, oo, T - 1 - from, 0, 0);
+      }
+    }
+    free(tok); free(one); free(blk); free(oo); free(ob);
+    rm_rope_free(&rope);
+    rm_free(&m);
+  }
+}
+
 TEST(memory_and_flops_estimates) {
   ModelConfig cfg = rm_config(ARCH_LLAMA, 512, 64, 2, 4, 2, 128, 1.0);
   size_t kv = 2ul * 2 * 16384 * 2 * 16 * sizeof(float);   // K and V, 2 layers, K = 2, D = 16
   size_t act = 16384ul * (3 * 64 + 2 * 64) * sizeof(float);  // x, xn, h2; q, att
   size_t b = forward_memory_bytes(&cfg, 16384);
   EXPECT(b > kv + act && b < kv + act + (8ul << 20));  // + rope tables, ids, MLP rows, LM block
+  // past one block the activations stop growing: only the KV cache does
+  size_t b2 = forward_memory_bytes(&cfg, 4 * 16384);
+  EXPECT(b2 - b == 3 * kv);
+  // the 8B Llama-3 shape at 131,072 tokens: KV 34.4 GB + one block's activations (forward.c)
+  ModelConfig big = rm_config(ARCH_LLAMA, 128256, 4096, 32, 32, 8, 14336, 1.0);
+  double gb = forward_memory_bytes(&big, 131072) / 1e9;
+  EXPECT(gb > 35.8 && gb < 36.0);
   double f = forward_flops(&cfg, 100, 99);
   double mm = 2.0 * 100 * 2 * (64.0 * 64 * 2 + 64.0 * 32 * 2 + 3.0 * 64 * 128);
   double attn = 2 * 100.0 * 101 / 2 * 64 * 4, head = 2.0 * 64 * 512 * 99;
@@ -541,6 +584,7 @@ int main(void) {
   RUN(fp64_check_and_threads_close_to_fp32);
   RUN(score_from_semantics_and_errors);
   RUN(blocks_against_one_pass);
+  RUN(window_in_blocks_equals_one_block);
   RUN(memory_and_flops_estimates);
   TEST_SUMMARY();
 }
