@@ -422,6 +422,8 @@ int cmd_run(int argc, char **argv) {
   StrList *warnings = &prep.warnings;
   host_probe(&prep.mx, prep.shapes, &probe);
   for (int i = 0; i < probe.warnings.n; i++) strlist_add(warnings, "%s", probe.warnings.items[i]);
+  if (!gpu_runs_enabled() && probe.n_gpus > 0 && !a.devices && (!a.device || strcmp(a.device, "auto") == 0))
+    strlist_add(warnings, "%s", gpu_runs_off_warning(probe.n_gpus));
   if (make_lanes(&a, &probe, &lanes) != 0) goto out;
   char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
   if (a.dry_run) {

@@ -49,6 +49,14 @@ int gpu_runs_off(const char *device, BenchErr *err) {
                  "runs yet); use --device cpu", device);
 }
 
+const char *gpu_runs_off_warning(int n_gpus) {
+  static char msg[320];
+  snprintf(msg, sizeof msg, "%d CUDA GPU%s found, but this bench runs jobs on the CPU only (its CUDA engine is "
+           "not enabled for runs yet): jobs on device auto run on the CPU, far slower for large models",
+           n_gpus, n_gpus == 1 ? "" : "s");
+  return msg;
+}
+
 JobStatus status_for_error(const char *msg) {
   return strstr(msg, "out of memory") || strstr(msg, "cannot allocate") ? JOB_OOM : JOB_ERROR;
 }

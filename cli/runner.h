@@ -88,5 +88,8 @@ int parse_byte_size(const char *text, size_t *out, BenchErr *err);
 JobStatus status_for_error(const char *msg);
 // -1 with the error of a job, or of --device, naming a GPU device while GPU runs are off.
 int gpu_runs_off(const char *device, BenchErr *err);
+// The warning of a run that found n_gpus GPUs while GPU runs are off, so that jobs on `auto` run
+// on the CPU (an overnight run on a GPU server must not learn that in the morning). Static text.
+const char *gpu_runs_off_warning(int n_gpus);
 
 #endif

@@ -278,8 +278,15 @@ TEST(status_file_paths) {
   free(b);
 }
 
+TEST(gpu_runs_off_warning_names_the_gpus) {
+  EXPECT(strstr(gpu_runs_off_warning(1), "1 CUDA GPU found") != NULL);
+  EXPECT(strstr(gpu_runs_off_warning(8), "8 CUDA GPUs found") != NULL);
+  EXPECT(strstr(gpu_runs_off_warning(2), "run on the CPU") != NULL);
+}
+
 int main(void) {
   RUN(shard_parse_accepts_and_rejects);
+  RUN(gpu_runs_off_warning_names_the_gpus);
   RUN(shards_are_disjoint_covering_and_stable);
   RUN(devices_normalise);
   RUN(lanes_place_jobs);
