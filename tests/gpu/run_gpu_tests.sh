@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # run_gpu_tests.sh — the GPU tests, in one command on a machine with an NVIDIA GPU (Hopper or
 # Ampere: the kernels are built for sm_90a and sm_80), from the repository root:
-#     tests/gpu/run_gpu_tests.sh [--quick]
+#     tests/gpu/run_gpu_tests.sh [--quick] [--steps LIST]
+# (--steps 2,3: only those steps after the build, e.g. to split the run over two device calls of
+# at most 10 minutes each: `--steps 2,3,4,5` then `--steps 6`; SUMMARY.md is rewritten after
+# every step, so a run cut short still brings back what it checked)
 # 1. binaries: build/gpu-bundle (made elsewhere by `make gpu-bundle`, carried along, or unpacked
 #    from the carried build/gpu-bundle.tar.xz) when its binaries load here, else `make gpu-test`;
 # 2. test_kernels: every kernel against its CPU twin (kernels.txt);
@@ -24,8 +27,18 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-build/gpu-out}
-QUICK=${1:-}
+QUICK="" STEPS=2,3,4,5,6
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) QUICK=--quick ;;
+    --steps) STEPS=${2:-}; shift ;;
+    *) echo "usage: tests/gpu/run_gpu_tests.sh [--quick] [--steps LIST]" >&2; exit 2 ;;
+  esac
+  shift
+done
+want() { case ",$STEPS," in *",$1,"*) return 0 ;; esac; return 1; }
 mkdir -p "$OUT" build
+rm -f "$OUT"/kernels.txt "$OUT"/parity.md "$OUT"/transformers.md "$OUT"/run.md "$OUT"/train.md
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 status=0
 
@@ -83,54 +96,73 @@ if [ -z "$BIN" ]; then
   fi
 fi
 
+summary() {
+  {
+    echo "# GPU test results"
+    echo
+    cat "$OUT/machine.md"
+    echo
+    echo "Steps: $STEPS"
+    if [ -f "$OUT/kernels.txt" ]; then
+      echo
+      echo "## Kernels vs CPU twins"
+      echo
+      echo '```'
+      cat "$OUT/kernels.txt"
+      echo '```'
+    fi
+    for f in parity.md transformers.md run.md; do [ -f "$OUT/$f" ] && cat "$OUT/$f"; done
+    if [ -f "$OUT/train.md" ]; then echo; cat "$OUT/train.md"; fi
+  } >"$OUT/SUMMARY.md"
+}
+
 # ---- 2. kernels ----
-log "test_kernels"
-timeout 180 "$BIN/test_kernels" 0 >"$OUT/kernels.txt" 2>&1 || { status=1; tail -n 2 "$OUT/kernels.txt"; }
-grep -E '^FAIL|passed, [0-9]+ failed' "$OUT/kernels.txt"
+if want 2; then
+  log "test_kernels"
+  timeout 180 "$BIN/test_kernels" 0 >"$OUT/kernels.txt" 2>&1 || { status=1; tail -n 2 "$OUT/kernels.txt"; }
+  grep -E '^FAIL|passed, [0-9]+ failed' "$OUT/kernels.txt"
+  summary
+fi
 
 # ---- 3. engine parity and transformers' fixtures ----
-log "test_parity_gpu"
 nll=build/gpu-nll.jsonl
-timeout 360 "$BIN/test_parity_gpu" --device cuda:0 --nll-out "$nll" $QUICK >"$OUT/parity.md" 2>&1 || status=1
-grep -E 'FAIL|passed, [0-9]+ failed' "$OUT/parity.md"
+if want 3; then
+  log "test_parity_gpu"
+  timeout 360 "$BIN/test_parity_gpu" --device cuda:0 --nll-out "$nll" $QUICK >"$OUT/parity.md" 2>&1 || status=1
+  grep -E 'FAIL|passed, [0-9]+ failed' "$OUT/parity.md"
+  summary
+fi
 
 # ---- 4. transformers on this GPU ----
-if [ -s "$nll" ]; then
-  log "hf_compare.py"
-  PYTHONUNBUFFERED=1 timeout 180 python3 tests/gpu/hf_compare.py "$nll" >"$OUT/transformers.md" 2>"$OUT/transformers.err"
-  rc=$?
-  [ $rc -eq 1 ] && status=1
-  [ $rc -gt 1 ] && { echo "hf_compare.py did not run (status $rc):"; tail -n 5 "$OUT/transformers.err"; }
-  grep -E 'FAIL|passed, [0-9]+ failed' "$OUT/transformers.md"
-else
-  echo "(no parity fixtures: transformers comparison skipped)" >"$OUT/transformers.md"
+if want 4; then
+  if [ -s "$nll" ]; then
+    log "hf_compare.py"
+    PYTHONUNBUFFERED=1 timeout 180 python3 tests/gpu/hf_compare.py "$nll" >"$OUT/transformers.md" 2>"$OUT/transformers.err"
+    rc=$?
+    [ $rc -eq 1 ] && status=1
+    [ $rc -gt 1 ] && { echo "hf_compare.py did not run (status $rc):"; tail -n 5 "$OUT/transformers.err"; }
+    grep -E 'FAIL|passed, [0-9]+ failed' "$OUT/transformers.md"
+  else
+    echo "(no parity fixtures: transformers comparison skipped)" >"$OUT/transformers.md"
+  fi
+  summary
 fi
 
 # ---- 5. bench run on cuda vs the CPU ----
-BENCH=./bench
-[ "$BIN" = build/gpu-bundle/bin ] && [ -x "$BIN/bench" ] && BENCH=$BIN/bench
-log "bench run parity ($BENCH)"
-timeout 120 tests/gpu/bench_run_parity.sh "$BENCH" build/gpu-run cuda >"$OUT/run.md" 2>&1 || status=1
-grep -E 'FAIL|passed, [0-9]+ failed|run: exit' "$OUT/run.md"
+if want 5; then
+  BENCH=./bench
+  [ "$BIN" = build/gpu-bundle/bin ] && [ -x "$BIN/bench" ] && BENCH=$BIN/bench
+  log "bench run parity ($BENCH)"
+  timeout 120 tests/gpu/bench_run_parity.sh "$BENCH" build/gpu-run cuda >"$OUT/run.md" 2>&1 || status=1
+  grep -E 'FAIL|passed, [0-9]+ failed|run: exit' "$OUT/run.md"
+  summary
+fi
 
 # ---- 6. training (one file: $OUT brings back 8 files at most) ----
-tests/gpu/run_train_tests.sh "$BIN" "$OUT/train.md" $QUICK || status=1
+if want 6; then
+  tests/gpu/run_train_tests.sh "$BIN" "$OUT/train.md" $QUICK || status=1
+fi
 
-{
-  echo "# GPU test results"
-  echo
-  cat "$OUT/machine.md"
-  echo
-  echo "## Kernels vs CPU twins"
-  echo
-  echo '```'
-  cat "$OUT/kernels.txt"
-  echo '```'
-  cat "$OUT/parity.md"
-  cat "$OUT/transformers.md"
-  cat "$OUT/run.md"
-  echo
-  cat "$OUT/train.md"
-} >"$OUT/SUMMARY.md"
+summary
 log "done: $OUT/SUMMARY.md (status $status)"
 exit $status
