@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forward.h"
+
 #define CONFIG_MAX_BYTES (16u << 20)
 #define WORKSPACE_FIXED_BYTES (256.0 * 1024 * 1024)  // runtime, BLAS buffers, logits chunk
 
@@ -146,8 +148,10 @@ void job_cost(const Job *j, const ModelShape *s, int on_cpu, JobCost *out) {
   out->weight_bytes = s->params * eb;
   out->kv_bytes = 2.0 * s->layers * s->kv_heads * s->head_dim * (double)out->kv_tokens * eb;
   // Activations of one layer for the tokens in flight (the forward goes layer by layer, attention
-  // and the LM head by blocks), in fp32.
-  double in_flight = is_protocol(j, "decode") ? fmax(1, (double)j->prompt) : L;
+  // and the LM head by blocks), in fp32. A one-pass window longer than FORWARD_BLOCK_TOKENS is
+  // read in blocks of that many tokens (forward.c); a decode prompt is prefilled in one block.
+  double in_flight = is_protocol(j, "decode") ? fmax(1, (double)j->prompt)
+                                               : fmin(L, (double)FORWARD_BLOCK_TOKENS);
   out->work_bytes = in_flight * (8.0 * s->hidden + 3.0 * s->intermediate) * 4 + WORKSPACE_FIXED_BYTES;
 }
 

@@ -28,7 +28,8 @@ void worker_engine_close_unless(WorkerEngine *we, const char *key) {
   if (we->open && (!key || strcmp(we->key, key) != 0)) drop(we);
 }
 
-static int is_oom(const char *msg) { return strstr(msg, "out of memory") != NULL; }
+// An allocation failure, in the words status_for_error records as oom.
+static int is_oom(const char *msg) { return status_for_error(msg) == JOB_OOM; }
 
 int worker_engine_usable(WorkerEngine *we, BenchErr *err) {
   if (!we->unusable[0] && strncmp(we->device, "cuda", 4) == 0 && !we->gpu_runs) {

@@ -120,6 +120,31 @@ TEST(unusable_device_fails_every_later_job) {
   rm_free(&m);
 }
 
+// An allocation failure is oom whichever words it uses ("out of memory" or "cannot allocate", as
+// status_for_error records it): the engine closes after it, and an opening that fails with it
+// leaves the device usable for the next job (memory may be there for a smaller model or dtype).
+TEST(cannot_allocate_is_out_of_memory) {
+  ModelConfig cfg = rm_config(ARCH_LLAMA, 64, 32, 1, 2, 1, 48, 1.0);
+  Model m;
+  rm_init(&m, &cfg, 5);
+  BenchErr err;
+  const Engine *e;
+  WorkerEngine we;
+  worker_engine_init(&we, "cpu", 0);
+  const char *msg = "cannot allocate the cuBLASLt workspace: test";
+  EXPECT_INT_EQ(status_for_error(msg), JOB_OOM);
+  we.open_fault = msg;
+  EXPECT_INT_EQ(worker_engine_get(&we, &m, "model:m", DTYPE_F32, &e, &err), -1);
+  EXPECT_STR_EQ(we.unusable, "");
+  EXPECT_INT_EQ(worker_engine_failed(&we, err.msg), ENGINE_KEPT);
+  we.open_fault = NULL;
+  EXPECT_INT_EQ(worker_engine_get(&we, &m, "model:m", DTYPE_F32, &e, &err), 0);
+  EXPECT_INT_EQ(worker_engine_failed(&we, "window 0: cannot allocate 3.0 GiB"), ENGINE_CLOSED);
+  EXPECT_INT_EQ(we.open, 0);
+  worker_engine_close_unless(&we, NULL);
+  rm_free(&m);
+}
+
 // Jobs of one model run grouped by (device, dtype) in order of first appearance, each group in
 // matrix order: an engine uploads a model's weights once per dtype.
 TEST(run_order_keeps_engines_together) {
@@ -201,6 +226,7 @@ int main(void) {
   RUN(engine_opens_once_per_model_and_dtype);
   RUN(engine_after_a_failed_job);
   RUN(unusable_device_fails_every_later_job);
+  RUN(cannot_allocate_is_out_of_memory);
   RUN(run_order_keeps_engines_together);
   RUN(device_queries_mark_cuda_as_touched);
   TEST_SUMMARY();
