@@ -58,3 +58,17 @@ finish() {
   [ "$_fail" -eq 0 ]
   exit $?
 }
+
+# word_text SEED SENTENCES: deterministic English-like text on stdout, one sentence of 5 to 11
+# words per line, the words drawn from a fixed list of 34 by a linear congruential generator.
+word_text() {
+  awk -v x="$1" -v n_sent="$2" 'BEGIN {
+    split("the a river old night light stone wind over under quiet small city long road house " \
+          "and of in was were is by with from bright cold warm tree water sound far near", w, " ");
+    for (s = 0; s < n_sent; s++) {
+      n = 5 + s % 7; line = "";
+      for (i = 0; i < n; i++) { x = (x * 1103515245 + 12345) % 2147483648; line = line w[1 + int(x / 65536) % 34] " "; }
+      printf "%s.\n", line;
+    }
+  }'
+}

@@ -18,16 +18,7 @@ expect_rc "init pythia_b" 0 "$BENCH" init-model models/pythia_b --arch gpt_neox 
   --hidden 96 --heads 6 --intermediate 384 --max-positions 64 --seed 4
 
 # ~12 KB of deterministic English-like text (a few thousand tokens).
-awk 'BEGIN {
-  split("the a river old night light stone wind over under quiet small city long road house " \
-        "and of in was were is by with from bright cold warm tree water sound far near", w, " ");
-  x = 4242;
-  for (s = 0; s < 320; s++) {
-    n = 5 + s % 7; line = "";
-    for (i = 0; i < n; i++) { x = (x * 1103515245 + 12345) % 2147483648; line = line w[1 + int(x / 65536) % 34] " "; }
-    printf "%s.\n", line;
-  }
-}' > data/text.txt
+word_text 4242 320 > data/text.txt
 
 cat > h2o.yaml <<'EOF'
 # h2o_pythia scaled down: prompt 16, H2O-16 (8 heavy + 8 recent) and H2O-32, a model trained on

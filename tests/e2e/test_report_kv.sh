@@ -16,16 +16,7 @@ mkdir -p "$W/data" "$W/models"
 cd "$W" || exit 1
 
 expect_rc "init model" 0 "$BENCH" init-model models/tiny --arch gpt_neox --layers 2 --max-positions 64 --seed 5
-awk 'BEGIN {
-  split("the a river old night light stone wind over under quiet small city long road house " \
-        "and of in was were is by with from bright cold warm tree water sound far near", w, " ");
-  x = 99;
-  for (s = 0; s < 200; s++) {
-    n = 5 + s % 7; line = "";
-    for (i = 0; i < n; i++) { x = (x * 1103515245 + 12345) % 2147483648; line = line w[1 + int(x / 65536) % 34] " "; }
-    printf "%s.\n", line;
-  }
-}' > data/text.txt
+word_text 99 200 > data/text.txt
 
 cat > kv.yaml <<'EOF'
 suite: kv_small

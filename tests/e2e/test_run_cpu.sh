@@ -12,16 +12,7 @@ cd "$W" || exit 1
 expect_rc "init-model" 0 "$BENCH" init-model models/tiny --arch llama --seed 7
 
 # ~6 KB of deterministic English-like text; a short text; three jsonl documents.
-awk 'BEGIN {
-  split("the a river old night light stone wind over under quiet small city long road house " \
-        "and of in was were is by with from bright cold warm tree water sound far near", w, " ");
-  x = 12345;
-  for (s = 0; s < 160; s++) {
-    n = 5 + s % 7; line = "";
-    for (i = 0; i < n; i++) { x = (x * 1103515245 + 12345) % 2147483648; line = line w[1 + int(x / 65536) % 34] " "; }
-    printf "%s.\n", line;
-  }
-}' > data/text.txt
+word_text 12345 160 > data/text.txt
 printf 'A short text.\n' > data/short.txt
 awk 'NR <= 40 { printf "{\"id\": %d, \"body\": \"%s\"}\n", NR, $0 }' data/text.txt > data/docs.jsonl
 

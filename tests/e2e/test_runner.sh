@@ -19,16 +19,7 @@ cd "$W" || exit 1
 ASAN=${BENCH_ASAN:-0}
 
 expect_rc "init-model" 0 "$BENCH" init-model models/tiny --arch llama --seed 3
-awk 'BEGIN {
-  split("the a river old night light stone wind over under quiet small city long road house " \
-        "and of in was were is by with from bright cold warm tree water sound far near", w, " ");
-  x = 777;
-  for (s = 0; s < 160; s++) {
-    n = 5 + s % 7; line = "";
-    for (i = 0; i < n; i++) { x = (x * 1103515245 + 12345) % 2147483648; line = line w[1 + int(x / 65536) % 34] " "; }
-    printf "%s.\n", line;
-  }
-}' > data/text.txt
+word_text 777 160 > data/text.txt
 export BENCH_E2E_MODELS=$W/models   # referenced by the suite: its value must not be written either
 
 cat > suite.yaml <<'EOF'
