@@ -3,6 +3,7 @@
 #   make demo    setup + build + run suites/quickstart.yaml on the CPU
 #   make test    setup + build + unit, end-to-end, reference and sanitizer tests
 #   make fuzz    run each libFuzzer harness for a bounded time (FUZZ_SECONDS, default 60)
+#   make sim     the CUDA engine and its GPU tests built for the CUDA simulator (build/sim)
 #   make bench-tokenizer   tokenizer MB/s against HF tokenizers (scripts/bench_tokenizer.sh)
 #   make bench-train-gpu   CUDA trainer tokens/s and MFU on the 50.9M recipe (needs a GPU)
 
@@ -40,7 +41,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train bench-train-gpu bench-gpu gpu-test gpu-bundle
+.PHONY: sim all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train bench-train-gpu bench-gpu gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -92,7 +93,7 @@ demo: setup
 test: setup-tests
 	@$(MAKE) --no-print-directory all $(UNIT_REL) $(ASAN)/bench $(UNIT_ASAN) $(GPU_BIN)/test_parity_gpu \
 	  $(GPU_BIN)/test_train_kernels $(GPU_BIN)/test_train_gpu $(REL)/bench_train_gpu \
-	    $(REL)/bench_gpu
+	    $(REL)/bench_gpu $(SIM_PROGS)
 	@PYTHON=$(PYTHON) tests/run_all.sh
 
 unit-test: all $(UNIT_REL)
@@ -135,6 +136,62 @@ else
 gpu-test gpu-bundle:
 	@echo "bench: $@ needs nvcc (CUDA toolkit); none was found" >&2; exit 2
 endif
+
+# ---- CUDA simulator (build/sim): runs the CUDA engine on a machine without a GPU ----
+# kernels/*.cu compiled by g++ for tests/cuda_sim (launches rewritten by rewrite.pl, the runtime
+# and cuBLASLt simulated), everything with ASan + UBSan; the GPU test programs and bench linked
+# against it. `make test` runs them (tests/run_all.sh, group sim/). Needs the CUDA headers only.
+SIM := build/sim
+ifneq ($(NVCC),)
+SIM_CPPFLAGS := $(CPPFLAGS) -DBENCH_CUDA -I$(CUDA_HOME)/include -Itests/cuda_sim
+SIM_CXXFLAGS := -std=c++17 $(ASAN_FLAGS) -ffp-contract=off -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+                -Wno-unknown-pragmas
+SIM_OBJ := $(patsubst %.c,$(SIM)/%.o,$(LIB_SRC))
+SIM_CU_OBJ := $(patsubst kernels/%.cu,$(SIM)/kernels/%.o,$(CU_SRC))
+SIM_RT_OBJ := $(patsubst tests/cuda_sim/%.cpp,$(SIM)/rt/%.o,$(wildcard tests/cuda_sim/*.cpp))
+SIM_LINK := $(SIM_OBJ) $(SIM_CU_OBJ) $(SIM_RT_OBJ)
+SIM_PROGS := $(SIM)/test_sim $(SIM)/bench $(addprefix $(SIM)/gpu/,$(GPU_PROGS))
+
+$(SIM)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h kernels/*.cuh)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DBENCH_CUDA $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+$(SIM)/kernels/%.cpp: kernels/%.cu tests/cuda_sim/rewrite.pl
+	@mkdir -p $(dir $@)
+	perl tests/cuda_sim/rewrite.pl $< >$@
+
+# the kernels' headers rewritten too (static __shared__ variables), found first beside the .cpp
+$(SIM)/kernels/headers.stamp: $(wildcard kernels/*.cuh) tests/cuda_sim/rewrite.pl
+	@mkdir -p $(dir $@)
+	for h in $(wildcard kernels/*.cuh); do perl tests/cuda_sim/rewrite.pl $$h >$(SIM)/$$h || exit 1; done
+	@touch $@
+
+$(SIM)/kernels/%.o: $(SIM)/kernels/%.cpp $(SIM)/kernels/headers.stamp $(wildcard engine/*.h kernels/*.h tests/cuda_sim/*.h)
+	g++ $(SIM_CPPFLAGS) $(SIM_CXXFLAGS) -include tests/cuda_sim/cuda_sim.h -c -o $@ $<
+
+$(SIM)/rt/%.o: tests/cuda_sim/%.cpp $(wildcard tests/cuda_sim/*.h)
+	@mkdir -p $(dir $@)
+	g++ $(SIM_CPPFLAGS) $(SIM_CXXFLAGS) -c -o $@ $<
+
+$(SIM)/test_sim.cpp: tests/cuda_sim/test_sim.cu tests/cuda_sim/rewrite.pl
+	@mkdir -p $(dir $@)
+	perl tests/cuda_sim/rewrite.pl $< >$@
+
+$(SIM)/test_sim: $(SIM)/test_sim.cpp $(SIM_RT_OBJ) kernels/ptx.cuh
+	g++ $(SIM_CPPFLAGS) $(SIM_CXXFLAGS) -include tests/cuda_sim/cuda_sim.h -o $@ $< $(SIM_RT_OBJ) \
+	  -lopenblas -lm
+
+$(SIM)/bench: $(SIM)/cli/main.o $(SIM_LINK)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS) -lstdc++
+
+$(SIM)/gpu/%: tests/gpu/%.c $(GPU_HDR) $(SIM_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DBENCH_CUDA -Itests/unit -Itests/gpu $(CFLAGS) $(ASAN_FLAGS) -o $@ $< \
+	  $(SIM_LINK) $(LDLIBS) -lstdc++
+else
+SIM_PROGS :=
+endif
+sim: $(SIM_PROGS)
 
 # CPU forward benchmark (a table; not a test): scripts/bench_cpu.sh [--threads N] [--quick]
 $(REL)/bench_cpu: tests/bench/bench_cpu.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)

@@ -22,6 +22,7 @@
 
 #include "convert.cuh"
 #include "cuda_mem.cuh"
+#include "matmul.cuh"
 #include "train_kernels.cuh"
 
 enum { LM_BLOCK_BYTES = 1 << 30 };
@@ -218,21 +219,21 @@ static void ct_rms_bwd(void *vc, void *dx, void *dw, const void *dy, const void 
 static void ct_linear(void *vc, void *y, int y_stream, const void *x, const void *w, long n,
                       int Cin, int N, int acc) {
   CudaTrainCtx *c = vc;
-  tk_gemm(0, 1, n, N, Cin, x, Cin, w, Cin, c->act, acc ? 1.0f : 0.0f, y, N,
+  cuda_gemm_ex(0, 1, n, N, Cin, x, Cin, w, Cin, c->act, acc ? 1.0f : 0.0f, y, N,
           y_stream ? DTYPE_F32 : c->act);
 }
 
 static void ct_linear_dx(void *vc, void *dx, int dx_stream, const void *dy, const void *w, long n,
                          int Cin, int N, int acc) {
   CudaTrainCtx *c = vc;
-  tk_gemm(0, 0, n, Cin, N, dy, N, w, Cin, c->act, acc ? 1.0f : 0.0f, dx, Cin,
+  cuda_gemm_ex(0, 0, n, Cin, N, dy, N, w, Cin, c->act, acc ? 1.0f : 0.0f, dx, Cin,
           dx_stream ? DTYPE_F32 : c->act);
 }
 
 static void ct_linear_dw(void *vc, void *dw, const void *dy, const void *x, long n, int Cin,
                          int N) {
   CudaTrainCtx *c = vc;
-  tk_gemm(1, 0, N, Cin, n, dy, N, x, Cin, c->act, 1.0f, dw, Cin, DTYPE_F32);
+  cuda_gemm_ex(1, 0, N, Cin, n, dy, N, x, Cin, c->act, 1.0f, dw, Cin, DTYPE_F32);
 }
 
 static void ct_rope(void *vc, void *x, const void *cs, const void *sn, long n, long T, int NH,
@@ -276,13 +277,13 @@ static void ct_lm_head(void *vc, const void *h, const int32_t *tok, long n_seq, 
   for (long r0 = 0; r0 < n; r0 += c->lm_rows) {
     long rows = n - r0 < c->lm_rows ? n - r0 : c->lm_rows;
     const char *hb = (const char *)h + (size_t)r0 * C * ab;
-    tk_gemm(0, 1, rows, V, C, hb, C, W, C, c->act, 0.0f, c->logits, c->Vp, DTYPE_F32);
+    cuda_gemm_ex(0, 1, rows, V, C, hb, C, W, C, c->act, 0.0f, c->logits, c->Vp, DTYPE_F32);
     tk_cross_entropy(c->nll, c->dlogits, c->act, c->logits, c->Vp, tok, T, r0, rows, V,
                      (float)gs, backward);
     if (!backward) continue;
-    tk_gemm(0, 0, rows, C, V, c->dlogits, c->Vp, W, C, c->act, 0.0f, (float *)dh + (size_t)r0 * C,
+    cuda_gemm_ex(0, 0, rows, C, V, c->dlogits, c->Vp, W, C, c->act, 0.0f, (float *)dh + (size_t)r0 * C,
             C, DTYPE_F32);
-    tk_gemm(1, 0, V, C, rows, c->dlogits, c->Vp, hb, C, c->act, 1.0f, dW, C, DTYPE_F32);
+    cuda_gemm_ex(1, 0, V, C, rows, c->dlogits, c->Vp, hb, C, c->act, 1.0f, dW, C, DTYPE_F32);
   }
   tk_sum_add(&c->scalars[0], c->nll, (size_t)n, c->sum_partial);
 }

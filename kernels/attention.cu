@@ -43,13 +43,13 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
     for (int c = 0; c < DPL; c++) acc[r][c] = 0;
   }
 
-  const long nq = Tq - i0 < ATT_BQ ? Tq - i0 : ATT_BQ;
+  const long nq = Tq - i0 < ATT_BQ ? Tq - i0 : (long)ATT_BQ;
   const long last = q0 + i0 + nq - 1;  // last key any query of the block sees
   long first = 0;                      // first key any query of the block sees
   if (window > 0 && q0 + i0 - window + 1 > 0) first = q0 + i0 - window + 1;
 
   for (long j0 = first; j0 <= last; j0 += ATT_BK) {
-    const int nk = (int)(last + 1 - j0 < ATT_BK ? last + 1 - j0 : ATT_BK);
+    const int nk = (int)(last + 1 - j0 < ATT_BK ? last + 1 - j0 : (long)ATT_BK);
     __syncthreads();  // the previous tile is consumed (first pass: the queries are stored)
     for (int idx = threadIdx.x; idx < ATT_BK * D; idx += blockDim.x) {
       int j = idx / D, d = idx - j * D;

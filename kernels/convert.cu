@@ -28,10 +28,10 @@ extern "C" void cuda_convert_from_f32(void *dst, DType dtype, const float *src, 
       cudaCheck(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice));
       return;
     case DTYPE_BF16:
-      convert_from_f32_kernel<<<blocks, threads>>>((__nv_bfloat16 *)dst, src, n);
+      convert_from_f32_kernel<__nv_bfloat16><<<blocks, threads>>>((__nv_bfloat16 *)dst, src, n);
       break;
     case DTYPE_F16:
-      convert_from_f32_kernel<<<blocks, threads>>>((__half *)dst, src, n);
+      convert_from_f32_kernel<__half><<<blocks, threads>>>((__half *)dst, src, n);
       break;
   }
   cudaCheck(cudaGetLastError());
@@ -46,10 +46,10 @@ extern "C" void cuda_convert_to_f32(float *dst, const void *src, DType dtype, si
       cudaCheck(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice));
       return;
     case DTYPE_BF16:
-      convert_to_f32_kernel<<<blocks, threads>>>(dst, (const __nv_bfloat16 *)src, n);
+      convert_to_f32_kernel<__nv_bfloat16><<<blocks, threads>>>(dst, (const __nv_bfloat16 *)src, n);
       break;
     case DTYPE_F16:
-      convert_to_f32_kernel<<<blocks, threads>>>(dst, (const __half *)src, n);
+      convert_to_f32_kernel<__half><<<blocks, threads>>>(dst, (const __half *)src, n);
       break;
   }
   cudaCheck(cudaGetLastError());

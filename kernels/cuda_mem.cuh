@@ -41,6 +41,7 @@ typedef enum {
   CUDA_SCRATCH_LM_STATE,  // LM head: running log-sum-exp state per row
   CUDA_SCRATCH_WEIGHT_STATS,  // attention_weight_sums: softmax max and sum per observed query
   CUDA_SCRATCH_FLASH,     // flash attention: q, k, v rounded to the weight dtype
+  CUDA_SCRATCH_DECODE_SPLIT,  // decode attention split over keys: each split's m, l and o
   CUDA_SCRATCH_COUNT
 } CudaScratch;
 void *cuda_scratch(CudaScratch slot, size_t bytes);

@@ -10,6 +10,14 @@
 // turns it into the final weight e^(s − m)/l, and folds the block's heads into the slot's score in
 // head order (through shared memory), so the sum runs in the CPU twin's order.
 //
+// Split over keys (flash-decoding): one block per (sequence, kv head) leaves most of a GPU idle at
+// small batches (8 kv heads at batch 1: 8 blocks on 132 SMs), so when no policy observes the
+// weights (score NULL) and there are enough slots, the slots from lo on are cut into nsplit runs
+// of split_len (a multiple of DA_BK) along blockIdx.y; each block writes its heads' running max
+// m, sum l and unnormalised output o to scratch, and decode_merge_forward_kernel combines them:
+// out = Σ_p o_p·e^(m_p − M) / Σ_p l_p·e^(m_p − M), M = max_p m_p. With a score to fold, the
+// single pass keeps the CPU twin's summation order for it.
+//
 // attention_weight_sums: pass 1, one warp per (observed query i, head h): the max and sum of
 // e^(s − max) over the keys i sees (lanes split the head dim; keys one after another); pass 2, one
 // warp per (kv head g, key j): for each of g's heads in order, Σ over the queries that see j of
@@ -18,6 +26,9 @@
 #include "decode_attention.cuh"
 
 enum { DA_WARPS = 4, DA_HPW = 4, DA_HB = DA_WARPS * DA_HPW, DA_BK = 32 };
+// Splits: at least DA_SPLIT_MIN slots each, and about DA_SPLIT_BLOCKS blocks in all (two waves
+// of an H100's 132 SMs).
+enum { DA_SPLIT_MIN = 256, DA_SPLIT_BLOCKS = 264 };
 
 // Tile of nk keys (and values when vs is non-NULL) of slots j0.. from rows r0 + j0..: ks[j, d]
 // (row stride D + 1), keys rotated at their slot index when cos_t is non-NULL — the products
@@ -51,7 +62,7 @@ __global__ void __launch_bounds__(DA_WARPS * 32)
                                     const float *vc, const int32_t *pos, const int64_t *row0,
                                     long n, long pos_lo, int H, int K, int D, Acc scale,
                                     const float *cos_t, const float *sin_t, int half,
-                                    int accumulate) {
+                                    int accumulate, long split_len, Acc *part) {
   extern __shared__ float smem[];
   const int ks_ld = D + 1;
   float *ks = smem;                 // [DA_BK, D + 1] key tile
@@ -72,7 +83,12 @@ __global__ void __launch_bounds__(DA_WARPS * 32)
     lo_s = a;
   }
   __syncthreads();
-  const long lo = lo_s;
+  // this block's slots [lo, hi): all from lo on, or its split's run (part: per head m, l, o)
+  long lo = lo_s, hi = n;
+  if (part) {
+    lo += (long)blockIdx.y * split_len;
+    hi = lo + split_len < n ? lo + split_len : n;
+  }
 
   for (int h0 = 0; h0 < G; h0 += DA_HB) {
     const int nh = G - h0 < DA_HB ? G - h0 : DA_HB;
@@ -91,8 +107,8 @@ __global__ void __launch_bounds__(DA_WARPS * 32)
     }
     const float *qw = qs + warp * DA_HPW * D;
 
-    for (long j0 = lo; j0 < n; j0 += DA_BK) {
-      const int nk = (int)(n - j0 < DA_BK ? n - j0 : DA_BK);
+    for (long j0 = lo; j0 < hi; j0 += DA_BK) {
+      const int nk = (int)(hi - j0 < DA_BK ? hi - j0 : DA_BK);
       __syncthreads();  // the previous tile is consumed (first pass: the heads are stored)
       load_tile(ks, vs, kc, vc, r0, j0, nk, D, cos_t, sin_t, half);
       __syncthreads();
@@ -135,6 +151,25 @@ __global__ void __launch_bounds__(DA_WARPS * 32)
           for (int r = 0; r < DA_HPW; r++) acc[r][c] += pj[r] * vd;
         }
       }
+    }
+
+    if (part) {  // this split's m, l and unnormalised o per head: [sg][split][head][D + 2]
+#pragma unroll
+      for (int r = 0; r < DA_HPW; r++) {
+        const int hr = warp * DA_HPW + r;
+        if (hr >= nh) continue;
+        Acc *pp = part + (((size_t)sg * gridDim.y + blockIdx.y) * G + h0 + hr) * (D + 2);
+        if (lane == 0) {
+          pp[0] = m[r];
+          pp[1] = l[r];
+        }
+#pragma unroll
+        for (int c = 0; c < DPL; c++) {
+          int d = lane + 32 * c;
+          if (d < D) pp[2 + d] = acc[r][c];
+        }
+      }
+      continue;  // no score with splits
     }
 
     Acc inv[DA_HPW];
@@ -186,6 +221,28 @@ __global__ void __launch_bounds__(DA_WARPS * 32)
   }
 }
 
+// out[b, h, :] from the splits of (b, kv head h / G): one block per (sequence, head).
+template <typename Acc>
+__global__ void decode_merge_forward_kernel(float *out, const Acc *part, int nsplit, int H, int K,
+                                            int D) {
+  const int G = H / K, b = blockIdx.x / H, h = blockIdx.x % H, g = h / G, r = h % G;
+  const size_t sg = (size_t)b * K + g, stride = (size_t)G * (D + 2);
+  const Acc *p0 = part + (sg * nsplit * G + r) * (D + 2);  // split p at p0 + p·stride
+  Acc M = -INFINITY;
+  for (int p = 0; p < nsplit; p++) M = fmax(M, p0[p * stride]);
+  Acc L = 0;
+  for (int p = 0; p < nsplit; p++)
+    if (p0[p * stride] != (Acc)-INFINITY) L += p0[p * stride + 1] * acc_exp(p0[p * stride] - M);
+  const Acc inv = L > 0 ? (Acc)1 / L : (Acc)0;  // no visible slot: output 0
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    Acc o = 0;
+    for (int p = 0; p < nsplit; p++)
+      if (p0[p * stride] != (Acc)-INFINITY)
+        o += p0[p * stride + 2 + d] * acc_exp(p0[p * stride] - M);
+    out[((size_t)b * H + h) * D + d] = (float)(o * inv);
+  }
+}
+
 template <int DPL, typename Acc>
 static void launch_decode(float *out, float *score, const float *q, const float *kc,
                           const float *vc, const int32_t *pos, const int64_t *row0, long S, long n,
@@ -196,8 +253,28 @@ static void launch_decode(float *out, float *score, const float *q, const float 
       cudaCheck(cudaFuncSetAttribute(decode_attention_forward_kernel<DPL, Acc>,
                                      cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)))
     return;
-  decode_attention_forward_kernel<DPL, Acc><<<(unsigned)(S * K), DA_WARPS * 32, smem>>>(
-      out, score, q, kc, vc, pos, row0, n, pos_lo, H, K, D, scale, cos_t, sin_t, half, accumulate);
+  // splits when nothing observes the weights and the blocks would not fill the GPU
+  long nsplit = 1, split_len = n;
+  if (!score && S * K < DA_SPLIT_BLOCKS) {
+    long want = (DA_SPLIT_BLOCKS + S * K - 1) / (S * K), most = n / DA_SPLIT_MIN;
+    if ((want < most ? want : most) > 1) {
+      nsplit = want < most ? want : most;
+      split_len = ((n + nsplit - 1) / nsplit + DA_BK - 1) / DA_BK * DA_BK;
+      nsplit = (n + split_len - 1) / split_len;
+    }
+  }
+  Acc *part = NULL;
+  if (nsplit > 1) {
+    part = (Acc *)cuda_scratch(CUDA_SCRATCH_DECODE_SPLIT,
+                               (size_t)S * H * nsplit * (D + 2) * sizeof(Acc));
+    if (!part) return;
+  }
+  dim3 grid((unsigned)(S * K), (unsigned)nsplit);
+  decode_attention_forward_kernel<DPL, Acc><<<grid, DA_WARPS * 32, smem>>>(
+      out, score, q, kc, vc, pos, row0, n, pos_lo, H, K, D, scale, cos_t, sin_t, half, accumulate,
+      split_len, part);
+  if (cudaCheck(cudaGetLastError()) || !part) return;
+  decode_merge_forward_kernel<Acc><<<(unsigned)(S * H), 128>>>(out, part, (int)nsplit, H, K, D);
   cudaCheck(cudaGetLastError());
 }
 

@@ -19,13 +19,14 @@ extern "C" void cuda_embedding(float *x, const void *table, DType dtype, const i
   unsigned blocks = cuda_blocks(n, 256);
   switch (dtype) {
     case DTYPE_F32:
-      embedding_forward_kernel<<<blocks, 256>>>(x, (const float *)table, ids, n, C);
+      embedding_forward_kernel<float><<<blocks, 256>>>(x, (const float *)table, ids, n, C);
       break;
     case DTYPE_BF16:
-      embedding_forward_kernel<<<blocks, 256>>>(x, (const __nv_bfloat16 *)table, ids, n, C);
+      embedding_forward_kernel<__nv_bfloat16><<<blocks, 256>>>(x, (const __nv_bfloat16 *)table,
+                                                               ids, n, C);
       break;
     case DTYPE_F16:
-      embedding_forward_kernel<<<blocks, 256>>>(x, (const __half *)table, ids, n, C);
+      embedding_forward_kernel<__half><<<blocks, 256>>>(x, (const __half *)table, ids, n, C);
       break;
   }
   cudaCheck(cudaGetLastError());

@@ -28,6 +28,7 @@
 #include "convert.cuh"
 #include "cuda_common.cuh"
 #include "flash_attention.cuh"
+#include "ptx.cuh"
 
 namespace {
 
@@ -47,11 +48,7 @@ template <> struct Half<__nv_bfloat16> {
   // c[16x8] += a[16x16] · b[16x8]
   static __device__ __forceinline__ void mma(float *c, const uint32_t *a, uint32_t b0,
                                              uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    ptx_mma_bf16(c, a, b0, b1);
   }
 };
 
@@ -65,45 +62,9 @@ template <> struct Half<__half> {
   }
   static __device__ __forceinline__ void mma(float *c, const uint32_t *a, uint32_t b0,
                                              uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    ptx_mma_f16(c, a, b0, b1);
   }
 };
-
-// ---- shared memory: asynchronous copies and matrix loads ----
-
-__device__ __forceinline__ uint32_t smem_addr(const void *p) {
-  return (uint32_t)__cvta_generic_to_shared(p);
-}
-
-// 16 bytes global → shared; zero-filled (nothing read) when !valid.
-__device__ __forceinline__ void cp_async16(void *dst, const void *src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0)
-               : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-template <int N> __device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-// Four 8x8 b16 matrices; lanes 8m..8m+7 give the row addresses of matrix m; lane (4·gr + tq)
-// receives row gr, columns 2tq, 2tq+1 of each (transposed: row 2tq and 2tq+1, column gr).
-__device__ __forceinline__ void ldsm_x4(uint32_t *r, const void *p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-__device__ __forceinline__ void ldsm_x4_trans(uint32_t *r, const void *p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
 
 struct FlashArgs {
   float *out;             // [Tq, H, D] fp32
@@ -123,7 +84,7 @@ __device__ __forceinline__ void load_rows(T *dst, const T *src, long r0, int row
     int r = c / CH, col = (c - r * CH) * 8;
     bool ok = r0 + r < valid_rows;
     const T *s = src + (ok ? (size_t)(r0 + r) * stride + col0 + col : 0);
-    cp_async16(dst + r * LD + col, s, ok);
+    ptx_cp_async16(dst + r * LD + col, s, ok);
   }
 }
 
@@ -153,7 +114,7 @@ __global__ void __launch_bounds__(WARPS * 32)
   load_rows<T, D, LD, THREADS>(sq, q, i0, BQ, a.Tq, (size_t)a.H * D, (size_t)h * D);
   load_rows<T, D, LD, THREADS>(sk, k, t_begin * BK, BK, a.Tk, kv_stride, kv_col);
   load_rows<T, D, LD, THREADS>(sv, v, t_begin * BK, BK, a.Tk, kv_stride, kv_col);
-  cp_async_commit();
+  ptx_cp_async_commit();
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int gr = lane >> 2, tq = lane & 3;
@@ -177,13 +138,13 @@ __global__ void __launch_bounds__(WARPS * 32)
       load_rows<T, D, LD, THREADS>(sv + (buf ^ 1) * BK * LD, v, (t + 1) * BK, BK, a.Tk, kv_stride,
                                    kv_col);
     }
-    cp_async_commit();
-    cp_async_wait<1>();  // everything but the group just committed: tile t (and Q) landed
+    ptx_cp_async_commit();
+    ptx_cp_async_wait<1>();  // everything but the group just committed: tile t (and Q) landed
     __syncthreads();
     if (t == t_begin) {
 #pragma unroll
       for (int kc = 0; kc < KC; kc++)
-        ldsm_x4(qf[kc], sq + (warp * 16 + a_row) * LD + kc * 16 + a_col);
+        ptx_ldsm_x4(qf[kc], sq + (warp * 16 + a_row) * LD + kc * 16 + a_col);
     }
     const T *kt = sk + buf * BK * LD, *vt = sv + buf * BK * LD;
 
@@ -196,7 +157,7 @@ __global__ void __launch_bounds__(WARPS * 32)
 #pragma unroll
       for (int n2 = 0; n2 < NT / 2; n2++) {
         uint32_t b[4];
-        ldsm_x4(b, kt + (n2 * 16 + b_row) * LD + kc * 16 + b_col);
+        ptx_ldsm_x4(b, kt + (n2 * 16 + b_row) * LD + kc * 16 + b_col);
         Half<T>::mma(s[2 * n2], qf[kc], b[0], b[1]);
         Half<T>::mma(s[2 * n2 + 1], qf[kc], b[2], b[3]);
       }
@@ -257,14 +218,14 @@ __global__ void __launch_bounds__(WARPS * 32)
 #pragma unroll
       for (int d2 = 0; d2 < DT / 2; d2++) {
         uint32_t b[4];
-        ldsm_x4_trans(b, vt + (kc * 16 + a_row) * LD + d2 * 16 + a_col);
+        ptx_ldsm_x4_trans(b, vt + (kc * 16 + a_row) * LD + d2 * 16 + a_col);
         Half<T>::mma(o[2 * d2], pa, b[0], b[1]);
         Half<T>::mma(o[2 * d2 + 1], pa, b[2], b[3]);
       }
     }
     __syncthreads();  // every warp is done with buffer `buf` before it is refilled
   }
-  cp_async_wait<0>();
+  ptx_cp_async_wait<0>();
 
 #pragma unroll
   for (int r = 0; r < 2; r++) {

@@ -10,6 +10,12 @@ extern "C" {
 #endif
 #include "model.h"
 
+// Row-major C[M, N] = op(A)[M, K] · op(B)[K, N] + beta·C through cuBLASLt, fp32 accumulation
+// (CUBLAS_COMPUTE_32F: true fp32 for fp32 operands). ta: A is stored [K, M]; tb: B is stored
+// [N, K]. A and B in ab (fp32, bf16 or fp16), C in ct (fp32, or bf16 with beta 0). beta 0 or 1.
+// Leading dimensions in elements. The algorithm cuBLASLt picks is kept per shape (gemm.cu).
+void cuda_gemm_ex(int ta, int tb, long M, long N, long K, const void *A, long lda, const void *B,
+                  long ldb, DType ab, float beta, void *C, long ldc, DType ct);
 // y[T, N] (fp32) = x[T, Cin] · w[N, Cin]ᵀ, x and w both in dtype, products accumulated in fp32
 // (CUBLAS_COMPUTE_32F: true fp32 for fp32 inputs, never TF32). Any pointer alignment.
 void cuda_gemm(float *y, const void *x, const void *w, DType dtype, long T, int Cin, int N);

@@ -27,13 +27,13 @@ extern "C" void cuda_fill_random(void *p, DType dtype, size_t n, uint64_t seed, 
   unsigned blocks = cuda_blocks(n, 256, 65536u);
   switch (dtype) {
     case DTYPE_BF16:
-      fill_random_kernel<<<blocks, 256>>>((__nv_bfloat16 *)p, n, seed, a);
+      fill_random_kernel<__nv_bfloat16><<<blocks, 256>>>((__nv_bfloat16 *)p, n, seed, a);
       break;
     case DTYPE_F16:
-      fill_random_kernel<<<blocks, 256>>>((__half *)p, n, seed, a);
+      fill_random_kernel<__half><<<blocks, 256>>>((__half *)p, n, seed, a);
       break;
     default:
-      fill_random_kernel<<<blocks, 256>>>((float *)p, n, seed, a);
+      fill_random_kernel<float><<<blocks, 256>>>((float *)p, n, seed, a);
       break;
   }
   cudaCheck(cudaGetLastError());

@@ -27,6 +27,7 @@
 // Legend: T tokens per sequence, H query heads, K kv heads, D head dim, q0/k0 first query/key of
 //         a block, BQ query rows per step of the dK/dV kernel.
 #include "cuda_common.cuh"
+#include "ptx.cuh"
 #include "train_kernels.cuh"
 
 typedef __nv_bfloat16 bf16;
@@ -37,27 +38,21 @@ enum { FL_ROWS = 64, FL_THREADS = 128 };
 
 __device__ __forceinline__ void fl_mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
                                        uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  ptx_mma_bf16(d, a, b0, b1);
 }
 
 __device__ __forceinline__ void fl_ldsm(uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3,
                                         const bf16 *p) {
-  uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-               : "r"(a));
+  uint32_t r[4];
+  ptx_ldsm_x4(r, p);
+  r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
 }
 
 __device__ __forceinline__ void fl_ldsm_t(uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3,
                                           const bf16 *p) {
-  uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-               : "r"(a));
+  uint32_t r[4];
+  ptx_ldsm_x4_trans(r, p);
+  r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
 }
 
 __device__ __forceinline__ uint32_t fl_pack(float lo, float hi) {

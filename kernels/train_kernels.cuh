@@ -19,12 +19,7 @@ extern "C" {
 #endif
 #include "model.h"
 
-// ---- products (train_gemm.cu) ----
-// Row-major C[M, N] = op(A)[M, K] · op(B)[K, N] + beta·C through cuBLASLt, fp32 accumulation
-// (CUBLAS_COMPUTE_32F: true fp32 for fp32 operands). ta: A is stored [K, M]; tb: B is stored
-// [N, K]. A and B in ab (fp32 or bf16), C in ct (fp32, or bf16 with beta 0). beta 0 or 1.
-void tk_gemm(int ta, int tb, long M, long N, long K, const void *A, long lda, const void *B,
-             long ldb, DType ab, float beta, void *C, long ldc, DType ct);
+// ---- products: cuda_gemm_ex (matmul.cuh) ----
 
 // ---- elementwise and row ops (train_elem.cu) ----
 // x[s·T + i, :] = E[tok[s·(T + 1) + i], :]

@@ -2,6 +2,7 @@
 # Runs every test group and prints one closing line "N passed, N failed".
 #  - unit tests: build/release/tests/test_* and their ASan+UBSan twins in build/asan/tests/
 #  - end-to-end tests: tests/e2e/test_*.sh against ./bench, then against build/asan/bench
+#  - the CUDA engine on the CUDA simulator: build/sim (see tests/cuda_sim/cuda_sim.h)
 # Each group prints its own "N passed, N failed" last line, which is summed here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +53,20 @@ for t in tests/e2e/test_*.sh; do
   grep -q '^# no-asan' "$t" && continue
   run_group "asan-e2e/$(basename "$t" .sh)" env BENCH="$PWD/build/asan/bench" BENCH_ASAN=1 bash "$t"
 done
+
+# The CUDA engine on the CUDA simulator (tests/cuda_sim; built when the CUDA headers are there):
+# the GPU test programs at their --quick sizes, half of them with the threads of each block run
+# in reverse order (a missing barrier then changes a result), and `bench run` on cuda vs cpu.
+if [ -x build/sim/test_sim ]; then
+  run_group "sim/test_sim" build/sim/test_sim
+  run_group "sim/test_kernels (reverse order)" env CUDA_SIM_ORDER=reverse build/sim/gpu/test_kernels --quick
+  run_group "sim/test_parity_gpu" build/sim/gpu/test_parity_gpu --quick
+  run_group "sim/test_train_kernels (reverse order)" \
+    env CUDA_SIM_ORDER=reverse build/sim/gpu/test_train_kernels --quick
+  mkdir -p "$BENCH_TEST_TMP/sim-train"
+  run_group "sim/test_train_gpu" build/sim/gpu/test_train_gpu --quick --tmp "$BENCH_TEST_TMP/sim-train"
+  run_group "sim/bench_run_parity" tests/gpu/bench_run_parity.sh build/sim/bench "$BENCH_TEST_TMP/sim-run" cuda --quick
+fi
 
 echo
 [ ${#failed_groups[@]} -eq 0 ] || echo "failed groups: ${failed_groups[*]}"

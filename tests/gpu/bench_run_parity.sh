@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_run_parity.sh — `bench run` end to end on a device, against the same suite run on the CPU:
-#     tests/gpu/bench_run_parity.sh BENCH OUTDIR [DEVICE]      (DEVICE: cuda, the default, or cpu)
+#     tests/gpu/bench_run_parity.sh BENCH OUTDIR [DEVICE [--quick]]   (DEVICE: cuda, the default, or cpu)
 # The suite (written to OUTDIR/suite.yaml) evaluates the repository's small trained model
 # (models/quickstart) on data/kjv/valid.txt with every protocol (chunks, random, sliding, half,
 # decode) at lengths 128 and 512, in fp32 and bf16: 20 jobs, a few seconds on either device.
@@ -10,10 +10,14 @@
 # tests/gpu/compare_runs.py then prints one table row per job (ppl on each side, relative
 # difference against fp32 1e-3 / bf16 0.5%, what the device recorded) and exits 1 on a failed row.
 # With DEVICE cpu it checks itself: every row passes with a difference of 0 (tests/e2e runs that).
+# --quick: length 128 only, one window per job (10 jobs; `make test` runs it on the CUDA
+# simulator, where a decode step takes a good fraction of a second).
 set -uo pipefail
 BENCH=$1
 OUTDIR=$2
 DEVICE=${3:-cuda}
+LENGTHS="[128, 512]" WINDOWS=2
+if [ "${4:-}" = --quick ]; then LENGTHS="[128]" WINDOWS=1; fi
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=${PYTHON:-python3}
 mkdir -p "$OUTDIR"
@@ -25,8 +29,8 @@ defaults:
   model: kjv_1m
   dataset: kjv_valid
   protocol: chunks
-  windows: 2
-  lengths: [128, 512]
+  windows: $WINDOWS
+  lengths: $LENGTHS
   seeds: [0]
   rope: native
   cache: full

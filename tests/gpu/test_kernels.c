@@ -8,6 +8,9 @@
 // the unrounded fp32 product (loose: the rounding itself). fp64 mode against the CPU's fp64 mode
 // at 1e-6. Conversions bit for bit. The decode protocol's KV-cache kernels: kernels_kv.h.
 // Legend: T rows, Cin inputs, N outputs, C channels, V vocab, H/K heads, D head dim, R rotary dims.
+// Usage: test_kernels [DEVICE_INDEX] [--quick] [--only convert,matmul,norms,embedding,rope,
+//        attention,flash,dispatch,elementwise,lm_head,kv,failures]
+//        (--quick: small cases only, see gpu_check.h)
 #include <stdint.h>
 
 #include "attention.cuh"
@@ -36,7 +39,7 @@ static float *rounded(const float *x, size_t n, DType t) {
 
 // ---- conversions: bit for bit against safetensors.c's scalar twins ----
 static void test_convert(Rng *r) {
-  size_t n = 1 << 20;
+  size_t n = gc_quick ? 1 << 14 : 1 << 20;
   float *x = xmalloc(n * sizeof(float));
   for (size_t i = 0; i < n; i++) {
     uint32_t bits = (uint32_t)rng_next(r);  // every exponent: subnormals, huge, ±0, inf
@@ -91,6 +94,7 @@ static void test_matmul(Rng *r) {
   for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
     long T = shapes[si].T;
     int Cin = shapes[si].Cin, N = shapes[si].N;
+    if (gc_skip((double)T * Cin * N / 1000)) continue;  // cost: the test's own CPU references
     // x sits one row into its buffer, y too: pointers less aligned than cuBLASLt's default
     float *x = rand_floats(r, (size_t)(T + 1) * Cin, 1.0);
     float *w = rand_floats(r, (size_t)N * Cin, 1.0 / sqrt(Cin));
@@ -283,6 +287,7 @@ static void test_attention(Rng *r) {
   for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
     long Tq = cases[ci].Tq, Tk = cases[ci].Tk, q0 = cases[ci].q0, win = cases[ci].window;
     int H = cases[ci].H, K = cases[ci].K, D = cases[ci].D;
+    if (gc_skip((double)Tq * (win > 0 && win < Tk ? win : Tk) * H)) continue;
     float *q = rand_floats(r, (size_t)Tq * H * D, 1.0), *k = rand_floats(r, (size_t)Tk * K * D, 1.0);
     float *v = rand_floats(r, (size_t)Tk * K * D, 1.0);
     float *ref = xmalloc(sizeof(float) * Tq * H * D), *got = xmalloc(sizeof(float) * Tq * H * D);
@@ -386,6 +391,8 @@ static void test_flash_attention(Rng *r) {
   const DType dts[2] = {DTYPE_BF16, DTYPE_F16};
   for (size_t ci = 0; ci < sizeof FLASH_CASES / sizeof FLASH_CASES[0]; ci++) {
     const AttnCase *c = &FLASH_CASES[ci];
+    long span = c->window > 0 && c->window < c->Tk ? c->window : c->Tk;  // keys per query
+    if (gc_skip((double)c->Tq * c->H * ((span + 63) / 64 * 64) / 2)) continue;
     size_t nq = (size_t)c->Tq * c->H * c->D, nkv = (size_t)c->Tk * c->K * c->D;
     float *q = rand_floats(r, nq, 1.0), *k = rand_floats(r, nkv, 1.0), *v = rand_floats(r, nkv, 1.0);
     float *vabs = xmalloc(sizeof(float) * nkv), *poison = nan_floats(nq);
@@ -516,6 +523,7 @@ static void test_lm_head(Rng *r) {
   for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
     long T = cases[ci].T;
     int C = cases[ci].C, V = cases[ci].V;
+    if (gc_skip((double)T * V)) continue;
     float *h = rand_floats(r, (size_t)T * C, 1.0), *w = rand_floats(r, (size_t)V * C, 0.4);
     int32_t *tg = xmalloc(sizeof(int32_t) * T);
     for (long t = 0; t < T; t++) tg[t] = (int32_t)rng_below(r, (uint64_t)V);
@@ -609,7 +617,17 @@ static void test_failures(void) {
 }
 
 int main(int argc, char **argv) {
-  int dev = argc > 1 ? atoi(argv[1]) : 0;
+  setvbuf(stdout, NULL, _IOLBF, 0);  // rows appear as they are checked, also in a log
+  int dev = 0;
+  const char *only = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0)
+      gc_quick = 1;
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+      only = argv[++i];
+    else
+      dev = atoi(argv[i]);
+  }
   BenchErr err;
   if (backend_cuda_open(dev, &err)) {
     fprintf(stderr, "test_kernels: %s\n", err.msg);
@@ -618,18 +636,23 @@ int main(int argc, char **argv) {
   Rng r;
   rng_seed(&r, 20261122);
   backend_cpu()->set_threads(0);
-  test_convert(&r);
-  test_matmul(&r);
-  test_norms(&r);
-  test_embedding(&r);
-  test_rope(&r);
-  test_attention(&r);
-  test_flash_attention(&r);
-  test_attention_dispatch(&r);
-  test_elementwise(&r);
-  test_lm_head(&r);
-  test_kv_kernels(&r);
-  test_failures();
+  // --only NAME[,NAME..]: just those families (each family's random inputs then differ from a
+  // whole run's: the generator is shared)
+#define FAMILY(name, call) \
+  if (!only || strstr(only, name)) call
+  FAMILY("convert", test_convert(&r));
+  FAMILY("matmul", test_matmul(&r));
+  FAMILY("norms", test_norms(&r));
+  FAMILY("embedding", test_embedding(&r));
+  FAMILY("rope", test_rope(&r));
+  FAMILY("attention", test_attention(&r));
+  FAMILY("flash", test_flash_attention(&r));
+  FAMILY("dispatch", test_attention_dispatch(&r));
+  FAMILY("elementwise", test_elementwise(&r));
+  FAMILY("lm_head", test_lm_head(&r));
+  FAMILY("kv", test_kv_kernels(&r));
+  FAMILY("failures", test_failures());
+#undef FAMILY
   printf("kernels: peak device memory %.1f MiB\n", cuda_mem_peak() / 1048576.0);
   backend_cuda_close();
   printf("%d passed, %d failed\n", gc_passed, gc_failed);

@@ -778,6 +778,7 @@ static void throughput(void) {
 }
 
 int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);  // rows appear as they are checked, also in a log
   const char *fixtures_dir = "tests/fixtures/parity", *nll_path = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];

@@ -1,5 +1,6 @@
-// train_gemm.cu — the training products through cuBLASLt (handle and workspace of cuda_mem.cu),
-// with transposes, an fp32 or bf16 output and accumulation. See train_kernels.cuh.
+// gemm.cu — every matrix product through cuBLASLt (handle and workspace of cuda_mem.cu): the
+// evaluation's y = x·wᵀ (matmul.cu) and the trainer's, with transposes, an fp32 or bf16 output
+// and accumulation. See matmul.cuh.
 //
 // Layout: cuBLASLt is column-major, and a row-major matrix is its transpose read column-major.
 // Row-major C[M, N] = op(A)·op(B) is column-major Cᵀ[N, M] = op(B)ᵀ · op(A)ᵀ, so cuBLASLt's first
@@ -8,13 +9,13 @@
 //   column-major [K, N], used transposed (T).
 //   A stored [M, K] (ta = 0): column-major [K, M], used as is;  stored [K, M] (ta = 1):
 //   column-major [M, K], used transposed.
-// The heuristic's pick is kept per shape (a small table): a training step asks for the same few
-// dozen products every step.
+// The heuristic's pick is kept per shape (a small table): a training step, and a decode step,
+// asks for the same few dozen products every time, and the query costs host time.
 #include <string.h>
 
 #include "convert.cuh"
 #include "cuda_common.cuh"
-#include "train_kernels.cuh"
+#include "matmul.cuh"
 
 static uint32_t gemm_alignment(const void *p) {
   uintptr_t a = (uintptr_t)p;
@@ -23,7 +24,9 @@ static uint32_t gemm_alignment(const void *p) {
   return al;
 }
 
-static cudaDataType_t lt_type(DType t) { return t == DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F; }
+static cudaDataType_t lt_type(DType t) {
+  return t == DTYPE_BF16 ? CUDA_R_16BF : t == DTYPE_F16 ? CUDA_R_16F : CUDA_R_32F;
+}
 
 typedef struct {
   int ta, tb, ab, ct, beta1;
@@ -44,7 +47,7 @@ static int same_key(const GemmPick *a, const GemmPick *b) {
          a->al_b == b->al_b && a->al_c == b->al_c && a->device == b->device;
 }
 
-extern "C" void tk_gemm(int ta, int tb, long M, long N, long K, const void *A, long lda,
+extern "C" void cuda_gemm_ex(int ta, int tb, long M, long N, long K, const void *A, long lda,
                         const void *B, long ldb, DType ab, float beta, void *C, long ldc, DType ct) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
@@ -116,7 +119,7 @@ extern "C" void tk_gemm(int ta, int tb, long M, long N, long K, const void *A, l
                                                    &n_found)))
       goto out;
     if (n_found < 1) {
-      cuda_fail("cuBLASLt has no algorithm for a training product %s[%ld,%ld]%s x %s[%ld,%ld]%s -> "
+      cuda_fail("cuBLASLt has no algorithm for a product %s[%ld,%ld]%s x %s[%ld,%ld]%s -> "
                 "%s (beta %g)", model_dtype_name(ab), ta ? K : M, ta ? M : K, ta ? "^T" : "",
                 model_dtype_name(ab), tb ? N : K, tb ? K : N, tb ? "^T" : "",
                 model_dtype_name(ct), (double)beta);
