@@ -108,7 +108,7 @@ __global__ void __launch_bounds__(DA_WARPS * 32)
     const float *qw = qs + warp * DA_HPW * D;
 
     for (long j0 = lo; j0 < hi; j0 += DA_BK) {
-      const int nk = (int)(hi - j0 < DA_BK ? hi - j0 : DA_BK);
+      const int nk = (int)(hi - j0 < DA_BK ? hi - j0 : (long)DA_BK);
       __syncthreads();  // the previous tile is consumed (first pass: the heads are stored)
       load_tile(ks, vs, kc, vc, r0, j0, nk, D, cos_t, sin_t, half);
       __syncthreads();
@@ -192,7 +192,7 @@ __global__ void __launch_bounds__(DA_WARPS * 32)
     if (fresh)
       for (long j = threadIdx.x; j < lo; j += blockDim.x) score[r0 + j] = 0.0f;
     for (long j0 = lo; j0 < n; j0 += DA_BK) {
-      const int nk = (int)(n - j0 < DA_BK ? n - j0 : DA_BK);
+      const int nk = (int)(n - j0 < DA_BK ? n - j0 : (long)DA_BK);
       __syncthreads();  // the previous tile's fold is done with ws
       load_tile(ks, NULL, kc, vc, r0, j0, nk, D, cos_t, sin_t, half);
       __syncthreads();

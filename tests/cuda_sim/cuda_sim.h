@@ -9,8 +9,8 @@
 // Model: a launch runs its blocks one after another; the threads of a block are fibers on the
 // calling thread, switched only where CUDA synchronises them: __syncthreads, a warp shuffle,
 // ldmatrix, mma. Between two such points the fibers run in a fixed order (CUDA_SIM_ORDER=reverse
-// runs them backwards: a missing barrier then changes the result), so every run is
-// deterministic. What the simulator checks, and reports by aborting the launch with a message
+// runs them backwards, and the blocks from the last: a missing barrier, or blocks depending on
+// each other's order, then change the result), so every run is deterministic. What the simulator checks, and reports by aborting the launch with a message
 // naming the kernel (the error is then sticky, as a device fault is on a GPU):
 //   - a barrier some threads can never reach (deadlock), a warp operation after lanes exited;
 //   - ldmatrix rows and cp.async destinations outside the launch's dynamic shared memory or not

@@ -372,12 +372,15 @@ void launch(const void *kernel, const char *name, const Config &c, Body body, vo
     f.warp_mask = in_warp == 32 ? 0xffffffffu : (1u << in_warp) - 1;
   }
   g_launch = &L;
-  for (unsigned z = 0; z < c.grid.z && !L.faulted; z++)
-    for (unsigned y = 0; y < c.grid.y && !L.faulted; y++)
-      for (unsigned x = 0; x < c.grid.x && !L.faulted; x++) {
-        L.block = make_uint3(x, y, z);
-        run_block(&L);
-      }
+  // blocks in order (reverse: from the last one; a kernel whose blocks depend on each other's
+  // order is racy on a GPU, where they run concurrently)
+  size_t nblocks = (size_t)c.grid.x * c.grid.y * c.grid.z;
+  for (size_t k = 0; k < nblocks && !L.faulted; k++) {
+    size_t i = g_reverse ? nblocks - 1 - k : k;
+    L.block = make_uint3((unsigned)(i % c.grid.x), (unsigned)(i / c.grid.x % c.grid.y),
+                         (unsigned)(i / ((size_t)c.grid.x * c.grid.y)));
+    run_block(&L);
+  }
   g_launch = nullptr;
   free(L.smem);
 #if SIM_ASAN
