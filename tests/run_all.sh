@@ -55,8 +55,8 @@ for t in tests/e2e/test_*.sh; do
 done
 
 # The CUDA engine on the CUDA simulator (tests/cuda_sim; built when the CUDA headers are there):
-# the GPU test programs at their --quick sizes, half of them with the threads of each block run
-# in reverse order (a missing barrier then changes a result), and `bench run` on cuda vs cpu.
+# the GPU test programs at their --quick sizes, half of them with blocks and threads run in
+# reverse order (a missing barrier then changes a result), and `bench run` on cuda vs cpu.
 if [ -x build/sim/test_sim ]; then
   run_group "sim/test_sim" build/sim/test_sim
   run_group "sim/test_kernels (reverse order)" env CUDA_SIM_ORDER=reverse build/sim/gpu/test_kernels --quick
