@@ -15,8 +15,9 @@
 //   - a barrier some threads can never reach (deadlock), a warp operation after lanes exited;
 //   - ldmatrix rows and cp.async destinations outside the launch's dynamic shared memory or not
 //     16-byte aligned; cp.async sources not 16-byte aligned;
-//   - a launch configuration a GPU refuses (threads per block, grid size, dynamic shared memory
-//     over 48 KiB without cudaFuncAttributeMaxDynamicSharedMemorySize, or over 227 KiB).
+//   - a launch configuration a GPU refuses (threads per block, also over the kernel's
+//     __launch_bounds__, grid size, dynamic shared memory over 48 KiB without
+//     cudaFuncAttributeMaxDynamicSharedMemorySize, or over 227 KiB).
 // Shared memory is filled with 0xff bytes (NaN in every float type) at the start of each block
 // (static __shared__ variables from the block after the one that first declared them on), and cp.async copies land only at the cp.async.wait_group that covers them, so reading
 // shared memory before it is written or waited for shows. Device memory is host memory
@@ -68,6 +69,10 @@ void launch(const void *kernel, const char *name, const Config &c, Body body, vo
 // A static __shared__ variable (rewrite.pl adds the call at its declaration): filled with 0xff
 // bytes at the start of every block from the next one on. Returns true.
 bool register_shared(void *p, size_t bytes);
+
+// __launch_bounds__(max_threads) of the running kernel (rewrite.pl moves it into the body):
+// faults when the block has more threads.
+void launch_bounds(int max_threads, int min_blocks = 0);
 
 // Synchronisation points.
 void syncthreads();

@@ -3,7 +3,8 @@
 # `k<<<grid, block[, smem[, stream]]>>>(args)` becomes
 # `cuda_sim::bind(k, "k", cuda_sim::Config(grid, block, ...))(args)`, and every
 # `extern __shared__ [__align__(N)] T name[];` a pointer to the launch's dynamic shared memory, and
-# every other __shared__ variable registers itself with the simulator (see below). Used for the
+# every other __shared__ variable registers itself with the simulator (see below), and a kernel's
+# __launch_bounds__ becomes a check at the top of its body. Used for the
 # kernels' headers (.cuh) too.
 # Line numbers are kept (#line and no added newlines), so diagnostics point at FILE.cu.
 use strict;
@@ -27,6 +28,8 @@ $s =~ s{(?<!extern )\b__shared__\s+([^;{}()]+?)\s*;}
           push @regs, "static const bool ${name}_sim_registered = cuda_sim::register_shared(&$name, sizeof $name); (void)${name}_sim_registered;";
         }
         "__shared__ $decl; " . join(" ", @regs)}ge;
+# __launch_bounds__(N): checked when the kernel runs (a GPU refuses a launch of more threads).
+$s =~ s#__launch_bounds__\s*\(((?:[^()]++|\((?1)\))*)\)([^\{;]*?)\{#$2\{ cuda_sim::launch_bounds($1);#g;
 my $launches = 0;
 $s =~ s{([A-Za-z_][\w:]*(?:\s*<[^<>;(){}]*>)?)\s*<<<(.*?)>>>}
        {$launches++; my ($k, $c) = ($1, $2); (my $q = $k) =~ s/\s+/ /g;

@@ -246,6 +246,13 @@ const dim3 &block_dim() { return g_launch->cfg.block; }
 const dim3 &grid_dim() { return g_launch->cfg.grid; }
 void *dynamic_smem() { return g_launch->smem; }
 
+void launch_bounds(int max_threads, int) {
+  const dim3 &b = g_launch->cfg.block;
+  if ((long)b.x * b.y * b.z > max_threads)
+    fault("a block of %u threads exceeds the kernel's __launch_bounds__(%d)", b.x * b.y * b.z,
+          max_threads);
+}
+
 void syncthreads() {
   g_launch->cur->state = AT_BLOCK_BARRIER;
   g_launch->cur->waiting_for = "__syncthreads";

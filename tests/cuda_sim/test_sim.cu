@@ -4,7 +4,7 @@
 // at its wait, and each fault the simulator promises to catch: a missing barrier (through the
 // reverse order), a deadlock, a warp operation after lanes exited, an unaligned ldmatrix, dynamic
 // shared memory over the limit, device memory over the simulated capacity, a cuBLASLt layout with
-// ld < rows. Faults are sticky, so each runs in a child process.
+// ld < rows, a block over __launch_bounds__. Faults are sticky, so each runs in a child process.
 #include <cublasLt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +222,8 @@ __global__ void big_smem_kernel(float *out) {
   out[threadIdx.x] = big[threadIdx.x];
 }
 
+__global__ void __launch_bounds__(64) bounded_kernel(float *out) { out[threadIdx.x % 64] = 1.0f; }
+
 static int fault_case(int which) {
   float *out;
   if (cudaMalloc((void **)&out, 64 * sizeof(float)) != cudaSuccess) return 0;
@@ -230,6 +232,11 @@ static int fault_case(int which) {
     case 0: deadlock_kernel<<<1, 32>>>(out); break;
     case 1: exited_lanes_kernel<<<1, 32>>>(out); break;
     case 2: unaligned_ldsm_kernel<<<1, 32, 1024>>>((uint32_t *)out); break;
+    case 6:  // within the bound runs; past it faults
+      bounded_kernel<<<1, 64>>>(out);
+      if (cudaGetLastError() != cudaSuccess) return 0;
+      bounded_kernel<<<1, 128>>>(out);
+      break;
     case 3:  // 64 KiB without raising the limit: refused; raised: runs
       big_smem_kernel<<<1, 32, 64 << 10>>>(out);
       if (cudaGetLastError() != cudaErrorInvalidValue) return 0;
@@ -268,8 +275,9 @@ static void test_faults() {
                          "an unaligned ldmatrix row address is reported, sticky",
                          "dynamic shared memory over 48 KiB is refused until the limit is raised",
                          "cudaMalloc past CUDA_SIM_MEMORY_MB fails as out of memory",
-                         "cuBLASLt refuses a layout with ld < rows"};
-  for (int i = 0; i < 6; i++) {
+                         "cuBLASLt refuses a layout with ld < rows",
+                         "a block over the kernel's __launch_bounds__ is reported, sticky"};
+  for (int i = 0; i < 7; i++) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
