@@ -16,7 +16,9 @@
 // of split_len (a multiple of DA_BK) along blockIdx.y; each block writes its heads' running max
 // m, sum l and unnormalised output o to scratch, and decode_merge_forward_kernel combines them:
 // out = Σ_p o_p·e^(m_p − M) / Σ_p l_p·e^(m_p − M), M = max_p m_p. With a score to fold, the
-// single pass keeps the CPU twin's summation order for it.
+// single pass keeps the CPU twin's summation order for it. The host sizes the splits by n (lo is
+// found on the device), so under a model's sliding window (pos_lo) the splits past the window's
+// n − lo slots are empty: correct, with fewer busy blocks.
 //
 // attention_weight_sums: pass 1, one warp per (observed query i, head h): the max and sum of
 // e^(s − max) over the keys i sees (lanes split the head dim; keys one after another); pass 2, one
