@@ -54,22 +54,8 @@ status=0
 } >"$OUT/machine.md"
 
 # ---- 1. binaries ----
-# CUDA 13 runtime and cuBLASLt: the toolkit's, else the ones Python's nvidia-* wheels carry
-wheel_lib_dirs() {
-  python3 - 2>/dev/null <<'PY'
-import os, nvidia
-dirs = set()
-for root in nvidia.__path__:
-    for d, _, files in os.walk(root):
-        if any(f.startswith(("libcublasLt.so.13", "libcudart.so.13")) for f in files):
-            dirs.add(d)
-print(" ".join(sorted(dirs)))
-PY
-}
-cuda_libs=""
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $(wheel_lib_dirs); do
-  if [ -e "$d/libcublasLt.so.13" ] || [ -e "$d/libcudart.so.13" ]; then cuda_libs="$cuda_libs:$d"; fi
-done
+# CUDA 13 runtime and cuBLASLt directories: cuda_libs
+. scripts/cuda_lib_path.sh
 if [ ! -x build/gpu-bundle/bin/test_kernels ] && [ -s build/gpu-bundle.tar.xz ]; then
   tar -xJf build/gpu-bundle.tar.xz -C build || log "cannot unpack build/gpu-bundle.tar.xz"
 fi
