@@ -56,7 +56,7 @@ $(REL)/%.o: %.cu $(wildcard engine/*.h kernels/*.h kernels/*.cuh)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
-$(REL)/tests/%: tests/unit/%.c tests/unit/test.h $(REL_OBJ) $(CU_OBJ)
+$(REL)/tests/%: tests/unit/%.c tests/unit/test.h tests/unit/fp_bounds.h $(REL_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
 
@@ -72,7 +72,7 @@ $(ASAN)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h kernels/*.cuh)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-$(ASAN)/tests/%: tests/unit/%.c tests/unit/test.h $(ASAN_OBJ)
+$(ASAN)/tests/%: tests/unit/%.c tests/unit/test.h tests/unit/fp_bounds.h $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_OBJ) $(LDLIBS)
 
@@ -119,7 +119,7 @@ fuzz: setup-tests $(FUZZ_BIN)
 # test_kernels needs CUDA. `make gpu-bundle` adds the shared libraries a machine without this
 # one's packages needs (build/gpu-bundle).
 GPU_BIN := $(REL)/gpu
-GPU_HDR := $(wildcard tests/gpu/*.h) tests/unit/emu_backend.h tests/unit/random_model.h \
+GPU_HDR := $(wildcard tests/gpu/*.h) tests/unit/emu_backend.h tests/unit/random_model.h tests/unit/fp_bounds.h \
            tests/unit/train_emu_ops.h
 GPU_PROGS := test_kernels test_parity_gpu test_train_kernels test_train_gpu
 

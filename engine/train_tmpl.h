@@ -47,6 +47,7 @@ typedef TR_REAL real;
 enum {
   TR_BQ = 64,    // queries per attention strip
   TR_LMB = 128,  // tokens per LM-head block
+  TR_SUMSQ_PARTS = 64,  // fixed slices of the gradient's sum of squares
 };
 
 // ---- GEMM: C[M,N] = alpha·op(A)[M,K]·op(B)[K,N] + beta·C, row-major ----
@@ -260,8 +261,10 @@ static void TRF(attn_fwd)(TRF(Ctx) *w, real *out, real *lse, const real *q, cons
   }
 }
 
-// dout[T, H, D] → dq[T, H, D], dk/dv[T, K, D] (overwritten). Per-thread dK/dV sums, then added
-// in thread order; strips are assigned to threads statically (deterministic for a thread count).
+// dout[T, H, D] → dq[T, H, D], dk/dv[T, K, D] (overwritten). Strips are dealt to p slots (strip b
+// to slot b mod p), each slot sums its strips' dK/dV in strip order, and the slots are added in
+// slot order: the same bits however many threads OpenMP actually grants (a busy machine, nested
+// regions, OMP_DYNAMIC), for a given p.
 static void TRF(attn_bwd)(TRF(Ctx) *w, real *dq, real *dk, real *dv, const real *dout,
                           const real *out, const real *lse, const real *q, const real *k,
                           const real *v, long T, int H, int K, int D) {
@@ -269,13 +272,11 @@ static void TRF(attn_bwd)(TRF(Ctx) *w, real *dq, real *dk, real *dv, const real 
   long nqb = (T + TR_BQ - 1) / TR_BQ, KD = (long)K * D;
   real scale = (real)(1.0 / sqrt((double)D));
   memset(w->acc, 0, sizeof(real) * (size_t)p * 2 * T * KD);  // every slice, used or not
-#pragma omp parallel num_threads(p)
-  {
-    int tid = omp_get_thread_num();
-    real *S = w->strip + (size_t)tid * 2 * TR_BQ * T, *dP = S + TR_BQ * T;
-    real *ak = w->acc + (size_t)tid * 2 * T * KD, *av = ak + T * KD;
-#pragma omp for schedule(static, 1)
-    for (long b = 0; b < (long)H * nqb; b++) {
+#pragma omp parallel for num_threads(p) schedule(static, 1)
+  for (int slot = 0; slot < p; slot++) {
+    real *S = w->strip + (size_t)slot * 2 * TR_BQ * T, *dP = S + TR_BQ * T;
+    real *ak = w->acc + (size_t)slot * 2 * T * KD, *av = ak + T * KD;
+    for (long b = slot; b < (long)H * nqb; b += p) {
       int h = (int)(b % H), g = h / (H / K);
       long i0 = (nqb - 1 - b / H) * TR_BQ;
       long nq = T - i0 < TR_BQ ? T - i0 : TR_BQ, nk = i0 + nq;
@@ -364,13 +365,23 @@ void TRF(tr_init_params)(Trainer *t) {
   }
 }
 
+// Σ g² in double: TR_SUMSQ_PARTS fixed slices summed in parallel, then added in slice order, so the
+// bits never depend on the thread count or on the order threads finish (an OpenMP reduction
+// combines its partial sums in whatever order the threads arrive).
 static double TRF(op_grad_sumsq)(void *ctx, const void *gv, size_t n_) {
   const TRF(Ctx) *w = ctx;
   const real *g = gv;
+  long n = (long)n_, chunk = (n + TR_SUMSQ_PARTS - 1) / TR_SUMSQ_PARTS;
+  double part[TR_SUMSQ_PARTS];
+#pragma omp parallel for num_threads(w->p) schedule(static)
+  for (int c = 0; c < TR_SUMSQ_PARTS; c++) {
+    long i0 = c * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
+    double s = 0;
+    for (long i = i0; i < i1; i++) s += (double)g[i] * g[i];
+    part[c] = s;
+  }
   double s = 0;
-  long n = (long)n_;
-#pragma omp parallel for num_threads(w->p) schedule(static) reduction(+ : s)
-  for (long i = 0; i < n; i++) s += (double)g[i] * g[i];
+  for (int c = 0; c < TR_SUMSQ_PARTS; c++) s += part[c];
   return s;
 }
 

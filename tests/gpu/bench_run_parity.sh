@@ -8,7 +8,7 @@
 # BENCH_ENABLE_CUDA=1: the hidden switch that lets `bench run` use a GPU before ENGINE_RUNS_ON_GPU
 # is flipped in cli/cmd_run.c. The suite says `device: auto`, so both runs have the same job ids;
 # tests/gpu/compare_runs.py then prints one table row per job (ppl on each side, relative
-# difference against fp32 1e-3 / bf16 0.5%, what the device recorded) and exits 1 on a failed row.
+# difference against fp32 1e-3 / bf16 4·2^-8, what the device recorded) and exits 1 on a failed row.
 # With DEVICE cpu it checks itself: every row passes with a difference of 0 (tests/e2e runs that).
 # --quick: length 128 only, one window per job (10 jobs; `make test` runs it on the CUDA
 # simulator, where a decode step takes a good fraction of a second).

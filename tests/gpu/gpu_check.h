@@ -11,6 +11,7 @@
 
 #include "convert.cuh"
 #include "cuda_mem.cuh"
+#include "fp_bounds.h"
 #include "util.h"
 
 static int gc_failed, gc_passed;
@@ -129,6 +130,36 @@ static void check_true(const char *what, int cond, const char *detail) {
     printf("FAIL %-44s %s\n", what, detail);
     gc_failed++;
   }
+}
+
+// Largest Euclidean norm of n rows of D floats (row stride D).
+static double max_row_norm(const float *x, size_t n, int D) {
+  double best = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double s = 0.0;
+    for (int d = 0; d < D; d++) s += (double)x[i * D + d] * x[i * D + d];
+    if (s > best) best = s;
+  }
+  return sqrt(best);
+}
+
+// fp32 attention (softmax(scale·q·kᵀ)·v over n keys) computed by two implementations in different
+// orders: the bound on |d_i| relative to mag_i = Σ_j p_j·|v_j| / Σ_j p_j (the same attention on
+// |v|). u = 2^-24, A = scale·max‖q‖·max‖k‖·rot ≥ every |score| (Cauchy–Schwarz; rot = max(|cos| +
+// |sin|) when the keys are rotated first, else 1).
+//   scores: D products summed in another order, the scale, a rotation's 2 roundings per key
+//     element, and the subtraction of the running max: each side within (γ_{D+3} + 4u)·A, so
+//     every weight p_j = e^{s_j − m} differs by E ≤ 2(γ_{D+3} + 4u)·A + 16u relative (exp within
+//     a few ulp on either side: CUDA expf 2 ulp, cpu_vec.h's "a few");
+//   output: o' − o = Σ_j p_j·δ_j·(v_j − o)/l, so ≤ 2E·mag; the numerator and the denominator
+//     sums over n keys with up to n online-softmax rescalings (an exp and a product each): within
+//     γ_{10n}·mag per side, twice; the division: 2u.
+// A wrong key, mask, scale or head moves an output by O(mag) and fails.
+static double attn_weight_eps(double A, int D) {
+  return 2.0 * (fp_gamma(D + 3, FP32_U) + 4 * FP32_U) * A + 16 * FP32_U;
+}
+static double attn_eps(double A, int D, double n) {
+  return 2.0 * attn_weight_eps(A, D) + 4.0 * fp_gamma(10.0 * n, FP32_U) + 2 * FP32_U;
 }
 
 static float *rand_floats(Rng *r, size_t n, double std) {

@@ -7,7 +7,9 @@ dtype: {"case", "model_dir", "dtype", "nll"}), runs each checkpoint with transfo
 tokens (parity.json beside model_dir), and prints a markdown table: PPL of both, relative PPL
 difference, max |dNLL|. transformers in bf16/fp16 keeps its activations and residual stream in
 that dtype, where bench keeps fp32 and rounds only the products' inputs, so those rows differ by
-more than CUDA vs the CPU engine does; bounds: fp32 max |dNLL| <= 1e-3, bf16/fp16 PPL rel <= 2%.
+more than CUDA vs the CPU engine does; bounds: fp32 max |dNLL| <= 1e-3, bf16/fp16 PPL rel <= 2%
+(about 5u of bf16, u = 2^-8: both sides round every product input, transformers also every
+activation, to the dtype; far looser than needed for fp16, u = 2^-11).
 
 Usage (on the GPU machine, from the repository root):
     python3 tests/gpu/hf_compare.py build/gpu-nll.jsonl

@@ -5,7 +5,8 @@
 //   order per group), kv_argmin (integer scores: many ties), kv_gather — all bit for bit;
 //   decode_attention (grouped heads, head dims 16..256, slot rotation, sliding-window cut, score
 //   folded by accumulation or replacement, fp32 and fp64) and attention_weight_sums (observed
-//   queries, windows) at the attention tolerances (fp32 rtol 2e-5, fp64 1e-6).
+//   queries, windows) at the attention bounds (fp32: gpu_check.h's attn_eps, derived from the
+//   fp32 unit roundoff; fp64 mode 1e-6).
 // Legend: S sequences, H query heads, K kv heads, D head dim, R rotary dims, n slots, T tokens.
 #ifndef BENCH_KERNELS_KV_H
 #define BENCH_KERNELS_KV_H
@@ -216,6 +217,24 @@ static void test_decode_attention(Rng *r) {
     int32_t *dpos = dput(pos, sizeof(int32_t) * rows);
     int64_t *drow0 = dput(row0, sizeof(int64_t) * S * K);
     float *dcos = dput(cos_t, sizeof(float) * (n * half + 1)), *dsin = dput(sin_t, sizeof(float) * (n * half + 1));
+    // fp32 bounds (gpu_check.h's attn_eps, u = 2^-24): outputs relative to the attention on |v|;
+    // the folded scores relative to s_j = (accumulate ? |score0_j| : 0) + W_j, W_j the slot's
+    // weight sum over the group's G heads (each weight within attn_weight_eps + 2γ_{10n} relative,
+    // their sum and its fold ≤ γ_{G+1} per side). fp64 mode (double inside, fp32 roundings of the
+    // results and of the fold on both sides): 1e-6 ≥ 16u of the same magnitudes.
+    double rot = 1.0;
+    if (cases[ci].rotate)
+      for (long i = 0; i < n * half; i++) rot = fmax(rot, fabs(cos_t[i]) + fabs(sin_t[i]));
+    double A = 0.0;  // two scales below: the larger
+    for (int k2 = 0; k2 < 2; k2++)
+      A = fmax(A, (k2 ? 0.125 : 1.0 / sqrt((double)D)) * max_row_norm(q, (size_t)S * H, D) *
+                      max_row_norm(kc, rows, D) * rot);
+    double eps = attn_eps(A, D, (double)n);
+    double weps = attn_weight_eps(A, D) + 2 * fp_gamma(10.0 * n, FP32_U) + 2 * fp_gamma(H / K + 1, FP32_U);
+    size_t nout = (size_t)S * H * D;
+    float *vabs = xmalloc(sizeof(float) * rows * D), *mag = xmalloc(sizeof(float) * nout);
+    for (size_t i = 0; i < rows * D; i++) vabs[i] = fabsf(vc[i]);
+    double *obound = xmalloc(sizeof(double) * nout), *sscale = xmalloc(sizeof(double) * rows);
     for (int mode = 0; mode < 4; mode++) {  // fp64 × accumulate
       int fp64 = mode / 2, accumulate = mode % 2;
       float *dout = dpoison((size_t)S * H * D);
@@ -232,10 +251,21 @@ static void test_decode_attention(Rng *r) {
       snprintf(what, sizeof what, "decode_attention S %ld n %ld lo %ld H %d K %d D %d R %d%s%s%s",
                S, n, pos_lo, H, K, D, R, cases[ci].rotate ? " rot" : "", accumulate ? " acc" : " repl",
                fp64 ? " fp64" : "");
-      check_close(what, ref, got, (size_t)S * H * D, NULL, fp64 ? 1e-6 : 2e-5, fp64 ? 1e-7 : 2e-6);
+      if (fp64) {
+        check_close(what, ref, got, nout, NULL, 1e-6, 1e-7);
+      } else {
+        cpu->decode_attention(mag, NULL, q, kc, vabs, pos, row0, S, n, pos_lo, H, K, D, scale,
+                              cases[ci].rotate ? cos_t : NULL, sin_t, R, 1, 1);
+        for (size_t i = 0; i < nout; i++) obound[i] = eps * mag[i];
+        check_close(what, ref, got, nout, obound, 1.0, 1e-7);
+      }
+      for (size_t i = 0; i < rows; i++) {
+        double s0 = accumulate ? score0[i] : 0.0;
+        sscale[i] = fabs(s0) + fabs(score[i] - s0);
+      }
       snprintf(what, sizeof what, "  its scores (%s%s)", accumulate ? "accumulated" : "replaced",
                fp64 ? ", fp64" : "");
-      check_close(what, score, gscore, rows, NULL, fp64 ? 1e-6 : 2e-5, fp64 ? 1e-7 : 2e-6);
+      check_close(what, score, gscore, rows, sscale, fp64 ? 1e-6 : weps + 4 * FP32_U, 1e-30);
       cuda_free(dout);
       cuda_free(dscore);
     }
@@ -253,9 +283,20 @@ static void test_decode_attention(Rng *r) {
       snprintf(what, sizeof what, "decode_attention S %ld n %ld lo %ld H %d K %d D %d%s, no score%s%s",
                S, n, pos_lo, H, K, D, cases[ci].rotate ? " rot" : "", n >= 512 ? " (split)" : "",
                fp64 ? " fp64" : "");
-      check_close(what, ref, got, (size_t)S * H * D, NULL, fp64 ? 1e-6 : 2e-5, fp64 ? 1e-7 : 2e-6);
+      if (fp64) {
+        check_close(what, ref, got, nout, NULL, 1e-6, 1e-7);
+      } else {  // the split's merge of partial softmaxes: more rescalings, within γ_{10n}
+        cpu->decode_attention(mag, NULL, q, kc, vabs, pos, row0, S, n, pos_lo, H, K, D, 0.125f, ct,
+                              sin_t, R, 1, 1);
+        for (size_t i = 0; i < nout; i++) obound[i] = eps * mag[i];
+        check_close(what, ref, got, nout, obound, 1.0, 1e-7);
+      }
       cuda_free(dout);
     }
+    free(vabs);
+    free(mag);
+    free(obound);
+    free(sscale);
     cuda_free(dkc);
     cuda_free(dvc);
     cuda_free(dq);
@@ -298,11 +339,20 @@ static void test_attention_weight_sums(Rng *r) {
     float *got = xmalloc(sizeof(float) * rows);
     float *dq = dput(q, sizeof(float) * T * H * D), *dk = dput(k, sizeof(float) * T * K * D);
     int64_t *drow0 = dput(row0, sizeof(int64_t) * K);
+    // fp32: each weight within attn_weight_eps + 2γ_{10T} relative (gpu_check.h; u = 2^-24), sums
+    // of obs·G weights and the fold ≤ γ_{obs·G+1} per side, relative to s_j = (accumulate ?
+    // |score0_j| : 0) + W_j (W_j: the slot's weight sum); fp64 mode (double inside, fp32
+    // roundings of the sums and the fold on both sides): 1e-6 ≥ 16u of the same.
+    float wscale = (float)(1.0 / sqrt((double)D)) * 2.0f;
+    double A = wscale * max_row_norm(q, (size_t)T * H, D) * max_row_norm(k, (size_t)T * K, D);
+    double weps = attn_weight_eps(A, D) + 2 * fp_gamma(10.0 * T, FP32_U) +
+                  2 * fp_gamma((double)obs * (H / K) + 1, FP32_U) + 4 * FP32_U;
+    double *sscale = xmalloc(sizeof(double) * rows);
     for (int mode = 0; mode < 4; mode++) {
       int fp64 = mode / 2, accumulate = mode % 2;
       float *dscore = dput(score0, sizeof(float) * rows);
       memcpy(score, score0, sizeof(float) * rows);
-      float scale = (float)(1.0 / sqrt((double)D)) * 2.0f;
+      float scale = wscale;
       cpu->attention_weight_sums(score, q, k, row0, T, obs, H, K, D, scale, window, accumulate, fp64);
       gpu->attention_weight_sums(dscore, dq, dk, drow0, T, obs, H, K, D, scale, window, accumulate,
                                  fp64);
@@ -310,10 +360,14 @@ static void test_attention_weight_sums(Rng *r) {
       char what[128];
       snprintf(what, sizeof what, "attention_weight_sums T %ld obs %ld H %d K %d D %d w %ld%s%s", T,
                obs, H, K, D, window, accumulate ? " acc" : " repl", fp64 ? " fp64" : "");
-      // sums of up to obs·G weights: relative to the sum
-      check_close(what, score, got, rows, NULL, fp64 ? 1e-6 : 1e-5, fp64 ? 1e-7 : 1e-5);
+      for (size_t i = 0; i < rows; i++) {
+        double s0 = accumulate ? score0[i] : 0.0;
+        sscale[i] = fabs(s0) + fabs(score[i] - s0);
+      }
+      check_close(what, score, got, rows, sscale, fp64 ? 1e-6 : weps, 1e-30);
       cuda_free(dscore);
     }
+    free(sscale);
     cuda_free(dq);
     cuda_free(dk);
     cuda_free(drow0);

@@ -6,22 +6,24 @@
 //    sharpens its fixtures, so that predictions are far from uniform), one window of T tokens;
 //    per-token NLL max |Δ| and PPL relative difference of CUDA against the CPU engine in fp32, and
 //    max |Δ| against the CPU emulating the dtype (emu_backend.h: only summation order differs).
-//    Bounds: fp32 PPL rel ≤ 1e-3 and max |ΔNLL| ≤ 1e-3; bf16 and fp16 PPL rel ≤ 0.5%;
-//    fp64 check mode (fp32 weights) against the CPU's fp64 mode, max |ΔNLL| ≤ 1e-4.
+//    Bounds: fp32 PPL rel ≤ 1e-3 and max |ΔNLL| ≤ 1e-3; bf16 and fp16 (u: the dtype's unit
+//    roundoff, 2^-8 / 2^-11) PPL rel ≤ u against the CPU emulating the dtype (on a GPU) and ≤ 4u
+//    against fp32 (dtype_pass); fp64 check mode (fp32 products) against the CPU's fp64 mode,
+//    max |ΔNLL| ≤ 1e-3.
 //    A "blocks" row per architecture: the window read as a prefill, single-token steps and a last
 //    block through the KV cache, against the same device's one-pass result.
 //    Decode rows: the decode protocol (prefill, then one token per step for 3 windows stepped
 //    together) under each cache policy — full, window, streaming with cache and original
 //    positions, h2o (its scores accumulated on the device) — budgets well below the window, so
 //    every policy evicts; CUDA against the CPU engine in fp32 and bf16 (and the CPU emulating
-//    bf16): PPL rel ≤ 1e-3 (fp32) and ≤ 0.5% (bf16); max |ΔNLL| printed (h2o may evict another
+//    bf16): PPL rel ≤ 1e-3 (fp32), bf16 as above; max |ΔNLL| printed (h2o may evict another
 //    token where two scores nearly tie).
 // 2. A longer window (4096 tokens, GQA, and a 1024 sliding window) against the CPU.
 // 3. Out of memory: a window whose KV cache cannot fit is an "out of memory" error, device memory
 //    returns to the weights alone, and the next window runs.
 // 4. transformers: the parity fixtures (tests/fixtures/parity/<case>: checkpoint + transformers'
 //    fp32 NLL) scored by CUDA in fp32, bf16 and fp16; fp32 max |ΔNLL| ≤ 1e-3, bf16/fp16 PPL rel
-//    ≤ 0.5%. With --nll-out FILE the per-token NLLs are written (JSON lines) for hf_compare.py,
+//    ≤ 4u. With --nll-out FILE the per-token NLLs are written (JSON lines) for hf_compare.py,
 //    which runs transformers itself on the GPU.
 // 5. One throughput line (informational).
 //
@@ -36,6 +38,7 @@
 #include "decode.h"
 #include "emu_backend.h"
 #include "engine.h"
+#include "fp_bounds.h"
 #include "forward.h"
 #include "kvcache.h"
 #include "model_init.h"
@@ -241,6 +244,24 @@ out:
   return rc;
 }
 
+// The unit roundoff of a half dtype (fp_bounds.h): bf16 2^-8, fp16 2^-11.
+static double dtype_u(DType t) { return t == DTYPE_BF16 ? BF16_U : FP16_U; }
+
+// bf16/fp16 bounds. The device performs the CPU emulation's roundings (emu_backend.h: the same
+// products' inputs rounded to the dtype, fp32 math); only fp32 summation orders differ, which can
+// turn an activation's rounding to the neighbouring dtype value — the size of a rounding the
+// emulation already makes, on the few values that sit near a rounding boundary — so the device's
+// PPL is within u of the emulation's (relative; u = the dtype's unit roundoff). Against fp32 the
+// whole rounding shows: every product input carries a relative error ≤ u; the bound 4u (bf16
+// 1.6e-2, fp16 2e-3) is the size of a few such roundings in the mean NLL, where a wrong mask,
+// position, scale or token moves the PPL by far more.
+// With --device cpu the device computes in fp32 whatever the dtype (engine_open), so there the
+// emulation is no twin of it and only the bound against fp32 applies.
+static int dtype_pass(double rel_emu, double rel_fp32, DType t) {
+  int twin = strncmp(device, "cuda", 4) == 0;
+  return (!twin || rel_emu <= dtype_u(t)) && rel_fp32 <= 4 * dtype_u(t);
+}
+
 static void row_verdict(int ok) {
   printf(" %s |\n", ok ? "ok" : "**FAIL**");
   if (ok) n_pass++;
@@ -316,10 +337,15 @@ static void engine_parity(void) {
           long agree = 0;
           for (long t = 0; t < T - 1; t++) agree += ok[t] == ok_ref[t];
           int fp32 = dts[di] == DTYPE_F32;
-          int pass = fp32 ? (rel <= 1e-3 && d <= 1e-3) : rel <= 5e-3;
+          double rel_emu = fabs(p / exp(mean(emu, T - 1)) - 1.0);
+          int pass = fp32 ? (rel <= 1e-3 && d <= 1e-3) : dtype_pass(rel_emu, rel, dts[di]);
+          char bnd[64];
+          snprintf(bnd, sizeof bnd, "%s", fp32 ? "rel 1e-3, dNLL 1e-3" : "");
+          if (!fp32)
+            snprintf(bnd, sizeof bnd, "rel %.1e, vs emu %.1e (%.1e)", 4 * dtype_u(dts[di]),
+                     dtype_u(dts[di]), rel_emu);
           printf("| %s | %s | %s | full | %.4f | %.4f | %.2e | %.2e | %.2e | %ld/%ld | %s |",
-                 a->name, vname, model_dtype_name(dts[di]), p_ref, p, rel, d, de, agree, T - 1,
-                 fp32 ? "rel 1e-3, dNLL 1e-3" : "rel 5e-3");
+                 a->name, vname, model_dtype_name(dts[di]), p_ref, p, rel, d, de, agree, T - 1, bnd);
           row_verdict(pass);
         }
         // fp64 check mode once per architecture (native rope, fp32 weights)
@@ -327,11 +353,13 @@ static void engine_parity(void) {
           cpu_score(&m, &rope, tok, T, backend_cpu(), 1, ref64, ok_ref);
           if (engine_score(&e, &m, &rope, tok, T, 1, got, ok, &err) == 0) {
             double d = max_abs_diff(got, ref64, T - 1);
+            // the fp64 check mode keeps the products in fp32 (only norms, attention and the
+            // log-softmax in double), so its NLLs differ by what fp32 rows' do: the same bound
             printf("| %s | %s | fp32+fp64 check | full | %.4f | %.4f | %.2e | %.2e | - | - | "
-                   "dNLL 1e-4 vs cpu fp64 |", a->name, vname, exp(mean(ref64, T - 1)),
+                   "dNLL 1e-3 vs cpu fp64 |", a->name, vname, exp(mean(ref64, T - 1)),
                    exp(mean(got, T - 1)), fabs(exp(mean(got, T - 1)) / exp(mean(ref64, T - 1)) - 1),
                    d);
-            row_verdict(d <= 1e-4);
+            row_verdict(d <= 1e-3);
           } else {
             printf("| %s | %s | fp32+fp64 check | full | device: %s |||||||", a->name, vname, err.msg);
             row_verdict(0);
@@ -347,12 +375,20 @@ static void engine_parity(void) {
                    model_dtype_name(dts[di]), err.msg);
             row_verdict(0);
           } else {
+            // the same device through other shapes (a GPU's GEMMs may pick other algorithms,
+            // hence other summation orders; the CUDA simulator's are exact, so it shows 0):
+            // fp32 as the fp32 rows (dNLL 1e-3); bf16/fp16 as the device against its emulation,
+            // PPL rel ≤ u (dtype_pass), since reordered sums may turn activations' roundings
             double d = max_abs_diff(got, once, T - 1);
-            double bound = dts[di] == DTYPE_F32 ? 1e-4 : 5e-3;
+            double rb = fabs(exp(mean(got, T - 1)) / exp(mean(once, T - 1)) - 1.0);
+            int f32 = dts[di] == DTYPE_F32;
+            char bnd[48];
+            if (f32) snprintf(bnd, sizeof bnd, "dNLL 1e-3");
+            else snprintf(bnd, sizeof bnd, "rel %.1e (%.1e)", dtype_u(dts[di]), rb);
             printf("| %s | %s | %s | full, blocks %ld+40x1+rest vs one pass | - | %.4f | - | %.2e | - "
-                   "| - | dNLL %.0e |", a->name, vname, model_dtype_name(dts[di]), T / 2,
-                   exp(mean(got, T - 1)), d, bound);
-            row_verdict(d <= bound);
+                   "| - | %s |", a->name, vname, model_dtype_name(dts[di]), T / 2,
+                   exp(mean(got, T - 1)), d, bnd);
+            row_verdict(f32 ? d <= 1e-3 : rb <= dtype_u(dts[di]));
           }
           free(once);
         }
@@ -500,10 +536,15 @@ static void decode_parity(void) {
           long agree = 0;
           for (long i = 0; i < n; i++) agree += ok[i] == ok_ref[i];
           double rel_emu = fabs(exp(mean(emu, n)) / p_ref - 1.0);
+          double dev_emu = fabs(p / exp(mean(emu, n)) - 1.0);
+          char bnd[64] = "rel 1e-3";
+          if (!fp32)
+            snprintf(bnd, sizeof bnd, "rel %.1e, vs emu %.1e (%.1e)", 4 * dtype_u(dts[di]),
+                     dtype_u(dts[di]), dev_emu);
           printf("| %s | %s | %s | %.4f | %.4f | %.2e | %.2e | %.2e | %.2e | %ld/%ld | %s |", a->name,
                  dn, cname, p_ref, p, rel, rel_emu, max_abs_diff(got, ref, n),
-                 max_abs_diff(got, emu, n), agree, n, fp32 ? "rel 1e-3" : "rel 5e-3");
-          row_verdict(rel <= (fp32 ? 1e-3 : 5e-3));
+                 max_abs_diff(got, emu, n), agree, n, bnd);
+          row_verdict(fp32 ? rel <= 1e-3 : dtype_pass(dev_emu, rel, dts[di]));
         }
         json_decref(cspec);
       }
@@ -562,10 +603,11 @@ static void long_window(void) {
       double pr = exp(mean(ref, T - 1)), p = exp(mean(got, T - 1)), rel = fabs(p / pr - 1.0);
       double d = max_abs_diff(got, ref, T - 1);
       int fp32 = dts[di] == DTYPE_F32;
+      // bf16: the rounding's size against fp32 (dtype_pass's 4u; no emulation run here)
       printf("| %s%s | %s | %.4f | %.4f | %.2e | %.2e | %s |", cases[ci].name,
              a.window ? " (window T/4)" : "",
-             model_dtype_name(dts[di]), pr, p, rel, d, fp32 ? "rel 1e-3, dNLL 1e-3" : "rel 5e-3");
-      row_verdict(fp32 ? rel <= 1e-3 && d <= 1e-3 : rel <= 5e-3);
+             model_dtype_name(dts[di]), pr, p, rel, d, fp32 ? "rel 1e-3, dNLL 1e-3" : "rel 1.6e-2");
+      row_verdict(fp32 ? rel <= 1e-3 && d <= 1e-3 : rel <= 4 * dtype_u(dts[di]));
       engine_close(&e);
     }
     rope_table_free(&rope);
@@ -702,10 +744,11 @@ static void fixtures(const char *dir, FILE *nll_out) {
       double pr = exp(mean(ref, T - 1)), p = exp(mean(got, T - 1)), rel = fabs(p / pr - 1.0);
       double dd = max_abs_diff(got, ref, T - 1);
       int fp32 = dts[di] == DTYPE_F32;
+      char bnd[32] = "dNLL 1e-3";
+      if (!fp32) snprintf(bnd, sizeof bnd, "rel %.1e", 4 * dtype_u(dts[di]));  // dtype_pass's 4u
       printf("| %s | %s | %ld | %.4f | %.4f | %.2e | %.2e | %ld/%ld | %s |", names[ci],
-             model_dtype_name(dts[di]), T, pr, p, rel, dd, agree, T - 1,
-             fp32 ? "dNLL 1e-3" : "rel 5e-3");
-      row_verdict(fp32 ? dd <= 1e-3 : rel <= 5e-3);
+             model_dtype_name(dts[di]), T, pr, p, rel, dd, agree, T - 1, bnd);
+      row_verdict(fp32 ? dd <= 1e-3 : rel <= 4 * dtype_u(dts[di]));
       if (nll_out) {
         json_t *arr = json_array();
         for (long t = 0; t < T - 1; t++) json_array_append_new(arr, json_real(got[t]));

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fp_bounds.h"
 #include "safetensors.h"
 #include "train_ops.h"
 #include "util.h"
@@ -140,6 +141,57 @@ static inline int tc_compare(const TcPair *p, const char *what, const TcBuf *b, 
   free(raw);
   free(ref);
   free(got);
+  return ok;
+}
+
+// A host copy of n elements of el bytes with every sign bit cleared: |x| (for magnitudes Σ|terms|).
+static inline void *tc_abs_host(const void *src, size_t n, size_t el) {
+  void *a = xmalloc(n * el + 16);
+  memcpy(a, src, n * el);
+  for (size_t i = 0; i < n; i++) {
+    if (el == 2) ((uint16_t *)a)[i] &= 0x7fffu;
+    else ((uint32_t *)a)[i] &= 0x7fffffffu;
+  }
+  return a;
+}
+
+// Compares a buffer's device side against its reference side element by element with a bound
+// derived from the arithmetic: |got − ref| ≤ rtol·mag_i, mag_i = Σ|terms| of element i (e.g. the
+// same op on |inputs|, rtol = fp_order32(terms)); an output stored as bf16 (el 2) may also round
+// the other way: + 2u·|ref_i|, u = 2^-8, the whole bound ×(1 + 2u). NaN fails.
+static inline int tc_compare_mag(const TcPair *p, const char *what, const TcBuf *b, const float *mag,
+                                 double rtol) {
+  if (!tc_device_ok(p, what)) return 0;
+  void *raw = xmalloc(b->n * b->el + 16);
+  p->dev->download(raw, b->d, b->n * b->el);
+  int ok = tc_device_ok(p, what);
+  size_t bad = 0, first = 0;
+  double worst = 0.0;
+  for (size_t i = 0; i < b->n && ok; i++) {
+    double ref = tc_get(b->h, i, b->el), got = tc_get(raw, i, b->el);
+    double bound = rtol * mag[i];
+    if (b->el == 2) bound = (bound + 2 * BF16_U * fabs(ref)) * (1 + 2 * BF16_U);
+    double d = fabs(got - ref);
+    if (got == ref) continue;
+    if (!(d <= bound)) {
+      if (!bad++) first = i;
+    }
+    double w = bound > 0 ? d / bound : INFINITY;
+    if (!(w <= worst)) worst = w;
+  }
+  if (ok) {
+    char detail[320];
+    if (!bad)
+      snprintf(detail, sizeof detail, "worst |d| %.2f of the bound (rtol %.1e of Σ|terms|), n %zu",
+               worst, rtol, b->n);
+    else
+      snprintf(detail, sizeof detail, "%zu/%zu beyond rtol %.1e of Σ|terms|; first at %zu: ref %.7g, "
+               "got %.7g, Σ|terms| %.4g", bad, b->n, rtol, first, tc_get(b->h, first, b->el),
+               tc_get(raw, first, b->el), mag[first]);
+    ok = !bad;
+    tc_row(ok, what, detail);
+  }
+  free(raw);
   return ok;
 }
 

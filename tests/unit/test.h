@@ -75,6 +75,22 @@ static const char *test_current_name;
     }                                                                                          \
   } while (0)
 
+#include "fp_bounds.h"
+
+// |value[i] − ref[i]| ≤ bound[i] for every i; reports the first bad index with its bound.
+#define EXPECT_ARRAY_WITHIN(value, ref, bound, n)                                               \
+  do {                                                                                          \
+    for (long test_i_ = 0; test_i_ < (long)(n); test_i_++) {                                    \
+      double test_v_ = (double)(value)[test_i_], test_r_ = (double)(ref)[test_i_];              \
+      double test_b_ = (double)(bound)[test_i_];                                                \
+      if (!(fabs(test_v_ - test_r_) <= test_b_)) {                                              \
+        TEST_FAIL_AT("%s[%ld]: value %.9g, reference %.9g, |difference| %.3g > bound %.3g",     \
+                     #value, test_i_, test_v_, test_r_, fabs(test_v_ - test_r_), test_b_);      \
+        break;                                                                                  \
+      }                                                                                         \
+    }                                                                                           \
+  } while (0)
+
 #define TEST_SUMMARY()                                                 \
   do {                                                                 \
     printf("%d passed, %d failed\n", test_n_passed, test_n_failed);    \
