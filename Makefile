@@ -4,25 +4,35 @@
 #   make test    setup + build + unit, end-to-end, reference and sanitizer tests
 #   make fuzz    run each libFuzzer harness for a bounded time (FUZZ_SECONDS, default 60)
 #   make sim     the CUDA engine and its GPU tests built for the CUDA simulator (build/sim)
-#   make bench-tokenizer   tokenizer MB/s against HF tokenizers (scripts/bench_tokenizer.sh)
+#   make bench-tokenizer   tokenizer MB/s against HF tokenizers (benchmarks/bench_tokenizer.sh)
 #   make bench-train-gpu   CUDA trainer tokens/s and MFU on the 50.9M recipe (needs a GPU)
+# Sources live in one folder per capability (README.md, "Layout"); every folder of cli/ and
+# engine/ is on the include path, and each object's header dependencies are computed by the
+# compiler (-MMD -MP, build/**/*.d).
 
 CC       ?= cc
 NVCC     ?= $(shell command -v nvcc 2>/dev/null)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 PYTHON   := build/venv/bin/python
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
+SRC_DIRS := cli $(sort $(dir $(wildcard cli/*/*.c cli/*/*.h))) \
+            engine $(sort $(dir $(wildcard engine/*/*.c engine/*/*.h engine/*/*.cu engine/*/*.cuh)))
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-CPPFLAGS := -Icli -Iengine -Ikernels -D_GNU_SOURCE -DBENCH_GIT_COMMIT='"$(GIT_COMMIT)"'
+CPPFLAGS := $(addprefix -I,$(patsubst %/,%,$(SRC_DIRS))) -D_GNU_SOURCE \
+            -DBENCH_GIT_COMMIT='"$(GIT_COMMIT)"'
+DEPFLAGS  = -MMD -MP
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 $(WARN) -fopenmp -pthread
 LDLIBS   := -lyaml -ljansson -lpcre2-8 -lopenblas -lm -lpthread
+TEST_INC := -Itests/lib
 
-BENCH_SRC  := $(wildcard cli/*.c)
-ENGINE_SRC := $(wildcard engine/*.c)
+BENCH_SRC  := $(wildcard cli/*.c cli/*/*.c)
+ENGINE_SRC := $(wildcard engine/*.c engine/*/*.c)
 LIB_SRC    := $(filter-out cli/main.c,$(BENCH_SRC)) $(ENGINE_SRC)
-CU_SRC     := $(wildcard kernels/*.cu)
+CU_SRC     := $(wildcard engine/cuda/*.cu)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+ALL_HDR    := $(wildcard cli/*.h cli/*/*.h engine/*.h engine/*/*.h engine/*/*.cuh)
 
 # ---- release build (build/release) ----
 REL := build/release
@@ -48,17 +58,22 @@ all: bench
 bench: $(REL)/cli/main.o $(REL_OBJ) $(CU_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(REL_LDLIBS)
 
-$(REL)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h kernels/*.cuh)
+$(REL)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(REL)/%.o: %.cu $(wildcard engine/*.h kernels/*.h kernels/*.cuh)
+$(REL)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+	$(NVCC) $(NVCCFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(REL)/tests/%: tests/unit/%.c tests/unit/test.h tests/unit/fp_bounds.h $(REL_OBJ) $(CU_OBJ)
+# Programs of one .c file linked against the release objects: the unit tests (tests/unit), the
+# GPU test programs (tests/gpu) and the benchmarks (benchmarks/).
+PROG_LINK = $(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(TEST_INC) -Itests/gpu $(CFLAGS) $(DEPFLAGS) -o $@ $< \
+            $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+
+$(REL)/tests/%: tests/unit/%.c $(REL_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+	$(PROG_LINK)
 
 # ---- sanitizer build (build/asan): ASan + UBSan, CPU backend only ----
 ASAN := build/asan
@@ -68,13 +83,13 @@ ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(LIB_SRC))
 $(ASAN)/bench: $(ASAN)/cli/main.o $(ASAN_OBJ)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
 
-$(ASAN)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h kernels/*.cuh)
+$(ASAN)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(ASAN)/tests/%: tests/unit/%.c tests/unit/test.h tests/unit/fp_bounds.h $(ASAN_OBJ)
+$(ASAN)/tests/%: tests/unit/%.c $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_OBJ) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(TEST_INC) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -o $@ $< $(ASAN_OBJ) $(LDLIBS)
 
 UNIT_REL  := $(patsubst tests/unit/%.c,$(REL)/tests/%,$(UNIT_SRC))
 UNIT_ASAN := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRC))
@@ -87,13 +102,13 @@ setup-tests:
 	@scripts/setup.sh --for-tests
 
 demo: setup
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	./bench run suites/quickstart.yaml --device cpu
 
 test: setup-tests
-	@$(MAKE) --no-print-directory all $(UNIT_REL) $(ASAN)/bench $(UNIT_ASAN) $(GPU_BIN)/test_parity_gpu \
-	  $(GPU_BIN)/test_train_kernels $(GPU_BIN)/test_train_gpu $(REL)/bench_train_gpu \
-	    $(REL)/bench_gpu $(SIM_PROGS)
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(UNIT_REL) $(ASAN)/bench $(UNIT_ASAN) \
+	  $(GPU_BIN)/test_parity_gpu $(GPU_BIN)/test_train_kernels $(GPU_BIN)/test_train_gpu \
+	  $(REL)/bench_train_gpu $(REL)/bench_gpu $(SIM_PROGS)
 	@PYTHON=$(PYTHON) tests/run_all.sh
 
 unit-test: all $(UNIT_REL)
@@ -106,7 +121,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ)/%,$(FUZZ_SRC))
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp -pthread
 
-$(FUZZ)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard cli/*.h engine/*.h)
+$(FUZZ)/%: tests/fuzz/%.c $(LIB_SRC) $(ALL_HDR)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
 
@@ -119,13 +134,11 @@ fuzz: setup-tests $(FUZZ_BIN)
 # test_kernels needs CUDA. `make gpu-bundle` adds the shared libraries a machine without this
 # one's packages needs (build/gpu-bundle).
 GPU_BIN := $(REL)/gpu
-GPU_HDR := $(wildcard tests/gpu/*.h) tests/unit/emu_backend.h tests/unit/random_model.h tests/unit/fp_bounds.h \
-           tests/unit/train_emu_ops.h
 GPU_PROGS := test_kernels test_parity_gpu test_train_kernels test_train_gpu
 
-$(GPU_BIN)/%: tests/gpu/%.c $(GPU_HDR) $(REL_OBJ) $(CU_OBJ)
+$(GPU_BIN)/%: tests/gpu/%.c $(REL_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit -Itests/gpu $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+	$(PROG_LINK)
 
 ifneq ($(NVCC),)
 gpu-test: all $(addprefix $(GPU_BIN)/,$(GPU_PROGS)) $(REL)/bench_train_gpu $(REL)/bench_gpu
@@ -138,106 +151,94 @@ gpu-test gpu-bundle:
 endif
 
 # ---- CUDA simulator (build/sim): runs the CUDA engine on a machine without a GPU ----
-# kernels/*.cu compiled by g++ for tests/cuda_sim (launches rewritten by rewrite.pl, the runtime
-# and cuBLASLt simulated), everything with ASan + UBSan; the GPU test programs and bench linked
-# against it. `make test` runs them (tests/run_all.sh, group sim/). Needs the CUDA headers only.
+# engine/cuda/*.cu compiled by g++ for tests/cuda_sim (launches rewritten by rewrite.pl, the
+# runtime and cuBLASLt simulated), everything with ASan + UBSan; the GPU test programs and bench
+# linked against it. `make test` runs them (tests/run_all.sh, group sim/). Needs the CUDA headers only.
 SIM := build/sim
 ifneq ($(NVCC),)
 SIM_CPPFLAGS := $(CPPFLAGS) -DBENCH_CUDA -I$(CUDA_HOME)/include -Itests/cuda_sim
 SIM_CXXFLAGS := -std=c++17 $(ASAN_FLAGS) -ffp-contract=off -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
                 -Wno-unknown-pragmas
+CUH_SRC := $(wildcard engine/cuda/*.cuh)
 SIM_OBJ := $(patsubst %.c,$(SIM)/%.o,$(LIB_SRC))
-SIM_CU_OBJ := $(patsubst kernels/%.cu,$(SIM)/kernels/%.o,$(CU_SRC))
+SIM_CU_OBJ := $(patsubst engine/cuda/%.cu,$(SIM)/cuda/%.o,$(CU_SRC))
 SIM_RT_OBJ := $(patsubst tests/cuda_sim/%.cpp,$(SIM)/rt/%.o,$(wildcard tests/cuda_sim/*.cpp))
 SIM_LINK := $(SIM_OBJ) $(SIM_CU_OBJ) $(SIM_RT_OBJ)
 SIM_PROGS := $(SIM)/test_sim $(SIM)/bench $(addprefix $(SIM)/gpu/,$(GPU_PROGS))
 
-$(SIM)/%.o: %.c $(wildcard cli/*.h engine/*.h kernels/*.h kernels/*.cuh)
+$(SIM)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -DBENCH_CUDA $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) -DBENCH_CUDA $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(SIM)/kernels/%.cpp: kernels/%.cu tests/cuda_sim/rewrite.pl
+$(SIM)/cuda/%.cpp: engine/cuda/%.cu tests/cuda_sim/rewrite.pl
 	@mkdir -p $(dir $@)
 	perl tests/cuda_sim/rewrite.pl $< >$@
 
 # the kernels' headers rewritten too (static __shared__ variables), found first beside the .cpp
-$(SIM)/kernels/headers.stamp: $(wildcard kernels/*.cuh) tests/cuda_sim/rewrite.pl
+$(SIM)/cuda/headers.stamp: $(CUH_SRC) tests/cuda_sim/rewrite.pl
 	@mkdir -p $(dir $@)
-	for h in $(wildcard kernels/*.cuh); do perl tests/cuda_sim/rewrite.pl $$h >$(SIM)/$$h || exit 1; done
+	for h in $(CUH_SRC); do perl tests/cuda_sim/rewrite.pl $$h >$(SIM)/cuda/$$(basename $$h) || exit 1; done
 	@touch $@
 
-$(SIM)/kernels/%.o: $(SIM)/kernels/%.cpp $(SIM)/kernels/headers.stamp $(wildcard engine/*.h kernels/*.h tests/cuda_sim/*.h)
-	g++ $(SIM_CPPFLAGS) $(SIM_CXXFLAGS) -include tests/cuda_sim/cuda_sim.h -c -o $@ $<
+$(SIM)/cuda/%.o: $(SIM)/cuda/%.cpp $(SIM)/cuda/headers.stamp
+	g++ $(SIM_CPPFLAGS) $(SIM_CXXFLAGS) $(DEPFLAGS) -include tests/cuda_sim/cuda_sim.h -c -o $@ $<
 
-$(SIM)/rt/%.o: tests/cuda_sim/%.cpp $(wildcard tests/cuda_sim/*.h)
+$(SIM)/rt/%.o: tests/cuda_sim/%.cpp
 	@mkdir -p $(dir $@)
-	g++ $(SIM_CPPFLAGS) $(SIM_CXXFLAGS) -c -o $@ $<
+	g++ $(SIM_CPPFLAGS) $(SIM_CXXFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(SIM)/test_sim.cpp: tests/cuda_sim/test_sim.cu tests/cuda_sim/rewrite.pl
 	@mkdir -p $(dir $@)
 	perl tests/cuda_sim/rewrite.pl $< >$@
 
-$(SIM)/test_sim: $(SIM)/test_sim.cpp $(SIM_RT_OBJ) kernels/ptx.cuh
-	g++ $(SIM_CPPFLAGS) $(SIM_CXXFLAGS) -include tests/cuda_sim/cuda_sim.h -o $@ $< $(SIM_RT_OBJ) \
-	  -lopenblas -lm
+$(SIM)/test_sim: $(SIM)/test_sim.cpp $(SIM_RT_OBJ)
+	g++ $(SIM_CPPFLAGS) $(SIM_CXXFLAGS) $(DEPFLAGS) -include tests/cuda_sim/cuda_sim.h -o $@ $< \
+	  $(SIM_RT_OBJ) -lopenblas -lm
 
 $(SIM)/bench: $(SIM)/cli/main.o $(SIM_LINK)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS) -lstdc++
 
-$(SIM)/gpu/%: tests/gpu/%.c $(GPU_HDR) $(SIM_LINK)
+$(SIM)/gpu/%: tests/gpu/%.c $(SIM_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -DBENCH_CUDA -Itests/unit -Itests/gpu $(CFLAGS) $(ASAN_FLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) -DBENCH_CUDA $(TEST_INC) -Itests/gpu $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -o $@ $< \
 	  $(SIM_LINK) $(LDLIBS) -lstdc++
 else
 SIM_PROGS :=
 endif
 sim: $(SIM_PROGS)
 
-# CPU forward benchmark (a table; not a test): scripts/bench_cpu.sh [--threads N] [--quick]
-$(REL)/bench_cpu: tests/bench/bench_cpu.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)
+# ---- benchmarks (tables, not tests): benchmarks/*.c linked like the tests, run by their scripts ----
+# bench_cpu: CPU forward (benchmarks/bench_cpu.sh [--threads N] [--quick]);
+# bench_decode: decode protocol ([--threads N] [--quick]);
+# bench_gpu: engine speed on a device against transformers (benchmarks/bench_gpu.sh [--quick]
+#   [--out DIR], on a GPU machine; reports/perf/REPORT.md's content);
+# bench_train: CPU trainer (benchmarks/bench_train.sh [--threads N] [--only TEXT]);
+# bench_train_gpu: CUDA trainer on the 50.9M recipe, tokens/s, model FLOP/s, MFU (needs a GPU:
+#   benchmarks/bench_train_gpu.sh [--steps N] [--attention auto|simple|flash] [--fp32]).
+$(REL)/bench_%: benchmarks/bench_%.c $(REL_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+	$(PROG_LINK)
 
 bench-cpu: all $(REL)/bench_cpu
-	@scripts/bench_cpu.sh $(BENCH_ARGS)
-
-# Decode-protocol benchmark (a table; not a test): build/release/bench_decode [--threads N] [--quick]
-$(REL)/bench_decode: tests/bench/bench_decode.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+	@benchmarks/bench_cpu.sh $(BENCH_ARGS)
 
 bench-decode: all $(REL)/bench_decode
 	@$(REL)/bench_decode $(BENCH_ARGS)
 
-# Engine speed on a device against transformers (issue: CUDA engine speed; a table and
-# reports/perf/REPORT.md's content): scripts/bench_gpu.sh [--quick] [--out DIR] (on a GPU machine)
-$(REL)/bench_gpu: tests/bench/bench_gpu.c tests/unit/random_model.h $(REL_OBJ) $(CU_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
-
 bench-gpu: all $(REL)/bench_gpu
-	@PYTHON=$(PYTHON) scripts/bench_gpu.sh $(BENCH_ARGS)
-
-# CPU trainer benchmark (a table; not a test): scripts/bench_train.sh [--threads N] [--only TEXT]
-$(REL)/bench_train: tests/bench/bench_train.c $(REL_OBJ) $(CU_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+	@PYTHON=$(PYTHON) benchmarks/bench_gpu.sh $(BENCH_ARGS)
 
 bench-train: all $(REL)/bench_train
-	@scripts/bench_train.sh $(BENCH_ARGS)
-
-# CUDA trainer benchmark on the 50.9M recipe (tokens/s, model FLOP/s, MFU; needs a GPU):
-# scripts/bench_train_gpu.sh [--steps N] [--attention auto|simple|flash] [--fp32]
-$(REL)/bench_train_gpu: tests/bench/bench_train_gpu.c $(REL_OBJ) $(CU_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(REL_CPPFLAGS) $(CFLAGS) -o $@ $< $(REL_OBJ) $(CU_OBJ) $(LDLIBS) $(REL_LDLIBS)
+	@benchmarks/bench_train.sh $(BENCH_ARGS)
 
 bench-train-gpu: all $(REL)/bench_train_gpu
-	@scripts/bench_train_gpu.sh $(BENCH_ARGS)
+	@benchmarks/bench_train_gpu.sh $(BENCH_ARGS)
 
 bench-tokenizer: setup-tests
-	@$(MAKE) --no-print-directory all
-	@PYTHON=$(PYTHON) scripts/bench_tokenizer.sh
+	@$(MAKE) --no-print-directory -j$(NPROC) all
+	@PYTHON=$(PYTHON) benchmarks/bench_tokenizer.sh
 
 clean:
 	rm -rf build bench
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,6 +1,6 @@
 // backend.h — the table of compute operations a forward pass is built from. The CPU backend
 // (backend_cpu.c) fills it with OpenBLAS and OpenMP; the CUDA backend (backend_cuda.c) fills the
-// same table with kernels (kernels/*.cu). Every pointer argument is memory of the backend's
+// same table with kernels (engine/cuda/*.cu). Every pointer argument is memory of the backend's
 // device; shapes are row-major.
 // Legend: T tokens (rows), C channels, V vocab, H query heads, K kv heads, G = H/K, D head dim,
 //         R rotary dims (even, ≤ D), F intermediate, N output features, Tk keys in the buffer,

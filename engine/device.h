@@ -34,7 +34,7 @@ void device_cuda_versions(int *driver, int *runtime, size_t *cublaslt);
 // first (the runner's supervisor counts GPUs in a short-lived child instead).
 int device_cuda_touched(void);
 
-// Implemented in kernels/device_info.cu when built with CUDA.
+// Implemented in engine/cuda/device_info.cu when built with CUDA.
 int cuda_gpu_count(void);
 int cuda_gpu_info(int i, GpuInfo *info);
 void cuda_versions(int *driver, int *runtime, size_t *cublaslt);

@@ -1,4 +1,4 @@
-# cuda_lib_path.sh — sourced by tests/gpu/run_gpu_tests.sh and scripts/bench_gpu.sh: sets
+# cuda_lib_path.sh — sourced by tests/gpu/run_gpu_tests.sh and benchmarks/bench_gpu.sh: sets
 # cuda_libs to ":DIR:DIR..", the directories holding the CUDA 13 runtime and cuBLASLt — the
 # toolkit's, else the ones Python's nvidia-* wheels carry — to append to LD_LIBRARY_PATH.
 wheel_lib_dirs() {

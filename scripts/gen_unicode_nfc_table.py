@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""gen_unicode_nfc_table.py — writes engine/unicode_nfc_table.h, the canonical normalization data
+"""gen_unicode_nfc_table.py — writes engine/tokenizer/unicode_nfc_table.h, the canonical normalization data
 (NFC/NFD) used by the tokenizer normalizers.
 
 Regenerate with:
-    PY=$(scripts/ucd9_env.sh) && $PY scripts/gen_unicode_nfc_table.py > engine/unicode_nfc_table.h
+    PY=$(scripts/ucd9_env.sh) && $PY scripts/gen_unicode_nfc_table.py > engine/tokenizer/unicode_nfc_table.h
 
 Unicode version: the data must be Unicode 9.0.0, because that is what Hugging Face `tokenizers`
 normalizes with (its normalization crate carries Unicode 9.0.0 tables; Python's own `unicodedata`
@@ -159,9 +159,9 @@ def main():
     out.append("// unicode_nfc_table.h — canonical normalization data (NFC/NFD), Unicode "
                f"{ud.unidata_version}. Generated; do not edit.")
     out.append("// Regenerate: PY=$(scripts/ucd9_env.sh) && $PY scripts/gen_unicode_nfc_table.py "
-               "> engine/unicode_nfc_table.h")
+               "> engine/tokenizer/unicode_nfc_table.h")
     out.append("// Unicode 9.0.0 is what Hugging Face `tokenizers` normalizes with; see the script.")
-    out.append("// Included by engine/unicode.c only.")
+    out.append("// Included by engine/tokenizer/unicode.c only.")
     out.append("#ifndef BENCH_UNICODE_NFC_TABLE_H")
     out.append("#define BENCH_UNICODE_NFC_TABLE_H")
     out.append("")

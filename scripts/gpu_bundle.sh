@@ -3,7 +3,7 @@
 # the binaries (stripped) in DIR/bin and the shared libraries they load from outside the C
 # library and the CUDA toolkit (libyaml, jansson, OpenBLAS and its Fortran runtime, OpenMP, ...)
 # in DIR/lib, and the same as DIR.tar.xz (about 6 MB against 50: carry that one, since a device
-# call's working tree is limited to 64 MiB; tests/gpu/run_gpu_tests.sh and scripts/bench_gpu.sh
+# call's working tree is limited to 64 MiB; tests/gpu/run_gpu_tests.sh and benchmarks/bench_gpu.sh
 # unpack it when DIR is not there).
 set -euo pipefail
 dir=$1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ucd9_env.sh — builds a Python environment holding `unicodedata2` 9.0.0, the Unicode data release
 # that Hugging Face `tokenizers` uses for NFC/NFD (its normalization crate carries Unicode 9.0.0
-# tables). scripts/gen_unicode_nfc_table.py needs it to regenerate engine/unicode_nfc_table.h.
+# tables). scripts/gen_unicode_nfc_table.py needs it to regenerate engine/tokenizer/unicode_nfc_table.h.
 #
 # usage: scripts/ucd9_env.sh [DIR]          (default DIR: build/ucd9; prints the python to use)
 # The 9.0.0 source predates Python 3.10, so two lines are adapted before building: the location of

@@ -1,4 +1,4 @@
-// cuda_sim.h — runs the CUDA kernels of kernels/*.cu on the CPU, so that a machine without a GPU
+// cuda_sim.h — runs the CUDA kernels of engine/cuda/*.cu on the CPU, so that a machine without a GPU
 // (CI) executes the kernels' own source, not only their CPU twins. g++ compiles each .cu with
 // this header included first (-include), after tests/cuda_sim/rewrite.pl turned every launch
 // `k<<<grid, block, smem, stream>>>(args)` into `cuda_sim::bind(k, "k", cuda_sim::Config(grid,
@@ -151,7 +151,7 @@ static inline float __fsub_rn(float a, float b) { return a - b; }
 // (CUDA_SIM_ORDER=reverse sets it for a whole program).
 void cuda_sim_set_reverse(bool reverse);
 
-// The PTX instructions of kernels/ptx.cuh, with their documented meaning (sim_ptx.cpp).
+// The PTX instructions of engine/cuda/ptx.cuh, with their documented meaning (sim_ptx.cpp).
 void ptx_mma_bf16(float *c, const uint32_t *a, uint32_t b0, uint32_t b1);
 void ptx_mma_f16(float *c, const uint32_t *a, uint32_t b0, uint32_t b1);
 void ptx_ldsm_x4(uint32_t *r, const void *p);

@@ -1,4 +1,4 @@
-// sim_ptx.cpp — the PTX instructions of kernels/ptx.cuh as the PTX ISA documents them, for the
+// sim_ptx.cpp — the PTX instructions of engine/cuda/ptx.cuh as the PTX ISA documents them, for the
 // CUDA simulator: mma.m16n8k16 (bf16/f16 operands, fp32 accumulators), ldmatrix .x4 (plain and
 // .trans) and cp.async with its groups. Each warp-wide instruction exchanges the lanes'
 // registers through the warp's slots between two warp_sync points, and checks its addresses.
@@ -27,7 +27,7 @@ float f16_half(uint32_t r, bool hi) {
   return __half2float(__half(raw));
 }
 
-// A[row][k] and B[k][n] from the lanes' registers (layouts in kernels/ptx.cuh).
+// A[row][k] and B[k][n] from the lanes' registers (layouts in engine/cuda/ptx.cuh).
 float a_elem(const MmaIn *in, int row, int k, bool f16) {
   int lane = (row & 7) * 4 + (k & 7) / 2, reg = (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0);
   return f16 ? f16_half(in[lane].a[reg], k & 1) : bf16_lo(in[lane].a[reg], k & 1);

@@ -1,4 +1,4 @@
-// test_sim.cu — the CUDA simulator's own checks (built like kernels/*.cu by rewrite.pl and g++,
+// test_sim.cu — the CUDA simulator's own checks (built like engine/cuda/*.cu by rewrite.pl and g++,
 // run by `make test`): warp shuffles and block reductions, mma.m16n8k16 and ldmatrix against a
 // plain product and the PTX ISA's fragment tables written out here once more, cp.async landing
 // at its wait, and each fault the simulator promises to catch: a missing barrier (through the

@@ -1,7 +1,7 @@
 # test_perf_bench.sh — the engine speed benchmark's CPU-side parts, so that a mistake shows here
-# and not on a GPU machine: scripts/bench_gpu.sh end to end on the CPU with a toy checkpoint
+# and not on a GPU machine: benchmarks/bench_gpu.sh end to end on the CPU with a toy checkpoint
 # (init-model, bench_gpu, the report; transformers skipped), bench_gpu's usage errors, and
-# tests/bench/perf_report.py on made-up GPU and transformers results (MFU, speed-up, out of
+# benchmarks/perf_report.py on made-up GPU and transformers results (MFU, speed-up, out of
 # memory, memory breakdown, targets).
 # no-asan (bench_gpu is built in the release tree only)
 . "$(dirname "$0")/lib.sh"
@@ -15,11 +15,11 @@ expect_err "no model" "--model DIR is required" "$G"
 expect_err "bad list" "--mlp-rows 'x'" "$G" --model "$TMP" --mlp-rows x
 expect_err "bad count" "'--window' needs a positive integer" "$G" --model "$TMP" --window 0
 expect_err "bad dtype" "--dtype 'int8'" "$G" --model "$TMP" --dtype int8
-expect_err "script: unknown option" "unknown option '--bogus'" scripts/bench_gpu.sh --bogus
-expect_err "script: bad count" "'12k' is not a token count" scripts/bench_gpu.sh --window 12k
+expect_err "script: unknown option" "unknown option '--bogus'" benchmarks/bench_gpu.sh --bogus
+expect_err "script: bad count" "'12k' is not a token count" benchmarks/bench_gpu.sh --window 12k
 
 # ---- the whole flow on the CPU ----
-run env PYTHON="$PYTHON" scripts/bench_gpu.sh --tiny --device cpu --skip-hf --bin build/release \
+run env PYTHON="$PYTHON" benchmarks/bench_gpu.sh --tiny --device cpu --skip-hf --bin build/release \
   --model "$TMP/model" --out "$TMP/perf"
 expect_true "script exit 0 (${OUT: -400} ${ERR:0:300})" test "$RC" -eq 0
 expect_true "REPORT.md written" test -s "$TMP/perf/REPORT.md"
@@ -38,7 +38,7 @@ assert all(d["tokens_per_s"] > 0 and d["bytes_per_step"] > 0 for d in j["decode"
 assert j["ceilings"]["gemm_tflops"] > 0 and j["ceilings"]["copy_gbps"] > 0
 PY
 expect_true "tokens written for transformers" test -s build/perf-tokens.bin
-run env PYTHON="$PYTHON" scripts/bench_gpu.sh --tiny --device cpu --skip-hf --bin build/release \
+run env PYTHON="$PYTHON" benchmarks/bench_gpu.sh --tiny --device cpu --skip-hf --bin build/release \
   --model "$TMP/model" --out "$TMP/perf2"
 expect_true "checkpoint reused" grep -qF "reusing $TMP/model" <<<"$OUT"
 
@@ -70,7 +70,7 @@ cat >"$TMP/hf.json" <<'JSON'
   {"T": 65536, "ok": false, "oom": true, "error": "CUDA out of memory. Tried to allocate 31.3 GiB", "peak_bytes": 60000000000},
   {"T": 131072, "ok": false, "oom": true, "error": "CUDA out of memory.", "peak_bytes": 20000000000}]}
 JSON
-run "$PYTHON" tests/bench/perf_report.py "$TMP/engine.json" --hf "$TMP/hf.json" --out "$TMP/R.md" --command "scripts/bench_gpu.sh"
+run "$PYTHON" benchmarks/perf_report.py "$TMP/engine.json" --hf "$TMP/hf.json" --out "$TMP/R.md" --command "benchmarks/bench_gpu.sh"
 expect_true "report exit 0 ($ERR)" test "$RC" -eq 0
 expect_true "device named" grep -qF "**NVIDIA H100 80GB HBM3** (cuda:0, 79.6 GiB" "$TMP/R.md"
 expect_true "MFU against the larger GEMM (395/790 = 50.0%)" grep -qF "| 395.0 | 50.0% |" "$TMP/R.md"
@@ -83,5 +83,5 @@ expect_true "speed-up target met" grep -qF "| ≥ 2x transformers' tokens/s at 1
 expect_true "long target met" grep -qF "131072-token window: no out of memory, finite PPL | PPL 130000.00, peak 48.4 GiB | met |" "$TMP/R.md"
 expect_true "decode protocol error shown" grep -qF "not run: the decode protocol runs on the cpu backend" "$TMP/R.md"
 expect_true "attention error shown" grep -qF "error: timing failed" "$TMP/R.md"
-expect_rc "unreadable input" 2 "$PYTHON" tests/bench/perf_report.py "$TMP/missing.json"
+expect_rc "unreadable input" 2 "$PYTHON" benchmarks/perf_report.py "$TMP/missing.json"
 finish

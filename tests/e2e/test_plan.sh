@@ -139,7 +139,7 @@ import hashlib, os, struct, sys
 w, cache = sys.argv[1:]
 sha = lambda b: hashlib.sha256(b).hexdigest()
 tok = sha(open(w + "/model/tokenizer.json", "rb").read())
-data = sha((sha(open(w + "/short.txt", "rb").read()) + "\n").encode())  # engine/data.h's fingerprint
+data = sha((sha(open(w + "/short.txt", "rb").read()) + "\n").encode())  # engine/eval/data.h's fingerprint
 key = sha(f"bench.tokens/1\n{tok}\n{data}\n-1".encode())
 os.makedirs(cache + "/tokens", exist_ok=True)
 n = 3000

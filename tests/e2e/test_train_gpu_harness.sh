@@ -1,6 +1,6 @@
 # test_train_gpu_harness.sh — the CUDA trainer's GPU programs run with the CPU tables as the device
 # under test (tests/gpu/test_train_kernels.c, tests/gpu/test_train_gpu.c, and the benchmark
-# tests/bench/bench_train_gpu.c), so that a mistake in the programs shows here and not on a GPU
+# benchmarks/bench_train_gpu.c), so that a mistake in the programs shows here and not on a GPU
 # machine: every row passes, every section prints. The GPU run is tests/gpu/run_gpu_tests.sh.
 # no-asan (the programs are built in the release tree only)
 . "$(dirname "$0")/lib.sh"

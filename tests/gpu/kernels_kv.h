@@ -1,5 +1,5 @@
 // kernels_kv.h — test_kernels.c's checks of the decode protocol's KV-cache kernels
-// (kernels/kv_cache.cu, kernels/decode_attention.cu) against their CPU twins (backend_cpu_kv.c),
+// (engine/cuda/kv_cache.cu, engine/cuda/decode_attention.cu) against their CPU twins (backend_cpu_kv.c),
 // on random non-zero data, outputs poisoned first, one row per case:
 //   kv_append (a prefill's block, a step's tokens), kv_move (random overlapping runs applied in
 //   order per group), kv_argmin (integer scores: many ties), kv_gather — all bit for bit;

@@ -793,7 +793,7 @@ static void throughput(void) {
   uint8_t *ok = xmalloc((size_t)T);
   Engine e;
   BenchErr err;
-  printf("\n## Throughput (informational; bf16: the flash attention kernel; scripts/bench_gpu.sh measures the engine properly)\n\n");
+  printf("\n## Throughput (informational; bf16: the flash attention kernel; benchmarks/bench_gpu.sh measures the engine properly)\n\n");
   if (engine_open(&e, &m, device, DTYPE_BF16, &err)) {
     printf("open: %s\n", err.msg);
   } else {

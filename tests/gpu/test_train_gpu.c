@@ -1,4 +1,4 @@
-// test_train_gpu.c — the CUDA trainer against the CPU reference trainer (engine/train.h), run by
+// test_train_gpu.c — the CUDA trainer against the CPU reference trainer (engine/train/train.h), run by
 // tests/gpu/run_gpu_tests.sh. Sections:
 //   1. Steps: the first steps of tiny models from the same initial weights on the same batches,
 //      cuda-fp32 and cuda-bf16 (simple and tensor-core attention) against cpu-fp32: the loss

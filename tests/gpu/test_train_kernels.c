@@ -1,6 +1,6 @@
-// test_train_kernels.c — every op of the CUDA training tables (engine/train_cuda.c, kernels
+// test_train_kernels.c — every op of the CUDA training tables (engine/cuda/train_cuda.c, kernels
 // train_*.cu) against its CPU twin on the same bytes: cuda-fp32 against the cpu-fp32 table, and
-// cuda-bf16 against the bf16 emulation (tests/unit/train_emu_ops.h: same element types, fp32 math,
+// cuda-bf16 against the bf16 emulation (tests/lib/train_emu_ops.h: same element types, fp32 math,
 // outputs rounded). Random non-zero inputs, outputs poisoned with NaN first, every device error
 // reported at the row where it shows; one row per op and shape. Backward ops get the reference's
 // forward results as inputs, so that a row isolates one kernel. The attention rows run both the

@@ -5,7 +5,7 @@ sharded variant: AutoModelForCausalLM.from_pretrained loads without missing or u
 weights, every tensor equals the file's, the config reads back as written (theta, partial rotary,
 kv heads, tied head), AutoTokenizer loads tokenizer.json, and a forward pass gives finite logits.
 Needs torch + transformers, so it is not part of `make test`; run it by hand after changing
-engine/model_init.c or engine/tokenizer_init.c:
+engine/model/model_init.c or engine/tokenizer/tokenizer_init.c:
 
     make && /work/refenv/bin/python tests/reference/check_init_model_hf.py ./bench
 

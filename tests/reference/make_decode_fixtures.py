@@ -13,7 +13,7 @@ saved in bf16 under tests/fixtures/decode/<case>/model (kept unless --rebuild).
 
 The reference reads each model with AutoModelForCausalLM in float64 and runs its layers by hand
 (transformers' own norms, projections, rotary embedding and MLP modules) with its own attention
-and KV cache, following the rules of engine/kvcache.h and engine/eval.h:
+and KV cache, following the rules of engine/kv/kvcache.h and engine/eval/eval.h:
   - windows as chunks: window w is tokens[w·L, (w+1)·L);
   - prompt P: tokens 0..P−2 read as one block with full causal attention, then the policy evicts;
     each step reads token t = P−1..L−2 against the cache and scores −log p(token t+1); then the

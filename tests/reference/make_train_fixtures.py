@@ -10,7 +10,7 @@ both sides read as exact fp32) into tests/fixtures/train_ref/<case>/model and co
 test never depends on init-model's random numbers staying the same; existing checkpoints are kept
 unless --rebuild. transformers loads it in float32 (eager attention) and trains STEPS steps on one
 fixed batch (B sequences of T + 1 tokens drawn with numpy's default_rng(SEED) in [0, vocab)),
-exactly as bench's trainer does (engine/train.h):
+exactly as bench's trainer does (engine/train/train.h):
   loss      mean over the B·T next-token predictions of cross-entropy(logits[:, t], x[:, t + 1])
   clipping  torch.nn.utils.clip_grad_norm_(params, CLIP): the norm it returns is recorded
   AdamW     torch.optim.AdamW(betas, eps 1e-8, foreach=False), weight decay on the 2-D tensors

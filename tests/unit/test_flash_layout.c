@@ -1,5 +1,5 @@
 // test_flash_layout.c — the register choreography of the CUDA flash-attention kernel
-// (kernels/flash_attention.cu), replayed on the CPU for one warp: ldmatrix and mma.m16n8k16 are
+// (engine/cuda/flash_attention.cu), replayed on the CPU for one warp: ldmatrix and mma.m16n8k16 are
 // emulated from the fragment layouts the PTX ISA gives them, fed by the lane offsets the kernel
 // uses (flash_twin.h's flash_ldsm_*), in the kernel's loop order. Checks that
 //   S = Q · Kᵀ lands where the kernel's mask and softmax read it (row gr / gr + 8, key

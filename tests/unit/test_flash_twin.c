@@ -1,4 +1,4 @@
-// test_flash_twin.c — the CPU twin of the CUDA flash-attention kernel (engine/flash_twin.h):
+// test_flash_twin.c — the CPU twin of the CUDA flash-attention kernel (engine/cpu/flash_twin.h):
 //  - its result equals exact attention (float64, on the unrounded inputs) within what rounding q,
 //    k, v and the softmax weights to bf16/fp16 allows, over ragged sizes, queries after a cache
 //    (q0 > 0), sliding windows and GQA ratios 1, 4, 8;

@@ -648,7 +648,7 @@ TEST(dataset_stats_and_cache) {
   sha256_hex(text, strlen(text), file_hex);
   EXPECT_STR_EQ(s.file_sha256, file_hex);
   char *msg = xasprintf("%s\ntext", file_hex);
-  sha256_hex(msg, strlen(msg), want);  // engine/data.h's dataset fingerprint
+  sha256_hex(msg, strlen(msg), want);  // engine/eval/data.h's dataset fingerprint
   EXPECT_STR_EQ(s.fingerprint, want);
   free(msg);
   // the second look comes from the cache

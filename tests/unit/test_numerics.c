@@ -7,7 +7,7 @@
 //  - fp32 summation order: the fp32 forward against its fp64-accumulating check mode, far under
 //    the fp32 parity bound (1e-3 relative PPL);
 //  - the emulated product equals the exact product of the rounded values up to fp32 rounding;
-//  - the LM head's fold of vocabulary chunks (kernels/lm_merge.h, what the CUDA kernel runs)
+//  - the LM head's fold of vocabulary chunks (engine/cuda/lm_merge.h, what the CUDA kernel runs)
 //    against whole rows: same NLL, same first argmax across chunk boundaries, any chunk size.
 // Legend: T tokens, V vocab, C hidden.
 #include <stdlib.h>

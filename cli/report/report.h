@@ -1,0 +1,357 @@
+// report.h — the morning report, built from stored results alone. See docs/DESIGN.md,
+// "Results and reports".
+//
+//   results/<suite>/suite.yaml       → ReportPlan (phases, their axes, report requests)
+//   results/<suite>/manifest.json    → Manifest (provenance, may be absent)
+//   results/<suite>/jobs/*.json      → StoredJobs ("bench.job/1" job results)
+//   plan + results                   → PhaseData per phase (configs × lengths × seeds)
+//   PhaseData                        → tables, findings, figures → reports/<suite>/REPORT.md
+//
+// The report knows nothing of the engine: it meets it only in the job-result JSON. Results are
+// grouped by their `phase` and `spec` fields (job ids are never recomputed), so results merged
+// from several machines report together.
+#ifndef BENCH_REPORT_H
+#define BENCH_REPORT_H
+
+#include <jansson.h>
+
+#include "report_stats.h"
+#include "util.h"
+
+#define STORED_JOB_SCHEMA "bench.job/1"
+#define MANIFEST_SCHEMA "bench.manifest/1"
+
+// ---- job results (report_results.c) ----
+typedef enum { RES_OK, RES_OOM, RES_ERROR, RES_CRASHED } StoredStatus;
+
+// Axes that tell configs apart inside a phase (length and seed are the table's other dimensions).
+typedef enum { AX_MODEL, AX_DATASET, AX_ROPE, AX_CACHE, AX_DTYPE, AX_TRAIN, AX_DEVICE, N_AXES } Axis;
+extern const char *const REPORT_AXIS_NAMES[N_AXES];  // "model", "dataset", "rope", ...
+
+typedef struct {
+  char *path;             // the file it was read from
+  json_t *root;           // owns every string below
+  const char *job_id;
+  const char **phases;    // [n_phases]: "phase" as a string, or a list of phase ids
+  int n_phases;
+  json_t *spec;           // borrowed from root
+  json_t *metrics;        // borrowed from root; NULL when absent
+  const char *axis[N_AXES];  // spec.model, spec.dataset, spec.rope.name, ... ("" when absent)
+  const char *protocol;   // "" when absent
+  long length, seed, windows;  // 0 when absent
+  StoredStatus status;
+  const char *error;      // one line, or NULL
+  double ppl, nll;        // NAN when absent (always absent unless status ok)
+  double wall_s;          // metrics.wall_s, else finished − started, else NAN
+  double started, finished;  // epoch seconds; 0 when absent
+} StoredJob;
+
+typedef struct {
+  StoredJob *jobs;   // [n_jobs], sorted by file name
+  int n_jobs;
+  char **skipped;    // [n_skipped] "FILE: why it was skipped" (bad JSON, other schema, ...)
+  int n_skipped;
+} StoredJobs;
+
+// Reads every DIR/jobs/*.json. A file that cannot be used is listed in rs->skipped, never fatal;
+// -1 only when DIR/jobs cannot be listed at all (a missing jobs/ is an empty set).
+int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err);
+void stored_jobs_free(StoredJobs *rs);
+const char *stored_status_name(StoredStatus s);
+// Parses "2026-02-14T01:04:00Z" (a fraction and a ±hh:mm offset are accepted); 0 when unparsable.
+double report_parse_time(const char *s);
+
+// ---- manifest (report_manifest.c) ----
+// Keys read (each optional; the first present wins): schema ("bench.manifest/1"), bench_version
+// | version, git_commit | commit, suite_path | suite_file, suite_sha256, host | hostname, cpu,
+// gpu | gpus | device (a string, or a list of strings or {"name":..} objects), driver |
+// gpu_driver, cuda | cuda_version, started | start, finished | end (ISO-8601),
+// models.<name>.fingerprint | models.<name>, datasets.<name>.fingerprint.
+typedef struct {
+  json_t *root;      // NULL when absent or unusable
+  char *problem;     // why it was not used (NULL when used or simply absent)
+} Manifest;
+
+int report_manifest_load(const char *results_dir, Manifest *m);  // 0; absent → root NULL
+void report_manifest_free(Manifest *m);
+// The first of the keys present (dotted paths, e.g. "host.cpu"), as text: strings as they are,
+// numbers printed, arrays of strings or of {"name":..} objects joined with ", ". Caller frees;
+// NULL when none is present.
+char *report_manifest_text(const Manifest *m, const char *const *keys);
+
+// ---- report plan: phases and what they ask for (report_plan.c) ----
+typedef struct {
+  char **v;
+  int n;
+} LabelList;
+void labels_add(LabelList *l, const char *s);
+int labels_find(const LabelList *l, const char *s);  // index or -1
+void labels_free(LabelList *l);
+
+typedef struct {
+  char *kind;      // "table" or "plot"
+  char *name;      // collapse lengths seeds improvement leaderboard verdict / ppl_vs_length ...
+  long at;         // 0 when not given
+  char *baseline;  // NULL when not given
+  char *param;     // NULL when not given
+} ReportReq;
+
+// An include or exclude entry with its values resolved: per axis the values it names (rope, cache
+// and train selectors such as `geo` or `geo[theta=10000]` resolved to member names); an empty
+// list names nothing on that axis.
+typedef struct {
+  LabelList axis[N_AXES];
+  long *lengths;  // [n_lengths]
+  int n_lengths;
+  long *seeds;    // [n_seeds]
+  int n_seeds;
+} AxisRule;
+
+typedef struct {
+  char *id;
+  char *title;
+  int planned;            // the axes below come from the suite (else: from the results)
+  LabelList axis[N_AXES];   // expected values (rope and cache as member names); empty: unknown
+  long *lengths;          // [n_lengths] ascending
+  int n_lengths;
+  long *seeds;            // [n_seeds]
+  int n_seeds;
+  long base_length;       // collapse-ratio denominator; 0: the shortest length
+  char *protocol;         // NULL: unknown
+  long windows;           // 0: unknown
+  ReportReq *reqs;        // [n_reqs]
+  int n_reqs;
+  AxisRule *excl;         // [n_excl] planned cells matching every axis an entry names are dropped
+  int n_excl;
+  AxisRule *incl;         // [n_incl] cells added: named axes take the entry's values, the others
+  int n_incl;             //          the phase's (as a product)
+} PhasePlan;
+
+typedef struct {
+  char *suite_id;
+  char *title;
+  char *suite_path;       // where suite.yaml was read (NULL when the plan came from results)
+  char *suite_sha256;     // of suite.yaml's bytes
+  LabelList model_names, model_paths;  // [n] in suite order
+  PhasePlan *phases;      // [n_phases]
+  int n_phases;
+  double severe;          // report_options.severe (default 10)
+  double boundary;        // report_options.boundary (default 5)
+  char lang[8];           // "en" or "zh"
+  int from_suite;         // 0: phases guessed from the results (suite.yaml missing or unusable)
+} ReportPlan;
+
+// Reads DIR/suite.yaml with the suite parser. -1 with err when it cannot (the caller may then fall
+// back to report_plan_from_results).
+int report_plan_from_suite(const char *suite_yaml, ReportPlan *p, BenchErr *err);
+// Phases named by the results themselves (in order of first appearance), each asking for a
+// lengths table and a PPL-vs-length figure.
+void report_plan_from_results(const StoredJobs *rs, const char *suite_id, ReportPlan *p);
+// Adds such phases for the ids the results name that the plan lacks (a suite edited after the run).
+void report_plan_add_result_phases(ReportPlan *p, const StoredJobs *rs);
+void report_plan_free(ReportPlan *p);
+
+// ---- results grouped per phase (report_group.c) ----
+typedef struct {
+  const char *axis[N_AXES];  // the config's key ("" for an axis a result did not give)
+  char *label;               // name used in tables and legends
+  int expected;              // listed by the suite's phase
+} Config;
+
+typedef struct {
+  StoredJob **runs;  // [n_runs]: one per seed (all statuses), seed order
+  int n_runs;
+  double *ppl;       // [n_ok] ppl of the ok runs
+  long *seeds;       // [n_ok] their seeds
+  int n_ok, n_oom, n_error;  // n_error counts error and crashed
+  double mean, std, cv;      // over ok runs; std/cv NAN when n_ok < 2; mean NAN when n_ok == 0
+  int n_expected_seeds;      // seeds the plan expects in this cell (0 when unknown)
+} Cell;
+
+typedef struct {
+  const Config *config;
+  long length;
+  long seed;
+} MissingCell;
+
+typedef struct {
+  const PhasePlan *plan;
+  Config *configs;       // [n_configs]
+  int n_configs;
+  long *lengths;         // [n_lengths] ascending: planned ∪ found
+  int n_lengths;
+  Cell *cells;           // [n_configs × n_lengths]
+  int varies[N_AXES];    // the axis takes more than one value among configs
+  StoredJob **jobs;      // [n_jobs] results attributed to this phase (after de-duplication)
+  int n_jobs;
+  int n_ok, n_oom, n_error;
+  int n_expected;        // jobs the suite implies (0 when unknown)
+  MissingCell *missing;  // [n_missing] expected (config, length, seed) without any result
+  int n_missing;
+  int n_duplicates;      // results dropped because another result had the same spec
+  double wall_s;         // sum of the jobs' wall time
+  long base_length;      // resolved: plan's, or the shortest length
+  // the planned cells (key, length, seed), deduplicated, in expansion order
+  struct PlanCell *planned;
+  int n_planned;
+  struct CellSet *planned_set;
+} PhaseData;
+
+void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd);
+void phase_data_free(PhaseData *pd);
+Cell *phase_cell(const PhaseData *pd, int config, int length_index);
+int phase_length_index(const PhaseData *pd, long length);  // -1 when absent
+// Index of the config equal to `c` except that `axis` holds `value`; -1 when absent.
+int phase_find_sibling(const PhaseData *pd, int c, Axis axis, const char *value);
+// Which axis of the phase's configs has `name` among its values (rope first, then cache, model,
+// dtype, dataset, train); -1 when none.
+int phase_axis_of(const PhaseData *pd, const char *name);
+
+// ---- words (report_text.c) ----
+typedef struct {
+  const char *lang;
+  const char *models, *device, *host, *dates, *duration, *commit, *suite_checksum, *reproduce;
+  const char *results_line;       // "%d of %d jobs have results: %d ok, %d OOM, %d error"
+  const char *results_line_noexp;  // "%d jobs: %d ok, %d OOM, %d error"
+  const char *experiment_list, *key_findings, *figures, *notes, *phase;
+  const char *col_num, *col_phase, *col_title, *col_jobs, *col_ok, *col_oom, *col_error,
+      *col_missing, *col_wall;
+  const char *col_config, *col_length, *col_ratio, *col_rank, *col_best_impr, *col_baseline,
+      *col_seeds, *col_verdict, *col_why, *col_paired, *col_gap, *col_vs_best, *col_seed_len;
+  const char *severe, *best, *win, *not_proven;
+  const char *cell_oom, *cell_error, *cell_crashed, *no_improvement;
+  const char *tbl_collapse, *tbl_lengths, *tbl_seeds, *tbl_improvement, *tbl_leaderboard,
+      *tbl_verdict;
+  // findings and notes (printf formats, same argument order in every language)
+  const char *f_boundary, *f_no_boundary, *f_no_base, *f_shift, *f_shift_beyond, *f_best,
+      *f_best_vs_worst, *f_short_cost_none, *f_short_cost, *f_seed_cv, *f_seed_most_robust,
+      *f_oom, *f_oom_none_ran, *f_oom_partial, *f_identical, *f_impr_best, *f_impr_none, *f_verdict_win, *f_verdict_not;
+  const char *why_incomplete, *why_few_seeds, *why_mean, *why_gap, *why_paired;
+  const char *n_no_results, *n_missing, *n_missing_more, *n_duplicates, *n_skipped,
+      *n_no_plan, *n_fig_failed, *n_fig_skipped, *n_manifest_absent, *n_manifest_bad,
+      *n_sha_differs, *n_baseline_unknown, *n_at_unknown, *n_param_unknown, *n_no_data;
+  const char *nothing_yet;
+  // the KV-cache table (report_kv.c)
+  const char *tbl_kv, *col_kv_budget, *col_kv_peak, *col_kv_mem, *col_kv_saved, *col_kv_tps,
+      *col_kv_speed, *n_kv_def, *n_kv_seeds, *n_kv_no_full, *n_kv_full_failed, *f_kv, *f_kv_mem,
+      *f_kv_speed;
+} ReportText;
+
+const ReportText *report_text(const char *lang);  // "zh" or anything else (English)
+// Section number in the language's style, separator included: "1. " / "一、".
+void report_section_number(const ReportText *t, int n, char out[16]);
+
+// ---- number formatting (report_fmt.c) ----
+// PPL: 3 decimals below 100, 2 below 1,000, 1 below 10,000, none above (5 significant digits
+// from 10 up, as the lab notes write them); "inf"/"nan" for non-finite values.
+void rfmt_ppl(double v, char out[32]);
+// mean±std with the std at the mean's decimals; the mean alone when std is NAN.
+void rfmt_mean_std(double mean, double std, char out[64]);
+void rfmt_ratio(double r, char out[32]);      // "23.58x"
+void rfmt_pct(double p, int decimals, char out[32]);  // "18.4%"
+void rfmt_duration(double seconds, char out[32]);      // "13m 02s", "8h 13m", "2d 03h"
+void rfmt_time(double epoch, char out[32]);            // "2026-02-14 01:04 UTC"
+void rfmt_bytes(double bytes, char out[32]);           // "512 B", "39.0 KiB", "1.2 GiB" (binary units)
+// Appends s to b with markdown table metacharacters escaped (| * ` < and newlines).
+void rfmt_md_escape(StrBuf *b, const char *s);
+
+// ---- tables, findings, figures, markdown ----
+typedef struct {
+  const ReportPlan *plan;
+  const Manifest *manifest;
+  const StoredJobs *results;
+  const ReportText *t;
+  const char *reports_dir;   // where REPORT.md and figures go
+  const char *gnuplot;       // program to run ("gnuplot" unless BENCH_GNUPLOT says otherwise)
+  int no_figures;            // write the markdown only
+} ReportCtx;
+
+// Each appends markdown for one request (a table heading, the table, and notes it needs).
+void table_collapse(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
+void table_lengths(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
+void table_seeds(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
+void table_improvement(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
+void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
+void table_verdict(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
+// A cell as the tables show it: the mean PPL, else OOM / error / crashed, else "—".
+void report_cell_text(const Cell *cell, const ReportText *t, char out[64]);
+// The length a collapse/leaderboard/verdict request is evaluated at: its `at`, else the longest
+// length with at least one ok result (0 when none).
+long report_request_length(const PhaseData *pd, const ReportReq *rq);
+// Seed 003's verdict for config c against config base at length index l (per-seed PPLs of the
+// cells); *n_expected gets the seeds the plan expects (0 when unknown).
+Verdict cell_verdict(const PhaseData *pd, int c, int base, int l, int *n_expected);
+// Why a verdict is not a win, in words ("" for a win).
+void verdict_why(const Verdict *v, const ReportText *t, int n_expected, char out[160]);
+
+// ---- KV cache: memory and speed vs full (report_kv.c) ----
+// A job ran the full cache: its spec names no cache, or one of type "full".
+int stored_job_full_cache(const StoredJob *r);
+// Two jobs whose specs agree in every field but `cache` (model, dataset, rope, length, seed,
+// protocol, prompt, warmup, windows, dtype, ...); devices by class ("cuda:0" is "cuda:1").
+int stored_jobs_same_but_cache(const StoredJob *a, const StoredJob *b);
+// The full-cache job with r's spec but the cache, among all of a suite's results (not one phase's:
+// the baseline often runs in another phase): the ok one finished last, NULL when none.
+// *n_failed (may be NULL) gets how many such full-cache jobs did not finish ok.
+const StoredJob *kv_full_match(const StoredJobs *rs, const StoredJob *r, int *n_failed);
+
+// One row of the table: a (config, length) cell, over its ok runs (seeds).
+typedef struct {
+  int full;               // the cell's cache is full: saved 0, speed 1
+  int n_ok;               // ok runs
+  double budget, peak_tokens, peak_bytes, full_bytes, saved_bytes;  // means; NAN when absent
+  double saved_pct;       // saved / full bytes × 100; NAN when unknown
+  double tokens_per_s;    // mean over the ok runs; NAN when absent
+  double speed;           // mean tokens/s of the runs with an ok full-cache match ÷ the mean of
+                          // those matches'; NAN when no run has one
+  int n_matched;          // ok runs with an ok full-cache match
+  int full_failed;        // no run has an ok match, but some has a full-cache job that failed
+} KvRow;
+void kv_row(const StoredJobs *rs, const Cell *cell, KvRow *out);
+// A phase shows the table when it asks for it ({table: kv_cost}) or runs a cache other than full.
+int phase_shows_kv(const PhaseData *pd);
+// The table "KV cache: memory and speed vs full": Config | Length | KV budget | Peak KV tokens |
+// Peak KV memory | Saved vs full | tokens/s | Speed vs full, one row per (config, length).
+void table_kv_cost(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
+// One finding per cache policy (at its longest length with a full-cache match, else its longest):
+// its KV tokens, the memory saved and the speed against full, when it saves memory or its speed
+// differs from full by more than 10%.
+void findings_kv(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx);
+
+// Key findings of a phase, one markdown bullet per line.
+void phase_findings(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx);
+
+// Figures of one phase: appends the markdown (image links, or a line saying why a figure is
+// missing). With render == 0 nothing is run (the links are written in advance).
+typedef struct {
+  int made, failed, skipped;
+} FigureCount;
+void phase_figures(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int render,
+                   FigureCount *count);
+// The colour of a config label: the same label gets the same colour in every figure.
+int figure_colour(const char *label);
+void figure_colours_reset(void);
+
+// The whole REPORT.md text. render: run gnuplot now (else figure links are written in advance).
+// plan_problem: why the suite could not be read (NULL when it was).
+void report_markdown(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds, int n, const char *results_dir,
+                     const char *plan_problem, int render, FigureCount *count);
+
+// ---- the whole report (report.c) ----
+typedef struct {
+  char *report_path;   // reports/<suite>/REPORT.md
+  int n_jobs, n_skipped;
+  FigureCount figures;
+} ReportSummary;
+
+// Reads RESULTS_DIR and writes REPORT.md (markdown first, atomically) and then the figures into
+// reports_dir (NULL: the default next to the results, see cmd_report.c). -1 with err when the
+// results cannot be read or the report cannot be written.
+int report_generate(const char *results_dir, const char *reports_dir, int no_figures,
+                    ReportSummary *sum, BenchErr *err);
+void report_summary_free(ReportSummary *s);
+// Default reports directory for a results directory: <root>/reports/<suite> when it is
+// <root>/results/<suite>, else reports/<suite>. Caller frees.
+char *report_default_dir(const char *results_dir, const char *suite_id);
+
+#endif
