@@ -83,7 +83,7 @@ static void test_products(Rng *r, int bf16, long n, int Cin, int N) {
   for (int kind = 0; kind < 3; kind++) {  // y stream, y stream accumulated, y act
     int ys = kind < 2, acc = kind == 1;
     TcBuf y = acc ? tc_rand(&p, (size_t)n * N, 4, r, 0, 1) : tc_poison(&p, (size_t)n * N, ys ? 4 : A);
-    float *mag = tc_abs_host(y.h, (size_t)n * N, 4);  // |y| before (used only with acc)
+    float *mag = tc_abs_f32(&y);  // |y| before (used only with acc)
     p.ref->linear(p.rctx, mag, 1, xa, wa, n, Cin, N, acc);
     p.ref->linear(p.rctx, y.h, ys, x.h, w.h, n, Cin, N, acc);
     p.dev->linear(p.dctx, y.d, ys, x.d, w.d, n, Cin, N, acc);
@@ -94,7 +94,7 @@ static void test_products(Rng *r, int bf16, long n, int Cin, int N) {
     free(mag);
     TcBuf dx = acc ? tc_rand(&p, (size_t)n * Cin, 4, r, 0, 1)
                    : tc_poison(&p, (size_t)n * Cin, ys ? 4 : A);
-    mag = tc_abs_host(dx.h, (size_t)n * Cin, 4);
+    mag = tc_abs_f32(&dx);
     p.ref->linear_dx(p.rctx, mag, 1, dya, wa, n, Cin, N, acc);
     p.ref->linear_dx(p.rctx, dx.h, ys, dy.h, w.h, n, Cin, N, acc);
     p.dev->linear_dx(p.dctx, dx.d, ys, dy.d, w.d, n, Cin, N, acc);
@@ -105,7 +105,7 @@ static void test_products(Rng *r, int bf16, long n, int Cin, int N) {
     free(mag);
   }
   TcBuf dw = tc_rand(&p, (size_t)N * Cin, 4, r, 0, 0.1);
-  float *mag = tc_abs_host(dw.h, (size_t)N * Cin, 4);
+  float *mag = tc_abs_f32(&dw);
   p.ref->linear_dw(p.rctx, mag, dya, xa, n, Cin, N);
   p.ref->linear_dw(p.rctx, dw.h, dy.h, x.h, n, Cin, N);
   p.dev->linear_dw(p.dctx, dw.d, dy.d, x.d, n, Cin, N);

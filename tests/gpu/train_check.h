@@ -155,6 +155,14 @@ static inline void *tc_abs_host(const void *src, size_t n, size_t el) {
   return a;
 }
 
+// |x| of a buffer's host side as fp32, whatever its element type: the starting magnitudes of an
+// accumulated output (Σ|terms| includes what was there).
+static inline float *tc_abs_f32(const TcBuf *b) {
+  float *a = xmalloc((b->n + 1) * sizeof(float));
+  for (size_t i = 0; i < b->n; i++) a[i] = fabsf(tc_get(b->h, i, b->el));
+  return a;
+}
+
 // Compares a buffer's device side against its reference side element by element with a bound
 // derived from the arithmetic: |got − ref| ≤ rtol·mag_i, mag_i = Σ|terms| of element i (e.g. the
 // same op on |inputs|, rtol = fp_order32(terms)); an output stored as bf16 (el 2) may also round
