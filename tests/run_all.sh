@@ -14,29 +14,59 @@ total_pass=0
 total_fail=0
 failed_groups=()
 
-run_group() {  # name, command...
-  local name=$1; shift
-  local log="$BENCH_TEST_TMP/$(echo "$name" | tr '/ ' '__').log"
-  local start=$SECONDS
-  "$@" >"$log" 2>&1
-  local rc=$?
-  local line
+log_of() { echo "$BENCH_TEST_TMP/$(echo "$1" | tr '/ ' '__').log"; }
+
+# Adds up a finished group's "N passed, N failed" line (a crash before it counts as a failure).
+record_group() {  # name, exit status, seconds
+  local name=$1 rc=$2 secs=$3 log line p=0 f=0
+  log=$(log_of "$name")
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-  local p=0 f=0
   if [ -n "$line" ]; then
     p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
     f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
   fi
-  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed before counting
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed before counting
   total_pass=$((total_pass + p))
   total_fail=$((total_fail + f))
-  printf '%-48s %4d passed, %d failed  (%ds)\n' "$name" "$p" "$f" $((SECONDS - start))
+  printf '%-48s %4d passed, %d failed  (%ds)\n' "$name" "$p" "$f" "$secs"
   if [ "$f" -ne 0 ]; then
     failed_groups+=("$name")
     echo "---- $name output (last 60 lines) ----"
     tail -n 60 "$log"
     echo "----"
   fi
+}
+
+run_group() {  # name, command...
+  local name=$1 start=$SECONDS rc
+  shift
+  "$@" >"$(log_of "$name")" 2>&1
+  rc=$?
+  record_group "$name" $rc $((SECONDS - start))
+}
+
+# Runs groups side by side, as many at a time as there are cores (for single-threaded programs
+# such as the CUDA simulator's), then records them in the order given.
+parallel_names=()
+parallel_group() {  # name, command...
+  local name=$1
+  shift
+  while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n; done
+  parallel_names+=("$name")
+  (
+    start=$SECONDS
+    "$@" >"$(log_of "$name")" 2>&1
+    echo "$? $((SECONDS - start))" >"$(log_of "$name").rc"
+  ) &
+}
+parallel_wait() {
+  wait
+  local name rc secs
+  for name in "${parallel_names[@]}"; do
+    read -r rc secs <"$(log_of "$name").rc" || { rc=1; secs=0; }
+    record_group "$name" "$rc" "$secs"
+  done
+  parallel_names=()
 }
 
 for t in build/release/tests/test_*; do
@@ -58,14 +88,16 @@ done
 # the GPU test programs at their --quick sizes, half of them with blocks and threads run in
 # reverse order (a missing barrier then changes a result), and `bench run` on cuda vs cpu.
 if [ -x build/sim/test_sim ]; then
-  run_group "sim/test_sim" build/sim/test_sim
-  run_group "sim/test_kernels (reverse order)" env CUDA_SIM_ORDER=reverse build/sim/gpu/test_kernels --quick
-  run_group "sim/test_parity_gpu" build/sim/gpu/test_parity_gpu --quick
-  run_group "sim/test_train_kernels (reverse order)" \
-    env CUDA_SIM_ORDER=reverse build/sim/gpu/test_train_kernels --quick
   mkdir -p "$BENCH_TEST_TMP/sim-train"
-  run_group "sim/test_train_gpu" build/sim/gpu/test_train_gpu --quick --tmp "$BENCH_TEST_TMP/sim-train"
-  run_group "sim/bench_run_parity" tests/gpu/bench_run_parity.sh build/sim/bench "$BENCH_TEST_TMP/sim-run" cuda --quick
+  # longest first, so that the lanes end together
+  parallel_group "sim/test_kernels (reverse order)" env CUDA_SIM_ORDER=reverse build/sim/gpu/test_kernels --quick
+  parallel_group "sim/test_parity_gpu" build/sim/gpu/test_parity_gpu --quick
+  parallel_group "sim/bench_run_parity" tests/gpu/bench_run_parity.sh build/sim/bench "$BENCH_TEST_TMP/sim-run" cuda --quick
+  parallel_group "sim/test_train_kernels (reverse order)" \
+    env CUDA_SIM_ORDER=reverse build/sim/gpu/test_train_kernels --quick
+  parallel_group "sim/test_train_gpu" build/sim/gpu/test_train_gpu --quick --tmp "$BENCH_TEST_TMP/sim-train"
+  parallel_group "sim/test_sim" build/sim/test_sim
+  parallel_wait
 fi
 
 echo

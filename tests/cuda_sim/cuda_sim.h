@@ -76,10 +76,16 @@ void launch_bounds(int max_threads, int min_blocks = 0);
 
 // Synchronisation points.
 void syncthreads();
-// The running lane's exchange slot (64 bytes) and another lane's of the same warp; between two
-// warp_sync() calls every lane of the warp has written its slot.
+// Warp exchanges: each lane writes its slot (64 bytes), warp_sync() waits for the whole warp,
+// then each lane reads any lane's slot of the same warp. The slots come in two banks: a lane that
+// has read calls warp_exchange_end(), which moves it to the other bank, so the next exchange
+// needs no second warp_sync (a lane that writes bank b again has passed a warp_sync that every
+// lane reached after reading bank b).
 void *lane_slot(int lane);
+void warp_exchange_end();
 int lane_id();
+// Waits until every lane of the warp has reached a warp_sync; the lanes arriving first hand the
+// CPU to the warp's next runnable lane directly, the last one releases the warp and goes on.
 void warp_sync(unsigned mask, const char *what);
 // Aborts the launch with a message (the running fiber never resumes).
 [[noreturn]] void fault(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -90,7 +96,7 @@ template <typename T> T shuffle_from(unsigned mask, T v, int src, const char *wh
   warp_sync(mask, what);
   T r;
   memcpy(&r, lane_slot(src), sizeof r);
-  warp_sync(mask, what);
+  warp_exchange_end();
   return r;
 }
 

@@ -1,7 +1,7 @@
 // sim_ptx.cpp — the PTX instructions of engine/cuda/ptx.cuh as the PTX ISA documents them, for the
 // CUDA simulator: mma.m16n8k16 (bf16/f16 operands, fp32 accumulators), ldmatrix .x4 (plain and
 // .trans) and cp.async with its groups. Each warp-wide instruction exchanges the lanes'
-// registers through the warp's slots between two warp_sync points, and checks its addresses.
+// registers through the warp's slots (cuda_sim.h, warp exchanges) and checks its addresses.
 #include <stdio.h>
 
 #include "cuda_sim.h"
@@ -57,7 +57,7 @@ void mma(float *c, const uint32_t *a, uint32_t b0, uint32_t b1, bool f16, const 
     for (int k = 0; k < 16; k++) s += (double)a_elem(in, row, k, f16) * b_elem(in, k, col, f16);
     c[i] = (float)((double)c[i] + s);
   }
-  warp_sync(0xffffffffu, what);
+  warp_exchange_end();
 }
 
 void ldsm(uint32_t *r, const void *p, bool trans, const char *what) {
@@ -82,7 +82,10 @@ void ldsm(uint32_t *r, const void *p, bool trans, const char *what) {
     }
     r[m] = (uint32_t)lo | (uint32_t)hi << 16;
   }
+  // a second warp_sync: ldmatrix completes for the whole warp before any lane goes on (and may
+  // write the shared memory another lane's row address points into)
   warp_sync(0xffffffffu, what);
+  warp_exchange_end();
 }
 
 }  // namespace

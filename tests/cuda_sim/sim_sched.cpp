@@ -1,6 +1,9 @@
 // sim_sched.cpp — the fiber scheduler of the CUDA simulator (see cuda_sim.h): a launch runs its
 // blocks in order, each block's threads as fibers on the calling thread, switched by a small
-// x86-64 context switch at synchronisation points. Also the launch checks and the fault path.
+// x86-64 context switch at synchronisation points. A lane waiting at a warp operation switches
+// straight to the next runnable lane of its warp (no trip through the scheduler); the last lane to
+// arrive releases the warp and goes on. __syncthreads, the end of a thread and faults go back to
+// the scheduler. Also the launch checks and the fault path.
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,6 +64,7 @@ struct Fiber {
   State state = READY;
   uint3 tid;
   int lane = 0, warp = 0;
+  int bank = 0;  // the exchange slots' bank this lane uses next (cuda_sim.h, warp exchanges)
   unsigned warp_mask = 0;
   const char *waiting_for = "";
   std::vector<Copy> copies;        // cp.async issued and not landed, in order
@@ -85,8 +89,9 @@ struct Launch {
   size_t smem_bytes = 0;
   std::vector<Fiber> fibers;
   int nwarps = 0;
-  std::vector<uint8_t> slots;  // [warp][lane][64]
+  std::vector<uint8_t> slots;  // [bank 2][warp][lane][64]
   Fiber *cur = nullptr;
+  bool from_scheduler = false;  // whether the scheduler (not another lane) resumed `cur`
   void *sched_sp = nullptr;
   void *sched_fake_stack = nullptr;
   const void *sched_stack_bottom = nullptr;
@@ -115,6 +120,23 @@ char *stack_for(size_t i) {
   return g_stacks[i];
 }
 
+// What a fiber does when it runs again (for AddressSanitizer: its fake stack back, and the
+// scheduler's stack recorded when the scheduler is what resumed it).
+void resumed(void *fake_stack) {
+#if SIM_ASAN
+  Launch *L = g_launch;
+  const void *bottom;
+  size_t size;
+  __sanitizer_finish_switch_fiber(fake_stack, &bottom, &size);
+  if (L->from_scheduler) {
+    L->sched_stack_bottom = bottom;
+    L->sched_stack_size = size;
+  }
+#else
+  (void)fake_stack;
+#endif
+}
+
 // Switches from the running fiber back to the scheduler (dying: the fiber never resumes).
 void to_scheduler(bool dying) {
   Launch *L = g_launch;
@@ -126,16 +148,25 @@ void to_scheduler(bool dying) {
   (void)dying;
 #endif
   sim_switch(&f->sp, L->sched_sp);
+  resumed(f->fake_stack);
+}
+
+// A lane hands the CPU to another lane of its warp, which runs until it waits or ends.
+void to_lane(Fiber *next) {
+  Launch *L = g_launch;
+  Fiber *f = L->cur;
+  L->cur = next;
+  L->from_scheduler = false;
 #if SIM_ASAN
-  __sanitizer_finish_switch_fiber(f->fake_stack, &L->sched_stack_bottom, &L->sched_stack_size);
+  __sanitizer_start_switch_fiber(&f->fake_stack, next->stack, STACK_BYTES);
 #endif
+  sim_switch(&f->sp, next->sp);
+  resumed(f->fake_stack);
 }
 
 extern "C" void sim_fiber_main() {
   Launch *L = g_launch;
-#if SIM_ASAN
-  __sanitizer_finish_switch_fiber(nullptr, &L->sched_stack_bottom, &L->sched_stack_size);
-#endif
+  resumed(nullptr);
   L->body(L->ctx);
   L->cur->state = DONE;
   to_scheduler(true);
@@ -154,12 +185,14 @@ void start_fiber(Fiber &f, char *stack) {
   for (int i = 0; i < 6; i++) *--sp = nullptr;
   f.sp = sp;
   f.state = READY;
+  f.bank = 0;
   f.copies.clear();
   f.group_ends.clear();
 }
 
 void run_fiber(Launch *L, Fiber &f) {
   L->cur = &f;
+  L->from_scheduler = true;
 #if SIM_ASAN
   __sanitizer_start_switch_fiber(&L->sched_fake_stack, f.stack, STACK_BYTES);
 #endif
@@ -175,6 +208,8 @@ void run_fiber(Launch *L, Fiber &f) {
 bool release(Launch *L) {
   bool any = false;
   std::vector<Fiber> &fs = L->fibers;
+  for (Fiber &f : fs)
+    if (f.state == READY) return true;  // released by a lane of its warp, not yet resumed
   // warps whose every lane waits at a warp operation
   for (int w = 0; w < L->nwarps; w++) {
     size_t lo = (size_t)w * 32, hi = lo + 32 < fs.size() ? lo + 32 : fs.size();
@@ -263,8 +298,11 @@ int lane_id() { return g_launch->cur->lane; }
 
 void *lane_slot(int lane) {
   Launch *L = g_launch;
-  return &L->slots[((size_t)L->cur->warp * 32 + (size_t)(lane & 31)) * 64];
+  Fiber *f = L->cur;
+  return &L->slots[(((size_t)f->bank * L->nwarps + (size_t)f->warp) * 32 + (size_t)(lane & 31)) * 64];
 }
+
+void warp_exchange_end() { g_launch->cur->bank ^= 1; }
 
 void warp_sync(unsigned mask, const char *what) {
   Launch *L = g_launch;
@@ -274,6 +312,27 @@ void warp_sync(unsigned mask, const char *what) {
           f->warp_mask);
   f->state = AT_WARP_SYNC;
   f->waiting_for = what;
+  std::vector<Fiber> &fs = L->fibers;
+  size_t lo = (size_t)f->warp * 32, hi = lo + 32 < fs.size() ? lo + 32 : fs.size();
+  size_t n = hi - lo, me = (size_t)(f - fs.data()) - lo, waiting = 0, done = 0;
+  for (size_t i = lo; i < hi; i++) {
+    waiting += fs[i].state == AT_WARP_SYNC;
+    done += fs[i].state == DONE;
+  }
+  if (waiting == n) {  // the last to arrive: the warp goes on, this lane first
+    for (size_t i = lo; i < hi; i++) fs[i].state = READY;
+    return;
+  }
+  if (waiting + done == n) fault("%s: lanes of warp %d exited before it", what, f->warp);
+  // the warp's next runnable lane in the block's order (lanes at __syncthreads wait there: back
+  // to the scheduler, which finds the deadlock)
+  for (size_t k = 1; k < n; k++) {
+    size_t j = g_reverse ? (me + n - k) % n : (me + k) % n;
+    if (fs[lo + j].state == READY) {
+      to_lane(&fs[lo + j]);
+      return;
+    }
+  }
   to_scheduler(false);
 }
 
@@ -368,7 +427,7 @@ void launch(const void *kernel, const char *name, const Config &c, Body body, vo
   }
   L.fibers.resize(threads);
   L.nwarps = (int)((threads + 31) / 32);
-  L.slots.assign((size_t)L.nwarps * 32 * 64, 0);
+  L.slots.assign((size_t)2 * L.nwarps * 32 * 64, 0);
   for (size_t i = 0; i < threads; i++) {
     Fiber &f = L.fibers[i];
     f.tid = make_uint3((unsigned)(i % c.block.x), (unsigned)(i / c.block.x % c.block.y),
