@@ -30,7 +30,7 @@ static int load_side(const char *dir, StoredJobs *rs, Manifest *m) {
     return -1;
   }
   for (int i = 0; i < rs->n_skipped; i++) fprintf(stderr, "bench: warning: skipped %s\n", rs->skipped[i]);
-  report_manifest_load(dir, m);
+  manifest_read(dir, m);
   if (m->problem) fprintf(stderr, "bench: warning: %s\n", m->problem);
   return 0;
 }
@@ -41,7 +41,7 @@ static void print_pair(const ComparePair *p) {
   rfmt_ppl(p->a->ppl, pa);
   rfmt_ppl(p->b->ppl, pb);
   snprintf(d, sizeof d, "%+.3f%%", p->d_ppl);
-  printf("  %-16.16s %-48s %10s %10s %10s", p->a->job_id, name, pa, pb, isfinite(p->d_ppl) ? d : "—");
+  printf("  %-16.16s %-48s %10s %10s %10s", p->a->res.job_id, name, pa, pb, isfinite(p->d_ppl) ? d : "—");
   if (isfinite(p->d_nll)) printf("  (nll %+.3f%%)", p->d_nll);
   printf("\n");
 }
@@ -88,8 +88,8 @@ int cmd_compare(int argc, char **argv) {
   if (load_side(dir_a, &a, &ma) != 0 || load_side(dir_b, &b, &mb) != 0) {
     stored_jobs_free(&a);
     stored_jobs_free(&b);
-    report_manifest_free(&ma);
-    report_manifest_free(&mb);
+    manifest_free(&ma);
+    manifest_free(&mb);
     return EXIT_BAD_INPUT;
   }
   printf("A: %s (%d jobs)\nB: %s (%d jobs)\n", dir_a, a.n_jobs, dir_b, b.n_jobs);
@@ -128,11 +128,11 @@ int cmd_compare(int argc, char **argv) {
     printf("status differs: %d job%s\n", c.n_status_differs, c.n_status_differs == 1 ? "" : "s");
     for (int i = 0, shown = 0; i < c.n_pairs && shown < MAX_LISTED; i++) {
       const ComparePair *p = &c.pairs[i];
-      if (p->a->status == p->b->status) continue;
+      if (p->a->res.status == p->b->res.status) continue;
       char name[256];
       compare_job_name(p->a, name, sizeof name);
-      printf("  %-16.16s %-48s %s | %s\n", p->a->job_id, name, stored_status_name(p->a->status),
-             stored_status_name(p->b->status));
+      printf("  %-16.16s %-48s %s | %s\n", p->a->res.job_id, name, job_status_name(p->a->res.status),
+             job_status_name(p->b->res.status));
       shown++;
     }
   }
@@ -144,14 +144,14 @@ int cmd_compare(int argc, char **argv) {
     for (int i = 0; i < n && i < MAX_LISTED; i++) {
       char name[256];
       compare_job_name(only[i], name, sizeof name);
-      printf("  %-16.16s %s\n", only[i]->job_id, name);
+      printf("  %-16.16s %s\n", only[i]->res.job_id, name);
     }
   }
   int rc = c.n_over > 0 ? EXIT_JOBS_FAILED : EXIT_OK;
   comparison_free(&c);
   stored_jobs_free(&a);
   stored_jobs_free(&b);
-  report_manifest_free(&ma);
-  report_manifest_free(&mb);
+  manifest_free(&ma);
+  manifest_free(&mb);
   return rc;
 }

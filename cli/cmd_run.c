@@ -3,7 +3,7 @@
 //
 // Before any job: the suite is expanded, every missing model or dataset path is listed at once
 // (exit 2), and the plan's warnings are shown. Then, holding the results directory's lock
-// (run_lock.h), it writes results/<suite>/suite.yaml, manifest.json (run_manifest.h) and the files
+// (run_lock.h), it writes results/<suite>/suite.yaml, manifest.json (results.h) and the files
 // `bench status` reads (run_status.h), and hands the jobs to the supervisor (runner.h), which runs
 // them in worker processes and writes one result file per job. Resume is the default: a job whose
 // result exists with status ok is not run again unless --fresh; failed jobs run again. After the
@@ -33,7 +33,6 @@
 #include "run_common.h"
 #include "run_lock.h"
 #include "run_log.h"
-#include "run_manifest.h"
 #include "run_plan.h"
 #include "run_probe.h"
 #include "run_status.h"
@@ -213,7 +212,7 @@ static void dry_run(const RunArgs *a, const RunSelection *sel, const char *dir, 
   long skipped = 0;
   for (long k = 0; k < sel->n; k++) {
     const RunJob *rj = &sel->jobs[k];
-    int done = !a->fresh && has_ok_result(dir, rj->job->id);
+    int done = !a->fresh && job_result_ok(dir, rj->job->id);
     skipped += done;
     run_log(lg, "[%ld/%ld] %s: %s", k + 1, sel->n, rj->label, done ? "already done" : "would run");
   }
@@ -288,7 +287,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
                         const char *dir, const Lanes *lanes, const HostProbe *probe, const StrList *warnings,
                         size_t mem_limit, double grace, double stall) {
   BenchErr err;
-  char *jobs_dir = path_join(dir, "jobs"), *run_dir = path_join(dir, ".run");
+  char *jobs_dir = job_results_dir(dir), *run_dir = path_join(dir, ".run");
   int rc = mkdir_p(jobs_dir, &err) == 0 && mkdir_p(run_dir, &err) == 0 ? 0 : -1;
   if (rc != 0) {
     free(jobs_dir);
@@ -324,7 +323,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   RunJob *todo = xcalloc((size_t)sel->n + 1, sizeof *todo);
   long n_todo = 0, skipped = 0;
   for (long k = 0; k < sel->n; k++) {
-    if (!a->fresh && has_ok_result(dir, sel->jobs[k].job->id)) skipped++;
+    if (!a->fresh && job_result_ok(dir, sel->jobs[k].job->id)) skipped++;
     else todo[n_todo++] = sel->jobs[k];
   }
   StrBuf lanes_text = {0};

@@ -106,26 +106,17 @@ typedef struct {
 } Tally;
 
 // Counts the result files of the planned jobs (every file when there is no plan).
-static int tally_results(const char *dir, json_t *planned, Tally *t, BenchErr *err) {
-  char *jobs_dir = path_join(dir, "jobs");
-  DIR *d = opendir(jobs_dir);
-  if (!d) {
-    free(jobs_dir);
-    return 0;  // no result yet
-  }
+static void tally_results(const char *dir, json_t *planned, Tally *t) {
+  JobFiles files;
+  BenchErr err;
+  if (job_files_list(dir, &files, &err) != 0) return;  // nothing to count
   int use_plan = json_object_size(planned) > 0;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    size_t len = strlen(e->d_name);
-    if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0 || e->d_name[0] == '.') continue;
-    char *id = xstrndup(e->d_name, len - 5);
-    if (use_plan && !json_object_get(planned, id)) {
-      free(id);
-      continue;
-    }
-    char *p = path_join(jobs_dir, e->d_name);
+  for (int i = 0; i < files.n; i++) {
+    const char *id = files.ids[i];
+    if (use_plan && !json_object_get(planned, id)) continue;
+    char *p = job_result_path(dir, id);
     JobResult r;
-    if (job_result_read(p, &r, err) == 0) {
+    if (job_result_read(p, &r, &err) == 0) {
       t->n++;
       if (r.status == JOB_OK) t->ok++;
       else {
@@ -140,14 +131,11 @@ static int tally_results(const char *dir, json_t *planned, Tally *t, BenchErr *e
       }
       job_result_free(&r);
     } else {
-      sb_printf(&t->failures, "  %s: unreadable result: %s\n", id, err->msg);
+      sb_printf(&t->failures, "  %s: unreadable result: %s\n", id, err.msg);
     }
     free(p);
-    free(id);
   }
-  closedir(d);
-  free(jobs_dir);
-  return 0;
+  job_files_free(&files);
 }
 
 static void print_runner(const json_t *st, double now, int running) {
@@ -211,7 +199,7 @@ int cmd_status(int argc, char **argv) {
     fprintf(stderr, "bench: error: 'status' needs a results directory (usage: bench status RESULTS_DIR)\n");
     return EXIT_BAD_INPUT;
   }
-  char *jobs_dir = path_join(dir, "jobs"), *suite = path_join(dir, "suite.yaml");
+  char *jobs_dir = job_results_dir(dir), *suite = path_join(dir, "suite.yaml");
   char *submitted = slurm_submitted_path(dir);
   int is_results = is_directory(jobs_dir) || file_exists(suite) || file_exists(submitted);
   free(jobs_dir);
@@ -263,8 +251,7 @@ int cmd_status(int argc, char **argv) {
   }
   Tally t;
   memset(&t, 0, sizeof t);
-  BenchErr err;
-  tally_results(dir, planned, &t, &err);
+  tally_results(dir, planned, &t);
   long total = json_object_size(planned) ? (long)json_object_size(planned) : t.n;
   long failed = t.oom + t.error + t.crashed;
   printf("jobs      %ld/%ld done (%.0f%%): %ld ok, %ld failed", t.n, total,

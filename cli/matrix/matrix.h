@@ -94,7 +94,7 @@ typedef struct {
   int n_jobs;
 } PhaseJobs;
 
-typedef struct {
+typedef struct Matrix {
   const Suite *suite;
   Job *jobs;                   // [n_jobs] unique jobs, in order of first appearance
   int n_jobs;

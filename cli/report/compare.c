@@ -9,12 +9,12 @@
 
 // "phase|canonical spec without device".
 static char *spec_key(const StoredJob *r) {
-  json_t *spec = json_deep_copy(r->spec);
+  json_t *spec = json_deep_copy(r->res.spec);
   json_object_del(spec, "device");
   char *dump = json_dumps(spec, JSON_SORT_KEYS | JSON_COMPACT);
   json_decref(spec);
   StrBuf b = {0};
-  for (int k = 0; k < r->n_phases; k++) sb_printf(&b, "%s%s", k ? "," : "", r->phases[k]);
+  for (int k = 0; k < r->res.n_phases; k++) sb_printf(&b, "%s%s", k ? "," : "", r->res.phases[k]);
   sb_printf(&b, "|%s", dump ? dump : "");
   free(dump);
   return b.data;
@@ -38,9 +38,9 @@ void compare_results(const StoredJobs *a, const StoredJobs *b, double tol_pct, C
   int *by_spec = xcalloc(a->n_jobs ? (size_t)a->n_jobs : 1, sizeof *by_spec);
   for (int i = 0; i < a->n_jobs; i++) {
     match_a[i] = -1;
-    if (!a->jobs[i].job_id[0]) continue;
+    if (!a->jobs[i].res.job_id[0]) continue;
     for (int j = 0; j < b->n_jobs; j++)
-      if (!used_b[j] && strcmp(a->jobs[i].job_id, b->jobs[j].job_id) == 0) {
+      if (!used_b[j] && strcmp(a->jobs[i].res.job_id, b->jobs[j].res.job_id) == 0) {
         match_a[i] = j;
         used_b[j] = 1;
         break;
@@ -80,7 +80,7 @@ void compare_results(const StoredJobs *a, const StoredJobs *b, double tol_pct, C
     p->by_spec = by_spec[i];
     p->d_ppl = rel_pct(p->a->ppl, p->b->ppl);
     p->d_nll = rel_pct(p->a->nll, p->b->nll);
-    if (p->a->status != p->b->status) out->n_status_differs++;
+    if (p->a->res.status != p->b->res.status) out->n_status_differs++;
     if (isfinite(p->d_ppl)) {
       out->n_compared++;
       sum_ppl += fabs(p->d_ppl);
@@ -117,7 +117,7 @@ void comparison_free(Comparison *c) {
 
 void compare_job_name(const StoredJob *r, char *out, size_t n) {
   StrBuf b = {0};
-  for (int k = 0; k < r->n_phases; k++) sb_printf(&b, "%s%s", k ? "," : "", r->phases[k]);
+  for (int k = 0; k < r->res.n_phases; k++) sb_printf(&b, "%s%s", k ? "," : "", r->res.phases[k]);
   sb_append(&b, " ");
   int first = 1;
   for (int a = 0; a < N_AXES; a++) {

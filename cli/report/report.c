@@ -54,7 +54,7 @@ int report_generate(const char *results_dir, const char *reports_dir, int no_fig
   StoredJobs rs;
   if (stored_jobs_load(results_dir, &rs, err) != 0) return -1;
   Manifest man;
-  report_manifest_load(results_dir, &man);
+  manifest_read(results_dir, &man);
   // the plan: the suite as run, else what the results say
   ReportPlan plan;
   char *plan_problem = NULL;
@@ -101,7 +101,7 @@ int report_generate(const char *results_dir, const char *reports_dir, int no_fig
   free(out_dir);
   free(plan_problem);
   report_plan_free(&plan);
-  report_manifest_free(&man);
+  manifest_free(&man);
   stored_jobs_free(&rs);
   return rc;
 }

@@ -16,31 +16,20 @@
 #include <jansson.h>
 
 #include "report_stats.h"
+#include "results.h"
 #include "util.h"
 
-#define STORED_JOB_SCHEMA "bench.job/1"
-#define MANIFEST_SCHEMA "bench.manifest/1"
-
-// ---- job results (report_results.c) ----
-typedef enum { RES_OK, RES_OOM, RES_ERROR, RES_CRASHED } StoredStatus;
-
+// ---- job results as the report sees them (report_jobs.c) ----
 // Axes that tell configs apart inside a phase (length and seed are the table's other dimensions).
 typedef enum { AX_MODEL, AX_DATASET, AX_ROPE, AX_CACHE, AX_DTYPE, AX_TRAIN, AX_DEVICE, N_AXES } Axis;
 extern const char *const REPORT_AXIS_NAMES[N_AXES];  // "model", "dataset", "rope", ...
 
 typedef struct {
+  JobResult res;          // the file as read (results.h): job_id, phases, spec, status, error, metrics
   char *path;             // the file it was read from
-  json_t *root;           // owns every string below
-  const char *job_id;
-  const char **phases;    // [n_phases]: "phase" as a string, or a list of phase ids
-  int n_phases;
-  json_t *spec;           // borrowed from root
-  json_t *metrics;        // borrowed from root; NULL when absent
   const char *axis[N_AXES];  // spec.model, spec.dataset, spec.rope.name, ... ("" when absent)
   const char *protocol;   // "" when absent
   long length, seed, windows;  // 0 when absent
-  StoredStatus status;
-  const char *error;      // one line, or NULL
   double ppl, nll;        // NAN when absent (always absent unless status ok)
   double wall_s;          // metrics.wall_s, else finished − started, else NAN
   double started, finished;  // epoch seconds; 0 when absent
@@ -53,31 +42,20 @@ typedef struct {
   int n_skipped;
 } StoredJobs;
 
-// Reads every DIR/jobs/*.json. A file that cannot be used is listed in rs->skipped, never fatal;
-// -1 only when DIR/jobs cannot be listed at all (a missing jobs/ is an empty set).
+// Reads every DIR/jobs/*.json (job_files_list, job_result_read). A file that cannot be used
+// (unreadable, or ok without a positive ppl, or without a positive spec.length) is listed in
+// rs->skipped, never fatal; -1 only when DIR/jobs cannot be listed at all (a missing jobs/ is an
+// empty set).
 int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err);
 void stored_jobs_free(StoredJobs *rs);
-const char *stored_status_name(StoredStatus s);
 // Parses "2026-02-14T01:04:00Z" (a fraction and a ±hh:mm offset are accepted); 0 when unparsable.
 double report_parse_time(const char *s);
 
-// ---- manifest (report_manifest.c) ----
-// Keys read (each optional; the first present wins): schema ("bench.manifest/1"), bench_version
-// | version, git_commit | commit, suite_path | suite_file, suite_sha256, host | hostname, cpu,
-// gpu | gpus | device (a string, or a list of strings or {"name":..} objects), driver |
-// gpu_driver, cuda | cuda_version, started | start, finished | end (ISO-8601),
+// The manifest (results.h, manifest_read): keys the report reads (each optional; the first present
+// wins): bench_version | version, git_commit | commit, suite_path | suite_file, suite_sha256, host |
+// hostname, cpu, gpu | gpus | device (a string, or a list of strings or {"name":..} objects),
+// driver | gpu_driver, cuda | cuda_version, started | start, finished | end (ISO-8601),
 // models.<name>.fingerprint | models.<name>, datasets.<name>.fingerprint.
-typedef struct {
-  json_t *root;      // NULL when absent or unusable
-  char *problem;     // why it was not used (NULL when used or simply absent)
-} Manifest;
-
-int report_manifest_load(const char *results_dir, Manifest *m);  // 0; absent → root NULL
-void report_manifest_free(Manifest *m);
-// The first of the keys present (dotted paths, e.g. "host.cpu"), as text: strings as they are,
-// numbers printed, arrays of strings or of {"name":..} objects joined with ", ". Caller frees;
-// NULL when none is present.
-char *report_manifest_text(const Manifest *m, const char *const *keys);
 
 // ---- report plan: phases and what they ask for (report_plan.c) ----
 typedef struct {

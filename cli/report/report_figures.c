@@ -129,7 +129,7 @@ static int fig_collapse_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plo
 
 // ---- NLL vs position inside the window (metrics.nll_by_position, averaged over seeds) ----
 static int run_has_positions(const StoredJob *r) {
-  json_t *v = r->metrics ? json_object_get(r->metrics, "nll_by_position") : NULL;
+  json_t *v = r->res.metrics ? json_object_get(r->res.metrics, "nll_by_position") : NULL;
   return json_is_array(v) && json_array_size(v) > 1;
 }
 
@@ -140,7 +140,7 @@ static int fig_nll_vs_position(const PhaseData *pd, const ReportCtx *ctx, Plot *
     for (int c = 0; c < pd->n_configs && lmax < 0; c++) {
       const Cell *cell = phase_cell(pd, c, l);
       for (int i = 0; i < cell->n_runs; i++)
-        if (cell->runs[i]->status == RES_OK && run_has_positions(cell->runs[i])) lmax = l;
+        if (cell->runs[i]->res.status == JOB_OK && run_has_positions(cell->runs[i])) lmax = l;
     }
   if (lmax < 0) {
     *why = "no metrics.nll_by_position in these results";
@@ -154,8 +154,8 @@ static int fig_nll_vs_position(const PhaseData *pd, const ReportCtx *ctx, Plot *
     double *x = NULL, *sum = NULL;
     int *cnt = NULL, n = 0;
     for (int i = 0; i < cell->n_runs; i++) {
-      if (cell->runs[i]->status != RES_OK || !run_has_positions(cell->runs[i])) continue;
-      json_t *arr = json_object_get(cell->runs[i]->metrics, "nll_by_position");
+      if (cell->runs[i]->res.status != JOB_OK || !run_has_positions(cell->runs[i])) continue;
+      json_t *arr = json_object_get(cell->runs[i]->res.metrics, "nll_by_position");
       for (size_t k = 0; k < json_array_size(arr); k++) {
         json_t *pair = json_array_get(arr, k);
         json_t *px = json_array_get(pair, 0), *py = json_array_get(pair, 1);
@@ -214,7 +214,7 @@ static int config_param(const PhaseData *pd, int c, const char *param, int *axis
     const Cell *cell = phase_cell(pd, c, l);
     for (int i = 0; i < cell->n_runs; i++)
       for (int a = 0; a < N_AXES; a++) {
-        json_t *obj = json_object_get(cell->runs[i]->spec, REPORT_AXIS_NAMES[a]);
+        json_t *obj = json_object_get(cell->runs[i]->res.spec, REPORT_AXIS_NAMES[a]);
         json_t *v = json_is_object(obj) ? json_object_get(obj, param) : NULL;
         if (json_is_number(v)) {
           *axis = a;
@@ -309,7 +309,7 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
     const StoredJob *run = NULL;
     for (int l = 0; l < pd->n_lengths && !run; l++)
       if (phase_cell(pd, c, l)->n_runs > 0) run = phase_cell(pd, c, l)->runs[0];
-    json_t *spec = run ? json_object_get(run->spec, "rope") : NULL;
+    json_t *spec = run ? json_object_get(run->res.spec, "rope") : NULL;
     if (!json_is_object(spec)) continue;
     const char *path = model_path(ctx, pd->configs[c].axis[AX_MODEL]);
     ModelConfig cfg;
@@ -368,12 +368,12 @@ static int fig_loss_curve(const PhaseData *pd, const ReportCtx *ctx, Plot *p, co
     for (int l = 0; l < pd->n_lengths && !run; l++) {
       const Cell *cell = phase_cell(pd, c, l);
       for (int i = 0; i < cell->n_runs && !run; i++) {
-        json_t *v = cell->runs[i]->metrics ? json_object_get(cell->runs[i]->metrics, "loss_curve") : NULL;
+        json_t *v = cell->runs[i]->res.metrics ? json_object_get(cell->runs[i]->res.metrics, "loss_curve") : NULL;
         if (json_is_array(v) && json_array_size(v) > 1) run = cell->runs[i];
       }
     }
     if (!run) continue;
-    json_t *arr = json_object_get(run->metrics, "loss_curve");
+    json_t *arr = json_object_get(run->res.metrics, "loss_curve");
     size_t n = json_array_size(arr);
     double *x = xcalloc(n, sizeof *x), *y = xcalloc(n, sizeof *y);
     int m = 0;

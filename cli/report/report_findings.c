@@ -257,7 +257,7 @@ static void findings_seeds(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx,
 static void findings_oom(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
   const ReportText *t = ctx->t;
   static const char *const gpu_keys[] = {"gpu", "gpus", "device", NULL};
-  char *gpu = report_manifest_text(ctx->manifest, gpu_keys);
+  char *gpu = manifest_text(ctx->manifest, gpu_keys);
   for (int c = 0; c < pd->n_configs; c++) {
     int first_oom = -1, last_ok = -1;
     const char *device = NULL;
@@ -266,7 +266,7 @@ static void findings_oom(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
       if (cell->n_oom > 0) {
         first_oom = l;
         for (int i = 0; i < cell->n_runs; i++)
-          if (cell->runs[i]->status == RES_OOM) device = cell->runs[i]->axis[AX_DEVICE];
+          if (cell->runs[i]->res.status == JOB_OOM) device = cell->runs[i]->axis[AX_DEVICE];
       } else if (cell->n_ok > 0) {
         last_ok = l;
       }

@@ -202,8 +202,8 @@ static int fits_plan(const PhaseData *pd, const StoredJob *r) {
 }
 
 static int names_phase(const StoredJob *r, const char *id) {
-  for (int k = 0; k < r->n_phases; k++)
-    if (strcmp(r->phases[k], id) == 0) return 1;
+  for (int k = 0; k < r->res.n_phases; k++)
+    if (strcmp(r->res.phases[k], id) == 0) return 1;
   return 0;
 }
 
@@ -254,7 +254,7 @@ int phase_length_index(const PhaseData *pd, long length) {
 
 // Is a better than b for the same (config, length, seed)?
 static int better_run(const StoredJob *a, const StoredJob *b) {
-  if ((a->status == RES_OK) != (b->status == RES_OK)) return a->status == RES_OK;
+  if ((a->res.status == JOB_OK) != (b->res.status == JOB_OK)) return a->res.status == JOB_OK;
   return a->finished > b->finished;
 }
 
@@ -279,10 +279,10 @@ static void cell_stats(Cell *cell) {
   cell->seeds = xcalloc(cell->n_runs ? (size_t)cell->n_runs : 1, sizeof *cell->seeds);
   for (int i = 0; i < cell->n_runs; i++) {
     const StoredJob *r = cell->runs[i];
-    if (r->status == RES_OK) {
+    if (r->res.status == JOB_OK) {
       cell->ppl[cell->n_ok] = r->ppl;
       cell->seeds[cell->n_ok++] = r->seed;
-    } else if (r->status == RES_OOM) {
+    } else if (r->res.status == JOB_OOM) {
       cell->n_oom++;
     } else {
       cell->n_error++;

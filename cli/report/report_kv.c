@@ -17,13 +17,13 @@
 
 // ---- matching ----
 static const char *cache_type(const StoredJob *r) {
-  json_t *c = json_object_get(r->spec, "cache");
+  json_t *c = json_object_get(r->res.spec, "cache");
   if (json_is_object(c)) return json_string_value(json_object_get(c, "type"));
   return NULL;
 }
 
 int stored_job_full_cache(const StoredJob *r) {
-  json_t *c = json_object_get(r->spec, "cache");
+  json_t *c = json_object_get(r->res.spec, "cache");
   if (!c || json_is_null(c)) return 1;
   const char *type = cache_type(r);
   if (type) return strcmp(type, "full") == 0;
@@ -44,10 +44,10 @@ int stored_jobs_same_but_cache(const StoredJob *a, const StoredJob *b) {
   const char *key;
   json_t *va;
   size_t n = 0;
-  json_object_foreach(a->spec, key, va) {
+  json_object_foreach(a->res.spec, key, va) {
     if (strcmp(key, "cache") == 0) continue;
     n++;
-    json_t *vb = json_object_get(b->spec, key);
+    json_t *vb = json_object_get(b->res.spec, key);
     if (!vb) return 0;
     if (strcmp(key, "device") == 0 && json_is_string(va) && json_is_string(vb)) {
       if (!same_device_class(json_string_value(va), json_string_value(vb))) return 0;
@@ -55,7 +55,7 @@ int stored_jobs_same_but_cache(const StoredJob *a, const StoredJob *b) {
       return 0;
     }
   }
-  size_t nb = json_object_size(b->spec) - (json_object_get(b->spec, "cache") ? 1 : 0);
+  size_t nb = json_object_size(b->res.spec) - (json_object_get(b->res.spec, "cache") ? 1 : 0);
   return n == nb;
 }
 
@@ -65,7 +65,7 @@ const StoredJob *kv_full_match(const StoredJobs *rs, const StoredJob *r, int *n_
   for (int i = 0; i < rs->n_jobs; i++) {
     const StoredJob *f = &rs->jobs[i];
     if (!stored_job_full_cache(f) || !stored_jobs_same_but_cache(r, f)) continue;
-    if (f->status != RES_OK) failed++;
+    if (f->res.status != JOB_OK) failed++;
     else if (!best || f->finished > best->finished) best = f;
   }
   if (n_failed) *n_failed = failed;
@@ -74,7 +74,7 @@ const StoredJob *kv_full_match(const StoredJobs *rs, const StoredJob *r, int *n_
 
 // ---- one row ----
 static double metric(const StoredJob *r, const char *key) {
-  json_t *v = json_object_get(r->metrics, key);
+  json_t *v = json_object_get(r->res.metrics, key);
   return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
@@ -101,7 +101,7 @@ void kv_row(const StoredJobs *rs, const Cell *cell, KvRow *out) {
   for (int i = 0; i < cell->n_runs; i++) out->full &= stored_job_full_cache(cell->runs[i]);
   for (int i = 0; i < cell->n_runs; i++) {
     const StoredJob *r = cell->runs[i];
-    if (r->status != RES_OK) continue;
+    if (r->res.status != JOB_OK) continue;
     out->n_ok++;
     mean_add(&budget, metric(r, "kv_budget"));
     mean_add(&peak_t, metric(r, "kv_peak_tokens"));

@@ -12,7 +12,7 @@
 
 static char *mtext(const Manifest *m, const char *k1, const char *k2, const char *k3) {
   const char *keys[] = {k1, k2, k3, NULL};
-  return report_manifest_text(m, keys);
+  return manifest_text(m, keys);
 }
 
 static void header_line(StrBuf *b, const char *label, const char *value) {

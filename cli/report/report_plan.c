@@ -197,15 +197,14 @@ static void define_missing_vars(const char *text) {
 // the copy.
 static char *suite_base_dir(const char *suite_yaml) {
   char *dir = path_dirname(suite_yaml);
-  char *manifest = path_join(dir, "manifest.json");
-  json_t *m = file_exists(manifest) ? json_load_file(manifest, 0, NULL) : NULL;
-  const char *orig = json_string_value(json_object_get(m, "suite_path"));
+  Manifest m;
+  manifest_read(dir, &m);
+  const char *orig = json_string_value(json_object_get(m.root, "suite_path"));
   if (orig && file_exists(orig)) {
     free(dir);
     dir = path_dirname(orig);
   }
-  json_decref(m);
-  free(manifest);
+  manifest_free(&m);
   return dir;
 }
 
@@ -271,8 +270,8 @@ static void add_long_unique(long **v, int *n, long x) {
 void report_plan_add_result_phases(ReportPlan *p, const StoredJobs *rs) {
   LabelList ids = {0};
   for (int i = 0; i < rs->n_jobs; i++)
-    for (int k = 0; k < rs->jobs[i].n_phases; k++) {
-      const char *id = rs->jobs[i].phases[k];
+    for (int k = 0; k < rs->jobs[i].res.n_phases; k++) {
+      const char *id = rs->jobs[i].res.phases[k];
       int known = labels_find(&ids, id) >= 0;
       for (int ph = 0; ph < p->n_phases && !known; ph++) known = strcmp(p->phases[ph].id, id) == 0;
       if (!known) labels_add(&ids, id);
@@ -287,7 +286,7 @@ void report_plan_add_result_phases(ReportPlan *p, const StoredJobs *rs) {
     for (int i = 0; i < rs->n_jobs; i++) {
       const StoredJob *r = &rs->jobs[i];
       int mine = 0;
-      for (int j = 0; j < r->n_phases; j++) mine |= strcmp(r->phases[j], pp->id) == 0;
+      for (int j = 0; j < r->res.n_phases; j++) mine |= strcmp(r->res.phases[j], pp->id) == 0;
       if (!mine) continue;
       add_long_unique(&pp->lengths, &pp->n_lengths, r->length);
       add_long_unique(&pp->seeds, &pp->n_seeds, r->seed);

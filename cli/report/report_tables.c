@@ -20,7 +20,7 @@ void report_cell_text(const Cell *cell, const ReportText *t, char out[64]) {
   }
   if (cell->n_error > 0) {
     int crashed = 1;
-    for (int i = 0; i < cell->n_runs; i++) crashed &= cell->runs[i]->status == RES_CRASHED;
+    for (int i = 0; i < cell->n_runs; i++) crashed &= cell->runs[i]->res.status == JOB_CRASHED;
     snprintf(out, 64, "%s", crashed ? t->cell_crashed : t->cell_error);
     return;
   }

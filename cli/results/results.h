@@ -1,6 +1,10 @@
-// results.h — job result files: results/<suite>/jobs/<job_id>.json, schema "bench.job/1"
-// (docs/DESIGN.md "Results and reports"), written atomically and read back.
+// results.h — the files of a results directory that a run writes and a report reads: the one
+// reader and the one writer of each (docs/DESIGN.md "Results and reports").
 //
+//   DIR/jobs/<job_id>.json   JobResult, schema "bench.job/1" (job_result.c), listed by job_files.c
+//   DIR/manifest.json        provenance, schema "bench.manifest/1" (manifest_read.c, manifest_write.c)
+//
+// Job result:
 // {"schema":"bench.job/1","job_id":..,"suite":..,"phase":..,"spec":{..},
 //  "status":"ok"|"oom"|"error"|"crashed","error":null|"one line",
 //  "metrics":{"ppl","nll","nll_stderr","tokens","acc","tokens_per_s","peak_mem_bytes",
@@ -11,29 +15,59 @@
 //             | null,
 //  "started":"ISO-8601 UTC","finished":"ISO-8601 UTC"}
 // A job shared by several phases carries the first one in "phase" and all of them in "phases".
+// On read, schema, spec (an object), phase (a string) and status are required, and metrics when
+// the status is ok; job_id, suite, started and finished may be absent (read as ""), but a field
+// that is present must have its type.
+//
+// Manifest:
+// {"schema":"bench.manifest/1","suite":..,"suite_path":..,"suite_sha256":..,
+//  "bench_version":..,"git_commit":..,"engine_numerics":..,
+//  "host":..,"cpu":..,"cpu_cores":n,"memory_bytes":n,
+//  "gpus":[{"index":i,"name":..,"memory_bytes":n}],"driver":"550.54.15"|null,
+//  "cuda":"12.4"|null (runtime),"cuda_driver":"12.4"|null (what the driver supports),
+//  "models":{"NAME":{"fingerprint":..,"params":n}},"datasets":{"NAME":{"fingerprint":..}},
+//  "started":T (the first run's start),"finished":T|null (the last run's end),
+//  "runs":[{"started":T,"finished":T|null,"outcome":"running"|"completed"|"interrupted",
+//           "host":..,"pid":n,"command":..,"shard":"I/N"|null,"devices":[..],
+//           "jobs":n,"skipped":n,"ok":n,"oom":n,"error":n,"crashed":n}]}
+// Re-running into the same directory merges: the first start is kept, the end, the machine facts
+// and the fingerprints are updated, and the run is appended to "runs" (every run that wrote results
+// here, resumed or sharded, is listed). Updates are serialised by a lock on .run/manifest.lock, so
+// shards sharing a directory do not lose each other's entries. Paths are not recorded (they may
+// come from environment variables); the suite copy beside the manifest has them as written.
 #ifndef BENCH_RESULTS_H
 #define BENCH_RESULTS_H
 
 #include <jansson.h>
 
-#include "eval.h"
 #include "util.h"
 
-#define JOB_SCHEMA "bench.job/1"
+// What the writers are given, declared here so that the readers' users (the report) need none of
+// it: EvalResult (engine/eval/eval.h), Suite (suite.h), Matrix (matrix.h), HostProbe (run_probe.h),
+// Lanes (run_plan.h).
+typedef struct EvalResult EvalResult;
+typedef struct Suite Suite;
+typedef struct Matrix Matrix;
+typedef struct HostProbe HostProbe;
+typedef struct Lanes Lanes;
 
-typedef enum { JOB_OK, JOB_OOM, JOB_ERROR, JOB_CRASHED } JobStatus;
+#define JOB_SCHEMA "bench.job/1"
+#define MANIFEST_SCHEMA "bench.manifest/1"
+
+// ---- job results (job_result.c) ----
+typedef enum { JOB_OK, JOB_OOM, JOB_ERROR, JOB_CRASHED, N_JOB_STATUS } JobStatus;
 
 typedef struct {
-  char *job_id;
-  char *suite;
+  char *job_id;         // "" when the file has none
+  char *suite;          // "" when the file has none
   char *phase;          // the first phase that holds the job
-  char **phases;        // [n_phases] every phase that holds it (n_phases ≥ 1 when written)
+  char **phases;        // [n_phases] every phase that holds it (n_phases ≥ 1 when written or read)
   int n_phases;
   json_t *spec;         // owned reference
   JobStatus status;
   char *error;          // one line; NULL when ok
   json_t *metrics;      // owned reference; NULL when the job produced none
-  char started[32], finished[32];
+  char started[48], finished[48];  // ISO-8601; "" when the file has none
 } JobResult;
 
 const char *job_status_name(JobStatus s);
@@ -43,15 +77,68 @@ int job_status_from_name(const char *name, JobStatus *s);
 json_t *eval_metrics_json(const EvalResult *r);
 
 json_t *job_result_to_json(const JobResult *r);
-// Checks the schema and the fields' types; messages name `source` (a path).
+// Checks the schema and the fields' types; messages start with `source` (a path).
 int job_result_from_json(const json_t *j, const char *source, JobResult *r, BenchErr *err);
 void job_result_free(JobResult *r);
 
+// DIR/jobs (caller frees).
+char *job_results_dir(const char *results_dir);
 // DIR/jobs/<job_id>.json (caller frees).
 char *job_result_path(const char *results_dir, const char *job_id);
 // Writes DIR/jobs/<job_id>.json atomically (creating DIR/jobs).
 int job_result_write(const char *results_dir, const JobResult *r, BenchErr *err);
 // Reads one result file. A missing file is an error too; callers check file_exists first.
 int job_result_read(const char *path, JobResult *r, BenchErr *err);
+// 1 when DIR/jobs/<job_id>.json holds a finished (ok) result: a job a re-run skips.
+int job_result_ok(const char *results_dir, const char *job_id);
+
+// ---- the jobs/ folder (job_files.c) ----
+typedef struct {
+  char **ids;  // [n] job ids: the names of DIR/jobs/*.json without ".json", in file-name order
+  int n;
+} JobFiles;
+
+// Lists DIR/jobs/*.json (hidden files and temp files left out). A missing jobs/ is an empty
+// list; -1 only when it exists but cannot be listed.
+int job_files_list(const char *results_dir, JobFiles *f, BenchErr *err);
+void job_files_free(JobFiles *f);
+
+// ---- manifest: read (manifest_read.c) ----
+typedef struct {
+  json_t *root;      // NULL when absent or unusable
+  char *problem;     // why it was not used (NULL when used or simply absent)
+} Manifest;
+
+// Reads DIR/manifest.json: absent → root NULL; unreadable, not JSON or not our schema → root NULL
+// and the problem said. It never fails: the manifest is optional.
+void manifest_read(const char *results_dir, Manifest *m);
+void manifest_free(Manifest *m);
+// The first of the keys present (dotted paths, e.g. "host.cpu"), as text: strings as they are,
+// numbers printed, arrays of strings or of {"name":..} objects joined with ", ". Caller frees;
+// NULL when none is present.
+char *manifest_text(const Manifest *m, const char *const *keys);
+
+// ---- manifest: write (manifest_write.c) ----
+typedef struct {
+  const Suite *suite;
+  const Matrix *mx;
+  const HostProbe *probe;
+  const Lanes *lanes;
+  const char *suite_path;    // as given on the command line
+  const char *command;       // "bench run ..." as given
+  int shard_i, shard_n;
+  double started;            // this run's start (wall time)
+  long jobs, skipped;        // selected; already done when it started
+} ManifestRun;
+
+typedef struct {
+  long ok, oom, error, crashed;
+  const char *outcome;       // "completed" | "interrupted"
+} ManifestEnd;
+
+// Merges this run into DIR/manifest.json (written atomically).
+int manifest_begin(const char *dir, const ManifestRun *r, BenchErr *err);
+// Records this run's end and counts.
+int manifest_end(const char *dir, const ManifestRun *r, const ManifestEnd *e, BenchErr *err);
 
 #endif

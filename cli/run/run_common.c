@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "commands.h"
-#include "results.h"
 #include "slurm.h"
 #include "train_job.h"
 
@@ -118,19 +117,4 @@ void run_prep_free(RunPrep *p) {
   strlist_free(&p->warnings);
   suite_free(p->suite);
   memset(p, 0, sizeof *p);
-}
-
-int has_ok_result(const char *dir, const char *job_id) {
-  char *path = job_result_path(dir, job_id);
-  int ok = 0;
-  if (file_exists(path)) {
-    JobResult r;
-    BenchErr err;
-    if (job_result_read(path, &r, &err) == 0) {
-      ok = r.status == JOB_OK;
-      job_result_free(&r);
-    }
-  }
-  free(path);
-  return ok;
 }

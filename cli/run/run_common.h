@@ -48,7 +48,4 @@ int run_prepare(const char *suite_path, char *const *only, int n_only, int shard
                 const char *outcome, RunPrep *p);
 void run_prep_free(RunPrep *p);
 
-// 1 when DIR/jobs/<job_id>.json holds a finished (ok) result.
-int has_ok_result(const char *dir, const char *job_id);
-
 #endif

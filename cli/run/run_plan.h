@@ -40,7 +40,7 @@ void run_select(const Suite *s, const Matrix *m, char *const *only, int n_only, 
 void run_selection_free(RunSelection *sel);
 
 // ---- lanes and devices ----
-typedef struct {
+typedef struct Lanes {
   char **devices;     // [n] each lane's device ("cpu", "cuda:N"); flexible: [1] the fallback
   int n;
   int flexible;       // no --devices: one lane, each job on its pinned device, else the fallback

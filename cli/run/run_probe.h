@@ -13,7 +13,7 @@
 #include "plan_estimate.h"
 #include "plan_warnings.h"
 
-typedef struct {
+typedef struct HostProbe {
   json_t *gpus;              // [{"index":i,"name":..,"memory_bytes":n}, ..] (owned)
   int n_gpus;
   int cuda_driver;           // CUDA version the driver supports, as CUDA encodes it (12040); 0 unknown

@@ -118,12 +118,7 @@ void slurm_status_print(const char *dir, FILE *out) {
       char *p = job_result_path(dir, id);
       if (file_exists(p)) {
         have++;
-        JobResult r;
-        BenchErr err;
-        if (job_result_read(p, &r, &err) == 0) {
-          ok += r.status == JOB_OK;
-          job_result_free(&r);
-        }
+        ok += job_result_ok(dir, id);
       }
       free(p);
     }

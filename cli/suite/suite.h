@@ -163,7 +163,7 @@ typedef struct {
   char *lang;              // "en" (default) or "zh"
 } ReportOptions;
 
-typedef struct {
+typedef struct Suite {
   char *path;              // the suite file as given
   char *dir;               // its directory (relative paths resolve against it)
   char *text;              // the file's bytes

@@ -120,7 +120,7 @@ void eval_stats_add_window(EvalStats *s, const float *nll, const uint8_t *correc
                            long first_offset);
 void eval_stats_free(EvalStats *s);
 
-typedef struct {
+typedef struct EvalResult {
   double ppl, nll, nll_stderr, acc;
   long tokens;                 // scored targets
   double tokens_per_s;         // tokens / forward_s (decode: timed_tokens / timed_s; NaN when no

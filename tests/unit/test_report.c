@@ -39,7 +39,7 @@ TEST(loads_every_job_result) {
   EXPECT_INT_EQ(rs.n_jobs, 73);
   EXPECT_INT_EQ(rs.n_skipped, 0);
   int oom = 0;
-  for (int i = 0; i < rs.n_jobs; i++) oom += rs.jobs[i].status == RES_OOM;
+  for (int i = 0; i < rs.n_jobs; i++) oom += rs.jobs[i].res.status == JOB_OOM;
   EXPECT_INT_EQ(oom, 4);
   stored_jobs_free(&rs);
   EXPECT_INT_EQ(stored_jobs_load("tests/fixtures/reports/does-not-exist", &rs, &err), 0);  // no jobs/: empty
@@ -131,16 +131,14 @@ TEST(results_merged_from_two_machines) {
   rs.jobs = xrealloc(rs.jobs, (size_t)(rs.n_jobs + 1) * sizeof *rs.jobs);
   int src = -1;
   for (int i = 0; i < rs.n_jobs && src < 0; i++)
-    if (strcmp(rs.jobs[i].phases[0], "1A") == 0 && rs.jobs[i].length == 16384 &&
+    if (strcmp(rs.jobs[i].res.phases[0], "1A") == 0 && rs.jobs[i].length == 16384 &&
         strcmp(rs.jobs[i].axis[AX_ROPE], "geo_2M") == 0)
       src = i;
   EXPECT(src >= 0);
   if (src >= 0) {
     StoredJob copy = rs.jobs[src];
-    copy.root = json_deep_copy(rs.jobs[src].root);
+    EXPECT_INT_EQ(job_result_read(rs.jobs[src].path, &copy.res, &err), 0);  // its own copy of the file
     copy.path = xstrdup("copy");
-    copy.phases = xmalloc(sizeof *copy.phases);
-    copy.phases[0] = "1A";
     copy.axis[AX_DEVICE] = "cuda:1";
     copy.ppl = 9.5;
     copy.finished += 3600;
@@ -238,7 +236,8 @@ TEST(compare_matches_and_measures) {
   EXPECT(k >= 0);
   if (k < 0) return;
   b.jobs[k].ppl = 17.947;
-  b.jobs[k].job_id = "renamed";  // different id: matched by phase + spec
+  free(b.jobs[k].res.job_id);
+  b.jobs[k].res.job_id = xstrdup("renamed");  // different id: matched by phase + spec
   b.jobs[k].axis[AX_DEVICE] = "cuda:3";
   compare_results(&a, &b, 1.0, &c);
   EXPECT_INT_EQ(c.n_pairs, 73);

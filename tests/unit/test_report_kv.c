@@ -78,7 +78,7 @@ static void remove_jobs(char *dir, const J *jobs, int n) {
 
 static const StoredJob *by_id(const StoredJobs *rs, const char *id) {
   for (int i = 0; i < rs->n_jobs; i++)
-    if (strcmp(rs->jobs[i].job_id, id) == 0) return &rs->jobs[i];
+    if (strcmp(rs->jobs[i].res.job_id, id) == 0) return &rs->jobs[i];
   return NULL;
 }
 
@@ -189,7 +189,7 @@ TEST(row_over_seeds) {
     EXPECT_NEAR(r.saved_bytes, 80 * 1024, 0, 0);
     EXPECT_NEAR(r.saved_pct, 100.0 * 80 / 96, 0, 1e-12);
     // one seed's full job gone: the ratio pairs the seeds that have one
-    rs.jobs[(int)(by_id(&rs, "f1") - rs.jobs)].status = RES_ERROR;
+    rs.jobs[(int)(by_id(&rs, "f1") - rs.jobs)].res.status = JOB_ERROR;
     kv_row(&rs, &cell, &r);
     EXPECT_INT_EQ(r.n_matched, 1);
     EXPECT_NEAR(r.speed, 300.0 / 150.0, 0, 1e-12);

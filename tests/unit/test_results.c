@@ -1,6 +1,9 @@
-// test_results.c — job result JSON: schema fields, atomic write and read back, checks on read.
+// test_results.c — job result JSON: schema fields, atomic write and read back, checks on read; the
+// scan of jobs/; the manifest reader's checks.
 #include <stdlib.h>
+#include <string.h>
 
+#include "eval.h"
 #include "results.h"
 #include "test.h"
 
@@ -147,19 +150,97 @@ static void expect_read_error(const char *text, const char *want) {
   free(p);
 }
 
+#define JOB_HEAD "{\"schema\":\"bench.job/1\",\"spec\":{},"
+
 TEST(read_checks) {
-  expect_read_error("{\"schema\":\"bench.job/2\"}", "schema 'bench.job/2', this bench reads 'bench.job/1'");
+  expect_read_error("{\"schema\":\"bench.job/2\"}",
+                    "schema 'bench.job/2' is not 'bench.job/1': written by another bench version");
+  expect_read_error("{\"schema\":\"other/1\"}", "not a bench job result");
   expect_read_error("[1]", "not a JSON object");
   expect_read_error("{\"schema\":\"bench.job/1\",", "bad.json:1:");
-  expect_read_error("{\"schema\":\"bench.job/1\",\"job_id\":\"x\",\"suite\":\"s\",\"phase\":\"p\","
-                    "\"status\":\"fine\",\"started\":\"a\",\"finished\":\"b\",\"spec\":{}}",
-                    "unknown status 'fine'");
-  expect_read_error("{\"schema\":\"bench.job/1\",\"job_id\":\"x\",\"suite\":\"s\",\"phase\":\"p\","
-                    "\"status\":\"ok\",\"started\":\"a\",\"finished\":\"b\",\"spec\":{},"
-                    "\"metrics\":null}",
-                    "status ok but no metrics");
-  expect_read_error("{\"schema\":\"bench.job/1\",\"job_id\":3}", "field 'job_id' missing or not a string");
+  expect_read_error(JOB_HEAD "\"phase\":\"p\",\"status\":\"fine\"}", "status 'fine' is not one of ok, oom, error, crashed");
+  expect_read_error(JOB_HEAD "\"phase\":\"p\",\"status\":\"ok\",\"metrics\":null}", "status ok but no metrics");
+  expect_read_error(JOB_HEAD "\"phase\":\"p\",\"status\":\"oom\",\"job_id\":3}", "field 'job_id' is not a string");
+  expect_read_error(JOB_HEAD "\"phase\":\"p\",\"status\":\"oom\",\"error\":[1]}", "field 'error' is not a string");
+  expect_read_error("{\"schema\":\"bench.job/1\",\"phase\":\"p\",\"status\":\"oom\"}", "no \"spec\" object");
+  // "phase" is a string; "phases" a list of strings
+  expect_read_error(JOB_HEAD "\"phase\":[\"p\"],\"status\":\"oom\"}", "no \"phase\" string");
+  expect_read_error(JOB_HEAD "\"phase\":\"p\",\"phases\":[\"p\",2],\"status\":\"oom\"}", "'phases' is not a list of strings");
   expect_read_error("{\"schema\":\"bench.job/1\",\"schema\":\"bench.job/1\"}", "duplicate");
+  // job_id, suite, started and finished may be absent
+  char *p = path_join(tmpdir, "min.json");
+  BenchErr err;
+  const char *text = JOB_HEAD "\"phase\":\"p\",\"status\":\"crashed\"}";
+  EXPECT_INT_EQ(write_file_atomic(p, text, strlen(text), &err), 0);
+  JobResult r;
+  EXPECT_INT_EQ(job_result_read(p, &r, &err), 0);
+  EXPECT_STR_EQ(r.job_id, "");
+  EXPECT_STR_EQ(r.started, "");
+  EXPECT_INT_EQ(r.n_phases, 1);
+  EXPECT_INT_EQ(r.status, JOB_CRASHED);
+  job_result_free(&r);
+  free(p);
+}
+
+// The one scan of jobs/: result files only, in file-name order; no jobs/ is no results.
+TEST(job_files) {
+  char *dir = path_join(tmpdir, "scan");
+  JobFiles f;
+  BenchErr err;
+  EXPECT_INT_EQ(job_files_list(dir, &f, &err), 0);
+  EXPECT_INT_EQ(f.n, 0);
+  job_files_free(&f);
+  static const char *const names[] = {"b2.json", "a1.json", ".hidden.json", "c3.json.tmp.42", "notes.txt"};
+  for (int i = 0; i < 5; i++) {
+    char *p = xasprintf("%s/jobs/%s", dir, names[i]);
+    if (i == 0) {
+      char *jobs = job_results_dir(dir);
+      EXPECT_INT_EQ(mkdir_p(jobs, &err), 0);
+      free(jobs);
+    }
+    EXPECT_INT_EQ(write_file_atomic(p, "{}", 2, &err), 0);
+    free(p);
+  }
+  EXPECT_INT_EQ(job_files_list(dir, &f, &err), 0);
+  EXPECT_INT_EQ(f.n, 2);
+  if (f.n == 2) {
+    EXPECT_STR_EQ(f.ids[0], "a1");
+    EXPECT_STR_EQ(f.ids[1], "b2");
+  }
+  job_files_free(&f);
+  free(dir);
+}
+
+// The one manifest reader: absent is no problem; not ours (no schema, another schema) is not used.
+TEST(manifest_read_checks) {
+  char *dir = path_join(tmpdir, "man");
+  char *path = path_join(dir, "manifest.json");
+  BenchErr err;
+  EXPECT_INT_EQ(mkdir_p(dir, &err), 0);
+  Manifest m;
+  manifest_read(dir, &m);
+  EXPECT(m.root == NULL && m.problem == NULL);
+  manifest_free(&m);
+  static const char *const texts[] = {"{\"host\":\"h\"}", "{\"schema\":\"bench.manifest/2\"}", "{\"schema\":"};
+  static const char *const want[] = {"no \"schema\" field", "is not 'bench.manifest/1'", "invalid JSON"};
+  for (int i = 0; i < 3; i++) {
+    EXPECT_INT_EQ(write_file_atomic(path, texts[i], strlen(texts[i]), &err), 0);
+    manifest_read(dir, &m);
+    EXPECT(m.root == NULL);
+    EXPECT_CONTAINS(m.problem ? m.problem : "", want[i]);
+    manifest_free(&m);
+  }
+  const char *ok = "{\"schema\":\"bench.manifest/1\",\"gpus\":[{\"name\":\"H\"},{\"name\":\"H\"}]}";
+  EXPECT_INT_EQ(write_file_atomic(path, ok, strlen(ok), &err), 0);
+  manifest_read(dir, &m);
+  EXPECT(m.root != NULL && m.problem == NULL);
+  static const char *const keys[] = {"gpu", "gpus", NULL};
+  char *gpus = manifest_text(&m, keys);
+  EXPECT_STR_EQ(gpus ? gpus : "", "2× H");
+  free(gpus);
+  manifest_free(&m);
+  free(path);
+  free(dir);
 }
 
 TEST(status_names) {
@@ -175,6 +256,8 @@ int main(void) {
   RUN(metrics_json_fields);
   RUN(write_and_read_back);
   RUN(read_checks);
+  RUN(job_files);
+  RUN(manifest_read_checks);
   RUN(status_names);
   char *cmd = xasprintf("rm -rf %s", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -7,9 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "results.h"
 #include "run_lock.h"
-#include "run_manifest.h"
 #include "run_plan.h"
+#include "run_probe.h"
 #include "run_status.h"
 #include "runner_internal.h"
 #include "test.h"

@@ -1,22 +1,25 @@
-// results.c — job result JSON (schema bench.job/1): build, write atomically, read and check.
+// job_result.c — the job result file (schema bench.job/1, results.h): the one writer (built, laid out
+// and written atomically) and the one reader (every check on the schema and the fields' types).
 #include "results.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval.h"
+
 #define RESULT_MAX_BYTES ((size_t)64 << 20)
 #define RESULT_REAL_DIGITS 12
 
-static const char *const STATUS_NAMES[] = {"ok", "oom", "error", "crashed"};
+static const char *const STATUS_NAMES[N_JOB_STATUS] = {"ok", "oom", "error", "crashed"};
 
 const char *job_status_name(JobStatus s) {
-  CHECK((int)s >= 0 && (int)s < 4);
+  CHECK((int)s >= 0 && (int)s < N_JOB_STATUS);
   return STATUS_NAMES[s];
 }
 
 int job_status_from_name(const char *name, JobStatus *s) {
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < N_JOB_STATUS; i++)
     if (strcmp(name, STATUS_NAMES[i]) == 0) {
       *s = (JobStatus)i;
       return 0;
@@ -95,69 +98,91 @@ json_t *job_result_to_json(const JobResult *r) {
   return j;
 }
 
-static int get_string(const json_t *j, const char *key, const char *source, char **out,
-                      BenchErr *err) {
+// KEY of j as a new string: "" when absent; -1 when present but not a string.
+static int opt_string(const json_t *j, const char *key, char **out) {
   json_t *v = json_object_get(j, key);
-  if (!json_is_string(v)) return err_set(err, "'%s': field '%s' missing or not a string", source, key);
-  *out = xstrdup(json_string_value(v));
+  if (v && !json_is_string(v)) return -1;
+  *out = xstrdup(v ? json_string_value(v) : "");
   return 0;
+}
+
+// The schema check: the one place a job result's schema is compared.
+static int check_schema(const json_t *j, const char *source, BenchErr *err) {
+  const char *schema = json_string_value(json_object_get(j, "schema"));
+  if (!schema) return err_set(err, "%s: no \"schema\" field: not a bench job result", source);
+  if (strcmp(schema, JOB_SCHEMA) == 0) return 0;
+  if (strncmp(schema, "bench.job/", 10) == 0)
+    return err_set(err, "%s: schema '%s' is not '%s': written by another bench version; report it with that "
+                   "version, or re-run the job with this one (bench run --fresh)", source, schema, JOB_SCHEMA);
+  return err_set(err, "%s: schema '%s' is not '%s': not a bench job result", source, schema, JOB_SCHEMA);
+}
+
+// "phase" (a string) and "phases" (every phase holding a shared job; [phase] when absent).
+static int read_phases(const json_t *j, const char *source, JobResult *r, BenchErr *err) {
+  json_t *phase = json_object_get(j, "phase");
+  if (!json_is_string(phase)) return err_set(err, "%s: no \"phase\" string", source);
+  r->phase = xstrdup(json_string_value(phase));
+  json_t *ps = json_object_get(j, "phases");
+  size_t n = json_is_array(ps) ? json_array_size(ps) : 0;
+  if (ps && !json_is_array(ps)) return err_set(err, "%s: field 'phases' is not a list of strings", source);
+  r->phases = xcalloc(n ? n : 1, sizeof *r->phases);
+  if (n == 0) {
+    r->phases[r->n_phases++] = xstrdup(r->phase);
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const char *p = json_string_value(json_array_get(ps, i));
+    if (!p) return err_set(err, "%s: field 'phases' is not a list of strings", source);
+    r->phases[r->n_phases++] = xstrdup(p);
+  }
+  return 0;
+}
+
+static int read_status(const json_t *j, const char *source, JobResult *r, BenchErr *err) {
+  const char *st = json_string_value(json_object_get(j, "status"));
+  if (st && job_status_from_name(st, &r->status) == 0) return 0;
+  StrBuf names = {0};
+  for (int i = 0; i < N_JOB_STATUS; i++) sb_printf(&names, "%s%s", i ? ", " : "", STATUS_NAMES[i]);
+  err_set(err, "%s: status '%s' is not one of %s", source, st ? st : "", names.data);
+  sb_free(&names);
+  return -1;
+}
+
+// error: a string or null; metrics: an object or null, an object when ok; the optional strings.
+static int read_rest(const json_t *j, const char *source, JobResult *r, BenchErr *err) {
+  json_t *e = json_object_get(j, "error");
+  if (json_is_string(e)) r->error = xstrdup(json_string_value(e));
+  else if (e && !json_is_null(e)) return err_set(err, "%s: field 'error' is not a string", source);
+  json_t *m = json_object_get(j, "metrics");
+  if (json_is_object(m)) r->metrics = json_incref(m);
+  else if (m && !json_is_null(m)) return err_set(err, "%s: field 'metrics' is not an object", source);
+  else if (r->status == JOB_OK) return err_set(err, "%s: status ok but no metrics", source);
+  static const char *const KEYS[] = {"job_id", "suite", "started", "finished"};
+  char *v[4] = {0};
+  int rc = 0;
+  for (int k = 0; k < 4 && rc == 0; k++)
+    if (opt_string(j, KEYS[k], &v[k]) != 0) rc = err_set(err, "%s: field '%s' is not a string", source, KEYS[k]);
+  if (rc == 0) {
+    r->job_id = v[0];
+    r->suite = v[1];
+    snprintf(r->started, sizeof r->started, "%s", v[2]);
+    snprintf(r->finished, sizeof r->finished, "%s", v[3]);
+    v[0] = v[1] = NULL;
+  }
+  for (int k = 0; k < 4; k++) free(v[k]);
+  return rc;
 }
 
 int job_result_from_json(const json_t *j, const char *source, JobResult *r, BenchErr *err) {
   memset(r, 0, sizeof *r);
-  if (!json_is_object(j)) return err_set(err, "'%s': not a JSON object", source);
-  const char *schema = json_string_value(json_object_get(j, "schema"));
-  if (!schema) return err_set(err, "'%s': no 'schema' field", source);
-  if (strcmp(schema, JOB_SCHEMA) != 0)
-    return err_set(err, "'%s': schema '%s', this bench reads '%s' (re-run the job with --fresh)",
-                   source, schema, JOB_SCHEMA);
-  char *status = NULL, *started = NULL, *finished = NULL;
-  int rc = 0;
-  if (get_string(j, "job_id", source, &r->job_id, err) != 0 ||
-      get_string(j, "suite", source, &r->suite, err) != 0 ||
-      get_string(j, "phase", source, &r->phase, err) != 0 ||
-      get_string(j, "status", source, &status, err) != 0 ||
-      get_string(j, "started", source, &started, err) != 0 ||
-      get_string(j, "finished", source, &finished, err) != 0)
-    rc = -1;
-  if (rc == 0 && job_status_from_name(status, &r->status) != 0)
-    rc = err_set(err, "'%s': unknown status '%s'", source, status);
-  if (rc == 0) {
-    snprintf(r->started, sizeof r->started, "%s", started);
-    snprintf(r->finished, sizeof r->finished, "%s", finished);
-    json_t *e = json_object_get(j, "error");
-    if (json_is_string(e)) r->error = xstrdup(json_string_value(e));
-    else if (e && !json_is_null(e)) rc = err_set(err, "'%s': field 'error' is not a string", source);
-  }
-  if (rc == 0) {
-    json_t *spec = json_object_get(j, "spec");
-    if (!json_is_object(spec)) rc = err_set(err, "'%s': field 'spec' is not an object", source);
-    else r->spec = json_incref(spec);
-  }
-  if (rc == 0) {
-    json_t *m = json_object_get(j, "metrics");
-    if (json_is_object(m)) r->metrics = json_incref(m);
-    else if (m && !json_is_null(m)) rc = err_set(err, "'%s': field 'metrics' is not an object", source);
-    else if (r->status == JOB_OK) rc = err_set(err, "'%s': status ok but no metrics", source);
-  }
-  if (rc == 0) {
-    json_t *ps = json_object_get(j, "phases");
-    if (json_is_array(ps) && json_array_size(ps) > 0) {
-      r->n_phases = (int)json_array_size(ps);
-      r->phases = xcalloc((size_t)r->n_phases, sizeof *r->phases);
-      for (int i = 0; i < r->n_phases; i++) {
-        const char *p = json_string_value(json_array_get(ps, (size_t)i));
-        r->phases[i] = xstrdup(p ? p : "");
-      }
-    } else {
-      r->n_phases = 1;
-      r->phases = xcalloc(1, sizeof *r->phases);
-      r->phases[0] = xstrdup(r->phase);
-    }
-  }
-  free(status);
-  free(started);
-  free(finished);
+  if (!json_is_object(j)) return err_set(err, "%s: not a JSON object", source);
+  if (check_schema(j, source, err) != 0) return -1;
+  json_t *spec = json_object_get(j, "spec");
+  if (!json_is_object(spec)) return err_set(err, "%s: no \"spec\" object", source);
+  r->spec = json_incref(spec);
+  int rc = read_phases(j, source, r, err);
+  if (rc == 0) rc = read_status(j, source, r, err);
+  if (rc == 0) rc = read_rest(j, source, r, err);
   if (rc != 0) job_result_free(r);
   return rc;
 }
@@ -174,8 +199,10 @@ void job_result_free(JobResult *r) {
   memset(r, 0, sizeof *r);
 }
 
+char *job_results_dir(const char *results_dir) { return path_join(results_dir, "jobs"); }
+
 char *job_result_path(const char *results_dir, const char *job_id) {
-  char *jobs = path_join(results_dir, "jobs");
+  char *jobs = job_results_dir(results_dir);
   char *name = xasprintf("%s.json", job_id);
   char *p = path_join(jobs, name);
   free(name);
@@ -228,7 +255,7 @@ static void format_result(StrBuf *b, const json_t *j) {
 }
 
 int job_result_write(const char *results_dir, const JobResult *r, BenchErr *err) {
-  char *jobs = path_join(results_dir, "jobs");
+  char *jobs = job_results_dir(results_dir);
   int rc = mkdir_p(jobs, err);
   free(jobs);
   if (rc != 0) return -1;
@@ -251,8 +278,23 @@ int job_result_read(const char *path, JobResult *r, BenchErr *err) {
   json_error_t jerr;
   json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
   free(text);
-  if (!j) return err_set(err, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+  if (!j) return err_set(err, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column, jerr.text);
   int rc = job_result_from_json(j, path, r, err);
   json_decref(j);
   return rc;
+}
+
+int job_result_ok(const char *results_dir, const char *job_id) {
+  char *path = job_result_path(results_dir, job_id);
+  int ok = 0;
+  if (file_exists(path)) {
+    JobResult r;
+    BenchErr err;
+    if (job_result_read(path, &r, &err) == 0) {
+      ok = r.status == JOB_OK;
+      job_result_free(&r);
+    }
+  }
+  free(path);
+  return ok;
 }

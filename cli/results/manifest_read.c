@@ -1,27 +1,28 @@
-// report_manifest.c — results/<suite>/manifest.json: provenance of a run (bench version, git
-// commit, suite sha256, host, CPU/GPU, driver, CUDA, start/end, model/dataset fingerprints).
-// The manifest is optional; a manifest with another schema is not used, and the report says why.
+// manifest_read.c — the one reader of results/<suite>/manifest.json (results.h): provenance of the
+// runs (bench version, git commit, suite sha256, host, CPU/GPU, driver, CUDA, start/end,
+// model/dataset fingerprints). The manifest is optional; one without our schema is not used, and
+// the problem says why.
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
+#include "results.h"
 
-#define MANIFEST_MAX (16u << 20)
+#define MANIFEST_MAX_BYTES ((size_t)64 << 20)
 
-int report_manifest_load(const char *results_dir, Manifest *m) {
+void manifest_read(const char *results_dir, Manifest *m) {
   memset(m, 0, sizeof *m);
   char *path = path_join(results_dir, "manifest.json");
   if (!file_exists(path)) {
     free(path);
-    return 0;
+    return;
   }
   char *text = NULL;
   size_t len = 0;
   BenchErr err;
-  if (read_file(path, MANIFEST_MAX, &text, &len, &err) != 0) {
+  if (read_file(path, MANIFEST_MAX_BYTES, &text, &len, &err) != 0) {
     m->problem = xstrdup(err.msg);
     free(path);
-    return 0;
+    return;
   }
   json_error_t jerr;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -31,22 +32,22 @@ int report_manifest_load(const char *results_dir, Manifest *m) {
                       : xasprintf("%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column, jerr.text);
     json_decref(root);
     free(path);
-    return 0;
+    return;
   }
-  json_t *schema = json_object_get(root, "schema");
-  if (json_is_string(schema) && strcmp(json_string_value(schema), MANIFEST_SCHEMA) != 0) {
-    m->problem = xasprintf("%s: schema '%s' is not '%s' (written by another bench version)", path,
-                           json_string_value(schema), MANIFEST_SCHEMA);
+  const char *schema = json_string_value(json_object_get(root, "schema"));
+  if (!schema || strcmp(schema, MANIFEST_SCHEMA) != 0) {
+    m->problem = schema ? xasprintf("%s: schema '%s' is not '%s' (written by another bench version)", path,
+                                    schema, MANIFEST_SCHEMA)
+                        : xasprintf("%s: no \"schema\" field: not a bench manifest", path);
     json_decref(root);
     free(path);
-    return 0;
+    return;
   }
   m->root = root;
   free(path);
-  return 0;
 }
 
-void report_manifest_free(Manifest *m) {
+void manifest_free(Manifest *m) {
   json_decref(m->root);
   free(m->problem);
   memset(m, 0, sizeof *m);
@@ -77,7 +78,7 @@ static void append_value(StrBuf *b, json_t *v) {
     sb_append(b, json_string_value(json_object_get(v, "name")));
 }
 
-char *report_manifest_text(const Manifest *m, const char *const *keys) {
+char *manifest_text(const Manifest *m, const char *const *keys) {
   if (!m || !m->root) return NULL;
   for (int k = 0; keys[k]; k++) {
     json_t *v = get_path(m->root, keys[k]);

@@ -1,5 +1,6 @@
-// run_manifest.c — provenance of a results directory, merged across runs (run_manifest.h).
-#include "run_manifest.h"
+// manifest_write.c — the one writer of results/<suite>/manifest.json (results.h): the provenance of
+// a results directory, merged across runs.
+#include "results.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -8,13 +9,14 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "matrix.h"
+#include "run_plan.h"
+#include "run_probe.h"
 #include "version.h"
 
 #ifndef BENCH_GIT_COMMIT
 #define BENCH_GIT_COMMIT "unknown"
 #endif
-
-#define MANIFEST_MAX_BYTES ((size_t)64 << 20)
 
 // Defined in main.c, which the unit tests do not link: there the manifest says "unknown".
 extern const char BENCH_VERSION[] __attribute__((weak));
@@ -28,19 +30,12 @@ static json_t *iso(double t) {
   return json_string(ts);
 }
 
-// The existing manifest when it is ours and readable; else a new object.
-static json_t *load_existing(const char *path) {
-  char *text = NULL;
-  size_t len = 0;
-  BenchErr err;
-  if (!file_exists(path) || read_file(path, MANIFEST_MAX_BYTES, &text, &len, &err) != 0) return json_object();
-  json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-  free(text);
-  const char *schema = json_string_value(json_object_get(j, "schema"));
-  if (!json_is_object(j) || !schema || strcmp(schema, MANIFEST_SCHEMA_ID) != 0) {
-    json_decref(j);
-    return json_object();
-  }
+// The existing manifest when it is ours and readable (manifest_read); else a new object.
+static json_t *load_existing(const char *dir) {
+  Manifest m;
+  manifest_read(dir, &m);
+  json_t *j = m.root ? json_incref(m.root) : json_object();
+  manifest_free(&m);
   return j;
 }
 
@@ -51,7 +46,7 @@ static void set_machine(json_t *m, const ManifestRun *r) {
   char cuda[16], cuda_drv[16];
   cuda_version_text(p->cuda_runtime, cuda);
   cuda_version_text(p->cuda_driver, cuda_drv);
-  json_object_set_new(m, "schema", json_string(MANIFEST_SCHEMA_ID));
+  json_object_set_new(m, "schema", json_string(MANIFEST_SCHEMA));
   json_object_set_new(m, "suite", json_string(r->suite->suite));
   json_object_set_new(m, "suite_path", json_string(r->suite_path));
   json_object_set_new(m, "suite_sha256", json_string(r->suite->sha256));
@@ -140,7 +135,7 @@ static int update(const char *dir, const ManifestRun *r, const ManifestEnd *end,
   free(lock_path);
   if (lfd >= 0) flock(lfd, LOCK_EX);
   char *path = path_join(dir, "manifest.json");
-  json_t *m = load_existing(path);
+  json_t *m = load_existing(dir);
   set_machine(m, r);
   set_fingerprints(m, r);
   if (!json_is_string(json_object_get(m, "started"))) json_object_set_new(m, "started", iso(r->started));

@@ -1,0 +1,125 @@
+// report_jobs.c — the job results of a directory as the report sees them: each file read by the
+// results module's reader (results.h), then its axes, lengths and numbers picked out of its spec and
+// metrics. A file that cannot be used (bad JSON, another schema, missing fields) is skipped with a
+// reason; it never stops the report. Only reads: nothing under results/ is ever written here.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "report.h"
+
+const char *const REPORT_AXIS_NAMES[N_AXES] = {"model", "dataset", "rope", "cache", "dtype", "train", "device"};
+
+double report_parse_time(const char *s) {
+  if (!s || !*s) return 0;
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) rest = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+  if (!rest) return 0;
+  double t = (double)timegm(&tm);
+  if (*rest == '.') {  // fraction of a second
+    char *end;
+    double frac = strtod(rest, &end);
+    t += frac;
+    rest = end;
+  }
+  if (*rest == '+' || *rest == '-') {  // ±hh:mm offset from UTC
+    int sign = *rest == '+' ? 1 : -1, hh = 0, mm = 0;
+    if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) >= 1) t -= sign * (hh * 3600.0 + mm * 60.0);
+  }
+  return t;
+}
+
+// A spec field that is either "name" or {"name": ...}.
+static const char *spec_name(json_t *spec, const char *key) {
+  json_t *v = json_object_get(spec, key);
+  if (json_is_string(v)) return json_string_value(v);
+  if (json_is_object(v)) {
+    json_t *n = json_object_get(v, "name");
+    if (json_is_string(n)) return json_string_value(n);
+  }
+  return "";
+}
+
+static long spec_long(json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+  if (json_is_integer(v)) return (long)json_integer_value(v);
+  if (json_is_real(v)) return (long)json_real_value(v);
+  return 0;
+}
+
+static double num_or_nan(json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+  return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+// Fills the report's view of r->res; a reason (allocated) when the report cannot use it.
+static char *job_view(StoredJob *r) {
+  json_t *spec = r->res.spec, *m = r->res.metrics;
+  r->axis[AX_MODEL] = spec_name(spec, "model");
+  r->axis[AX_DATASET] = spec_name(spec, "dataset");
+  r->axis[AX_ROPE] = spec_name(spec, "rope");
+  r->axis[AX_CACHE] = spec_name(spec, "cache");
+  r->axis[AX_DTYPE] = spec_name(spec, "dtype");
+  r->axis[AX_TRAIN] = spec_name(spec, "train");
+  r->axis[AX_DEVICE] = spec_name(spec, "device");
+  r->protocol = spec_name(spec, "protocol");
+  r->length = spec_long(spec, "length");
+  r->seed = spec_long(spec, "seed");
+  r->windows = spec_long(spec, "windows");
+  r->ppl = r->nll = NAN;
+  if (r->res.status == JOB_OK) {
+    r->ppl = num_or_nan(m, "ppl");
+    r->nll = num_or_nan(m, "nll");
+    if (!isfinite(r->ppl) && isfinite(r->nll)) r->ppl = exp(r->nll);
+    if (!isfinite(r->ppl) || r->ppl <= 0) return xstrdup("status ok but no positive metrics.ppl");
+  }
+  r->started = report_parse_time(r->res.started);
+  r->finished = report_parse_time(r->res.finished);
+  r->wall_s = num_or_nan(m, "wall_s");
+  if (!isfinite(r->wall_s) && r->started > 0 && r->finished >= r->started) r->wall_s = r->finished - r->started;
+  if (r->length <= 0) return xstrdup("spec.length is missing or not positive");
+  return NULL;
+}
+
+int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err) {
+  memset(rs, 0, sizeof *rs);
+  JobFiles files;
+  if (job_files_list(results_dir, &files, err) != 0) return -1;
+  rs->jobs = xcalloc(files.n ? (size_t)files.n : 1, sizeof *rs->jobs);
+  rs->skipped = xcalloc(files.n ? (size_t)files.n : 1, sizeof *rs->skipped);
+  for (int i = 0; i < files.n; i++) {
+    StoredJob *r = &rs->jobs[rs->n_jobs];
+    char *path = job_result_path(results_dir, files.ids[i]);
+    BenchErr ferr;
+    char *why = NULL;
+    if (job_result_read(path, &r->res, &ferr) != 0) {
+      rs->skipped[rs->n_skipped++] = xstrdup(ferr.msg);
+    } else if ((why = job_view(r)) != NULL) {
+      rs->skipped[rs->n_skipped++] = xasprintf("%s: %s", path, why);
+      free(why);
+    } else {
+      r->path = path;
+      rs->n_jobs++;
+      continue;
+    }
+    job_result_free(&r->res);
+    memset(r, 0, sizeof *r);
+    free(path);
+  }
+  job_files_free(&files);
+  return 0;
+}
+
+void stored_jobs_free(StoredJobs *rs) {
+  for (int i = 0; i < rs->n_jobs; i++) {
+    free(rs->jobs[i].path);
+    job_result_free(&rs->jobs[i].res);
+  }
+  for (int i = 0; i < rs->n_skipped; i++) free(rs->skipped[i]);
+  free(rs->jobs);
+  free(rs->skipped);
+  memset(rs, 0, sizeof *rs);
+}
