@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "canon_json.h"
+#include "data.h"
 
 #define CACHE_SCHEMA "bench.fingerprint/1"
 #define CACHE_MAX_BYTES (64u << 10)
@@ -179,7 +180,7 @@ static int compute(const char *path, const char *field, int kind, DataStats *s, 
     }
     free(line);
   } else {
-    unsigned char head[32];
+    unsigned char head[BENCHTOK_HEADER_BYTES];
     size_t head_n = 0;
     char buf[1 << 16];
     size_t n;
@@ -200,12 +201,14 @@ static int compute(const char *path, const char *field, int kind, DataStats *s, 
     } else if (kind == KIND_U16) {
       if (bytes % 2) snprintf(s->problem, sizeof s->problem, "an odd number of bytes (%lld) for uint16 ids", bytes);
       else s->tokens = bytes / 2;
-    } else if (head_n < 32 || memcmp(head, "BENCHTOK", 8) != 0) {
-      snprintf(s->problem, sizeof s->problem, "not a BENCHTOK token file (no 'BENCHTOK' header)");
     } else {
-      uint64_t n_tok = 0;
-      for (int i = 23; i >= 16; i--) n_tok = (n_tok << 8) | head[i];
-      s->tokens = n_tok > (uint64_t)LLONG_MAX ? -1 : (long long)n_tok;
+      uint32_t width;
+      uint64_t n_tok;
+      BenchErr herr;
+      if (benchtok_header(path, head, head_n, &width, &n_tok, &herr) != 0)
+        snprintf(s->problem, sizeof s->problem, "%.*s", (int)sizeof s->problem - 1, herr.msg);
+      else
+        s->tokens = n_tok > (uint64_t)LLONG_MAX ? -1 : (long long)n_tok;
     }
   }
   int bad = ferror(f);
@@ -259,40 +262,4 @@ int file_sha256_cached(const char *path, char out[65], BenchErr *err) {
   cache_key_free(&k);
   if (rc == 0) memcpy(out, s.file_sha256, 65);
   return rc;
-}
-
-// ---- the engine's token cache (engine/eval/data.c names its files this way) ----
-#define TOKEN_CACHE_FORMAT "bench.tokens/1"
-
-static char *token_cache_dir_path(void) {
-  const char *d = getenv("BENCH_CACHE_DIR");
-  if (d && d[0]) return path_join(d, "tokens");
-  d = getenv("XDG_CACHE_HOME");
-  if (d && d[0] == '/') return path_join(d, "bench/tokens");
-  d = getenv("HOME");
-  if (d && d[0]) return path_join(d, ".cache/bench/tokens");
-  return xstrdup(".cache/bench/tokens");
-}
-
-long long token_cache_count(const char *tokenizer_sha256, const char *dataset_fingerprint, long separator) {
-  char *key_src = xasprintf("%s\n%s\n%s\n%d", TOKEN_CACHE_FORMAT, tokenizer_sha256, dataset_fingerprint,
-                            (int)separator);
-  char key[65];
-  sha256_hex(key_src, strlen(key_src), key);
-  free(key_src);
-  char *dir = token_cache_dir_path();
-  char *path = xasprintf("%s/%s.tok", dir, key);
-  free(dir);
-  long long n = -1;
-  FILE *f = fopen(path, "rb");
-  free(path);
-  if (!f) return -1;
-  unsigned char head[32];
-  if (fread(head, 1, sizeof head, f) == sizeof head && memcmp(head, "BENCHTOK", 8) == 0) {
-    uint64_t v = 0;
-    for (int i = 23; i >= 16; i--) v = (v << 8) | head[i];
-    if (v <= (uint64_t)LLONG_MAX) n = (long long)v;
-  }
-  fclose(f);
-  return n;
 }

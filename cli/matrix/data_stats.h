@@ -32,10 +32,4 @@ int file_sha256_cached(const char *path, char out[65], BenchErr *err);
 // The cache directory above (caller frees).
 char *bench_fingerprint_cache_dir(void);
 
-// Tokens of a text dataset as the engine's token cache holds them (engine/eval/data.h: BENCHTOK files
-// in the tokens/ cache directory, named by SHA-256 of the cache format, the encoder's fingerprint
-// — its tokenizer.json's SHA-256 — the dataset fingerprint and the separator id between jsonl
-// documents); -1 when no such cache file exists yet.
-long long token_cache_count(const char *tokenizer_sha256, const char *dataset_fingerprint, long separator);
-
 #endif

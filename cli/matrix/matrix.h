@@ -4,8 +4,8 @@
 // Per phase: the cartesian product of its axes, in this nesting (outermost first)
 //   model × dataset × train recipe × rope × cache × dtype × device × seed × length,
 // where a swept variant (a list-valued parameter) stands for all its members, named
-// `variant[param=value,...]` (swept parameters only, in file order, values as written; two swept
-// lists expand as a product, the first one varying slowest). Then, as in CI matrices, `exclude`
+// `variant[param=value,...]` (variant_member_name, suite.h; two swept lists expand as a product,
+// the first one varying slowest). Then, as in CI matrices, `exclude`
 // entries (partial assignments) drop every product job matching all their keys — a swept variant's
 // name matches all its members, a member's name that member — and `include` entries add jobs: the
 // axes they name take their values, the others the phase's (all of them, as a product). Included
@@ -120,12 +120,5 @@ void matrix_free(Matrix *m);
 int matrix_find(const Matrix *m, const char *id);
 // The engine's inputs for a job.
 const JobInputs *matrix_job_inputs(const Job *j);
-
-// Members of a variant: the product of its swept parameters' sizes (1 when nothing is swept).
-int variant_n_members(const Variant *v);
-// "name" or "name[key=value,...]" (caller frees).
-char *variant_member_name(const Variant *v, int member);
-// The value a member takes for parameter index p.
-const ParamValue *variant_member_value(const Variant *v, int p, int member);
 
 #endif

@@ -32,8 +32,6 @@ int matrix_select(const Variant *list, int n, const char *selector, const Varian
                   int *n_members);
 // Whether member `member` of v is selected by selector.
 int matrix_member_selected(const Variant *v, int member, const char *selector);
-// Per parameter, the index of the value member `member` takes ([v->n_params]).
-void matrix_member_indices(const Variant *v, int member, int *idx);
 
 // The variant's JSON in the given mode; NULL with err on a bad reference.
 json_t *matrix_variant_json(MatrixCtx *c, VariantKind kind, const Variant *v, int member,

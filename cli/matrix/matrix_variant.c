@@ -1,5 +1,5 @@
-// matrix_variant.c — variant members (sweeps) and a variant written as JSON for the job spec, for
-// the engine, or for the job identity (matrix_internal.h).
+// matrix_variant.c — the members a variant selector names, and a variant written as JSON for the
+// job spec, for the engine, or for the job identity (matrix_internal.h).
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,53 +20,9 @@ int matrix_err_at(BenchErr *err, const Suite *s, Mark mark, const char *fmt, ...
   return err_set(err, "%s: %s", s->path, msg);
 }
 
-int variant_n_members(const Variant *v) {
-  long n = 1;
-  for (int p = 0; p < v->n_params; p++)
-    if (v->params[p].n_values > 1) n *= v->params[p].n_values;
-  CHECK(n <= 1L << 30);
-  return (int)n;
-}
-
-// Mixed radix over the swept parameters in file order, the last one varying fastest.
-static int value_index(const Variant *v, int p, int member) {
-  for (int q = v->n_params - 1; q >= 0; q--) {
-    int nv = v->params[q].n_values;
-    if (nv <= 1) continue;
-    if (q == p) return member % nv;
-    member /= nv;
-  }
-  return 0;
-}
-
-const ParamValue *variant_member_value(const Variant *v, int p, int member) {
-  CHECK(p >= 0 && p < v->n_params && v->params[p].n_values >= 1);
-  return &v->params[p].values[value_index(v, p, member)];
-}
-
-char *variant_member_name(const Variant *v, int member) {
-  if (variant_n_members(v) == 1) return xstrdup(v->name);
-  StrBuf b = {0};
-  sb_append(&b, v->name);
-  sb_append(&b, "[");
-  int first = 1;
-  for (int p = 0; p < v->n_params; p++) {
-    if (v->params[p].n_values <= 1) continue;
-    const ParamValue *pv = variant_member_value(v, p, member);
-    sb_printf(&b, "%s%s=%s", first ? "" : ",", v->params[p].key, pv->text ? pv->text : "");
-    first = 0;
-  }
-  sb_append(&b, "]");
-  return b.data;
-}
-
-void matrix_member_indices(const Variant *v, int member, int *idx) {
-  for (int p = 0; p < v->n_params; p++) idx[p] = value_index(v, p, member);
-}
-
 int matrix_member_selected(const Variant *v, int member, const char *selector) {
   int *idx = xcalloc((size_t)v->n_params + 1, sizeof *idx);
-  matrix_member_indices(v, member, idx);
+  variant_member_indices(v, member, idx);
   int ok = variant_member_matches(v, idx, selector);
   free(idx);
   return ok;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data.h"
 #include "data_stats.h"
 #include "device.h"
 

@@ -29,33 +29,17 @@ void labels_free(LabelList *l) {
   l->n = 0;
 }
 
-// Walks the members of a variant: the product of its swept parameters (file order, the first
-// varying slowest), named "name" alone or "name[k=v,...]" with the swept values as written.
-// fn gets each member's name and its value index per parameter ([n_params]).
+// Calls fn for each member of a variant, in member order, with its name (variant_member_name) and
+// its value index per parameter ([n_params]).
 typedef void (*MemberFn)(const Variant *v, const char *name, const int *value_index, void *arg);
 
 static void variant_members(const Variant *v, MemberFn fn, void *arg) {
-  int n = v->n_params;
-  int *idx = xcalloc(n ? (size_t)n : 1, sizeof *idx);
-  for (;;) {
-    StrBuf b = {0};
-    sb_append(&b, v->name);
-    int first = 1;
-    for (int i = 0; i < n; i++) {
-      if (v->params[i].n_values <= 1) continue;
-      const ParamValue *pv = &v->params[i].values[idx[i]];
-      sb_printf(&b, "%s%s=%s", first ? "[" : ",", v->params[i].key, pv->text ? pv->text : "");
-      first = 0;
-    }
-    if (!first) sb_append(&b, "]");
-    fn(v, b.data, idx, arg);
-    sb_free(&b);
-    int i = n - 1;
-    while (i >= 0 && (v->params[i].n_values <= 1 || ++idx[i] == v->params[i].n_values)) {
-      idx[i] = 0;
-      i--;
-    }
-    if (i < 0) break;
+  int *idx = xcalloc((size_t)v->n_params + 1, sizeof *idx);
+  for (int k = 0, n = variant_n_members(v); k < n; k++) {
+    variant_member_indices(v, k, idx);
+    char *name = variant_member_name(v, k);
+    fn(v, name, idx, arg);
+    free(name);
   }
   free(idx);
 }

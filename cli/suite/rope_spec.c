@@ -7,31 +7,6 @@
 
 #include "rope.h"
 
-// Per parameter, the index of the value member `member` takes: mixed radix over the swept
-// parameters in file order, the last one varying fastest. idx[v->n_params]
-static void member_indices(const Variant *v, int member, int *idx) {
-  for (int p = v->n_params - 1; p >= 0; p--) {
-    int nv = v->params[p].n_values;
-    idx[p] = nv > 1 ? member % nv : 0;
-    if (nv > 1) member /= nv;
-  }
-}
-
-static char *member_name(const Variant *v, const int *idx) {
-  if (v->n_members <= 1) return xstrdup(v->name);
-  StrBuf b = {0};
-  sb_printf(&b, "%s[", v->name);
-  int first = 1;
-  for (int p = 0; p < v->n_params; p++) {
-    if (v->params[p].n_values <= 1) continue;
-    const ParamValue *pv = &v->params[p].values[idx[p]];
-    sb_printf(&b, "%s%s=%s", first ? "" : ",", v->params[p].key, pv->text ? pv->text : "");
-    first = 0;
-  }
-  sb_append(&b, "]");
-  return b.data;
-}
-
 static json_t *number_json(double x) {
   if (x == floor(x) && fabs(x) < 9007199254740992.0) return json_integer((json_int_t)x);
   return json_real(x);
@@ -39,16 +14,15 @@ static json_t *number_json(double x) {
 
 static json_t *resolve_at(const Suite *s, const char *selector, int depth, BenchErr *err);
 
-static json_t *member_json(const Suite *s, const Variant *v, const int *idx, int depth,
-                           BenchErr *err) {
+static json_t *member_json(const Suite *s, const Variant *v, int member, int depth, BenchErr *err) {
   json_t *o = json_object();
-  char *name = member_name(v, idx);
+  char *name = variant_member_name(v, member);
   json_object_set_new(o, "name", json_string(name));
   free(name);
   json_object_set_new(o, "type", json_string(v->type));
   for (int p = 0; p < v->n_params; p++) {
     const Param *par = &v->params[p];
-    const ParamValue *pv = &par->values[idx[p]];
+    const ParamValue *pv = variant_member_value(v, p, member);
     int is_ref = (strcmp(v->type, "mix") == 0 && strcmp(par->key, "of") == 0) ||
                  (strcmp(v->type, "compress") == 0 && strcmp(par->key, "base") == 0);
     json_t *val = NULL;
@@ -114,7 +88,7 @@ static json_t *resolve_at(const Suite *s, const char *selector, int depth, Bench
   int *idx = xcalloc((size_t)v->n_params + 1, sizeof(int));
   int found = -1, n_found = 0;
   for (int k = 0; k < n; k++) {
-    member_indices(v, k, idx);
+    variant_member_indices(v, k, idx);
     if (variant_member_matches(v, idx, selector)) {
       if (n_found == 0) found = k;
       n_found++;
@@ -122,14 +96,13 @@ static json_t *resolve_at(const Suite *s, const char *selector, int depth, Bench
   }
   json_t *out = NULL;
   if (n_found == 1) {
-    member_indices(v, found, idx);
-    out = member_json(s, v, idx, depth, err);
+    out = member_json(s, v, found, depth, err);
   } else {
     StrBuf b = {0};
     for (int k = 0, shown = 0; k < n && shown < 4; k++) {
-      member_indices(v, k, idx);
+      variant_member_indices(v, k, idx);
       if (n_found > 1 && !variant_member_matches(v, idx, selector)) continue;
-      char *name = member_name(v, idx);
+      char *name = variant_member_name(v, k);
       sb_printf(&b, "%s'%s'", shown ? ", " : "", name);
       free(name);
       shown++;

@@ -212,6 +212,16 @@ const Variant *suite_cache(const Suite *s, const char *name);
 const Variant *suite_train(const Suite *s, const char *name);
 const Param *variant_param(const Variant *v, const char *key);
 const Phase *suite_phase(const Suite *s, const char *id);
+// Members of a variant: the product of its swept parameters' sizes (1 when nothing is swept);
+// member k (0 ≤ k < that) takes, per parameter, the value of index variant_member_indices(v, k)
+// gives: mixed radix over the swept parameters in file order, the last one varying fastest.
+int variant_n_members(const Variant *v);
+void variant_member_indices(const Variant *v, int member, int *idx);  // idx[v->n_params]
+// The value member `member` takes for parameter index p.
+const ParamValue *variant_member_value(const Variant *v, int p, int member);
+// A member's name: v's name when nothing is swept, else `name[key=value,...]`, the swept parameters
+// in file order with their values as written (caller frees).
+char *variant_member_name(const Variant *v, int member);
 // Whether the member of v given by value_index (per param: the index of its value, [n_params];
 // NULL for all zeros) is selected by `selector`: v's name, or `name[key=value,...]` with each
 // value equal to that member's (numbers compare by value).

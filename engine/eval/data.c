@@ -3,6 +3,8 @@
 #include "data.h"
 
 #include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,11 +111,9 @@ int benchtok_write(const char *path, const int32_t *ids, long n, int bytes_per_i
   return rc;
 }
 
-int benchtok_parse(const char *name, const unsigned char *data, size_t len, int require_checksum,
-                   int32_t **ids, long *n, BenchErr *err) {
-  *ids = NULL;
-  *n = 0;
-  if (len < 8 || memcmp(data, BENCHTOK_MAGIC, 8) != 0)
+int benchtok_header(const char *name, const unsigned char *head, size_t len, uint32_t *bytes_per_id,
+                    uint64_t *n_tokens, BenchErr *err) {
+  if (len < 8 || memcmp(head, BENCHTOK_MAGIC, 8) != 0)
     return err_set(err,
                    "'%s' has no BENCHTOK header (a raw uint16 token file, as nanoGPT writes, must "
                    "be named *.u16.bin)",
@@ -121,16 +121,27 @@ int benchtok_parse(const char *name, const unsigned char *data, size_t len, int 
   if (len < BENCHTOK_HEADER_BYTES)
     return err_set(err, "'%s': BENCHTOK header truncated (%zu of %d bytes)", name, len,
                    BENCHTOK_HEADER_BYTES);
-  uint32_t version = rd_u32(data + 8);
+  uint32_t version = rd_u32(head + 8);
   if (version != BENCHTOK_VERSION)
     return err_set(err,
                    "'%s' is BENCHTOK version %u; this bench reads version %d: re-create the file "
                    "in version %d (format in engine/eval/data.h) or use the bench that wrote it",
                    name, version, BENCHTOK_VERSION, BENCHTOK_VERSION);
-  uint32_t width = rd_u32(data + 12);
+  uint32_t width = rd_u32(head + 12);
   if (width != 2 && width != 4)
     return err_set(err, "'%s': BENCHTOK bytes per id is %u (expected 2 or 4)", name, width);
-  uint64_t count = rd_u64(data + 16);
+  *bytes_per_id = width;
+  *n_tokens = rd_u64(head + 16);
+  return 0;
+}
+
+int benchtok_parse(const char *name, const unsigned char *data, size_t len, int require_checksum,
+                   int32_t **ids, long *n, BenchErr *err) {
+  *ids = NULL;
+  *n = 0;
+  uint32_t width;
+  uint64_t count;
+  if (benchtok_header(name, data, len, &width, &count, err) != 0) return -1;
   uint64_t sum = rd_u64(data + 24);
   size_t payload = len - BENCHTOK_HEADER_BYTES;
   if (count > (uint64_t)(payload / width) || count * width != payload || count > (uint64_t)INT64_MAX / 8)
@@ -272,9 +283,9 @@ int jsonl_tokens(const char *name, const char *text, size_t len, const char *fie
 }
 
 // ---- cache ----
-static char *cache_path(const TextEncoder *enc, const char *data_fp) {
-  char *key_src = xasprintf("%s\n%s\n%s\n%d", TOKEN_CACHE_FORMAT, enc->fingerprint, data_fp,
-                            (int)enc->separator);
+char *token_cache_path(const char *encoder_fp, const char *data_fp, int32_t separator) {
+  char *key_src =
+      xasprintf("%s\n%s\n%s\n%d", TOKEN_CACHE_FORMAT, encoder_fp, data_fp, (int)separator);
   char key[65];
   sha256_hex(key_src, strlen(key_src), key);
   free(key_src);
@@ -284,6 +295,23 @@ static char *cache_path(const TextEncoder *enc, const char *data_fp) {
   free(name);
   free(dir);
   return path;
+}
+
+long long token_cache_count(const char *encoder_fp, const char *data_fp, int32_t separator) {
+  char *path = token_cache_path(encoder_fp, data_fp, separator);
+  FILE *f = fopen(path, "rb");
+  free(path);
+  if (!f) return -1;
+  unsigned char head[BENCHTOK_HEADER_BYTES];
+  size_t len = fread(head, 1, sizeof head, f);
+  fclose(f);
+  uint32_t width;
+  uint64_t count;
+  BenchErr err;
+  if (benchtok_header("token cache", head, len, &width, &count, &err) != 0 ||
+      count > (uint64_t)LLONG_MAX)
+    return -1;
+  return (long long)count;
 }
 
 // 1 when a valid cache file was read.
@@ -336,7 +364,7 @@ int dataset_tokens(const DataSource *src, const TextEncoder *enc, Tokens *out, B
     free(data);
     return err_set(err, "dataset '%s' is text and needs a tokenizer, but none was given", name);
   }
-  char *cpath = cache_path(enc, out->fingerprint);
+  char *cpath = token_cache_path(enc->fingerprint, out->fingerprint, enc->separator);
   if (cache_read(cpath, out)) {
     out->from_cache = 1;
     free(cpath);

@@ -71,6 +71,12 @@ int data_format(const char *path, DataFormat *fmt, BenchErr *err);
 int dataset_fingerprint(const char *path, const char *field, char out[65], BenchErr *err);
 // The token-cache directory as described above (caller frees).
 char *token_cache_dir(void);
+// The token-cache file of an encoder and a dataset (their fingerprints) with separator id
+// `separator` between jsonl documents: <token_cache_dir>/<key>.tok (caller frees).
+char *token_cache_path(const char *encoder_fp, const char *data_fp, int32_t separator);
+// How many tokens that cache file holds, from its BENCHTOK header alone (the ids are neither read
+// nor checked); -1 when there is no such file or its header is not one this bench reads.
+long long token_cache_count(const char *encoder_fp, const char *data_fp, int32_t separator);
 
 // The dataset as one token stream. enc is needed for .txt/.jsonl only (NULL allowed for .bin).
 int dataset_tokens(const DataSource *src, const TextEncoder *enc, Tokens *out, BenchErr *err);
@@ -83,6 +89,10 @@ int jsonl_tokens(const char *name, const char *text, size_t len, const char *fie
 // BENCHTOK files. bytes_per_id: 2 or 4. with_checksum: 0 writes checksum 0.
 int benchtok_write(const char *path, const int32_t *ids, long n, int bytes_per_id, int with_checksum,
                    BenchErr *err);
+// Reads the header at the start of a BENCHTOK file (len: the bytes at head; fewer than
+// BENCHTOK_HEADER_BYTES is an error): magic, version and bytes per id are checked, not the ids.
+int benchtok_header(const char *name, const unsigned char *head, size_t len, uint32_t *bytes_per_id,
+                    uint64_t *n_tokens, BenchErr *err);
 // Parses a whole BENCHTOK file held in memory (name for messages). require_checksum: a zero
 // checksum is an error too.
 int benchtok_parse(const char *name, const unsigned char *data, size_t len, int require_checksum,

@@ -6,56 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "safetensors.h"
+
 #define CONFIG_MAX_BYTES (16u << 20)
-#define INDEX_MAX_BYTES (64u << 20)
-
-static int name_cmp(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-// Shard file names from model.safetensors.index.json: sorted, unique, plain names inside dir.
-static int index_files(const char *index_path, char ***names, int *n, BenchErr *err) {
-  char *text;
-  size_t len;
-  if (read_file(index_path, INDEX_MAX_BYTES, &text, &len, err) != 0) return -1;
-  json_error_t je;
-  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-  free(text);
-  if (!root) return err_set(err, "%s:%d: invalid JSON: %s", index_path, je.line, je.text);
-  json_t *map = json_object_get(root, "weight_map");
-  if (!json_is_object(map) || json_object_size(map) == 0) {
-    json_decref(root);
-    return err_set(err, "'%s' has no 'weight_map' object", index_path);
-  }
-  char **out = xcalloc(json_object_size(map), sizeof *out);
-  int k = 0, rc = 0;
-  const char *key;
-  json_t *val;
-  json_object_foreach(map, key, val) {
-    const char *f = json_string_value(val);
-    if (!f || !f[0] || strchr(f, '/') || strcmp(f, "..") == 0 || strcmp(f, ".") == 0) {
-      rc = err_set(err, "'%s': tensor '%s' maps to '%s', not a file name inside the model directory",
-                   index_path, key, f ? f : "(not a string)");
-      break;
-    }
-    out[k++] = xstrdup(f);
-  }
-  json_decref(root);
-  if (rc != 0) {
-    for (int i = 0; i < k; i++) free(out[i]);
-    free(out);
-    return -1;
-  }
-  qsort(out, (size_t)k, sizeof *out, name_cmp);
-  int u = 0;
-  for (int i = 0; i < k; i++) {
-    if (u > 0 && strcmp(out[u - 1], out[i]) == 0) free(out[i]);
-    else out[u++] = out[i];
-  }
-  *names = out;
-  *n = u;
-  return 0;
-}
 
 // Elements of every tensor in a header (the "__metadata__" entry excluded).
 static int header_params(const char *path, const char *hdr, size_t n, long long *total, BenchErr *err) {
@@ -142,31 +95,19 @@ int checkpoint_fingerprint(const char *dir, char out[65], long long *n_params, B
   free(config_path);
   if (rc != 0) return -1;
 
-  char **names = NULL;
-  int n_names = 0;
-  char *index_path = path_join(dir, "model.safetensors.index.json");
-  char *single = path_join(dir, "model.safetensors");
-  if (file_exists(single)) {
-    names = xmalloc(sizeof *names);
-    names[0] = xstrdup("model.safetensors");
-    n_names = 1;
-  } else if (file_exists(index_path)) {
-    rc = index_files(index_path, &names, &n_names, err);
-  } else {
-    rc = err_set(err, "'%s' holds no model.safetensors or model.safetensors.index.json", dir);
+  StShards sh;
+  if (st_shards_find(dir, &sh, err) != 0) {
+    free(config);
+    return -1;
   }
-  free(index_path);
-  free(single);
-
   Sha256 h;
   sha256_init(&h);
   sha256_update(&h, config, config_len);
   free(config);
   long long total = 0;
-  for (int i = 0; i < n_names && rc == 0; i++)
-    rc = hash_header(&h, dir, names[i], n_params ? &total : NULL, err);
-  for (int i = 0; i < n_names; i++) free(names[i]);
-  free(names);
+  for (int i = 0; i < sh.n_files && rc == 0; i++)
+    rc = hash_header(&h, dir, sh.files[i], n_params ? &total : NULL, err);
+  st_shards_free(&sh);
   if (rc != 0) return -1;
 
   uint8_t d[32];

@@ -28,9 +28,6 @@
 #include "safetensors.h"
 
 #define CONFIG_MAX_BYTES (16u << 20)
-#define INDEX_MAX_BYTES (64u << 20)
-#define SINGLE_FILE "model.safetensors"
-#define INDEX_FILE "model.safetensors.index.json"
 
 typedef enum { SLOT_PLAIN, SLOT_QKV_W, SLOT_QKV_B } SlotKind;
 
@@ -147,68 +144,6 @@ static void plan_slots(Loader *ld, const ModelConfig *c, ModelWeights *w) {
 // ---- files ----
 
 // A weight_map value must stay inside the model directory: relative, no '..' component.
-static int path_escapes(const char *rel) {
-  if (rel[0] == 0 || rel[0] == '/') return 1;
-  const char *p = rel;
-  while (*p) {
-    const char *q = strchr(p, '/');
-    size_t n = q ? (size_t)(q - p) : strlen(p);
-    if (n == 2 && p[0] == '.' && p[1] == '.') return 1;
-    if (!q) break;
-    p = q + 1;
-  }
-  return 0;
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-// Reads model.safetensors.index.json: the distinct shard names (sorted) and the weight map.
-static int read_index(Loader *ld, const char *index_path, json_t **weight_map, BenchErr *err) {
-  char *text;
-  size_t len;
-  if (read_file(index_path, INDEX_MAX_BYTES, &text, &len, err) != 0) return -1;
-  json_error_t je;
-  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-  free(text);
-  if (!root) return err_set(err, "%s:%d:%d: %s", index_path, je.line, je.column, je.text);
-  json_t *map = json_object_get(root, "weight_map");
-  if (!json_is_object(root) || !json_is_object(map)) {
-    json_decref(root);
-    return err_set(err, "%s: no 'weight_map' object", index_path);
-  }
-  const char *name;
-  json_t *v;
-  json_object_foreach(map, name, v) {
-    if (!json_is_string(v)) {
-      json_decref(root);
-      return err_set(err, "%s: tensor '%s' maps to a non-string", index_path, name);
-    }
-    const char *file = json_string_value(v);
-    if (path_escapes(file)) {
-      err_set(err, "%s: tensor '%s' maps to '%s', which is outside the model directory", index_path,
-              name, file);
-      json_decref(root);
-      return -1;
-    }
-    int seen = 0;
-    for (int i = 0; i < ld->n_files && !seen; i++) seen = strcmp(ld->file_names[i], file) == 0;
-    if (!seen) {
-      ld->file_names = xrealloc(ld->file_names, sizeof(char *) * (size_t)(ld->n_files + 1));
-      ld->file_names[ld->n_files++] = xstrdup(file);
-    }
-  }
-  if (ld->n_files == 0) {
-    json_decref(root);
-    return err_set(err, "%s: 'weight_map' is empty", index_path);
-  }
-  qsort(ld->file_names, (size_t)ld->n_files, sizeof(char *), cmp_str);
-  *weight_map = json_incref(map);
-  json_decref(root);
-  return 0;
-}
-
 static int cmp_entry(const void *a, const void *b) {
   return strcmp(((const Entry *)a)->name, ((const Entry *)b)->name);
 }
@@ -221,21 +156,12 @@ static Entry *find_entry(Loader *ld, const char *name) {
 // Opens every safetensors file and builds the sorted tensor table; with an index, checks that
 // the index and the files agree tensor by tensor.
 static int open_files(Loader *ld, BenchErr *err) {
-  char *single = path_join(ld->dir, SINGLE_FILE), *index = path_join(ld->dir, INDEX_FILE);
-  json_t *weight_map = NULL;
-  int rc = 0;
-  if (file_exists(single)) {
-    ld->file_names = xmalloc(sizeof(char *));
-    ld->file_names[0] = xstrdup(SINGLE_FILE);
-    ld->n_files = 1;
-  } else if (file_exists(index)) {
-    rc = read_index(ld, index, &weight_map, err);
-  } else {
-    char *bin = path_join(ld->dir, "pytorch_model.bin");
-    rc = err_set(err, "'%s' has no %s or %s%s", ld->dir, SINGLE_FILE, INDEX_FILE,
-                 file_exists(bin) ? " (only PyTorch .bin weights: convert them to safetensors)" : "");
-    free(bin);
-  }
+  StShards sh;
+  int rc = st_shards_find(ld->dir, &sh, err);
+  json_t *weight_map = sh.weight_map;
+  ld->file_names = sh.files;
+  ld->n_files = sh.n_files;
+  char *index = path_join(ld->dir, ST_INDEX_FILE);
   if (rc == 0) {
     ld->files = xcalloc((size_t)ld->n_files, sizeof(StFile));
     for (int i = 0; i < ld->n_files && rc == 0; i++) {
@@ -266,7 +192,8 @@ static int open_files(Loader *ld, BenchErr *err) {
       const char *want = json_string_value(v);
       if (!e || strcmp(ld->file_names[e->file], want) != 0) {
         char *path = path_join(ld->dir, want);
-        rc = err_set(err, "%s: tensor '%s' is not there, though %s says it is", path, name, INDEX_FILE);
+        rc = err_set(err, "%s: tensor '%s' is not there, though %s says it is", path, name,
+                     ST_INDEX_FILE);
         free(path);
         break;
       }
@@ -274,10 +201,9 @@ static int open_files(Loader *ld, BenchErr *err) {
     for (int k = 0; k < ld->n_entries && rc == 0; k++)
       if (!json_object_get(weight_map, ld->entries[k].name))
         rc = err_set(err, "%s: tensor '%s' is not listed in %s", ld->files[ld->entries[k].file].path,
-                     ld->entries[k].name, INDEX_FILE);
+                     ld->entries[k].name, ST_INDEX_FILE);
   }
   json_decref(weight_map);
-  free(single);
   free(index);
   return rc;
 }

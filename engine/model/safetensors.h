@@ -15,6 +15,7 @@
 #ifndef BENCH_SAFETENSORS_H
 #define BENCH_SAFETENSORS_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,6 +78,24 @@ uint16_t st_f32_to_bf16(float f);
 uint16_t st_f32_to_f16(float f);
 // n fp32 values → n elements of a floating dtype (F64, F32, F16, BF16) at out; -1 for others.
 int st_convert_from_f32(StDtype t, const float *x, size_t n, void *out);
+
+// ---- a checkpoint's files ----
+// A checkpoint directory holds model.safetensors, or else shards listed by
+// model.safetensors.index.json: {"weight_map": {tensor name: shard file name, ...}, ...}. The index
+// must be a JSON object (no duplicate keys) whose weight_map is a non-empty object mapping every
+// tensor to a plain file name inside the directory (not "", ".", "..", nothing with a '/').
+#define ST_SINGLE_FILE "model.safetensors"
+#define ST_INDEX_FILE "model.safetensors.index.json"
+
+typedef struct {
+  char **files;        // [n_files] names relative to the directory, sorted, each once
+  int n_files;
+  json_t *weight_map;  // the index's tensor name → file name; NULL for model.safetensors alone
+} StShards;
+
+// The safetensors files of checkpoint directory dir (as above); err names the index on a bad one.
+int st_shards_find(const char *dir, StShards *out, BenchErr *err);
+void st_shards_free(StShards *s);
 
 // ---- writing (streaming: the header is written first, then each tensor's bytes in order) ----
 typedef struct {

@@ -75,6 +75,12 @@ TEST(txt_and_cache_hit_miss) {
   EXPECT_INT_EQ(t.from_cache, 1);
   EXPECT_INT_EQ(n_encode_calls, 1);
   tokens_free(&t);
+  // What `bench plan` reads of it: the count from the header of the file it names.
+  char *cpath = token_cache_path(enc.fingerprint, fp, enc.separator);
+  EXPECT(file_exists(cpath));
+  EXPECT_INT_EQ(token_cache_count(enc.fingerprint, fp, enc.separator), 5);
+  EXPECT_INT_EQ(token_cache_count(enc.fingerprint, fp, 7), -1);
+  free(cpath);
   // Another encoder fingerprint: a miss.
   TextEncoder other = enc;
   other.fingerprint = "another-encoder";

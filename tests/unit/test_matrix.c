@@ -600,7 +600,7 @@ TEST(checkpoint_fingerprints) {
   EXPECT_CONTAINS(err.msg, "out of range");
   unlink(st);
   EXPECT(checkpoint_fingerprint(dir, b, &n, &err) != 0);
-  EXPECT_CONTAINS(err.msg, "holds no model.safetensors");
+  EXPECT_CONTAINS(err.msg, "has no model.safetensors or model.safetensors.index.json");
   free(cfg), free(st), free(idx), free(s1), free(s2), free(dir);
 }
 

@@ -406,6 +406,26 @@ TEST(rope_sweeps_and_references) {
     if (m) EXPECT_STR_EQ(variant_param(m, "space")->values[0].str, "log");
     int idx[2] = {1, 0};
     EXPECT(lr && variant_member_matches(lr, idx, "lr[short_factor=[2, 2]]"));
+    // member names: swept parameters in file order, values as written, the last varying fastest
+    if (y) {
+      EXPECT_INT_EQ(variant_n_members(y), 6);
+      char *n0 = variant_member_name(y, 0), *n4 = variant_member_name(y, 4);
+      EXPECT_STR_EQ(n0, "y[factor=2,beta_fast=16]");
+      EXPECT_STR_EQ(n4, "y[factor=4,beta_fast=32]");
+      int yi[4];
+      variant_member_indices(y, 4, yi);
+      EXPECT(yi[0] == 1 && yi[1] == 1 && yi[2] == 0 && yi[3] == 0);
+      EXPECT(variant_member_matches(y, yi, n4));
+      free(n0), free(n4);
+    }
+    if (lr) {
+      char *n1 = variant_member_name(lr, 1);
+      EXPECT_STR_EQ(n1, "lr[short_factor=[2,2]]");
+      free(n1);
+    }
+    char *plain = variant_member_name(suite_rope(s, "c"), 0);
+    EXPECT_STR_EQ(plain, "c");
+    free(plain);
   }
   suite_free(s);
   diagnostics_free(&d);
