@@ -166,7 +166,7 @@ int cmd_init_model(int argc, char **argv) {
          dir, arch_name(arch), s.n_layers, s.hidden_size, s.n_heads, s.n_kv_heads, D,
          s.intermediate_size, s.vocab_size);
   printf("  %llu parameters, %s, seed %llu, rope theta %g, max positions %ld%s\n",
-         (unsigned long long)r.n_params, model_dtype_name(s.dtype), (unsigned long long)s.seed,
+         (unsigned long long)r.n_params, dtype_name(s.dtype), (unsigned long long)s.seed,
          s.rope_theta, s.max_position_embeddings, s.tie_word_embeddings ? ", tied embeddings" : "");
   printf("  config.json (transformers %d.x spelling), generation_config.json\n", s.config_style);
   if (r.n_shards == 1) printf("  model.safetensors (%s)\n", size);

@@ -43,7 +43,7 @@ static json_t *to_json(const Model *m) {
   json_object_set_new(j, "intermediate", json_integer(c->intermediate_size));
   json_object_set_new(j, "vocab", json_integer(c->vocab_size));
   json_object_set_new(j, "parameters", json_integer((json_int_t)m->n_params));
-  json_object_set_new(j, "dtype", json_string(model_dtype_name(c->dtype)));
+  json_object_set_new(j, "dtype", json_string(dtype_name(c->dtype)));
   json_object_set_new(j, "files", json_integer(m->n_files));
   json_object_set_new(j, "file_bytes", json_integer((json_int_t)m->file_bytes));
   json_object_set_new(j, "rope", rope);
@@ -73,7 +73,7 @@ static void print_text(const Model *m) {
   printf("%-15s %zu (%.2f %s)\n", "parameters", m->n_params,
          p >= 1e9 ? p / 1e9 : p / 1e6, p >= 1e9 ? "B" : "M");
   double mib = m->file_bytes / 1048576.0;
-  printf("%-15s %s (%d safetensors file%s, %.2f %s)\n", "dtype", model_dtype_name(c->dtype), m->n_files,
+  printf("%-15s %s (%d safetensors file%s, %.2f %s)\n", "dtype", dtype_name(c->dtype), m->n_files,
          m->n_files == 1 ? "" : "s", mib >= 1024 ? mib / 1024 : mib, mib >= 1024 ? "GiB" : "MiB");
   printf("%-15s theta %g, rotary dims %d of %d", "rope", c->rope_theta, c->rotary_dims, c->head_dim);
   json_t *s = scaling_object(c);

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "commands.h"
+#include "plan_warnings.h"
 #include "results.h"
-#include "slurm.h"
 #include "train_job.h"
 
 int cli_usage_error(const char *fmt, ...) {

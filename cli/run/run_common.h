@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "plan_warnings.h"
+#include "plan_estimate.h"
 #include "run_plan.h"
 #include "suite.h"
 

@@ -11,7 +11,8 @@
 #include "run_manifest.h"
 #include "run_plan.h"
 #include "run_status.h"
-#include "runner_internal.h"
+#include "runner.h"
+#include "runner_job.h"
 #include "test.h"
 
 static char *tmp_dir(void) {
