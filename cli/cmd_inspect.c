@@ -107,25 +107,19 @@ int cmd_inspect(int argc, char **argv) {
     if (strcmp(argv[i], "--json") == 0) {
       as_json = 1;
     } else if (strncmp(argv[i], "--", 2) == 0) {
-      fprintf(stderr, "bench: error: unknown option '%s' (inspect takes MODEL_DIR [--json])\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unknown option '%s' (inspect takes MODEL_DIR [--json])", argv[i]);
     } else if (!dir) {
       dir = argv[i];
     } else {
-      fprintf(stderr, "bench: error: unexpected argument '%s'\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unexpected argument '%s'", argv[i]);
     }
   }
   if (!dir) {
-    fprintf(stderr, "bench: error: inspect needs a model directory: bench inspect MODEL_DIR [--json]\n");
-    return EXIT_BAD_INPUT;
+    return cli_usage_error("inspect needs a model directory: bench inspect MODEL_DIR [--json]");
   }
   Model m;
   BenchErr err;
-  if (model_inspect(dir, &m, &err) != 0) {
-    fprintf(stderr, "bench: error: %s\n", err.msg);
-    return EXIT_BAD_INPUT;
-  }
+  if (model_inspect(dir, &m, &err) != 0) return cli_usage_error("%s", err.msg);
   if (as_json) {
     json_t *j = to_json(&m);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
