@@ -201,7 +201,7 @@ static void ceilings(const Engine *e, const Opts *o, json_t *j, double *tflops, 
   size_t bytes = (size_t)o->copy_mib << 20;
   *tflops = *gbps = 0.0;
   json_object_set_new(j, "gemm_size", json_integer(S));
-  json_object_set_new(j, "gemm_dtype", json_string(is_cuda(e) ? model_dtype_name(o->dtype) : "fp32"));
+  json_object_set_new(j, "gemm_dtype", json_string(is_cuda(e) ? dtype_name(o->dtype) : "fp32"));
   json_object_set_new(j, "copy_bytes", json_integer((json_int_t)bytes));
 #ifdef BENCH_CUDA
   if (is_cuda(e)) {
@@ -410,7 +410,7 @@ static json_t *decode_rows(const Engine *e, const Model *m, const RopeTable *rop
   json_t *spec = json_loads(o->cache_spec, 0, &je);
   KVPolicy p;
   BenchErr err;
-  size_t es = is_cuda(e) ? (o->dtype == DTYPE_F32 ? 4 : 2) : 4;
+  size_t es = is_cuda(e) ? dtype_size(o->dtype) : 4;
   long P = o->decode_prompt, S = o->decode_steps;
   if (!spec || kv_policy_from_spec(spec, &p, &err)) {
     json_t *row = json_object();
@@ -557,7 +557,7 @@ static json_t *attention_rows(const Engine *e, const ModelConfig *c, const Opts 
       json_t *row = json_object();
       char name[48];
       snprintf(name, sizeof name, kinds[ki] ? "flash %s, %d warps" : "exact fp32%s",
-               kinds[ki] ? model_dtype_name(a.dt) : "", kinds[ki]);
+               kinds[ki] ? dtype_name(a.dt) : "", kinds[ki]);
       json_object_set_new(row, "kernel", json_string(name));
       json_object_set_new(row, "T", json_integer(T));
       json_object_set_new(row, "H", json_integer(H));
@@ -613,8 +613,8 @@ static json_t *model_json(const Model *m, const char *dir, DType dt, int cuda) {
                         c->architecture, "layers", c->n_layers, "hidden", c->hidden_size, "heads",
                         c->n_heads, "kv_heads", c->n_kv_heads, "head_dim", c->head_dim,
                         "intermediate", c->intermediate_size, "vocab", c->vocab_size);
-  json_object_set_new(j, "dtype", json_string(cuda ? model_dtype_name(dt) : "fp32"));
-  json_object_set_new(j, "weight_bytes", json_real(all_weight_bytes(c, cuda ? (dt == DTYPE_F32 ? 4 : 2) : 4)));
+  json_object_set_new(j, "dtype", json_string(cuda ? dtype_name(dt) : "fp32"));
+  json_object_set_new(j, "weight_bytes", json_real(all_weight_bytes(c, cuda ? dtype_size(dt) : 4)));
   return j;
 }
 

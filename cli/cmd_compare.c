@@ -22,11 +22,11 @@ static int parse_tol(const char *s, double *out) {
 static int load_side(const char *dir, StoredJobs *rs, Manifest *m) {
   BenchErr err;
   if (!is_directory(dir)) {
-    fprintf(stderr, "bench: error: results directory '%s' does not exist\n", dir);
+    cli_usage_error("results directory '%s' does not exist", dir);
     return -1;
   }
   if (stored_jobs_load(dir, rs, &err) != 0) {
-    fprintf(stderr, "bench: error: %s\n", err.msg);
+    cli_usage_error("%s", err.msg);
     return -1;
   }
   for (int i = 0; i < rs->n_skipped; i++) fprintf(stderr, "bench: warning: skipped %s\n", rs->skipped[i]);
@@ -52,32 +52,25 @@ int cmd_compare(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *val = NULL;
     if (strcmp(argv[i], "--tol") == 0) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "bench: error: '--tol' needs a percentage\n");
-        return EXIT_BAD_INPUT;
-      }
+      if (i + 1 >= argc) return cli_usage_error("'--tol' needs a percentage");
       val = argv[++i];
     } else if (strncmp(argv[i], "--tol=", 6) == 0) {
       val = argv[i] + 6;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "bench: error: unknown option '%s' (usage: bench compare DIR_A DIR_B [--tol PCT])\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unknown option '%s' (usage: bench compare DIR_A DIR_B [--tol PCT])", argv[i]);
     } else if (!dir_a) {
       dir_a = argv[i];
     } else if (!dir_b) {
       dir_b = argv[i];
     } else {
-      fprintf(stderr, "bench: error: unexpected argument '%s' (two results directories)\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unexpected argument '%s' (two results directories)", argv[i]);
     }
     if (val && parse_tol(val, &tol) != 0) {
-      fprintf(stderr, "bench: error: '--tol' takes a non-negative percentage, not '%s'\n", val);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("'--tol' takes a non-negative percentage, not '%s'", val);
     }
   }
   if (!dir_a || !dir_b) {
-    fprintf(stderr, "bench: error: missing results directories (usage: bench compare DIR_A DIR_B [--tol PCT])\n");
-    return EXIT_BAD_INPUT;
+    return cli_usage_error("missing results directories (usage: bench compare DIR_A DIR_B [--tol PCT])");
   }
   StoredJobs a, b;
   Manifest ma, mb;

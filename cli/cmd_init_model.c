@@ -8,7 +8,6 @@
 //   --rope-scaling JSON   --sliding-window W   --tie-embeddings 0|1   --dtype fp32|bf16|fp16
 //   --seed S   --shards N   --config-style 4|5   --merges M   --force (write into a non-empty DIR)
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,23 +32,12 @@ const char cmd_init_model_help[] =
     "  bench init-model /data/llama8b-random --arch llama --layers 32 --hidden 4096 --heads 32 \\\n"
     "      --kv-heads 8 --intermediate 14336 --vocab 128256 --rope-theta 500000 --dtype bf16\n";
 
-static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "bench: error: ");
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return EXIT_BAD_INPUT;
-}
-
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
   char *end;
   errno = 0;
   long v = strtol(s, &end, 10);
   if (errno || end == s || *end || v < lo || v > hi) {
-    fprintf(stderr, "bench: error: %s '%s' must be an integer in %ld..%ld\n", opt, s, lo, hi);
+    cli_usage_error("%s '%s' must be an integer in %ld..%ld", opt, s, lo, hi);
     return -1;
   }
   *out = v;
@@ -61,7 +49,7 @@ static int parse_double(const char *opt, const char *s, double *out) {
   errno = 0;
   double v = strtod(s, &end);
   if (errno || end == s || *end) {
-    fprintf(stderr, "bench: error: %s '%s' is not a number\n", opt, s);
+    cli_usage_error("%s '%s' is not a number", opt, s);
     return -1;
   }
   *out = v;
@@ -94,13 +82,13 @@ int cmd_init_model(int argc, char **argv) {
     else if (strcmp(argv[i], "--force") == 0) force = 1;
     else if (strncmp(argv[i], "--", 2) == 0) i++;
     else if (!dir) dir = argv[i];
-    else return bad("unexpected argument '%s'", argv[i]);
+    else return cli_usage_error("unexpected argument '%s'", argv[i]);
   }
-  if (!dir) return bad("init-model needs a directory: bench init-model DIR --arch ARCH");
-  if (!arch_s) return bad("init-model needs --arch llama|qwen2|mistral|gpt_neox");
+  if (!dir) return cli_usage_error("init-model needs a directory: bench init-model DIR --arch ARCH");
+  if (!arch_s) return cli_usage_error("init-model needs --arch llama|qwen2|mistral|gpt_neox");
   Arch arch;
   if (parse_arch(arch_s, &arch) != 0)
-    return bad("unknown architecture '%s' (llama, qwen2, mistral or gpt_neox)", arch_s);
+    return cli_usage_error("unknown architecture '%s' (llama, qwen2, mistral or gpt_neox)", arch_s);
   InitModelSpec s;
   init_model_defaults(&s, arch);
   s.overwrite = force;
@@ -113,10 +101,10 @@ int cmd_init_model(int argc, char **argv) {
     for (int k = 0; k < N_OPTIONS && !known; k++) known = strcmp(opt, OPTIONS[k]) == 0;
     if (!known) {
       const char *guess = closest_name(opt, OPTIONS, N_OPTIONS);
-      if (guess) return bad("unknown option '%s' (did you mean '%s'?)", opt, guess);
-      return bad("unknown option '%s'; 'bench init-model --help' lists them", opt);
+      if (guess) return cli_usage_error("unknown option '%s' (did you mean '%s'?)", opt, guess);
+      return cli_usage_error("unknown option '%s'; 'bench init-model --help' lists them", opt);
     }
-    if (i + 1 >= argc) return bad("%s needs a value", opt);
+    if (i + 1 >= argc) return cli_usage_error("%s needs a value", opt);
     const char *v = argv[++i];
     long n = 0;
     int rc = 0;
@@ -137,7 +125,8 @@ int cmd_init_model(int argc, char **argv) {
       char *end;
       errno = 0;
       unsigned long long seed = strtoull(v, &end, 10);
-      if (errno || end == v || *end || v[0] == '-') return bad("--seed '%s' must be a non-negative integer", v);
+      if (errno || end == v || *end || v[0] == '-')
+        return cli_usage_error("--seed '%s' must be a non-negative integer", v);
       s.seed = seed;
     }
     else if (strcmp(opt, "--shards") == 0) { rc = parse_long(opt, v, 1, 99999, &n); s.n_shards = (int)n; }
@@ -147,7 +136,7 @@ int cmd_init_model(int argc, char **argv) {
       if (strcmp(v, "fp32") == 0) s.dtype = DTYPE_F32;
       else if (strcmp(v, "bf16") == 0) s.dtype = DTYPE_BF16;
       else if (strcmp(v, "fp16") == 0) s.dtype = DTYPE_F16;
-      else return bad("--dtype '%s' must be fp32, bf16 or fp16", v);
+      else return cli_usage_error("--dtype '%s' must be fp32, bf16 or fp16", v);
     }
     if (rc != 0) return EXIT_BAD_INPUT;
   }
@@ -155,10 +144,10 @@ int cmd_init_model(int argc, char **argv) {
   if (!kv_given) s.n_kv_heads = arch == ARCH_GPT_NEOX || s.n_heads % 2 ? s.n_heads : s.n_heads / 2;
 
   BenchErr err;
-  if (init_model_check(&s, &err) != 0) return bad("%s", err.msg);
+  if (init_model_check(&s, &err) != 0) return cli_usage_error("%s", err.msg);
   InitModelResult r;
   double t0 = mono_time();
-  if (init_model_write(dir, &s, &r, &err) != 0) return bad("%s", err.msg);
+  if (init_model_write(dir, &s, &r, &err) != 0) return cli_usage_error("%s", err.msg);
   char size[32];
   human_bytes(r.weight_bytes, size, sizeof size);
   int D = s.hidden_size / s.n_heads;
@@ -166,7 +155,7 @@ int cmd_init_model(int argc, char **argv) {
          dir, arch_name(arch), s.n_layers, s.hidden_size, s.n_heads, s.n_kv_heads, D,
          s.intermediate_size, s.vocab_size);
   printf("  %llu parameters, %s, seed %llu, rope theta %g, max positions %ld%s\n",
-         (unsigned long long)r.n_params, model_dtype_name(s.dtype), (unsigned long long)s.seed,
+         (unsigned long long)r.n_params, dtype_name(s.dtype), (unsigned long long)s.seed,
          s.rope_theta, s.max_position_embeddings, s.tie_word_embeddings ? ", tied embeddings" : "");
   printf("  config.json (transformers %d.x spelling), generation_config.json\n", s.config_style);
   if (r.n_shards == 1) printf("  model.safetensors (%s)\n", size);

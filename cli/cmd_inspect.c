@@ -43,7 +43,7 @@ static json_t *to_json(const Model *m) {
   json_object_set_new(j, "intermediate", json_integer(c->intermediate_size));
   json_object_set_new(j, "vocab", json_integer(c->vocab_size));
   json_object_set_new(j, "parameters", json_integer((json_int_t)m->n_params));
-  json_object_set_new(j, "dtype", json_string(model_dtype_name(c->dtype)));
+  json_object_set_new(j, "dtype", json_string(dtype_name(c->dtype)));
   json_object_set_new(j, "files", json_integer(m->n_files));
   json_object_set_new(j, "file_bytes", json_integer((json_int_t)m->file_bytes));
   json_object_set_new(j, "rope", rope);
@@ -73,7 +73,7 @@ static void print_text(const Model *m) {
   printf("%-15s %zu (%.2f %s)\n", "parameters", m->n_params,
          p >= 1e9 ? p / 1e9 : p / 1e6, p >= 1e9 ? "B" : "M");
   double mib = m->file_bytes / 1048576.0;
-  printf("%-15s %s (%d safetensors file%s, %.2f %s)\n", "dtype", model_dtype_name(c->dtype), m->n_files,
+  printf("%-15s %s (%d safetensors file%s, %.2f %s)\n", "dtype", dtype_name(c->dtype), m->n_files,
          m->n_files == 1 ? "" : "s", mib >= 1024 ? mib / 1024 : mib, mib >= 1024 ? "GiB" : "MiB");
   printf("%-15s theta %g, rotary dims %d of %d", "rope", c->rope_theta, c->rotary_dims, c->head_dim);
   json_t *s = scaling_object(c);
@@ -107,25 +107,19 @@ int cmd_inspect(int argc, char **argv) {
     if (strcmp(argv[i], "--json") == 0) {
       as_json = 1;
     } else if (strncmp(argv[i], "--", 2) == 0) {
-      fprintf(stderr, "bench: error: unknown option '%s' (inspect takes MODEL_DIR [--json])\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unknown option '%s' (inspect takes MODEL_DIR [--json])", argv[i]);
     } else if (!dir) {
       dir = argv[i];
     } else {
-      fprintf(stderr, "bench: error: unexpected argument '%s'\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unexpected argument '%s'", argv[i]);
     }
   }
   if (!dir) {
-    fprintf(stderr, "bench: error: inspect needs a model directory: bench inspect MODEL_DIR [--json]\n");
-    return EXIT_BAD_INPUT;
+    return cli_usage_error("inspect needs a model directory: bench inspect MODEL_DIR [--json]");
   }
   Model m;
   BenchErr err;
-  if (model_inspect(dir, &m, &err) != 0) {
-    fprintf(stderr, "bench: error: %s\n", err.msg);
-    return EXIT_BAD_INPUT;
-  }
+  if (model_inspect(dir, &m, &err) != 0) return cli_usage_error("%s", err.msg);
   if (as_json) {
     json_t *j = to_json(&m);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));

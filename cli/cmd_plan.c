@@ -257,19 +257,14 @@ int cmd_plan(int argc, char **argv) {
     if (strcmp(argv[i], "--json") == 0) {
       json = 1;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "bench: error: unknown option '%s' for 'plan' (usage: bench plan SUITE [--json])\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unknown option '%s' for 'plan' (usage: bench plan SUITE [--json])", argv[i]);
     } else if (path) {
-      fprintf(stderr, "bench: error: unexpected argument '%s' (usage: bench plan SUITE [--json])\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unexpected argument '%s' (usage: bench plan SUITE [--json])", argv[i]);
     } else {
       path = argv[i];
     }
   }
-  if (!path) {
-    fprintf(stderr, "bench: error: 'plan' needs a suite file (usage: bench plan SUITE [--json])\n");
-    return EXIT_BAD_INPUT;
-  }
+  if (!path) return cli_usage_error("'plan' needs a suite file (usage: bench plan SUITE [--json])");
 
   Diagnostics diag = {0};
   Suite *s = suite_load(path, &diag);
@@ -281,7 +276,7 @@ int cmd_plan(int argc, char **argv) {
   Matrix m;
   BenchErr err;
   if (matrix_build(s, &m, &err) != 0) {
-    fprintf(stderr, "bench: error: %s\n", err.msg);
+    cli_usage_error("%s", err.msg);
     diagnostics_free(&diag);
     suite_free(s);
     return EXIT_BAD_INPUT;

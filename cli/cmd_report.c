@@ -10,34 +10,28 @@ int cmd_report(int argc, char **argv) {
   int no_figures = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--reports") == 0) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "bench: error: '--reports' needs a directory\n");
-        return EXIT_BAD_INPUT;
-      }
+      if (i + 1 >= argc) return cli_usage_error("'--reports' needs a directory");
       reports = argv[++i];
     } else if (strncmp(argv[i], "--reports=", 10) == 0) {
       reports = argv[i] + 10;
     } else if (strcmp(argv[i], "--no-figures") == 0) {
       no_figures = 1;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "bench: error: unknown option '%s' (usage: bench report RESULTS_DIR [--reports DIR])\n",
-              argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unknown option '%s' (usage: bench report RESULTS_DIR [--reports DIR])",
+                             argv[i]);
     } else if (!results) {
       results = argv[i];
     } else {
-      fprintf(stderr, "bench: error: unexpected argument '%s' (one results directory)\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unexpected argument '%s' (one results directory)", argv[i]);
     }
   }
   if (!results) {
-    fprintf(stderr, "bench: error: missing RESULTS_DIR (usage: bench report RESULTS_DIR [--reports DIR])\n");
-    return EXIT_BAD_INPUT;
+    return cli_usage_error("missing RESULTS_DIR (usage: bench report RESULTS_DIR [--reports DIR])");
   }
   ReportSummary sum;
   BenchErr err;
   if (report_generate(results, reports, no_figures, &sum, &err) != 0) {
-    fprintf(stderr, "bench: error: %s\n", err.msg);
+    cli_usage_error("%s", err.msg);
     report_summary_free(&sum);
     return EXIT_BAD_INPUT;
   }

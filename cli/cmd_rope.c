@@ -39,8 +39,7 @@ static int parse_long_arg(const char *opt, const char *text, long lo, long hi, l
   errno = 0;
   long v = strtol(text, &end, 10);
   if (errno || end == text || *end || v < lo || v > hi) {
-    fprintf(stderr, "bench: error: %s must be an integer in [%ld, %ld], got '%s'\n", opt, lo, hi,
-            text);
+    cli_usage_error("%s must be an integer in [%ld, %ld], got '%s'", opt, lo, hi, text);
     return -1;
   }
   *out = v;
@@ -104,7 +103,7 @@ static int choose_model(const Suite *s, const char *selector, ModelChoice *mc) {
     ModelConfig cfg;
     BenchErr err;
     if (model_config_load(md->path, &cfg, &err) != 0) {
-      fprintf(stderr, "bench: error: model '%s': %s\n", md->name, err.msg);
+      cli_usage_error("model '%s': %s", md->name, err.msg);
       return -1;
     }
     mc->info.head_dim = cfg.head_dim;
@@ -188,7 +187,7 @@ static void print_json(const char *name, const char *type, const RopeTable *t, l
 }
 
 static int usage(const char *msg, const char *arg) {
-  if (msg) fprintf(stderr, "bench: error: %s '%s'\n", msg, arg);
+  if (msg) cli_usage_error("%s '%s'", msg, arg);
   fprintf(stderr, "usage: bench rope SUITE VARIANT [--head-dim D] [--length L] [--json]\n");
   return EXIT_BAD_INPUT;
 }
@@ -216,7 +215,7 @@ int cmd_rope(int argc, char **argv) {
     }
   }
   if (n_pos != 2) {
-    fprintf(stderr, "bench: error: bench rope needs a suite and a variant name\n");
+    cli_usage_error("bench rope needs a suite and a variant name");
     return usage(NULL, NULL);
   }
 
@@ -235,7 +234,7 @@ int cmd_rope(int argc, char **argv) {
   RopeTable t = {0};
   json_t *spec = rope_spec_resolve(s, pos[1], &err);
   if (!spec) {
-    fprintf(stderr, "bench: error: %s: %s\n", s->path, err.msg);
+    cli_usage_error("%s: %s", s->path, err.msg);
     goto done;
   }
   if (choose_model(s, pos[1], &mc) != 0) goto done;
@@ -246,7 +245,7 @@ int cmd_rope(int argc, char **argv) {
     mc.info.head_dim = (int)head_dim;
   }
   if (rope_build(spec, &mc.info, length, &t, &err) != 0) {
-    fprintf(stderr, "bench: error: %s\n", err.msg);
+    cli_usage_error("%s", err.msg);
     goto done;
   }
   const char *name = json_string_value(json_object_get(spec, "name"));

@@ -37,6 +37,7 @@
 #include "run_probe.h"
 #include "run_status.h"
 #include "runner.h"
+#include "runner_job.h"
 #include "suite.h"
 
 // Whether jobs run on a GPU: the one switch between a CPU-only bench and one whose `auto` jobs run

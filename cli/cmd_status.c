@@ -186,18 +186,15 @@ int cmd_status(int argc, char **argv) {
   const char *dir = NULL;
   for (int i = 1; i < argc; i++) {
     if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "bench: error: unknown option '%s' for 'status' (usage: bench status RESULTS_DIR)\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unknown option '%s' for 'status' (usage: bench status RESULTS_DIR)", argv[i]);
     }
     if (dir) {
-      fprintf(stderr, "bench: error: unexpected argument '%s' (usage: bench status RESULTS_DIR)\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unexpected argument '%s' (usage: bench status RESULTS_DIR)", argv[i]);
     }
     dir = argv[i];
   }
   if (!dir) {
-    fprintf(stderr, "bench: error: 'status' needs a results directory (usage: bench status RESULTS_DIR)\n");
-    return EXIT_BAD_INPUT;
+    return cli_usage_error("'status' needs a results directory (usage: bench status RESULTS_DIR)");
   }
   char *jobs_dir = job_results_dir(dir), *suite = path_join(dir, "suite.yaml");
   char *submitted = slurm_submitted_path(dir);
@@ -206,8 +203,7 @@ int cmd_status(int argc, char **argv) {
   free(suite);
   free(submitted);
   if (!is_directory(dir) || !is_results) {
-    fprintf(stderr, "bench: error: '%s' is not a results directory (no jobs/ or suite.yaml in it)\n", dir);
-    return EXIT_BAD_INPUT;
+    return cli_usage_error("'%s' is not a results directory (no jobs/ or suite.yaml in it)", dir);
   }
   double now = wall_time();
   StrBuf holders = {0};

@@ -84,8 +84,8 @@ static int encode_lines(const Tokenizer *t, const char *name, char *text, size_t
     json_error_t jerr;
     json_t *v = json_loadb(text + start, end - start, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!json_is_string(v)) {
-      fprintf(stderr, "bench: error: %s:%zu: expected a JSON string per line%s%s\n", name,
-              line_no, v ? "" : ": ", v ? "" : jerr.text);
+      cli_usage_error("%s:%zu: expected a JSON string per line%s%s", name, line_no, v ? "" : ": ",
+                      v ? "" : jerr.text);
       json_decref(v);
       return EXIT_BAD_INPUT;
     }
@@ -96,17 +96,11 @@ static int encode_lines(const Tokenizer *t, const char *name, char *text, size_t
     int rc = tokenizer_encode(t, json_string_value(v), json_string_length(v), bos, &ids, &n, &err);
     *t_enc += mono_time() - t0;
     json_decref(v);
-    if (rc) {
-      fprintf(stderr, "bench: error: %s:%zu: %s\n", name, line_no, err.msg);
-      return EXIT_BAD_INPUT;
-    }
+    if (rc) return cli_usage_error("%s:%zu: %s", name, line_no, err.msg);
     *n_tokens += n;
     rc = print_ids(ids, n);
     free(ids);
-    if (rc) {
-      fprintf(stderr, "bench: error: cannot write the ids to stdout: %s\n", strerror(errno));
-      return EXIT_BAD_INPUT;
-    }
+    if (rc) return cli_usage_error("cannot write the ids to stdout: %s", strerror(errno));
     start = end + 1;
   }
   return EXIT_OK;
@@ -120,33 +114,25 @@ int cmd_tokenize(int argc, char **argv) {
     else if (strcmp(argv[i], "--stats") == 0) stats = 1;
     else if (strcmp(argv[i], "--jsonl") == 0) jsonl = 1;
     else if (argv[i][0] == '-' && argv[i][1] != 0) {
-      fprintf(stderr, "bench: error: unknown option '%s' for tokenize; " USAGE "\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unknown option '%s' for tokenize; " USAGE, argv[i]);
     } else if (!tok_path) tok_path = argv[i];
     else if (!file) file = argv[i];
     else {
-      fprintf(stderr, "bench: error: unexpected argument '%s'; " USAGE "\n", argv[i]);
-      return EXIT_BAD_INPUT;
+      return cli_usage_error("unexpected argument '%s'; " USAGE, argv[i]);
     }
   }
-  if (!tok_path) {
-    fprintf(stderr, "bench: error: missing tokenizer; " USAGE "\n");
-    return EXIT_BAD_INPUT;
-  }
+  if (!tok_path) return cli_usage_error("missing tokenizer; " USAGE);
   BenchErr err = {{0}};
   Tokenizer *t;
   double t0 = mono_time();
-  if (tokenizer_load(tok_path, &t, &err)) {
-    fprintf(stderr, "bench: error: %s\n", err.msg);
-    return EXIT_BAD_INPUT;
-  }
+  if (tokenizer_load(tok_path, &t, &err)) return cli_usage_error("%s", err.msg);
   double t_load = mono_time() - t0;
   char *text;
   size_t len;
   int rc = (file && strcmp(file, "-") != 0) ? read_file(file, TEXT_MAX_BYTES, &text, &len, &err)
                                             : read_stdin(&text, &len, &err);
   if (rc) {
-    fprintf(stderr, "bench: error: %s\n", err.msg);
+    cli_usage_error("%s", err.msg);
     tokenizer_free(t);
     return EXIT_BAD_INPUT;
   }
@@ -156,7 +142,7 @@ int cmd_tokenize(int argc, char **argv) {
     size_t n_tokens = 0;
     rc = encode_lines(t, name, text, len, bos, &t_enc, &n_tokens);
     if (rc == EXIT_OK && fflush(stdout) != 0) {
-      fprintf(stderr, "bench: error: cannot write the ids to stdout: %s\n", strerror(errno));
+      cli_usage_error("cannot write the ids to stdout: %s", strerror(errno));
       rc = EXIT_BAD_INPUT;
     }
     if (stats && rc == EXIT_OK)
@@ -173,7 +159,7 @@ int cmd_tokenize(int argc, char **argv) {
   rc = tokenizer_encode(t, text, len, bos, &ids, &n, &err);
   double t_enc = mono_time() - t0, c_enc = cpu_time() - c0;
   if (rc) {
-    fprintf(stderr, "bench: error: %s: %s\n", name, err.msg);
+    cli_usage_error("%s: %s", name, err.msg);
     free(text);
     tokenizer_free(t);
     return EXIT_BAD_INPUT;
@@ -187,9 +173,6 @@ int cmd_tokenize(int argc, char **argv) {
   free(ids);
   free(text);
   tokenizer_free(t);
-  if (wrc) {
-    fprintf(stderr, "bench: error: cannot write the ids to stdout: %s\n", strerror(errno));
-    return EXIT_BAD_INPUT;
-  }
+  if (wrc) return cli_usage_error("cannot write the ids to stdout: %s", strerror(errno));
   return EXIT_OK;
 }

@@ -18,7 +18,7 @@ static long members(const Variant *v, int n) {
 int cmd_validate(int argc, char **argv) {
   if (argc != 2 || argv[1][0] == '-') {
     if (argc > 1 && argv[1][0] == '-')
-      fprintf(stderr, "bench: error: unknown option '%s'\n", argv[1]);
+      cli_usage_error("unknown option '%s'", argv[1]);
     fprintf(stderr, "usage: bench validate SUITE\n");
     return EXIT_BAD_INPUT;
   }

@@ -1,4 +1,5 @@
-// commands.h — one entry point per subcommand (cli/cmd_<name>.c) and the dispatch table.
+// commands.h — one entry point per subcommand (cli/cmd_<name>.c), the dispatch table and the
+// command line's one error function.
 // Each command takes argv with argv[0] = the command name, returns the process exit code:
 // 0 success, 1 some jobs failed, 2 bad input or usage.
 #ifndef BENCH_COMMANDS_H
@@ -14,7 +15,7 @@ typedef int (*CommandFn)(int argc, char **argv);
 
 typedef struct {
   const char *name;
-  CommandFn fn;         // NULL: not built yet (weak symbol not linked)
+  CommandFn fn;
   const char *usage;    // one line, after "bench "
   const char *summary;  // one line
   const char *help;     // detail printed by --help (may be NULL)
@@ -27,38 +28,27 @@ const Command *find_command(const char *name);
 void print_command_help(const Command *c, FILE *out);
 // True when argv holds --help or -h (commands call this first).
 int wants_help(int argc, char **argv);
+// Prints "bench: error: MESSAGE" on stderr, the one way the command line reports an error;
+// returns EXIT_BAD_INPUT.
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // The version string (also in manifests).
 extern const char BENCH_VERSION[];
 
-// Declared weak: a command is built when its cli/cmd_<name>.c is linked in; until then its
-// pointer is NULL and the dispatcher says "not built yet". Adding a command never edits main.c.
-#define BENCH_COMMAND_FN(name) int name(int argc, char **argv) __attribute__((weak))
-BENCH_COMMAND_FN(cmd_run);
-BENCH_COMMAND_FN(cmd_plan);
-BENCH_COMMAND_FN(cmd_validate);
-BENCH_COMMAND_FN(cmd_status);
-BENCH_COMMAND_FN(cmd_report);
-BENCH_COMMAND_FN(cmd_compare);
-BENCH_COMMAND_FN(cmd_submit);
-BENCH_COMMAND_FN(cmd_rope);
-BENCH_COMMAND_FN(cmd_init_model);
-BENCH_COMMAND_FN(cmd_inspect);
-BENCH_COMMAND_FN(cmd_tokenize);
-// A command may also define `const char cmd_<name>_help[]`: the text `--help` prints after the
-// usage line (options, examples). Weak too, so it is optional.
-#define BENCH_COMMAND_HELP(name) extern const char name[] __attribute__((weak))
-BENCH_COMMAND_HELP(cmd_run_help);
-BENCH_COMMAND_HELP(cmd_plan_help);
-BENCH_COMMAND_HELP(cmd_validate_help);
-BENCH_COMMAND_HELP(cmd_status_help);
-BENCH_COMMAND_HELP(cmd_report_help);
-BENCH_COMMAND_HELP(cmd_compare_help);
-BENCH_COMMAND_HELP(cmd_submit_help);
-BENCH_COMMAND_HELP(cmd_rope_help);
-BENCH_COMMAND_HELP(cmd_init_model_help);
-BENCH_COMMAND_HELP(cmd_inspect_help);
-BENCH_COMMAND_HELP(cmd_tokenize_help);
+int cmd_run(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_rope(int argc, char **argv);
+int cmd_init_model(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+// What `--help` prints after the usage line (options, examples), for the commands that say more.
+extern const char cmd_run_help[], cmd_status_help[], cmd_submit_help[], cmd_init_model_help[],
+    cmd_inspect_help[];
 
 #endif

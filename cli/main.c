@@ -11,32 +11,30 @@
 
 const char BENCH_VERSION[] = "0.1.0";
 
-// Commands whose (weak) function is not linked are part of the design but not built yet: they say
-// so and exit 2.
 const Command COMMANDS[] = {
     {"run", cmd_run,
      "run SUITE [--only PHASE[,PHASE]] [--device auto|cpu|cuda[:N]] [--devices 0,1,..] "
      "[--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--dry-run]",
      "run every job of a suite (resumes by default) and write the report", cmd_run_help},
     {"plan", cmd_plan, "plan SUITE [--json]",
-     "show the expanded job matrix: phases, jobs, ids, cost estimate, warnings", cmd_plan_help},
-    {"validate", cmd_validate, "validate SUITE", "parse and check a suite; errors name file:line:col", cmd_validate_help},
+     "show the expanded job matrix: phases, jobs, ids, cost estimate, warnings", NULL},
+    {"validate", cmd_validate, "validate SUITE", "parse and check a suite; errors name file:line:col", NULL},
     {"status", cmd_status, "status RESULTS_DIR", "done/total, running job, failures, ETA of a run", cmd_status_help},
     {"report", cmd_report, "report RESULTS_DIR [--reports DIR]",
-     "(re)generate REPORT.md and figures from stored results", cmd_report_help},
+     "(re)generate REPORT.md and figures from stored results", NULL},
     {"compare", cmd_compare, "compare DIR_A DIR_B [--tol PCT]",
-     "relative differences of the same jobs run on two machines or versions", cmd_compare_help},
+     "relative differences of the same jobs run on two machines or versions", NULL},
     {"submit", cmd_submit, "submit SUITE --slurm [...]",
      "submit a suite as a Slurm job array plus a dependent report step", cmd_submit_help},
     {"rope", cmd_rope, "rope SUITE VARIANT [--head-dim D] [--length L] [--json]",
-     "print a RoPE variant's frequencies, positions and attention scale", cmd_rope_help},
+     "print a RoPE variant's frequencies, positions and attention scale", NULL},
     {"init-model", cmd_init_model,
      "init-model DIR --arch llama|qwen2|mistral|gpt_neox [--layers N] [--seed S] [...]",
      "write a random, complete Hugging Face checkpoint", cmd_init_model_help},
     {"inspect", cmd_inspect, "inspect MODEL_DIR",
      "validate a checkpoint and print its architecture, parameters, dtype and RoPE", cmd_inspect_help},
     {"tokenize", cmd_tokenize, "tokenize MODEL_DIR|tokenizer.json [FILE] [--bos] [--jsonl] [--stats]",
-     "print the token ids of FILE (or stdin) as a JSON array", cmd_tokenize_help},
+     "print the token ids of FILE (or stdin) as a JSON array", NULL},
     {"version", cmd_version, "version", "print the version", NULL},
     {"help", cmd_help, "help [COMMAND]", "list the commands or describe one", NULL},
 };
@@ -57,14 +55,12 @@ int wants_help(int argc, char **argv) {
 void print_command_help(const Command *c, FILE *out) {
   fprintf(out, "usage: bench %s\n\n%s\n", c->usage, c->summary);
   if (c->help) fprintf(out, "\n%s", c->help);
-  if (!c->fn) fprintf(out, "\n(this command is not built yet)\n");
 }
 
 static void print_overview(FILE *out) {
   fprintf(out, "usage: bench COMMAND [ARGS]\n\nlong-context language-model benchmark runner\n\n");
   for (int i = 0; i < N_COMMANDS; i++)
-    fprintf(out, "  %-11s %s%s\n", COMMANDS[i].name, COMMANDS[i].summary,
-            COMMANDS[i].fn ? "" : " (not built yet)");
+    fprintf(out, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
   fprintf(out, "\n'bench help COMMAND' or 'bench COMMAND --help' describes one.\n");
 }
 
@@ -87,10 +83,7 @@ int cmd_help(int argc, char **argv) {
     return EXIT_OK;
   }
   const Command *c = find_command(argv[1]);
-  if (!c) {
-    fprintf(stderr, "bench: error: unknown command '%s'\n", argv[1]);
-    return EXIT_BAD_INPUT;
-  }
+  if (!c) return cli_usage_error("unknown command '%s'", argv[1]);
   print_command_help(c, stdout);
   return EXIT_OK;
 }
@@ -107,19 +100,12 @@ int main(int argc, char **argv) {
     const char *names[64];
     for (int i = 0; i < N_COMMANDS; i++) names[i] = COMMANDS[i].name;
     const char *guess = closest_name(argv[1], names, N_COMMANDS);
-    if (guess)
-      fprintf(stderr, "bench: error: unknown command '%s' (did you mean '%s'?)\n", argv[1], guess);
-    else
-      fprintf(stderr, "bench: error: unknown command '%s'; 'bench help' lists them\n", argv[1]);
-    return EXIT_BAD_INPUT;
+    if (guess) return cli_usage_error("unknown command '%s' (did you mean '%s'?)", argv[1], guess);
+    return cli_usage_error("unknown command '%s'; 'bench help' lists them", argv[1]);
   }
   if (wants_help(argc - 1, argv + 1)) {
     print_command_help(c, stdout);
     return EXIT_OK;
-  }
-  if (!c->fn) {
-    fprintf(stderr, "bench: error: '%s' is not built yet\n", c->name);
-    return EXIT_BAD_INPUT;
   }
   return c->fn(argc - 1, argv + 1);
 }

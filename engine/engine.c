@@ -45,13 +45,13 @@ void engine_close(Engine *e) {
 }
 
 ForwardOptions engine_forward_options(const Engine *e, int threads, int fp64_check) {
-  ForwardOptions o = {.threads = threads, .fp64_check = fp64_check, .backend = e->be,
-                      .weights = &e->weights};
+  ForwardOptions o = {.threads = threads, .fp64_check = fp64_check,
+                      .backend = e ? e->be : backend_cpu(), .weights = e ? &e->weights : NULL};
   return o;
 }
 
 const char *engine_compute_dtype(const Engine *e) {
-  return e->gpu < 0 ? "fp32" : model_dtype_name(e->dtype);
+  return e->gpu < 0 ? "fp32" : dtype_name(e->dtype);
 }
 
 size_t engine_device_peak_bytes(const Engine *e, int reset) {

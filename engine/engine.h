@@ -29,7 +29,8 @@ typedef struct {
 // build without CUDA, or weights that do not fit ("out of memory: ...").
 int engine_open(Engine *e, const Model *m, const char *device, DType dtype, BenchErr *err);
 void engine_close(Engine *e);
-// Options for forward_score_window (and forward_state_init) on this engine.
+// Options for forward_score_window (and forward_state_init) on this engine; e NULL: the CPU
+// backend on the model's own weights.
 ForwardOptions engine_forward_options(const Engine *e, int threads, int fp64_check);
 // What the matrix products compute in: the dtype on CUDA, "fp32" on the CPU.
 const char *engine_compute_dtype(const Engine *e);

@@ -1,6 +1,7 @@
 // util.c — see util.h.
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -82,15 +83,24 @@ char *xstrndup(const char *s, size_t n) {
   return p;
 }
 
+// The printf of fmt with ap into a new string, its length in *len.
+static char *vformat(size_t *len, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  CHECK(n >= 0);
+  char *p = xmalloc((size_t)n + 1);
+  vsnprintf(p, (size_t)n + 1, fmt, ap);
+  *len = (size_t)n;
+  return p;
+}
+
 char *xasprintf(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  CHECK(n >= 0);
-  char *p = xmalloc((size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(p, (size_t)n + 1, fmt, ap);
+  size_t n;
+  char *p = vformat(&n, fmt, ap);
   va_end(ap);
   return p;
 }
@@ -211,6 +221,22 @@ char *path_dirname(const char *path) {
   if (!slash) return xstrdup(".");
   if (slash == path) return xstrdup("/");
   return xstrndup(path, (size_t)(slash - path));
+}
+
+void file_stamp(const char *path, FileStamp *st) {
+  struct stat sb;
+  memset(st, 0, sizeof *st);
+  if (stat(path, &sb) != 0) return;
+  st->exists = 1;
+  st->ino = (unsigned long long)sb.st_ino;
+  st->mtime_ns = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+}
+
+int file_stamp_changed(const FileStamp *before, const char *path) {
+  FileStamp now;
+  file_stamp(path, &now);
+  if (!now.exists) return 0;
+  return !before->exists || now.ino != before->ino || now.mtime_ns != before->mtime_ns;
 }
 
 // ---- SHA-256 (FIPS 180-4) ----
@@ -345,14 +371,10 @@ void sb_append(StrBuf *b, const char *s) { sb_appendn(b, s, strlen(s)); }
 void sb_printf(StrBuf *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  size_t n;
+  char *tmp = vformat(&n, fmt, ap);
   va_end(ap);
-  CHECK(n >= 0);
-  char *tmp = xmalloc((size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(tmp, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  sb_appendn(b, tmp, (size_t)n);
+  sb_appendn(b, tmp, n);
   free(tmp);
 }
 
@@ -360,6 +382,69 @@ void sb_free(StrBuf *b) {
   free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;
+}
+
+// ---- StrList ----
+void strlist_add(StrList *l, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  size_t n;
+  char *s = vformat(&n, fmt, ap);
+  va_end(ap);
+  l->items = xrealloc(l->items, (size_t)(l->n + 1) * sizeof *l->items);
+  l->items[l->n++] = s;
+}
+
+int strlist_find(const StrList *l, const char *s) {
+  for (int i = 0; i < l->n; i++)
+    if (strcmp(l->items[i], s) == 0) return i;
+  return -1;
+}
+
+void strlist_free(StrList *l) {
+  for (int i = 0; i < l->n; i++) free(l->items[i]);
+  free(l->items);
+  l->items = NULL;
+  l->n = 0;
+}
+
+// ---- text ----
+char *shell_quote(const char *s) {
+  int bare = *s != 0;
+  for (const char *p = s; *p && bare; p++)
+    bare = isalnum((unsigned char)*p) || strchr("_./:=+,@%-", *p);
+  if (bare) return xstrdup(s);
+  StrBuf b = {0};
+  sb_append(&b, "'");
+  for (const char *p = s; *p; p++) {
+    if (*p == '\'') sb_append(&b, "'\\''");
+    else sb_appendn(&b, p, 1);
+  }
+  sb_append(&b, "'");
+  return b.data;
+}
+
+int parse_byte_size(const char *text, size_t *out, BenchErr *err) {
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(text, &end);
+  double mult = 1;
+  if (end && *end) {
+    switch (*end == 'k' || *end == 'm' || *end == 'g' || *end == 't' ? *end - 32 : *end) {
+      case 'K': mult = 1024.0; break;
+      case 'M': mult = 1024.0 * 1024; break;
+      case 'G': mult = 1024.0 * 1024 * 1024; break;
+      case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
+      default: mult = 0;
+    }
+    end++;
+    if (*end == 'i') end++;
+    if (*end == 'B' || *end == 'b') end++;
+  }
+  if (!end || end == text || *end || errno || mult == 0 || !(v > 0) || v * mult > 1e18)
+    return err_set(err, "'%s' is not a size in bytes (e.g. 8G, 512M, 1048576)", text);
+  *out = (size_t)(v * mult);
+  return 0;
 }
 
 // ---- names ----

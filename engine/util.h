@@ -52,6 +52,14 @@ int mkdir_p(const char *path, BenchErr *err);
 char *path_join(const char *dir, const char *rel);
 // Directory part of a path ("." when none). Caller frees.
 char *path_dirname(const char *path);
+// A file's identity (inode and mtime), to tell whether it was replaced.
+typedef struct {
+  int exists;
+  unsigned long long ino;
+  long long mtime_ns;
+} FileStamp;
+void file_stamp(const char *path, FileStamp *st);
+int file_stamp_changed(const FileStamp *before, const char *path);
 
 // SHA-256.
 typedef struct {
@@ -77,6 +85,20 @@ void sb_append(StrBuf *b, const char *s);
 void sb_appendn(StrBuf *b, const char *s, size_t n);
 void sb_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_free(StrBuf *b);
+
+// Growable list of owned strings.
+typedef struct {
+  char **items;  // [n]
+  int n;
+} StrList;
+void strlist_add(StrList *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int strlist_find(const StrList *l, const char *s);  // index or -1
+void strlist_free(StrList *l);
+
+// 'text' for a POSIX shell (bare when it holds only safe characters). Caller frees.
+char *shell_quote(const char *s);
+// "8G", "512M", "1048576" → bytes (K, M, G, T: powers of 1024; an optional "iB" or "B" after).
+int parse_byte_size(const char *text, size_t *out, BenchErr *err);
 
 // Levenshtein distance (for did-you-mean suggestions).
 int edit_distance(const char *a, const char *b);

@@ -3,7 +3,6 @@
 
 #include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,27 +12,6 @@
 #include "device.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
-
-void strlist_add(StrList *l, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  CHECK(n >= 0);
-  char *s = xmalloc((size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(s, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  l->items = xrealloc(l->items, (size_t)(l->n + 1) * sizeof *l->items);
-  l->items[l->n++] = s;
-}
-
-void strlist_free(StrList *l) {
-  for (int i = 0; i < l->n; i++) free(l->items[i]);
-  free(l->items);
-  l->items = NULL;
-  l->n = 0;
-}
 
 ModelShape *suite_model_shapes(const Suite *s, const Matrix *m, StrList *warnings) {
   ModelShape *shapes = xcalloc((size_t)(s->n_models ? s->n_models : 1), sizeof *shapes);

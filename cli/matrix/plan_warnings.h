@@ -8,14 +8,6 @@
 #include "matrix.h"
 #include "plan_estimate.h"
 
-typedef struct {
-  char **items;
-  int n;
-} StrList;
-
-void strlist_add(StrList *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void strlist_free(StrList *l);
-
 // The shape of each suite model (caller frees), from its config.json; unknown (params −1) for a
 // model no job uses or whose path is missing. A config.json that cannot be read adds a warning
 // naming the model (when warnings is not NULL).

@@ -140,7 +140,7 @@ static int is_time_key(const char *key) {
   return 0;
 }
 
-static void flatten(json_t *v, const char *prefix, LabelList *keys, LabelList *vals) {
+static void flatten(json_t *v, const char *prefix, StrList *keys, StrList *vals) {
   if (json_is_object(v)) {
     const char *k;
     json_t *child;
@@ -155,30 +155,30 @@ static void flatten(json_t *v, const char *prefix, LabelList *keys, LabelList *v
   char *text;
   if (json_is_string(v)) text = xstrdup(json_string_value(v));
   else text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-  labels_add(keys, prefix);
-  labels_add(vals, text ? text : "");
+  strlist_add(keys, "%s", prefix);
+  strlist_add(vals, "%s", text ? text : "");
   free(text);
 }
 
 int compare_manifests(const Manifest *a, const Manifest *b, FILE *out) {
-  LabelList ka = {0}, va = {0}, kb = {0}, vb = {0};
+  StrList ka = {0}, va = {0}, kb = {0}, vb = {0};
   if (a->root) flatten(a->root, "", &ka, &va);
   if (b->root) flatten(b->root, "", &kb, &vb);
   int n = 0;
   for (int i = 0; i < ka.n; i++) {
-    int j = labels_find(&kb, ka.v[i]);
-    if (j >= 0 && strcmp(va.v[i], vb.v[j]) == 0) continue;
-    fprintf(out, "  %s: %s | %s\n", ka.v[i], va.v[i], j >= 0 ? vb.v[j] : "(absent)");
+    int j = strlist_find(&kb, ka.items[i]);
+    if (j >= 0 && strcmp(va.items[i], vb.items[j]) == 0) continue;
+    fprintf(out, "  %s: %s | %s\n", ka.items[i], va.items[i], j >= 0 ? vb.items[j] : "(absent)");
     n++;
   }
   for (int j = 0; j < kb.n; j++) {
-    if (labels_find(&ka, kb.v[j]) >= 0) continue;
-    fprintf(out, "  %s: (absent) | %s\n", kb.v[j], vb.v[j]);
+    if (strlist_find(&ka, kb.items[j]) >= 0) continue;
+    fprintf(out, "  %s: (absent) | %s\n", kb.items[j], vb.items[j]);
     n++;
   }
-  labels_free(&ka);
-  labels_free(&va);
-  labels_free(&kb);
-  labels_free(&vb);
+  strlist_free(&ka);
+  strlist_free(&va);
+  strlist_free(&kb);
+  strlist_free(&vb);
   return n;
 }

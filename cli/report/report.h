@@ -59,14 +59,6 @@ double report_parse_time(const char *s);
 
 // ---- report plan: phases and what they ask for (report_plan.c) ----
 typedef struct {
-  char **v;
-  int n;
-} LabelList;
-void labels_add(LabelList *l, const char *s);
-int labels_find(const LabelList *l, const char *s);  // index or -1
-void labels_free(LabelList *l);
-
-typedef struct {
   char *kind;      // "table" or "plot"
   char *name;      // collapse lengths seeds improvement leaderboard verdict / ppl_vs_length ...
   long at;         // 0 when not given
@@ -78,7 +70,7 @@ typedef struct {
 // and train selectors such as `geo` or `geo[theta=10000]` resolved to member names); an empty
 // list names nothing on that axis.
 typedef struct {
-  LabelList axis[N_AXES];
+  StrList axis[N_AXES];
   long *lengths;  // [n_lengths]
   int n_lengths;
   long *seeds;    // [n_seeds]
@@ -89,7 +81,7 @@ typedef struct {
   char *id;
   char *title;
   int planned;            // the axes below come from the suite (else: from the results)
-  LabelList axis[N_AXES];   // expected values (rope and cache as member names); empty: unknown
+  StrList axis[N_AXES];   // expected values (rope and cache as member names); empty: unknown
   long *lengths;          // [n_lengths] ascending
   int n_lengths;
   long *seeds;            // [n_seeds]
@@ -110,7 +102,7 @@ typedef struct {
   char *title;
   char *suite_path;       // where suite.yaml was read (NULL when the plan came from results)
   char *suite_sha256;     // of suite.yaml's bytes
-  LabelList model_names, model_paths;  // [n] in suite order
+  StrList model_names, model_paths;  // [n] in suite order
   PhasePlan *phases;      // [n_phases]
   int n_phases;
   double severe;          // report_options.severe (default 10)

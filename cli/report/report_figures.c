@@ -296,16 +296,16 @@ static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const Rep
 
 // ---- RoPE spectrum: ω_k against k for each variant of the phase ----
 static const char *model_path(const ReportCtx *ctx, const char *name) {
-  int i = labels_find(&ctx->plan->model_names, name);
-  return i >= 0 ? ctx->plan->model_paths.v[i] : NULL;
+  int i = strlist_find(&ctx->plan->model_names, name);
+  return i >= 0 ? ctx->plan->model_paths.items[i] : NULL;
 }
 
 static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
   static char msg[512];
-  LabelList done = {0};
+  StrList done = {0};
   for (int c = 0; c < pd->n_configs; c++) {
     const char *rope = pd->configs[c].axis[AX_ROPE];
-    if (labels_find(&done, rope) >= 0) continue;
+    if (strlist_find(&done, rope) >= 0) continue;
     const StoredJob *run = NULL;
     for (int l = 0; l < pd->n_lengths && !run; l++)
       if (phase_cell(pd, c, l)->n_runs > 0) run = phase_cell(pd, c, l)->runs[0];
@@ -319,7 +319,7 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
       snprintf(msg, sizeof msg, "the model's config.json is not readable here (%.400s)",
                path && path[0] ? err.msg : "no model path in the suite");
       *why = msg;
-      labels_free(&done);
+      strlist_free(&done);
       return -1;
     }
     RopeModelInfo info = {.head_dim = cfg.head_dim,
@@ -335,7 +335,7 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
     if (rc != 0) {
       snprintf(msg, sizeof msg, "variant '%.100s': %.380s", rope, err.msg);
       *why = msg;
-      labels_free(&done);
+      strlist_free(&done);
       return -1;
     }
     int half = table.rotary_dims / 2;
@@ -345,9 +345,9 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
              table.inv_freq, NULL, half);
     free(k);
     rope_table_free(&table);
-    labels_add(&done, rope);
+    strlist_add(&done, "%s", rope);
   }
-  labels_free(&done);
+  strlist_free(&done);
   if (p->n_series == 0) {
     *why = ctx->t->n_no_data;
     return -1;

@@ -21,10 +21,10 @@ static int device_matches(const char *planned, const char *actual) {
 
 // The plan's value an actual axis value stands for (NULL when the plan does not list it).
 static const char *planned_value(const PhasePlan *pp, Axis a, const char *actual) {
-  const LabelList *l = &pp->axis[a];
+  const StrList *l = &pp->axis[a];
   for (int i = 0; i < l->n; i++) {
-    if (a == AX_DEVICE ? device_matches(l->v[i], actual) : strcmp(l->v[i], actual) == 0)
-      return l->v[i];
+    if (a == AX_DEVICE ? device_matches(l->items[i], actual) : strcmp(l->items[i], actual) == 0)
+      return l->items[i];
   }
   return NULL;
 }
@@ -45,7 +45,7 @@ static int excluded(const PhasePlan *pp, const char *const *axis, long length, l
       if (r->axis[a].n == 0) continue;
       int any = 0;
       for (int k = 0; k < r->axis[a].n && !any; k++)
-        any = a == AX_DEVICE ? device_matches(r->axis[a].v[k], axis[a]) : strcmp(r->axis[a].v[k], axis[a]) == 0;
+        any = a == AX_DEVICE ? device_matches(r->axis[a].items[k], axis[a]) : strcmp(r->axis[a].items[k], axis[a]) == 0;
       all = any;
     }
     if (all && r->n_lengths && !long_in(r->lengths, r->n_lengths, length)) all = 0;
@@ -127,7 +127,7 @@ static void add_planned(PhaseData *pd, const char *const *axis, long length, lon
 
 // The product of per-axis value lists (an empty list stands for ""), seeds and lengths, in the
 // matrix's nesting: model × dataset × train × rope × cache × dtype × device × seed × length.
-static void add_product(PhaseData *pd, const LabelList *const *lists, const long *lengths, int n_lengths,
+static void add_product(PhaseData *pd, const StrList *const *lists, const long *lengths, int n_lengths,
                         const long *seeds, int n_seeds, int check_excl) {
   static const Axis order[N_AXES] = {AX_MODEL, AX_DATASET, AX_TRAIN, AX_ROPE, AX_CACHE, AX_DTYPE, AX_DEVICE};
   int idx[N_AXES] = {0};
@@ -139,14 +139,14 @@ static void add_product(PhaseData *pd, const LabelList *const *lists, const long
   for (;;) {
     const char *key[N_AXES];
     for (int k = 0; k < N_AXES; k++) {
-      const LabelList *l = lists[order[k]];
-      key[order[k]] = l && l->n ? l->v[idx[k]] : "";
+      const StrList *l = lists[order[k]];
+      key[order[k]] = l && l->n ? l->items[idx[k]] : "";
     }
     for (int s = 0; s < n_seeds; s++)
       for (int l = 0; l < n_lengths; l++) add_planned(pd, key, lengths[l], seeds[s], check_excl);
     int k = N_AXES - 1;
     while (k >= 0) {
-      const LabelList *l = lists[order[k]];
+      const StrList *l = lists[order[k]];
       if (l && l->n && ++idx[k] < l->n) break;
       idx[k--] = 0;
     }
@@ -158,13 +158,13 @@ static void plan_cells(PhaseData *pd) {
   const PhasePlan *pp = pd->plan;
   pd->planned_set = xcalloc(1, sizeof *pd->planned_set);
   if (!pp->planned) return;
-  const LabelList *lists[N_AXES];
+  const StrList *lists[N_AXES];
   for (int a = 0; a < N_AXES; a++) lists[a] = &pp->axis[a];
   if (!phase_uses_device(pp)) lists[AX_DEVICE] = NULL;
   add_product(pd, lists, pp->lengths, pp->n_lengths, pp->seeds, pp->n_seeds, 1);
   for (int i = 0; i < pp->n_incl; i++) {  // includes: named axes take their values
     const AxisRule *r = &pp->incl[i];
-    const LabelList *il[N_AXES];
+    const StrList *il[N_AXES];
     for (int a = 0; a < N_AXES; a++) il[a] = r->axis[a].n ? &r->axis[a] : lists[a];
     if (!phase_uses_device(pp) && r->axis[AX_DEVICE].n == 0) il[AX_DEVICE] = NULL;
     add_product(pd, il, r->n_lengths ? r->lengths : pp->lengths, r->n_lengths ? r->n_lengths : pp->n_lengths,

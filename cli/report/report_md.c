@@ -25,25 +25,25 @@ static const char *basename_of(const char *path) {
 }
 
 static void header_models(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds, int n) {
-  LabelList names = {0};
+  StrList names = {0};
   for (int i = 0; i < n; i++)
     for (int c = 0; c < pds[i].n_configs; c++) {
       const char *m = pds[i].configs[c].axis[AX_MODEL];
-      if (m[0] && labels_find(&names, m) < 0) labels_add(&names, m);
+      if (m[0] && strlist_find(&names, m) < 0) strlist_add(&names, "%s", m);
     }
   if (names.n == 0) {
-    labels_free(&names);
+    strlist_free(&names);
     return;
   }
   StrBuf v = {0};
   for (int i = 0; i < names.n; i++) {
     if (i) sb_append(&v, ", ");
-    sb_append(&v, names.v[i]);
-    int k = labels_find(&ctx->plan->model_names, names.v[i]);
-    const char *path = k >= 0 ? ctx->plan->model_paths.v[k] : NULL;
+    sb_append(&v, names.items[i]);
+    int k = strlist_find(&ctx->plan->model_names, names.items[i]);
+    const char *path = k >= 0 ? ctx->plan->model_paths.items[k] : NULL;
     char key1[300], key2[300];
-    snprintf(key1, sizeof key1, "models.%s.fingerprint", names.v[i]);
-    snprintf(key2, sizeof key2, "models.%s", names.v[i]);
+    snprintf(key1, sizeof key1, "models.%s.fingerprint", names.items[i]);
+    snprintf(key2, sizeof key2, "models.%s", names.items[i]);
     char *fp = mtext(ctx->manifest, key1, key2, NULL);
     if ((path && path[0]) || fp) {
       sb_append(&v, " (");
@@ -55,7 +55,7 @@ static void header_models(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds,
   }
   header_line(b, ctx->t->models, v.data);
   sb_free(&v);
-  labels_free(&names);
+  strlist_free(&names);
 }
 
 static int ran_on_cuda(const StoredJobs *rs) {
@@ -79,13 +79,13 @@ static void header_device(StrBuf *b, const ReportCtx *ctx, const StoredJobs *rs)
   if (driver) sb_printf(&v, " · driver %s", driver);
   if (cuda) sb_printf(&v, " · CUDA %s", cuda);
   if (!v.len) {  // no manifest: the devices the jobs name
-    LabelList devs = {0};
+    StrList devs = {0};
     for (int i = 0; i < rs->n_jobs; i++) {
       const char *d = rs->jobs[i].axis[AX_DEVICE];
-      if (d[0] && labels_find(&devs, d) < 0) labels_add(&devs, d);
+      if (d[0] && strlist_find(&devs, d) < 0) strlist_add(&devs, "%s", d);
     }
-    for (int i = 0; i < devs.n; i++) sb_printf(&v, "%s%s", i ? ", " : "", devs.v[i]);
-    labels_free(&devs);
+    for (int i = 0; i < devs.n; i++) sb_printf(&v, "%s%s", i ? ", " : "", devs.items[i]);
+    strlist_free(&devs);
   }
   if (v.len) header_line(b, ctx->t->device, v.data);
   sb_free(&v);

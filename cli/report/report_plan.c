@@ -11,24 +11,6 @@
 
 #define SUITE_MAX (4u << 20)
 
-void labels_add(LabelList *l, const char *s) {
-  l->v = xrealloc(l->v, (size_t)(l->n + 1) * sizeof *l->v);
-  l->v[l->n++] = xstrdup(s ? s : "");
-}
-
-int labels_find(const LabelList *l, const char *s) {
-  for (int i = 0; i < l->n; i++)
-    if (strcmp(l->v[i], s) == 0) return i;
-  return -1;
-}
-
-void labels_free(LabelList *l) {
-  for (int i = 0; i < l->n; i++) free(l->v[i]);
-  free(l->v);
-  l->v = NULL;
-  l->n = 0;
-}
-
 // Calls fn for each member of a variant, in member order, with its name (variant_member_name) and
 // its value index per parameter ([n_params]).
 typedef void (*MemberFn)(const Variant *v, const char *name, const int *value_index, void *arg);
@@ -47,19 +29,19 @@ static void variant_members(const Variant *v, MemberFn fn, void *arg) {
 static void add_member(const Variant *v, const char *name, const int *value_index, void *arg) {
   (void)v;
   (void)value_index;
-  LabelList *out = arg;
-  if (labels_find(out, name) < 0) labels_add(out, name);
+  StrList *out = arg;
+  if (strlist_find(out, name) < 0) strlist_add(out, "%s", name);
 }
 
 typedef struct {
   const char *selector;
-  LabelList *out;
+  StrList *out;
 } SelectArg;
 
 static void add_selected(const Variant *v, const char *name, const int *value_index, void *arg) {
   SelectArg *s = arg;
-  if (variant_member_matches(v, value_index, s->selector) && labels_find(s->out, name) < 0)
-    labels_add(s->out, name);
+  if (variant_member_matches(v, value_index, s->selector) && strlist_find(s->out, name) < 0)
+    strlist_add(s->out, "%s", name);
 }
 
 static const Variant *axis_variant(const Suite *s, Axis a, const char *name) {
@@ -71,13 +53,13 @@ static const Variant *axis_variant(const Suite *s, Axis a, const char *name) {
 
 // The values a name or selector stands for on an axis: a variant's members, the members a
 // selector `name[k=v,...]` picks, or the value itself.
-static void resolve_values(const Suite *s, Axis a, const char *value, LabelList *out) {
+static void resolve_values(const Suite *s, Axis a, const char *value, StrList *out) {
   const char *br = strchr(value, '[');
   char *name = br ? xstrndup(value, (size_t)(br - value)) : xstrdup(value);
   const Variant *v = axis_variant(s, a, name);
   free(name);
   if (!v) {
-    if (labels_find(out, value) < 0) labels_add(out, value);
+    if (strlist_find(out, value) < 0) strlist_add(out, "%s", value);
   } else if (!br) {
     variant_members(v, add_member, out);
   } else {
@@ -86,7 +68,7 @@ static void resolve_values(const Suite *s, Axis a, const char *value, LabelList 
   }
 }
 
-static void names_resolve(const Suite *s, Axis a, const NameList *names, LabelList *out) {
+static void names_resolve(const Suite *s, Axis a, const NameList *names, StrList *out) {
   for (int i = 0; i < names->n; i++) resolve_values(s, a, names->items[i], out);
 }
 
@@ -113,7 +95,7 @@ static void rule_from(const Suite *s, const Assignment *as, AxisRule *r) {
 }
 
 static void rule_free(AxisRule *r) {
-  for (int a = 0; a < N_AXES; a++) labels_free(&r->axis[a]);
+  for (int a = 0; a < N_AXES; a++) strlist_free(&r->axis[a]);
   free(r->lengths);
   free(r->seeds);
 }
@@ -226,8 +208,8 @@ int report_plan_from_suite(const char *suite_yaml, ReportPlan *p, BenchErr *err)
   p->suite_path = xstrdup(suite_yaml);
   p->suite_sha256 = xstrdup(sha);
   for (int i = 0; i < s->n_models; i++) {
-    labels_add(&p->model_names, s->models[i].name);
-    labels_add(&p->model_paths, s->models[i].path ? s->models[i].path : "");
+    strlist_add(&p->model_names, "%s", s->models[i].name);
+    strlist_add(&p->model_paths, "%s", s->models[i].path ? s->models[i].path : "");
   }
   p->severe = s->report_options.severe > 0 ? s->report_options.severe : 10;
   p->boundary = s->report_options.boundary > 0 ? s->report_options.boundary : 5;
@@ -252,20 +234,20 @@ static void add_long_unique(long **v, int *n, long x) {
 }
 
 void report_plan_add_result_phases(ReportPlan *p, const StoredJobs *rs) {
-  LabelList ids = {0};
+  StrList ids = {0};
   for (int i = 0; i < rs->n_jobs; i++)
     for (int k = 0; k < rs->jobs[i].res.n_phases; k++) {
       const char *id = rs->jobs[i].res.phases[k];
-      int known = labels_find(&ids, id) >= 0;
+      int known = strlist_find(&ids, id) >= 0;
       for (int ph = 0; ph < p->n_phases && !known; ph++) known = strcmp(p->phases[ph].id, id) == 0;
-      if (!known) labels_add(&ids, id);
+      if (!known) strlist_add(&ids, "%s", id);
     }
-  if (ids.n > 1) qsort(ids.v, (size_t)ids.n, sizeof *ids.v, cmp_version);
+  if (ids.n > 1) qsort(ids.items, (size_t)ids.n, sizeof *ids.items, cmp_version);
   p->phases = xrealloc(p->phases, (size_t)(p->n_phases + ids.n + 1) * sizeof *p->phases);
   for (int k = 0; k < ids.n; k++) {
     PhasePlan *pp = &p->phases[p->n_phases++];
     memset(pp, 0, sizeof *pp);
-    pp->id = xstrdup(ids.v[k]);
+    pp->id = xstrdup(ids.items[k]);
     pp->title = xstrdup("");
     for (int i = 0; i < rs->n_jobs; i++) {
       const StoredJob *r = &rs->jobs[i];
@@ -283,7 +265,7 @@ void report_plan_add_result_phases(ReportPlan *p, const StoredJobs *rs) {
     pp->reqs[1].kind = xstrdup("plot");
     pp->reqs[1].name = xstrdup("ppl_vs_length");
   }
-  labels_free(&ids);
+  strlist_free(&ids);
 }
 
 void report_plan_from_results(const StoredJobs *rs, const char *suite_id, ReportPlan *p) {
@@ -301,7 +283,7 @@ void report_plan_free(ReportPlan *p) {
     PhasePlan *pp = &p->phases[i];
     free(pp->id);
     free(pp->title);
-    for (int a = 0; a < N_AXES; a++) labels_free(&pp->axis[a]);
+    for (int a = 0; a < N_AXES; a++) strlist_free(&pp->axis[a]);
     free(pp->lengths);
     free(pp->seeds);
     free(pp->protocol);
@@ -322,7 +304,7 @@ void report_plan_free(ReportPlan *p) {
   free(p->title);
   free(p->suite_path);
   free(p->suite_sha256);
-  labels_free(&p->model_names);
-  labels_free(&p->model_paths);
+  strlist_free(&p->model_names);
+  strlist_free(&p->model_paths);
   memset(p, 0, sizeof *p);
 }

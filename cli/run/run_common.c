@@ -1,24 +1,14 @@
 // run_common.c — what `bench run` and `bench submit` share before any job starts (run_common.h).
 #include "run_common.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
-#include "slurm.h"
+#include "plan_warnings.h"
+#include "results.h"
 #include "train_job.h"
-
-int cli_usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "bench: error: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  return EXIT_BAD_INPUT;
-}
 
 char *command_text(int argc, char **argv) {
   StrBuf b = {0};
@@ -51,8 +41,8 @@ int check_missing_paths(const Suite *s, const RunSelection *sel, const char *out
     for (long k = 0; k < sel->n && !used; k++)
       used = sel->jobs[k].job->model == m || train_job_uses_model(sel->jobs[k].job, m->name);
     if (!used || is_directory(m->path)) continue;
-    fprintf(stderr, "bench: error: %s:%d:%d: model '%s': path '%s' does not exist\n", s->path,
-            m->mark.line, m->mark.col, m->name, m->path);
+    cli_usage_error("%s:%d:%d: model '%s': path '%s' does not exist", s->path, m->mark.line,
+                    m->mark.col, m->name, m->path);
     missing++;
   }
   for (int i = 0; i < s->n_datasets; i++) {
@@ -61,13 +51,12 @@ int check_missing_paths(const Suite *s, const RunSelection *sel, const char *out
     for (long k = 0; k < sel->n && !used; k++)
       used = sel->jobs[k].job->dataset == d || train_job_uses_dataset(sel->jobs[k].job, d->name);
     if (!used || file_exists(d->path)) continue;
-    fprintf(stderr, "bench: error: %s:%d:%d: dataset '%s': path '%s' does not exist\n", s->path,
-            d->mark.line, d->mark.col, d->name, d->path);
+    cli_usage_error("%s:%d:%d: dataset '%s': path '%s' does not exist", s->path, d->mark.line,
+                    d->mark.col, d->name, d->path);
     missing++;
   }
   if (missing)
-    fprintf(stderr, "bench: error: %d missing path%s; %s\n", missing, missing == 1 ? "" : "s",
-            outcome);
+    cli_usage_error("%d missing path%s; %s", missing, missing == 1 ? "" : "s", outcome);
   return missing ? -1 : 0;
 }
 

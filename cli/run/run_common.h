@@ -1,18 +1,14 @@
 // run_common.h — what `bench run` (cmd_run.c) and `bench submit` (cmd_submit.c) share before any
-// job starts: their error lines, the command line as typed, option values, the suite made ready to
-// run (loaded, expanded, selected, every path it uses checked), and which jobs already have an ok
-// result.
+// job starts: the command line as typed, option values, the suite made ready to run (loaded,
+// expanded, selected, every path it uses checked), and which jobs already have an ok result.
 #ifndef BENCH_RUN_COMMON_H
 #define BENCH_RUN_COMMON_H
 
 #include <stddef.h>
 
-#include "plan_warnings.h"
+#include "plan_estimate.h"
 #include "run_plan.h"
 #include "suite.h"
-
-// Prints "bench: error: MESSAGE" on stderr; returns EXIT_BAD_INPUT.
-int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // "bench ARG .." with each argument quoted for a POSIX shell where it needs it (caller frees): the
 // command that reproduces a run, for logs, manifests and lock files.

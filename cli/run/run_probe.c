@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "plan_warnings.h"
 
 #define PROBE_MAX_BYTES ((size_t)16 << 20)
 

@@ -11,7 +11,6 @@
 
 #include "matrix.h"
 #include "plan_estimate.h"
-#include "plan_warnings.h"
 
 typedef struct HostProbe {
   json_t *gpus;              // [{"index":i,"name":..,"memory_bytes":n}, ..] (owned)

@@ -17,88 +17,13 @@
 
 #include "device.h"
 #include "run_status.h"
-#include "runner_internal.h"
+#include "runner_job.h"
+#include "runner_worker.h"
 
 #define STATUS_EVERY_S 0.5      // status file rewritten at most this often while something changes
 #define HEARTBEAT_S 5.0         // and this often regardless (progress of the running jobs)
 #define LIVE_EVERY_S 0.5        // terminal live line
 #define PROGRESS_LINE_S 60.0    // a progress line in run.log while jobs run
-
-// ---- helpers shared with the worker ----
-void job_result_begin(JobResult *r, const Suite *s, const Job *j, const char *device) {
-  memset(r, 0, sizeof *r);
-  r->job_id = (char *)j->id;
-  r->suite = s->suite;
-  r->phase = s->phases[j->phases[0]].id;
-  r->n_phases = j->n_phases;
-  r->phases = xcalloc((size_t)j->n_phases, sizeof *r->phases);
-  for (int p = 0; p < j->n_phases; p++) r->phases[p] = s->phases[j->phases[p]].id;
-  r->spec = json_deep_copy(j->spec);
-  json_object_set_new(r->spec, "device", json_string(device));
-}
-
-void job_result_release(JobResult *r) {
-  free(r->phases);
-  json_decref(r->spec);
-  r->phases = NULL;
-  r->spec = NULL;
-}
-
-int gpu_runs_off(const char *device, BenchErr *err) {
-  return err_set(err, "device '%s': this bench runs jobs on the CPU only (its CUDA engine is not enabled for "
-                 "runs yet); use --device cpu", device);
-}
-
-const char *gpu_runs_off_warning(int n_gpus) {
-  static char msg[320];
-  snprintf(msg, sizeof msg, "%d CUDA GPU%s found, but this bench runs jobs on the CPU only (its CUDA engine is "
-           "not enabled for runs yet): jobs on device auto run on the CPU, far slower for large models",
-           n_gpus, n_gpus == 1 ? "" : "s");
-  return msg;
-}
-
-JobStatus status_for_error(const char *msg) {
-  return strstr(msg, "out of memory") || strstr(msg, "cannot allocate") ? JOB_OOM : JOB_ERROR;
-}
-
-int parse_byte_size(const char *text, size_t *out, BenchErr *err) {
-  char *end = NULL;
-  errno = 0;
-  double v = strtod(text, &end);
-  double mult = 1;
-  if (end && *end) {
-    switch (*end == 'k' || *end == 'm' || *end == 'g' || *end == 't' ? *end - 32 : *end) {
-      case 'K': mult = 1024.0; break;
-      case 'M': mult = 1024.0 * 1024; break;
-      case 'G': mult = 1024.0 * 1024 * 1024; break;
-      case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
-      default: mult = 0;
-    }
-    end++;
-    if (*end == 'i') end++;
-    if (*end == 'B' || *end == 'b') end++;
-  }
-  if (!end || end == text || *end || errno || mult == 0 || !(v > 0) || v * mult > 1e18)
-    return err_set(err, "'%s' is not a size in bytes (e.g. 8G, 512M, 1048576)", text);
-  *out = (size_t)(v * mult);
-  return 0;
-}
-
-void file_stamp(const char *path, FileStamp *st) {
-  struct stat sb;
-  memset(st, 0, sizeof *st);
-  if (stat(path, &sb) != 0) return;
-  st->exists = 1;
-  st->ino = (unsigned long long)sb.st_ino;
-  st->mtime_ns = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
-}
-
-int file_stamp_changed(const FileStamp *before, const char *path) {
-  FileStamp now;
-  file_stamp(path, &now);
-  if (!now.exists) return 0;
-  return !before->exists || now.ino != before->ino || now.mtime_ns != before->mtime_ns;
-}
 
 // ---- stop signals: the handler only records the signal and wakes poll() through a pipe ----
 static volatile sig_atomic_t g_stop_signal;
@@ -334,7 +259,8 @@ static int spawn(Sup *s, Lane *ln, const ModelDef *model, const char *device) {
     // The CUDA driver maps the device's memory into the address space: a GPU worker under
     // RLIMIT_AS could not even open its device, so only CPU workers are capped.
     if (strncmp(device, "cuda", 4) != 0) apply_mem_limit(c->mem_limit);
-    WorkerSpec w = {c, model, device, s->threads, cmd[0], evt[1]};
+    WorkerSpec w = {c->suite, c->dir, c->jobs, c->n, c->gpu_runs, model, device, s->threads,
+                    cmd[0], evt[1]};
     s->child_exit = worker_main(&w);
     close(cmd[0]);
     close(evt[1]);

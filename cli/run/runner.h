@@ -14,7 +14,7 @@
 // The worker writes each job's result file itself, atomically (results.h), then says "done".
 //
 // Devices. A worker evaluates on one device, the lane's ("cpu" or "cuda:N", one CUDA device per
-// process), through an Engine (engine.h) opened once per model and dtype (runner_internal.h). The
+// process), through an Engine (engine.h) opened once per model and dtype (runner_engine.h). The
 // supervisor never initialises CUDA: a process that has cannot hand a working CUDA context to the
 // workers it forks, so the GPUs are counted in a short-lived child (run_probe.h), and runner_run
 // refuses to start in a process that has called into CUDA (device_cuda_touched).
@@ -81,15 +81,5 @@ typedef struct {
 
 // Runs the jobs. Returns 0 (out says how it went), or -1 with err when the run could not start.
 int runner_run(const RunnerConfig *c, RunOutcome *out, BenchErr *err);
-
-// "8G", "512M", "1048576" → bytes (K, M, G, T: powers of 1024). For BENCH_MEM_LIMIT.
-int parse_byte_size(const char *text, size_t *out, BenchErr *err);
-// The status a failed job gets from its one-line error: oom for failed allocations, else error.
-JobStatus status_for_error(const char *msg);
-// -1 with the error of a job, or of --device, naming a GPU device while GPU runs are off.
-int gpu_runs_off(const char *device, BenchErr *err);
-// The warning of a run that found n_gpus GPUs while GPU runs are off, so that jobs on `auto` run
-// on the CPU (an overnight run on a GPU server must not learn that in the morning). Static text.
-const char *gpu_runs_off_warning(int n_gpus);
 
 #endif

@@ -1,10 +1,12 @@
 // runner_engine.c — the engine a worker process evaluates its jobs on: opened once per (model,
-// dtype), closed after running out of memory, given up after a device error (runner_internal.h).
+// dtype), closed after running out of memory, given up after a device error (runner_engine.h).
+#include "runner_engine.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "runner_internal.h"
+#include "runner_job.h"
 
 void worker_engine_init(WorkerEngine *we, const char *device, int gpu_runs) {
   memset(we, 0, sizeof *we);
@@ -64,9 +66,9 @@ int worker_engine_get(WorkerEngine *we, const Model *m, const char *key, DType d
   we->key = xstrdup(key);
   we->dtype = dtype;
   if (we->e.gpu >= 0) {
-    double bytes = (double)m->n_params * (dtype == DTYPE_F32 ? 4 : 2);
+    double bytes = (double)m->n_params * dtype_size(dtype);
     fprintf(stderr, "%s: weights uploaded in %s (%.2f GiB, %.1f s)\n", we->e.device,
-            model_dtype_name(dtype), bytes / (1024.0 * 1024 * 1024), mono_time() - t0);
+            dtype_name(dtype), bytes / (1024.0 * 1024 * 1024), mono_time() - t0);
     fflush(stderr);
   }
   *out = &we->e;

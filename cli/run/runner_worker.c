@@ -18,6 +18,8 @@
 //   crash-load:MODEL    the worker segfaults while loading that model
 //   delay:MS            sleep MS milliseconds after every window of every job (to stop a run mid-job)
 // Nothing else in bench reads BENCH_FAULT; it changes no result of a job it does not name.
+#include "runner_worker.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,7 +29,8 @@
 #include <unistd.h>
 
 #include "eval.h"
-#include "runner_internal.h"
+#include "runner_engine.h"
+#include "runner_job.h"
 #include "train_job.h"
 
 // ---- fault hooks ----
@@ -236,8 +239,7 @@ static int run_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, WorkerEngine 
 // error means this process must give way to a fresh one). Returns 1 when it must, else 0.
 static int handle_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, WorkerEngine *we,
                       const Faults *f, long index, int attempt) {
-  const RunnerConfig *c = w->cfg;
-  const Job *j = c->jobs[index].job;
+  const Job *j = w->jobs[index].job;
   send_event(w->evt_fd, "start %ld", index);
   if (fault_has(f, "crash", j->id) || (attempt == 1 && fault_has(f, "crash-once", j->id))) crash_now();
   if (fault_has(f, "abort", j->id)) abort();
@@ -245,7 +247,7 @@ static int handle_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, WorkerEngi
   while (fault_has(f, "hang", j->id)) sleep_ms(1000);
 
   JobResult r;
-  job_result_begin(&r, c->suite, j, w->device);
+  job_result_begin(&r, w->suite, j, w->device);
   iso_time_utc(wall_time(), r.started);
   Progress prog = {w->evt_fd, index, 0, f->delay_ms};
   EvalResult res;
@@ -265,7 +267,7 @@ static int handle_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, WorkerEngi
     replace = worker_engine_failed(we, err.msg) == ENGINE_REPLACE;
   }
   BenchErr werr;
-  int wrc = job_result_write(c->dir, &r, &werr);
+  int wrc = job_result_write(w->dir, &r, &werr);
   if (r.metrics) json_decref(r.metrics);
   job_result_release(&r);
   if (replace) send_event(w->evt_fd, "retire\tdevice error in job %s", j->id);
@@ -291,7 +293,6 @@ static int read_command(int fd, long *index, int *attempt) {
 }
 
 int worker_main(const WorkerSpec *w) {
-  const RunnerConfig *c = w->cfg;
   Faults f;
   faults_init(&f);
   Loaded ld;
@@ -309,15 +310,15 @@ int worker_main(const WorkerSpec *w) {
   } else {
     send_event(w->evt_fd, "load ok 0 0");
   }
-  TrainJobs *tj = train_jobs_new(c->suite, c->dir, w->threads);
+  TrainJobs *tj = train_jobs_new(w->suite, w->dir, w->threads);
   train_jobs_set_device(tj, w->device);
   WorkerEngine we;
-  worker_engine_init(&we, w->device, c->gpu_runs);
+  worker_engine_init(&we, w->device, w->gpu_runs);
   we.open_fault = engine_open_fault(&f, w->device);
   long index;
   int attempt;
   while (read_command(w->cmd_fd, &index, &attempt)) {
-    if (index < 0 || index >= c->n) continue;
+    if (index < 0 || index >= w->n) continue;
     if (handle_job(w, &ld, tj, &we, &f, index, attempt)) break;
   }
   worker_engine_close_unless(&we, NULL);

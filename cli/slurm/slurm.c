@@ -137,21 +137,6 @@ void slurm_signal_plan(long time_s, long *lead_s, long *grace_s) {
   *grace_s = lead * 3 / 4;
 }
 
-char *shell_quote(const char *s) {
-  int bare = *s != 0;
-  for (const char *p = s; *p && bare; p++)
-    bare = isalnum((unsigned char)*p) || strchr("_./:=+,@%-", *p);
-  if (bare) return xstrdup(s);
-  StrBuf b = {0};
-  sb_append(&b, "'");
-  for (const char *p = s; *p; p++) {
-    if (*p == '\'') sb_append(&b, "'\\''");
-    else sb_appendn(&b, p, 1);
-  }
-  sb_append(&b, "'");
-  return b.data;
-}
-
 char *sbatch_quote(const char *s) {
   StrBuf b = {0};
   sb_append(&b, "\"");

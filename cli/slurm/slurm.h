@@ -66,8 +66,6 @@ int slurm_value_ok(const char *v);
 long slurm_time_seconds(const char *t);
 // How long before the time limit the tasks get SIGTERM, and how long the running job may go on.
 void slurm_signal_plan(long time_s, long *lead_s, long *grace_s);
-// 'text' for a POSIX shell (bare when it holds only safe characters). Caller frees.
-char *shell_quote(const char *s);
 // "text" for sbatch's #SBATCH parser (backslash before \ and "). Caller frees.
 char *sbatch_quote(const char *s);
 // The two batch scripts (caller frees). Paths must hold no newline (slurm_check_path).

@@ -22,7 +22,7 @@
 #ifndef BENCH_FLASH_TWIN_H
 #define BENCH_FLASH_TWIN_H
 
-#include "model.h"
+#include "dtype.h"
 
 // Keys per tile: the online softmax folds keys in tiles aligned to multiples of FLASH_BK from key
 // 0. The kernel's query blocks (16 rows per warp) do not change any row's result: a tile a row

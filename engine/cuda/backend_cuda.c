@@ -135,7 +135,7 @@ static int weights_upload_as(ModelWeights *dst, const Model *m, DType dt, BenchE
     free(dst->layers);
     memset(dst, 0, sizeof *dst);
     return err_set(err, "out of memory: the model's weights need %.2f GiB in %s on cuda:%d "
-                   "(%.2f GiB free of %.2f)", total / 1073741824.0, model_dtype_name(dt),
+                   "(%.2f GiB free of %.2f)", total / 1073741824.0, dtype_name(dt),
                    cuda_device_current(), fr / 1073741824.0, tot / 1073741824.0);
   }
   size_t off = 0;

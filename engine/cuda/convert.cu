@@ -17,8 +17,6 @@ __global__ void convert_to_f32_kernel(float *dst, const W *src, size_t n) {
     dst[i] = to_float(src[i]);
 }
 
-extern "C" size_t dtype_size(DType t) { return t == DTYPE_F32 ? 4 : 2; }
-
 extern "C" void cuda_convert_from_f32(void *dst, DType dtype, const float *src, size_t n) {
   if (n == 0) return;
   const unsigned threads = 256;

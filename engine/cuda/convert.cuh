@@ -11,10 +11,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "model.h"
+#include "dtype.h"
 
-// Bytes of one element of dtype.
-size_t dtype_size(DType t);
 // dst[n] (dtype) = src[n] (fp32). With DTYPE_F32 a copy.
 void cuda_convert_from_f32(void *dst, DType dtype, const float *src, size_t n);
 // dst[n] (fp32) = src[n] (dtype).

@@ -10,7 +10,7 @@ extern "C" {
 #endif
 #include <stdint.h>
 
-#include "model.h"
+#include "dtype.h"
 
 // x[T, C] (fp32) = table[ids[t], :] for table[V, C] in dtype, ids[T] in [0, V).
 void cuda_embedding(float *x, const void *table, DType dtype, const int32_t *ids, long T, int C);

@@ -293,7 +293,7 @@ extern "C" void cuda_flash_attention_warps(float *out, const float *q, const flo
     cuda_fail("flash attention: unsupported shape (H %d, K %d, D %d, Tq %ld, Tk %ld, q0 %ld, "
               "dtype %s, warps %d): needs D in {64, 80, 96, 128}, H a multiple of K, "
               "q0 + Tq <= Tk, bf16 or fp16, 4 or 8 warps, Tq <= %ld",
-              H, K, D, Tq, Tk, q0, model_dtype_name(dtype), warps, 65535 * BQ);
+              H, K, D, Tq, Tk, q0, dtype_name(dtype), warps, 65535 * BQ);
     return;
   }
   const size_t nq = (size_t)Tq * H * D, nkv = (size_t)Tk * K * D;

@@ -120,9 +120,9 @@ extern "C" void cuda_gemm_ex(int ta, int tb, long M, long N, long K, const void 
       goto out;
     if (n_found < 1) {
       cuda_fail("cuBLASLt has no algorithm for a product %s[%ld,%ld]%s x %s[%ld,%ld]%s -> "
-                "%s (beta %g)", model_dtype_name(ab), ta ? K : M, ta ? M : K, ta ? "^T" : "",
-                model_dtype_name(ab), tb ? N : K, tb ? K : N, tb ? "^T" : "",
-                model_dtype_name(ct), (double)beta);
+                "%s (beta %g)", dtype_name(ab), ta ? K : M, ta ? M : K, ta ? "^T" : "",
+                dtype_name(ab), tb ? N : K, tb ? K : N, tb ? "^T" : "",
+                dtype_name(ct), (double)beta);
       goto out;
     }
     algo = heur.algo;

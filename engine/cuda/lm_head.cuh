@@ -13,7 +13,7 @@ extern "C" {
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "dtype.h"
 
 // nll[t] = logsumexp(z_t) − z_t[target[t]], argmax[t] = first index of max(z_t), where
 // z_t = h[t, :] · w[V, C]ᵀ (h fp32, rounded to wdtype for the product; w in wdtype).

@@ -8,7 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "model.h"
+#include "dtype.h"
 
 // Row-major C[M, N] = op(A)[M, K] · op(B)[K, N] + beta·C through cuBLASLt, fp32 accumulation
 // (CUBLAS_COMPUTE_32F: true fp32 for fp32 operands). ta: A is stored [K, M]; tb: B is stored

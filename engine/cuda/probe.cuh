@@ -13,7 +13,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "model.h"
+#include "dtype.h"
 
 // p[n] (dtype) = uniform values in [−a, a], a = std·√3, from a hash of (seed, index): non-zero,
 // different for every element, reproducible.

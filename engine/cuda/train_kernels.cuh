@@ -17,7 +17,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#include "model.h"
+#include "dtype.h"
 
 // ---- products: cuda_gemm_ex (matmul.cuh) ----
 

@@ -181,9 +181,6 @@ typedef struct {
 
 // Runs one job. On failure returns -1 with a one-line message in err and r holds nothing.
 int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err);
-// The forward options of a job: its engine's backend and weights (the CPU backend and the model's
-// own weights without one), its threads; fp64 checks off.
-ForwardOptions eval_forward_options(const EvalRequest *req);
 
 // ---- decode (eval_decode.c) ----
 // The windows of a decode job (chunks' windows, score_from = P − 1). Errors as plan_windows's,

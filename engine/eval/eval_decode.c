@@ -120,7 +120,7 @@ int eval_decode(const EvalRequest *req, const Model *m, const RopeTable *rope, c
   DecodeRun run = {0};
   run.nll = xmalloc((size_t)plan->n * (size_t)steps * sizeof *run.nll);
   run.correct = xmalloc((size_t)plan->n * (size_t)steps);
-  ForwardOptions opt = eval_forward_options(req);  // the engine's backend and weights
+  ForwardOptions opt = engine_forward_options(req->engine, req->threads, 0);
   int rc = 0;
   int batch = DECODE_BATCH;
   for (long w0 = 0; w0 < plan->n && rc == 0;) {

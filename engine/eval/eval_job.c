@@ -105,7 +105,7 @@ static int run_windows(const EvalRequest *req, const Model *m, const RopeTable *
   float *nll = xmalloc((size_t)L * sizeof *nll);          // [T−1]
   uint8_t *correct = xmalloc((size_t)L * sizeof *correct);  // [T−1]
   if (req->keep_token_nll) r->token_nll = xmalloc((size_t)(plan->scored + 1) * sizeof *r->token_nll);
-  ForwardOptions opt = eval_forward_options(req);
+  ForwardOptions opt = engine_forward_options(req->engine, req->threads, 0);
   long kept = 0;
   int rc = 0;
   for (long i = 0; i < plan->n && rc == 0; i++) {
@@ -129,12 +129,6 @@ static int run_windows(const EvalRequest *req, const Model *m, const RopeTable *
   free(nll);
   free(correct);
   return rc;
-}
-
-ForwardOptions eval_forward_options(const EvalRequest *req) {
-  if (req->engine) return engine_forward_options(req->engine, req->threads, 0);
-  ForwardOptions o = {.threads = req->threads, .fp64_check = 0, .backend = backend_cpu()};
-  return o;
 }
 
 int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err) {

@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtype.h"
 #include "util.h"
 
 typedef enum { ARCH_LLAMA, ARCH_MISTRAL, ARCH_QWEN2, ARCH_GPT_NEOX } Arch;
-typedef enum { DTYPE_F32, DTYPE_BF16, DTYPE_F16 } DType;
 
 typedef struct {
   Arch arch;
@@ -109,6 +109,5 @@ int model_config_parse(const char *label, const char *text, size_t len, ModelCon
 void model_config_free(ModelConfig *cfg);
 void model_free(Model *m);
 const char *arch_name(Arch a);       // "llama", "mistral", "qwen2", "gpt_neox"
-const char *model_dtype_name(DType t);  // "fp32", "bf16", "fp16"
 
 #endif

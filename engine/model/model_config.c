@@ -31,15 +31,6 @@ const char *arch_name(Arch a) {
   return "unknown";
 }
 
-const char *model_dtype_name(DType t) {
-  switch (t) {
-    case DTYPE_F32: return "fp32";
-    case DTYPE_BF16: return "bf16";
-    case DTYPE_F16: return "fp16";
-  }
-  return "unknown";
-}
-
 // ---- typed getters: absent or null → default; a wrong type or range is an error ----
 typedef struct {
   const char *label;

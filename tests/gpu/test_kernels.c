@@ -67,7 +67,7 @@ static void test_convert(Rng *r) {
       if (h[i] != want && !bad++) first = i;
     }
     char what[64], detail[160];
-    snprintf(what, sizeof what, "convert fp32 -> %s (bits)", model_dtype_name(t));
+    snprintf(what, sizeof what, "convert fp32 -> %s (bits)", dtype_name(t));
     snprintf(detail, sizeof detail, "%zu/%zu differ%s", bad, n, bad ? "" : " (none)");
     if (bad)
       snprintf(detail, sizeof detail, "%zu/%zu differ; first at %zu: input %.9g, reference 0x%04x, "
@@ -78,7 +78,7 @@ static void test_convert(Rng *r) {
     cuda_convert_to_f32(d32, d, t, n);
     dget(back, d32, n * sizeof(float));
     for (size_t i = 0; i < n; i++) ref[i] = t == DTYPE_BF16 ? st_bf16_to_f32(h[i]) : st_f16_to_f32(h[i]);
-    snprintf(what, sizeof what, "convert %s -> fp32", model_dtype_name(t));
+    snprintf(what, sizeof what, "convert %s -> fp32", dtype_name(t));
     check_close(what, ref, back, n, NULL, 0.0, 0.0);
     cuda_free(d);
     cuda_free(d32);
@@ -127,7 +127,7 @@ static void test_matmul(Rng *r) {
         // cores (round toward zero): |d| ≤ (γ_{Cin+1}(u) + γ_{Cin+1}(2u))·mag, u = 2^-24
         // (fp_bounds.h; 1.8e-4 at Cin 1024). A wrong index or scale moves y by O(|y|) ≈ mag/√Cin.
         backend_cpu()->matmul(ref, xr, wr, bias ? b : NULL, T, Cin, N);
-        snprintf(what, sizeof what, "matmul %s [%ld,%d]x[%d,%d]^T%s vs rounded", model_dtype_name(t),
+        snprintf(what, sizeof what, "matmul %s [%ld,%d]x[%d,%d]^T%s vs rounded", dtype_name(t),
                  T, Cin, N, Cin, bias ? "+b" : "");
         check_close(what, ref, got, (size_t)T * N, mag, fp_order32(Cin + 1), 1e-6);
         // against the fp32 product: the rounding's own size. Each product x̂·ŵ = x·w·(1 + δ)
@@ -135,7 +135,7 @@ static void test_matmul(Rng *r) {
         // above: 1.6e-2 (bf16) and 2e-3 (fp16) of mag hold both with room.
         if (t != DTYPE_F32) {
           backend_cpu()->matmul(ref, x + Cin, w, bias ? b : NULL, T, Cin, N);
-          snprintf(what, sizeof what, "matmul %s [%ld,%d]x[%d,%d]^T%s vs fp32", model_dtype_name(t),
+          snprintf(what, sizeof what, "matmul %s [%ld,%d]x[%d,%d]^T%s vs fp32", dtype_name(t),
                    T, Cin, N, Cin, bias ? "+b" : "");
           check_close(what, ref, got, (size_t)T * N, mag, t == DTYPE_BF16 ? 1.6e-2 : 2e-3, 1e-6);
         }
@@ -254,7 +254,7 @@ static void test_embedding(Rng *r) {
     backend_cuda(t)->embedding(dx, dt, dids, T, C);
     dget(got, dx, sizeof(float) * T * C);
     char what[64];
-    snprintf(what, sizeof what, "embedding %s", model_dtype_name(t));
+    snprintf(what, sizeof what, "embedding %s", dtype_name(t));
     check_close(what, ref, got, (size_t)T * C, NULL, 0.0, 0.0);
     cuda_free(dt);
     cuda_free(dx);
@@ -490,9 +490,9 @@ static void test_flash_attention(Rng *r) {
                                    c->window, dt, warps);
         dget(got, dout, sizeof(float) * nq);
         char what[160];
-        snprintf(what, sizeof what, "flash %s w%d %s vs twin", model_dtype_name(dt), warps, shape);
+        snprintf(what, sizeof what, "flash %s w%d %s vs twin", dtype_name(dt), warps, shape);
         check_flash(what, got, twin, mag, nq, bf ? 5e-4 : 2e-4, bf ? 1.0 / 64 : 1.0 / 512);
-        snprintf(what, sizeof what, "flash %s w%d %s vs exact kernel", model_dtype_name(dt), warps,
+        snprintf(what, sizeof what, "flash %s w%d %s vs exact kernel", dtype_name(dt), warps,
                  shape);
         check_flash(what, got, exact, mag, nq, bf ? 1.5e-2 : 2e-3, bf ? 6e-2 : 8e-3);
       }
@@ -539,7 +539,7 @@ static void test_attention_dispatch(Rng *r) {
     dget(b, dout, sizeof(float) * nq);
     char what[96];
     snprintf(what, sizeof what, "attention op %s D %d%s runs the %s kernel",
-             model_dtype_name(cases[ci].dt), D, fp64 ? " fp64" : "", cases[ci].flash ? "flash" : "exact");
+             dtype_name(cases[ci].dt), D, fp64 ? " fp64" : "", cases[ci].flash ? "flash" : "exact");
     check_close(what, b, a, nq, NULL, 0.0, 0.0);
     cuda_free(dq);
     cuda_free(dk);
@@ -644,7 +644,7 @@ static void test_lm_head(Rng *r) {
         dget(got, dn, sizeof(float) * T);
         dget(gam, dam, sizeof(int32_t) * T);
         char what[96];
-        snprintf(what, sizeof what, "lm_head_nll %s T %ld C %d V %d%s nll", model_dtype_name(t), T, C,
+        snprintf(what, sizeof what, "lm_head_nll %s T %ld C %d V %d%s nll", dtype_name(t), T, C,
                  V, fp64 ? " fp64" : "");
         check_close(what, ref, got, (size_t)T, nbound, 1.0, 0.0);
         // argmax: equal, or a near-tie of the two candidates' logits (order of sums)
@@ -660,7 +660,7 @@ static void test_lm_head(Rng *r) {
                    bad, first, ram[first], gam[first]);
         else
           snprintf(detail, sizeof detail, "equal up to near-ties");
-        snprintf(what, sizeof what, "lm_head_nll %s T %ld V %d%s argmax", model_dtype_name(t), T, V,
+        snprintf(what, sizeof what, "lm_head_nll %s T %ld V %d%s argmax", dtype_name(t), T, V,
                  fp64 ? " fp64" : "");
         check_true(what, bad == 0, detail);
       }

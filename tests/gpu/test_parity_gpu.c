@@ -307,7 +307,7 @@ static void engine_parity(void) {
       BenchErr err;
       Engine e;
       if (engine_open(&e, &m, device, dts[di], &err)) {
-        printf("| %s | - | %s | full | engine: %s |||||||", a->name, model_dtype_name(dts[di]), err.msg);
+        printf("| %s | - | %s | full | engine: %s |||||||", a->name, dtype_name(dts[di]), err.msg);
         row_verdict(0);
         continue;
       }
@@ -317,7 +317,7 @@ static void engine_parity(void) {
         RopeTable rope;
         if (!spec || rope_build(spec, &info, T, &rope, &err)) {
           printf("| %s | %s | %s | full | rope: %s |||||||", a->name, VARIANTS[vi],
-                 model_dtype_name(dts[di]), spec ? err.msg : jerr.text);
+                 dtype_name(dts[di]), spec ? err.msg : jerr.text);
           row_verdict(0);
           json_decref(spec);
           continue;
@@ -328,7 +328,7 @@ static void engine_parity(void) {
         cpu_score(&m, &rope, tok, T, emub, 0, emu, ok);
         if (engine_score(&e, &m, &rope, tok, T, 0, got, ok, &err)) {
           printf("| %s | %s | %s | full | device: %s |||||||", a->name, vname,
-                 model_dtype_name(dts[di]), err.msg);
+                 dtype_name(dts[di]), err.msg);
           row_verdict(0);
         } else {
           double p_ref = exp(mean(ref, T - 1)), p = exp(mean(got, T - 1));
@@ -345,7 +345,7 @@ static void engine_parity(void) {
             snprintf(bnd, sizeof bnd, "rel %.1e, vs emu %.1e (%.1e)", 4 * dtype_u(dts[di]),
                      dtype_u(dts[di]), rel_emu);
           printf("| %s | %s | %s | full | %.4f | %.4f | %.2e | %.2e | %.2e | %ld/%ld | %s |",
-                 a->name, vname, model_dtype_name(dts[di]), p_ref, p, rel, d, de, agree, T - 1, bnd);
+                 a->name, vname, dtype_name(dts[di]), p_ref, p, rel, d, de, agree, T - 1, bnd);
           row_verdict(pass);
         }
         // fp64 check mode once per architecture (native rope, fp32 weights)
@@ -372,7 +372,7 @@ static void engine_parity(void) {
           int rc2 = rc1 ? -1 : engine_score_blocks(&e, &m, &rope, tok, T, T / 2, 40, got, &err);
           if (rc1 || rc2) {
             printf("| %s | %s | %s | full, blocks | device: %s |||||||", a->name, vname,
-                   model_dtype_name(dts[di]), err.msg);
+                   dtype_name(dts[di]), err.msg);
             row_verdict(0);
           } else {
             // the same device through other shapes (a GPU's GEMMs may pick other algorithms,
@@ -386,7 +386,7 @@ static void engine_parity(void) {
             if (f32) snprintf(bnd, sizeof bnd, "dNLL 1e-3");
             else snprintf(bnd, sizeof bnd, "rel %.1e (%.1e)", dtype_u(dts[di]), rb);
             printf("| %s | %s | %s | full, blocks %ld+40x1+rest vs one pass | - | %.4f | - | %.2e | - "
-                   "| - | %s |", a->name, vname, model_dtype_name(dts[di]), T / 2,
+                   "| - | %s |", a->name, vname, dtype_name(dts[di]), T / 2,
                    exp(mean(got, T - 1)), d, bnd);
             row_verdict(f32 ? d <= 1e-3 : rb <= dtype_u(dts[di]));
           }
@@ -504,7 +504,7 @@ static void decode_parity(void) {
     DType dts[2] = {DTYPE_F32, DTYPE_BF16};
     for (int di = 0; di < 2; di++) {
       Engine e;
-      const char *dn = model_dtype_name(dts[di]);
+      const char *dn = dtype_name(dts[di]);
       if (engine_open(&e, &m, device, dts[di], &err)) {
         printf("| %s | %s | - | engine: %s ||||||||", a->name, dn, err.msg);
         row_verdict(0);
@@ -595,7 +595,7 @@ static void long_window(void) {
       Engine e;
       if (engine_open(&e, &m, device, dts[di], &err) ||
           engine_score(&e, &m, &rope, tok, T, 0, got, ok, &err)) {
-        printf("| %s | %s | device: %s |||||", a.name, model_dtype_name(dts[di]), err.msg);
+        printf("| %s | %s | device: %s |||||", a.name, dtype_name(dts[di]), err.msg);
         row_verdict(0);
         engine_close(&e);
         continue;
@@ -606,7 +606,7 @@ static void long_window(void) {
       // bf16: the rounding's size against fp32 (dtype_pass's 4u; no emulation run here)
       printf("| %s%s | %s | %.4f | %.4f | %.2e | %.2e | %s |", cases[ci].name,
              a.window ? " (window T/4)" : "",
-             model_dtype_name(dts[di]), pr, p, rel, d, fp32 ? "rel 1e-3, dNLL 1e-3" : "rel 1.6e-2");
+             dtype_name(dts[di]), pr, p, rel, d, fp32 ? "rel 1e-3, dNLL 1e-3" : "rel 1.6e-2");
       row_verdict(fp32 ? rel <= 1e-3 && d <= 1e-3 : rel <= 4 * dtype_u(dts[di]));
       engine_close(&e);
     }
@@ -732,7 +732,7 @@ static void fixtures(const char *dir, FILE *nll_out) {
       Engine e;
       if (engine_open(&e, &m, device, dts[di], &err) ||
           engine_score(&e, &m, &rope, tok, T, 0, got, ok, &err)) {
-        printf("| %s | %s | %ld | device: %s ||||||", names[ci], model_dtype_name(dts[di]), T,
+        printf("| %s | %s | %ld | device: %s ||||||", names[ci], dtype_name(dts[di]), T,
                err.msg);
         row_verdict(0);
         engine_close(&e);
@@ -747,13 +747,13 @@ static void fixtures(const char *dir, FILE *nll_out) {
       char bnd[32] = "dNLL 1e-3";
       if (!fp32) snprintf(bnd, sizeof bnd, "rel %.1e", 4 * dtype_u(dts[di]));  // dtype_pass's 4u
       printf("| %s | %s | %ld | %.4f | %.4f | %.2e | %.2e | %ld/%ld | %s |", names[ci],
-             model_dtype_name(dts[di]), T, pr, p, rel, dd, agree, T - 1, bnd);
+             dtype_name(dts[di]), T, pr, p, rel, dd, agree, T - 1, bnd);
       row_verdict(fp32 ? dd <= 1e-3 : rel <= 4 * dtype_u(dts[di]));
       if (nll_out) {
         json_t *arr = json_array();
         for (long t = 0; t < T - 1; t++) json_array_append_new(arr, json_real(got[t]));
         json_t *line = json_pack("{s:s, s:s, s:s, s:o}", "case", names[ci], "model_dir", mdir,
-                                 "dtype", model_dtype_name(dts[di]), "nll", arr);
+                                 "dtype", dtype_name(dts[di]), "nll", arr);
         char *txt = json_dumps(line, JSON_COMPACT);
         fprintf(nll_out, "%s\n", txt);
         free(txt);

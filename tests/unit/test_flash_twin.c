@@ -126,14 +126,14 @@ TEST(twin_matches_exact_attention_within_half_rounding) {
       char name[64];
       snprintf(name, sizeof name, "Tq %ld Tk %ld q0 %ld H %d K %d D %d W %ld", c->Tq, c->Tk, c->q0,
                c->H, c->K, c->D, c->window);
-      printf("%-38s %-5s %10.2e %10.2e %10.2e %10.2e\n", name, model_dtype_name(dt), rel, worst,
+      printf("%-38s %-5s %10.2e %10.2e %10.2e %10.2e\n", name, dtype_name(dt), rel, worst,
              rel_r, worst_r);
       if (!(rel <= bound_rel[di] && worst <= bound_worst[di]))
         TEST_FAIL_AT("%s %s: vs exact rel %.3g (bound %.3g), worst %.3g (bound %.3g)", name,
-                     model_dtype_name(dt), rel, bound_rel[di], worst, bound_worst[di]);
+                     dtype_name(dt), rel, bound_rel[di], worst, bound_worst[di]);
       if (!(rel_r <= bound_rel_r[di] && worst_r <= bound_worst_r[di]))
         TEST_FAIL_AT("%s %s: vs exact on rounded inputs rel %.3g (bound %.3g), worst %.3g "
-                     "(bound %.3g)", name, model_dtype_name(dt), rel_r, bound_rel_r[di], worst_r,
+                     "(bound %.3g)", name, dtype_name(dt), rel_r, bound_rel_r[di], worst_r,
                      bound_worst_r[di]);
       free(qr);
       free(kr);

@@ -87,7 +87,7 @@ TEST(reduced_precision_shift_per_architecture) {
       EXPECT_INT_EQ(score(&m, &rope, tok, T, emu_backend(modes[k]), 0, x, ok), 0);
       shift[k] = exp(mean(x, T - 1)) / ppl - 1.0;
       dmax[k] = max_abs_diff(x, ref, T - 1);
-      printf("%-20s %-5s %12.5f %+12.2e %12.2e\n", cs->name, model_dtype_name(modes[k]),
+      printf("%-20s %-5s %12.5f %+12.2e %12.2e\n", cs->name, dtype_name(modes[k]),
              exp(mean(x, T - 1)), shift[k], dmax[k]);
     }
     // bf16: visible but under the 0.5% bound the GPU parity test applies; fp16 finer
@@ -136,14 +136,14 @@ TEST(flash_attention_rounding_stays_under_the_bf16_bound) {
       EXPECT_INT_EQ(score(&m, &rope, tok, T, &exact_attn, 0, y, ok), 0);
       double shift = exp(mean(x, T - 1)) / ppl - 1.0, d = max_abs_diff(x, ref, T - 1);
       double d_attn = max_abs_diff(x, y, T - 1), d_mm = max_abs_diff(y, ref, T - 1);
-      printf("%-20s %-5s %12.5f %+12.2e %12.2e %16.2e\n", cs->name, model_dtype_name(modes[k]),
+      printf("%-20s %-5s %12.5f %+12.2e %12.2e %16.2e\n", cs->name, dtype_name(modes[k]),
              exp(mean(x, T - 1)), shift, d, d_attn);
       if (!(fabs(shift) < 5e-3))
         TEST_FAIL_AT("%s %s: ppl shift %.3g with flash rounding", cs->name,
-                     model_dtype_name(modes[k]), shift);
+                     dtype_name(modes[k]), shift);
       if (!(d_attn > 0 && d_attn < 2 * d_mm))  // visible, and no larger than the products' own
         TEST_FAIL_AT("%s %s: attention rounding moved NLLs by %.3g (products alone: %.3g)",
-                     cs->name, model_dtype_name(modes[k]), d_attn, d_mm);
+                     cs->name, dtype_name(modes[k]), d_attn, d_mm);
     }
     free(ref);
     free(x);
@@ -209,7 +209,7 @@ TEST(emulated_product_is_the_exact_product_of_rounded_values) {
       }
     printf("%s product: max error vs exact product of rounded values %.2e, vs fp32 inputs %.2e "
            "(relative to sum |terms|)\n",
-           model_dtype_name(t), worst, moved);
+           dtype_name(t), worst, moved);
     EXPECT(worst < 1e-6);   // fp32 accumulation of Cin = 96 terms
     EXPECT(moved > 1e-5);   // the rounding of inputs is visible
     free(wr);

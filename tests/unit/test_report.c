@@ -60,8 +60,8 @@ TEST(plan_from_the_suite_as_run) {
   if (llama) {
     // a swept variant stands for its members, named as the matrix names them
     EXPECT_INT_EQ(llama->axis[AX_ROPE].n, 3);
-    EXPECT(labels_find(&llama->axis[AX_ROPE], "hybrid[factor=1.5]") >= 0);
-    EXPECT(labels_find(&llama->axis[AX_ROPE], "hybrid[factor=2.0]") >= 0);
+    EXPECT(strlist_find(&llama->axis[AX_ROPE], "hybrid[factor=1.5]") >= 0);
+    EXPECT(strlist_find(&llama->axis[AX_ROPE], "hybrid[factor=2.0]") >= 0);
     EXPECT_INT_EQ(llama->base_length, 16384);
     EXPECT_STR_EQ(llama->reqs[0].name, "improvement");
     EXPECT_STR_EQ(llama->reqs[0].baseline, "native");

@@ -12,7 +12,8 @@
 #include "run_plan.h"
 #include "run_probe.h"
 #include "run_status.h"
-#include "runner_internal.h"
+#include "runner.h"
+#include "runner_job.h"
 #include "test.h"
 
 static char *tmp_dir(void) {

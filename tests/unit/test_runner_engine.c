@@ -1,9 +1,9 @@
-// test_runner_engine.c — the worker's engine (runner_internal.h, runner_engine.c) on the CPU:
-// opened once per (model, dtype) and reused, reopened when either changes; closed after running
-// out of memory and reopened for the next job; a device error, or a reopening that fails, asks for
-// a fresh worker; a device that cannot be opened at all fails every later job with the reason;
-// GPU jobs refused while GPU runs are off and on a machine without a GPU. And the run order that
-// keeps an engine's jobs together.
+// test_runner_engine.c — the worker's engine (runner_engine.h) on the CPU: opened once per
+// (model, dtype) and reused, reopened when either changes; closed after running out of memory and
+// reopened for the next job; a device error, or a reopening that fails, asks for a fresh worker; a
+// device that cannot be opened at all fails every later job with the reason; GPU jobs refused
+// while GPU runs are off and on a machine without a GPU. And the run order that keeps an engine's
+// jobs together.
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +11,8 @@
 #include "random_model.h"
 #include "plan_warnings.h"
 #include "run_plan.h"
-#include "runner_internal.h"
+#include "runner_engine.h"
+#include "runner_job.h"
 #include "test.h"
 
 TEST(engine_opens_once_per_model_and_dtype) {

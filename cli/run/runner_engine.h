@@ -1,22 +1,6 @@
-// runner_internal.h — what the supervisor (runner.c) and the worker (runner_worker.c) share.
-#ifndef BENCH_RUNNER_INTERNAL_H
-#define BENCH_RUNNER_INTERNAL_H
-
-#include "engine.h"
-#include "runner.h"
-
-typedef struct {
-  const RunnerConfig *cfg;
-  const ModelDef *model;     // the group's model; NULL for jobs that train their model
-  const char *device;        // the group's device ("cpu", "cuda:N")
-  int threads;               // engine threads (0: all cores)
-  int cmd_fd, evt_fd;        // job assignments in, events out
-} WorkerSpec;
-
-// The worker process's loop; returns its exit status.
-int worker_main(const WorkerSpec *w);
-
-// ---- the worker's engine (runner_engine.c) ----
+// runner_engine.h — the engine a worker process of `bench run` evaluates its jobs on
+// (runner_engine.c).
+//
 // A worker evaluates every job through one Engine (engine.h) on its device at a time: opened for
 // the first job on a (model, dtype) pair and reused by the jobs that follow on that pair (weights
 // uploaded once; the run order keeps them together, run_plan.h), closed when the pair changes and
@@ -33,6 +17,12 @@ int worker_main(const WorkerSpec *w);
 // An engine that cannot be opened at all (no such GPU, GPU runs not enabled, a device that does not
 // answer a fresh process) fails that job and every later job of the worker with the same message:
 // the device is unusable here, and the run goes on.
+#ifndef BENCH_RUNNER_ENGINE_H
+#define BENCH_RUNNER_ENGINE_H
+
+#include "device.h"
+#include "engine.h"
+
 typedef struct {
   char device[DEVICE_NAME_MAX];  // the worker's device: "cpu" or "cuda:N"
   int gpu_runs;                  // jobs may run on a GPU (RunnerConfig.gpu_runs)
@@ -65,19 +55,5 @@ EngineAfter worker_engine_failed(WorkerEngine *we, const char *msg);
 // Closes the engine unless it is open on key (NULL: always): before the model behind it is
 // replaced (a trained model is loaded into the same Model) and at the end.
 void worker_engine_close_unless(WorkerEngine *we, const char *key);
-
-// A job's result with its identity filled in (job id, suite, phases, spec with the device);
-// status, error, metrics and times are the caller's. job_result_release frees what this allocates.
-void job_result_begin(JobResult *r, const Suite *s, const Job *j, const char *device);
-void job_result_release(JobResult *r);
-
-// The result file's identity (inode and mtime), to tell whether a worker replaced it.
-typedef struct {
-  int exists;
-  unsigned long long ino;
-  long long mtime_ns;
-} FileStamp;
-void file_stamp(const char *path, FileStamp *st);
-int file_stamp_changed(const FileStamp *before, const char *path);
 
 #endif
