@@ -90,58 +90,6 @@ void decode_free(DecodeState *d) {
   memset(d, 0, sizeof *d);
 }
 
-// ---- pieces of a layer ----
-static int check_ids(const int32_t *ids, long n, int V, const char *what, BenchErr *err) {
-  for (long i = 0; i < n; i++)
-    if (ids[i] < 0 || ids[i] >= V)
-      return err_set(err, "%s %ld is %d, outside the model's vocabulary [0, %d)", what, i,
-                     (int)ids[i], V);
-  return 0;
-}
-
-// cos/sin of the block's rows (fs.cos_t, fs.sin_t [n, R/2]) at positions pos[n].
-static void block_rope(DecodeState *d, const double *pos, long n) {
-  const Backend *be = d->be;
-  int half = d->model->config.rotary_dims / 2;
-  be->upload(d->fs.pos, pos, (size_t)n * sizeof(double));
-  be->upload(d->fs.inv_freq, d->rope->inv_freq, (size_t)half * sizeof(double));
-  be->rope_table(d->fs.cos_t, d->fs.sin_t, d->fs.pos, d->fs.inv_freq, n, half,
-                 d->rope->attention_scale);
-}
-
-// x[n, C] += attention output projected (fs.h2), then the MLP, as forward.c's layer does.
-static void layer_tail(DecodeState *d, int l, long n) {
-  ForwardState *fs = &d->fs;
-  const ModelConfig *cfg = &d->model->config;
-  const LayerWeights *lw = &fs->w->layers[l];
-  long nc = n * cfg->hidden_size;
-  d->be->matmul(fs->h2, fs->att, lw->wo, lw->bo, n, cfg->n_heads * cfg->head_dim,
-                cfg->hidden_size);
-  if (cfg->parallel_residual) {
-    forward_norm(fs, fs->xn, fs->x, lw->mlp_norm_w, lw->mlp_norm_b, n);
-    forward_mlp(fs, l, fs->h2, n);
-    d->be->add(fs->x, fs->h2, nc);
-  } else {
-    d->be->add(fs->x, fs->h2, nc);
-    forward_norm(fs, fs->xn, fs->x, lw->mlp_norm_w, lw->mlp_norm_b, n);
-    forward_mlp(fs, l, fs->x, n);
-  }
-}
-
-// q, knew, vnew of the block's n rows from x (norm, projections); q rotated.
-static void layer_qkv(DecodeState *d, int l, long n) {
-  ForwardState *fs = &d->fs;
-  const ModelConfig *cfg = &d->model->config;
-  const LayerWeights *lw = &fs->w->layers[l];
-  const Backend *be = d->be;
-  int C = cfg->hidden_size, H = cfg->n_heads, K = cfg->n_kv_heads, D = cfg->head_dim;
-  forward_norm(fs, fs->xn, fs->x, lw->attn_norm_w, lw->attn_norm_b, n);
-  be->matmul(fs->q, fs->xn, lw->wq, lw->bq, n, C, H * D);
-  be->matmul(d->knew, fs->xn, lw->wk, lw->bk, n, C, K * D);
-  be->matmul(d->vnew, fs->xn, lw->wv, lw->bv, n, C, K * D);
-  be->rope_apply(fs->q, fs->cos_t, fs->sin_t, n, H, D, cfg->rotary_dims);
-}
-
 // ---- prefill ----
 int decode_prefill(DecodeState *d, int b, const int32_t *tokens, long n, BenchErr *err) {
   const ModelConfig *cfg = &d->model->config;
@@ -154,10 +102,10 @@ int decode_prefill(DecodeState *d, int b, const int32_t *tokens, long n, BenchEr
     return err_set(err, "prefill of %ld tokens exceeds the %ld prepared for", n,
                    fs->max_block < d->cap ? fs->max_block : d->cap);
   if (kv_store_len(c, b, 0) != 0) return err_set(err, "prefill into a cache that holds tokens");
-  if (check_ids(tokens, n, cfg->vocab_size, "token", err)) return -1;
+  if (forward_check_ids(tokens, n, cfg->vocab_size, "token", err)) return -1;
   double *pos = xmalloc((size_t)n * sizeof(double));
   for (long i = 0; i < n; i++) pos[i] = rope_position(d->rope, i);
-  block_rope(d, pos, n);
+  forward_rope_rows(fs, d->rope, pos, n);
   free(pos);
   if (kv_store_reserve(c, b, 1, n, err)) return -1;
   be->upload(fs->ids, tokens, (size_t)n * sizeof(int32_t));
@@ -166,7 +114,7 @@ int decode_prefill(DecodeState *d, int b, const int32_t *tokens, long n, BenchEr
   long observed = d->policy->observe < 0 || d->policy->observe > n ? n : d->policy->observe;
   for (int l = 0; l < cfg->n_layers; l++) {
     long window = forward_layer_window(cfg, l);
-    layer_qkv(d, l, n);
+    forward_layer_qkv(fs, l, d->knew, d->vnew, n);
     if (cache_positions(d)) kv_store_append(c, l, b, 1, d->knew, d->vnew, n, 0);  // unrotated
     be->rope_apply(d->knew, fs->cos_t, fs->sin_t, n, K, D, cfg->rotary_dims);
     if (!cache_positions(d)) kv_store_append(c, l, b, 1, d->knew, d->vnew, n, 0);
@@ -175,7 +123,7 @@ int decode_prefill(DecodeState *d, int b, const int32_t *tokens, long n, BenchEr
     if (kv_policy_observes(d->policy))  // slots 0..n−1 are the block's tokens, in order
       be->attention_weight_sums(c->score, fs->q, d->knew, kv_store_row0(c, l, b), n, observed, H,
                                 K, D, scale, window, accumulates(d), fs->opt.fp64_check);
-    layer_tail(d, l, n);
+    forward_layer_tail(fs, l, n);
   }
   fs->n = n;
   if (n > d->prefill_keys) d->prefill_keys = n;
@@ -195,12 +143,12 @@ int decode_step(DecodeState *d, const int32_t *tokens, long t, const int32_t *ta
   if (held + 1 > d->cap)
     return err_set(err, "kv cache full: %ld slots held, a step needs one more of %ld", held,
                    d->cap);
-  if (check_ids(tokens, B, cfg->vocab_size, "token", err)) return -1;
+  if (forward_check_ids(tokens, B, cfg->vocab_size, "token", err)) return -1;
   // Every sequence and layer holds `held` slots: the query sits at the step's slot in cache mode.
   double p = rope_position(d->rope, cache_positions(d) ? held : t);
   double *pos = xmalloc((size_t)B * sizeof(double));
   for (int b = 0; b < B; b++) pos[b] = p;
-  block_rope(d, pos, B);
+  forward_rope_rows(fs, d->rope, pos, B);
   free(pos);
   if (kv_store_reserve(c, 0, B, 1, err)) return -1;
   be->upload(fs->ids, tokens, (size_t)B * sizeof(int32_t));
@@ -210,14 +158,14 @@ int decode_step(DecodeState *d, const int32_t *tokens, long t, const int32_t *ta
   float *score = kv_policy_observes(d->policy) ? c->score : NULL;
   for (int l = 0; l < cfg->n_layers; l++) {
     long W = forward_layer_window(cfg, l);
-    layer_qkv(d, l, B);
+    forward_layer_qkv(fs, l, d->knew, d->vnew, B);
     if (!cache_positions(d)) be->rope_apply(d->knew, fs->cos_t, fs->sin_t, B, K, D, R);
     kv_store_append(c, l, 0, B, d->knew, d->vnew, 1, t);
     // the model's sliding window by token index: slots holding tokens > t − W
     be->decode_attention(fs->att, score, fs->q, c->k, c->v, c->pos, kv_store_row0(c, l, 0), B,
                          held + 1, W > 0 ? t - W + 1 : 0, H, K, D, scale, slot_cos, d->slot_sin,
                          R, accumulates(d), fs->opt.fp64_check);
-    layer_tail(d, l, B);
+    forward_layer_tail(fs, l, B);
   }
   forward_norm(fs, fs->xn, fs->x, fs->w->final_norm_w, fs->w->final_norm_b, B);
   fs->n = B;

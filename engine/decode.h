@@ -14,7 +14,8 @@
 //            index in cache mode; the model's sliding window applied by token index); the
 //            prediction of token t + 1 scored; then every layer of every sequence is evicted.
 // Everything runs through the backend's ops (backend.h), so one code path serves the CPU and
-// CUDA: the layers' products, norms and RoPE as forward.c runs them; the prefill's attention by
+// CUDA: the layers' norms, projections, RoPE tables, residuals and MLP by forward.c's own pieces
+// (forward_rope_rows, forward_layer_qkv, forward_layer_tail); the prefill's attention by
 // the backend's causal attention over the block; a step's attention by decode_attention over each
 // sequence's slots (rotating keys at slot positions in cache mode, folding observed weights into
 // the policy's scores); the cache's memory through kv_append, kv_move and the eviction lists of

@@ -122,28 +122,8 @@ void forward_norm(const ForwardState *s, float *y, const float *x, const float *
     s->be->rmsnorm(y, x, w, n, cfg->hidden_size, (float)cfg->norm_eps, s->opt.fp64_check);
 }
 
-// Attention sublayer: h2[n, C] = o_proj(attention(q, k, v)) of xn[n, C]; K/V of the block land in
-// the cache's slots [c0, c0 + n).
-static void attention_sublayer(ForwardState *s, KVCache *cache, int l, long c0, long n) {
-  const ModelConfig *cfg = &s->model->config;
-  const LayerWeights *lw = &s->w->layers[l];
-  const Backend *be = s->be;
-  int C = cfg->hidden_size, H = cfg->n_heads, K = cfg->n_kv_heads, D = cfg->head_dim;
-  int R = cfg->rotary_dims;
-  float *kc = cache->k[l] + (size_t)c0 * K * D;  // [n, K, D]
-  float *vc = cache->v[l] + (size_t)c0 * K * D;  // [n, K, D]
-  be->matmul(s->q, s->xn, lw->wq, lw->bq, n, C, H * D);
-  be->matmul(kc, s->xn, lw->wk, lw->bk, n, C, K * D);
-  be->matmul(vc, s->xn, lw->wv, lw->bv, n, C, K * D);
-  be->rope_apply(s->q, s->cos_t, s->sin_t, n, H, D, R);
-  be->rope_apply(kc, s->cos_t, s->sin_t, n, K, D, R);
-  be->attention(s->att, s->q, cache->k[l], cache->v[l], n, c0 + n, c0, H, K, D,
-                (float)(1.0 / sqrt((double)D)), forward_layer_window(cfg, l), s->opt.fp64_check);
-  be->matmul(s->h2, s->att, lw->wo, lw->bo, n, H * D, C);
-}
-
 // MLP sublayer over xn[n, C], s->mlp_rows rows at a time: acc[n, C] += mlp(xn).
-void forward_mlp(ForwardState *s, int l, float *acc, long n) {
+static void forward_mlp(ForwardState *s, int l, float *acc, long n) {
   const ModelConfig *cfg = &s->model->config;
   const LayerWeights *lw = &s->w->layers[l];
   const Backend *be = s->be;
@@ -164,12 +144,23 @@ void forward_mlp(ForwardState *s, int l, float *acc, long n) {
   }
 }
 
-static void layer_forward(ForwardState *s, KVCache *cache, int l, long c0, long n) {
+void forward_layer_qkv(ForwardState *s, int l, float *k, float *v, long n) {
+  const ModelConfig *cfg = &s->model->config;
+  const LayerWeights *lw = &s->w->layers[l];
+  const Backend *be = s->be;
+  int C = cfg->hidden_size, H = cfg->n_heads, K = cfg->n_kv_heads, D = cfg->head_dim;
+  forward_norm(s, s->xn, s->x, lw->attn_norm_w, lw->attn_norm_b, n);
+  be->matmul(s->q, s->xn, lw->wq, lw->bq, n, C, H * D);
+  be->matmul(k, s->xn, lw->wk, lw->bk, n, C, K * D);
+  be->matmul(v, s->xn, lw->wv, lw->bv, n, C, K * D);
+  be->rope_apply(s->q, s->cos_t, s->sin_t, n, H, D, cfg->rotary_dims);
+}
+
+void forward_layer_tail(ForwardState *s, int l, long n) {
   const ModelConfig *cfg = &s->model->config;
   const LayerWeights *lw = &s->w->layers[l];
   long nc = n * cfg->hidden_size;
-  forward_norm(s, s->xn, s->x, lw->attn_norm_w, lw->attn_norm_b, n);
-  attention_sublayer(s, cache, l, c0, n);
+  s->be->matmul(s->h2, s->att, lw->wo, lw->bo, n, cfg->n_heads * cfg->head_dim, cfg->hidden_size);
   if (cfg->parallel_residual) {
     // x = x + (attn(ln1(x)) + mlp(ln2(x)))
     forward_norm(s, s->xn, s->x, lw->mlp_norm_w, lw->mlp_norm_b, n);
@@ -183,7 +174,28 @@ static void layer_forward(ForwardState *s, KVCache *cache, int l, long c0, long 
   }
 }
 
-static int check_ids(const int32_t *ids, long n, int V, const char *what, BenchErr *err) {
+// Layer l over a block whose K/V land in the cache's slots [c0, c0 + n), rotated before attention
+// reads slots [0, c0 + n).
+static void layer_forward(ForwardState *s, KVCache *cache, int l, long c0, long n) {
+  const ModelConfig *cfg = &s->model->config;
+  int K = cfg->n_kv_heads, D = cfg->head_dim;
+  float *kc = cache->k[l] + (size_t)c0 * K * D;  // [n, K, D]
+  forward_layer_qkv(s, l, kc, cache->v[l] + (size_t)c0 * K * D, n);
+  s->be->rope_apply(kc, s->cos_t, s->sin_t, n, K, D, cfg->rotary_dims);
+  s->be->attention(s->att, s->q, cache->k[l], cache->v[l], n, c0 + n, c0, cfg->n_heads, K, D,
+                   (float)(1.0 / sqrt((double)D)), forward_layer_window(cfg, l),
+                   s->opt.fp64_check);
+  forward_layer_tail(s, l, n);
+}
+
+void forward_rope_rows(ForwardState *s, const RopeTable *rope, const double *pos, long n) {
+  int half = s->model->config.rotary_dims / 2;
+  s->be->upload(s->pos, pos, (size_t)n * sizeof(double));
+  s->be->upload(s->inv_freq, rope->inv_freq, (size_t)half * sizeof(double));
+  s->be->rope_table(s->cos_t, s->sin_t, s->pos, s->inv_freq, n, half, rope->attention_scale);
+}
+
+int forward_check_ids(const int32_t *ids, long n, int V, const char *what, BenchErr *err) {
   for (long i = 0; i < n; i++)
     if (ids[i] < 0 || ids[i] >= V)
       return err_set(err, "%s %ld is %d, outside the model's vocabulary [0, %d)", what, i,
@@ -195,7 +207,6 @@ int forward_block(ForwardState *s, KVCache *cache, const RopeTable *rope, const 
                   const double *pos, long n, BenchErr *err) {
   const ModelConfig *cfg = &s->model->config;
   const Backend *be = s->be;
-  int half = cfg->rotary_dims / 2;
   if (n < 0 || n > s->max_block)
     return err_set(err, "block of %ld tokens exceeds the %ld prepared for", n, s->max_block);
   if (cache->len + n > cache->capacity)
@@ -204,14 +215,12 @@ int forward_block(ForwardState *s, KVCache *cache, const RopeTable *rope, const 
   if (rope->rotary_dims != cfg->rotary_dims)
     return err_set(err, "rope table rotates %d dims but the model has %d rotary dims",
                    rope->rotary_dims, cfg->rotary_dims);
-  if (check_ids(tokens, n, cfg->vocab_size, "token", err)) return -1;
+  if (forward_check_ids(tokens, n, cfg->vocab_size, "token", err)) return -1;
   s->n = n;
   if (n == 0) return 0;
   long c0 = cache->len;
   be->upload(s->ids, tokens, (size_t)n * sizeof(int32_t));
-  be->upload(s->pos, pos, (size_t)n * sizeof(double));
-  be->upload(s->inv_freq, rope->inv_freq, (size_t)half * sizeof(double));
-  be->rope_table(s->cos_t, s->sin_t, s->pos, s->inv_freq, n, half, rope->attention_scale);
+  forward_rope_rows(s, rope, pos, n);
   be->embedding(s->x, s->w->embed, s->ids, n, cfg->hidden_size);
   for (int l = 0; l < cfg->n_layers; l++) layer_forward(s, cache, l, c0, n);
   cache->len = c0 + n;
@@ -225,7 +234,7 @@ int forward_score(ForwardState *s, long r0, long count, const int32_t *targets, 
   if (r0 < 0 || count < 0 || r0 + count > s->n)
     return err_set(err, "rows [%ld, %ld) are outside the %ld tokens of the last block", r0,
                    r0 + count, s->n);
-  if (check_ids(targets, count, cfg->vocab_size, "target token", err)) return -1;
+  if (forward_check_ids(targets, count, cfg->vocab_size, "target token", err)) return -1;
   if (count == 0) return 0;
   const Backend *be = s->be;
   be->upload(s->ids, targets, (size_t)count * sizeof(int32_t));

@@ -131,12 +131,24 @@ int forward_block(ForwardState *s, KVCache *cache, const RopeTable *rope, const 
 int forward_score(ForwardState *s, long r0, long count, const int32_t *targets, float *nll,
                   uint8_t *correct, BenchErr *err);
 
-// Building blocks for other layer loops over the same state (the decode protocol's, decode.c):
+// The pieces of a layer that forward_block and the decode protocol (decode.c) both run over a
+// block of n rows; between forward_layer_qkv and forward_layer_tail each rotates and stores the
+// keys and runs attention its own way (the cache it reads, the positions), leaving s->att.
 // y[n, C] = the model's norm (LayerNorm or RMSNorm) of x[n, C] with weight w[C] and bias b[C]
-// (b NULL for RMSNorm); acc[n, C] += MLP of layer l applied to s->xn[n, C].
+// (b NULL for RMSNorm).
 void forward_norm(const ForwardState *s, float *y, const float *x, const float *w, const float *b,
                   long n);
-void forward_mlp(ForwardState *s, int l, float *acc, long n);
+// s->cos_t, s->sin_t [n, R/2] = the rotation at rope positions pos[n].
+void forward_rope_rows(ForwardState *s, const RopeTable *rope, const double *pos, long n);
+// s->xn = attention norm of s->x; s->q [n, H·D] (rotated by s->cos_t, s->sin_t), k [n, K·D] (not
+// rotated), v [n, K·D] = their projections of s->xn (+ biases) in layer l.
+void forward_layer_qkv(ForwardState *s, int l, float *k, float *v, long n);
+// s->x [n, C] += o_proj(s->att [n, H·D]) and the MLP of layer l: sequential (x += attn, then
+// x += mlp(norm2(x))) or parallel residual (x += attn + mlp(norm2(x)), s->h2 the sum).
+void forward_layer_tail(ForwardState *s, int l, long n);
+
+// 0 when every ids[i], i < n, is in [0, V); else -1 with err naming `what`, i and the id.
+int forward_check_ids(const int32_t *ids, long n, int V, const char *what, BenchErr *err);
 
 // The sliding window of a layer (0: full causal attention).
 long forward_layer_window(const ModelConfig *cfg, int layer);
