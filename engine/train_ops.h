@@ -4,7 +4,8 @@
 // fills them for one device and precision:
 //   cpu-fp32   train_tmpl.h as float, sgemm: the reference trainer
 //   cpu-fp64   train_tmpl.h as double, dgemm: gradient checks
-//   cuda-fp32  train_cuda.c + kernels/train_*.cu, every product and buffer fp32 (a check mode)
+//   cuda-fp32  train_cuda.c + the launchers of engine/cuda's op families (norm.cuh, rope.cuh, ...),
+//              every product and buffer fp32 (a check mode)
 //   cuda-bf16  the same kernels, products on bf16 operands with fp32 accumulation
 // Every pointer argument is memory of the table's device; shapes are row-major.
 // Legend: n rows (n_seq sequences × T tokens, sequence-major), T tokens per sequence, C hidden,

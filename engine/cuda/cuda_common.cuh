@@ -11,6 +11,8 @@
 
 #define FULL_MASK 0xffffffffu
 
+typedef __nv_bfloat16 bf16;  // the trainer's bf16 act buffers
+
 // One element of weight memory as float (bf16 and fp16 convert exactly).
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }

@@ -206,6 +206,10 @@ extern "C" void cuda_download(void *dst, const void *src, size_t bytes) {
   if (bytes) cudaCheck(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
+extern "C" void cuda_copy(void *dst, const void *src, size_t bytes) {
+  if (bytes) cudaCheck(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+}
+
 extern "C" void cuda_memset0(void *p, size_t bytes) {
   if (bytes) cudaCheck(cudaMemset(p, 0, bytes));
 }

@@ -30,6 +30,7 @@ void *cuda_alloc(size_t bytes);
 void cuda_free(void *p);
 void cuda_upload(void *dst_device, const void *src_host, size_t bytes);
 void cuda_download(void *dst_host, const void *src_device, size_t bytes);
+void cuda_copy(void *dst_device, const void *src_device, size_t bytes);
 void cuda_memset0(void *p, size_t bytes);
 
 // Scratch buffers kept by the device between calls and grown on demand, one per use. NULL (with

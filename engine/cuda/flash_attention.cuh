@@ -4,7 +4,11 @@
 // (flash_attention_applies) by which backend_cuda.c picks this kernel over cuda_attention (the
 // exact fp32 reference kernel, attention.cuh, kept for fp32 engines, the fp64 check mode and head
 // dims this one is not built for).
-// Legend: Tq queries, Tk keys in the buffer, H query heads, K kv heads, D head dim.
+// And the trainer's tensor-core attention, forward and backward, bf16 only: CPU twins attn_fwd,
+// attn_bwd of the bf16 emulation (tests/lib/train_emu_ops.h); on the device, the simple training
+// kernels (attention.cuh) are its reference.
+// Legend: Tq queries, Tk keys in the buffer, H query heads, K kv heads, D head dim; training:
+//         n rows (n_seq sequences × T tokens).
 #ifndef BENCH_FLASH_ATTENTION_CUH
 #define BENCH_FLASH_ATTENTION_CUH
 
@@ -31,6 +35,17 @@ void cuda_flash_attention(float *out, const float *q, const float *k, const floa
 void cuda_flash_attention_warps(float *out, const float *q, const float *k, const float *v,
                                 long Tq, long Tk, long q0, int H, int K, int D, float scale,
                                 long window, DType dtype, int warps);
+
+// ---- training ----
+// cuda_attn_fwd and cuda_attn_bwd (attention.cuh) with mma.sync bf16 tensor cores (sm_80+),
+// blocks of 64 queries / keys, fp32 accumulation, probabilities rounded to bf16 for the products.
+// bf16 only; D 64 or 128 (cuda_flash_attn_supports says). -1 (nothing launched) otherwise.
+int cuda_flash_attn_supports(DType t, int D);
+int cuda_flash_attn_fwd(void *out, float *lse, const void *q, const void *k, const void *v,
+                        long n_seq, long T, int H, int K, int D);
+int cuda_flash_attn_bwd(void *dq, void *dk, void *dv, const void *dout, const float *Di,
+                        const float *lse, const void *q, const void *k, const void *v, long n_seq,
+                        long T, int H, int K, int D);
 
 #ifdef __cplusplus
 }

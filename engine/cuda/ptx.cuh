@@ -1,7 +1,7 @@
-// ptx.cuh — the PTX instructions the tensor-core kernels use (flash_attention.cu, train_flash.cu),
-// one inline function each, so that the kernels name operations rather than hold assembly, and
-// so that tests/cuda_sim (which runs the kernels on the CPU, BENCH_CUDA_SIM) can give each one its
-// documented meaning instead.
+// ptx.cuh — the PTX instructions the tensor-core kernels use (flash_attention.cu: the evaluation's
+// and the trainer's), one inline function each, so that the kernels name operations rather than
+// hold assembly, and so that tests/cuda_sim (which runs the kernels on the CPU, BENCH_CUDA_SIM)
+// can give each one its documented meaning instead.
 // Fragment layouts (PTX ISA, mma.m16n8k16 with .bf16/.f16; lane = 4·g + c):
 //   A 16×16 row-major: a[0] (row g, cols 2c, 2c+1), a[1] (row g+8, same), a[2] (row g, cols
 //     2c+8, +9), a[3] (row g+8, cols 2c+8, +9);  B 16×8: b0 (k 2c, 2c+1; col g), b1 (k 2c+8, +9);

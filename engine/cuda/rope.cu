@@ -1,6 +1,10 @@
-// rope.cu — RoPE table and rotation, one thread per (row, pair) or (row, head, pair). See rope.cuh.
+// rope.cu — RoPE table and rotation, one thread per (row, pair) or (row, head, pair); the
+// trainer's rotation (and its inverse, the backward) of fp32 or bf16 rows. See rope.cuh.
+// Legend: T tokens, NH heads, D head dim, R rotary dims; n rows of a training pass.
 #include "cuda_common.cuh"
 #include "rope.cuh"
+
+enum { ELEM_THREADS = 256 };  // training
 
 __global__ void rope_table_forward_kernel(float *cos_t, float *sin_t, const double *pos,
                                           const double *inv_freq, size_t n, int half,
@@ -48,3 +52,42 @@ extern "C" void cuda_rope_apply(float *x, const float *cos_t, const float *sin_t
   rope_apply_forward_kernel<<<cuda_blocks(n, 256), 256>>>(x, cos_t, sin_t, n, NH, D, half);
   cudaCheck(cudaGetLastError());
 }
+
+// ---- training: forward and backward ----
+// inverse: the rotation by −angle, the backward of the forward's.
+template <typename X>
+__global__ void rope_train_forward_kernel(X *x, const float *cs, const float *sn, size_t total,
+                                          long T, int NH, int D, int inverse) {
+  int half = D / 2;
+  size_t stride = (size_t)gridDim.x * blockDim.x;
+  for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += stride) {
+    int i = (int)(idx % half);
+    size_t rh = idx / half;                 // row · NH + head
+    long pos = (long)(rh / NH) % T;
+    float c = cs[pos * half + i], s = sn[pos * half + i];
+    X *a = x + rh * D;
+    float ai = to_float(a[i]), bi = to_float(a[i + half]);
+    if (inverse) {
+      a[i] = from_float<X>(ai * c + bi * s);
+      a[i + half] = from_float<X>(bi * c - ai * s);
+    } else {
+      a[i] = from_float<X>(ai * c - bi * s);
+      a[i + half] = from_float<X>(bi * c + ai * s);
+    }
+  }
+}
+
+extern "C" void cuda_rope(void *x, DType t, const float *cs, const float *sn, long n, long T,
+                          int NH, int D, int inverse) {
+  size_t total = (size_t)n * NH * (D / 2);
+  if (total == 0) return;
+  unsigned blocks = cuda_blocks(total, ELEM_THREADS);
+  if (t == DTYPE_BF16)
+    rope_train_forward_kernel<bf16><<<blocks, ELEM_THREADS>>>((bf16 *)x, cs, sn, total, T, NH, D,
+                                                              inverse);
+  else
+    rope_train_forward_kernel<float><<<blocks, ELEM_THREADS>>>((float *)x, cs, sn, total, T, NH,
+                                                               D, inverse);
+  cudaCheck(cudaGetLastError());
+}
+

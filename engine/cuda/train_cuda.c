@@ -1,16 +1,22 @@
 // train_cuda.c — the CUDA tables of training ops (train_ops.h): cuda-fp32 (every buffer and
 // product in fp32: a check mode against the CPU reference) and cuda-bf16 (act buffers and the
 // weights' copy in bf16, products on bf16 operands with fp32 accumulation; params, gradients,
-// moments, the residual stream and every reduction fp32). The ops are the launchers of
-// kernels/train_*.cu; this file holds the scratch of a trainer, the tokens' upload with the
-// embedding backward's grouping, the LM head by row blocks, and the choice of attention kernels.
+// moments, the residual stream and every reduction fp32). The ops are the launchers of the op
+// families' files, each beside its evaluation twin (embedding.cuh, norm.cuh, rope.cuh,
+// activation.cuh, attention.cuh and flash_attention.cuh, lm_head.cuh, optim.cuh; products
+// cuda_gemm_ex of matmul.cuh, copies cuda_mem.cuh): every launch goes to the default stream and
+// is checked (cuda_check.cuh), failures recorded for cuda_sync. CPU twins: the ops of the
+// cpu-fp32 table (engine/cpu/train_tmpl.h) for fp32, and the emulated bf16 table
+// (tests/lib/train_emu_ops.h) for bf16; tests/gpu/test_train_kernels.c compares them. This file
+// holds the scratch of a trainer, the tokens' upload with the embedding backward's grouping, the
+// LM head by row blocks, and the choice of attention kernels.
 // Compiled with -DBENCH_CUDA when nvcc was found; otherwise only the "built without CUDA"
 // answers at the end.
 // Legend: n rows of a pass (n_seq × T), T tokens per sequence, C hidden, H query heads, D head
 //         dim, V vocab, Cin/N a product's input/output features.
 //
 // LM head: by blocks of rows whose fp32 logits (and their bf16 gradient) take about 1 GiB:
-// logits = h·Wᵀ (fp32 out), cross-entropy per row (tk_cross_entropy: nll and dlogits), then
+// logits = h·Wᵀ (fp32 out), cross-entropy per row (cuda_cross_entropy: nll and dlogits), then
 // dh = dlogits·W and dW += dlogitsᵀ·h. Rows, not vocabulary chunks: each block's three products
 // run at full width and nothing is computed twice; the block's logits stay bounded.
 #include <stdlib.h>
@@ -20,10 +26,17 @@
 
 #ifdef BENCH_CUDA
 
+#include "activation.cuh"
+#include "attention.cuh"
 #include "convert.cuh"
 #include "cuda_mem.cuh"
+#include "embedding.cuh"
+#include "flash_attention.cuh"
+#include "lm_head.cuh"
 #include "matmul.cuh"
-#include "train_kernels.cuh"
+#include "norm.cuh"
+#include "optim.cuh"
+#include "rope.cuh"
 
 enum { LM_BLOCK_BYTES = 1 << 30 };
 
@@ -42,10 +55,10 @@ typedef struct {
   int32_t *h_count;        // [V + 1]
   int32_t *h_ids, *h_starts, *h_rows;
   // scratch (device)
-  float *rms_partial;      // [⌈cap / TK_RMS_ROWS⌉, C]
+  float *rms_partial;      // [⌈cap / CUDA_RMS_ROWS⌉, C]
   float *Di;               // [cap, H]
   float *nll;              // [cap] per row of the pass
-  double *sum_partial;     // [TK_SUM_BLOCKS]
+  double *sum_partial;     // [CUDA_SUM_BLOCKS]
   double *scalars;         // [2]: NLL total, last Σ g²
   float *logits;           // [lm_rows, Vp]
   void *dlogits;           // [lm_rows, Vp] act (the logits themselves when act is fp32)
@@ -62,7 +75,7 @@ static void ct_free(void *p) { cuda_free(p); }
 static void ct_upload(void *dst, const void *src, size_t bytes) { cuda_upload(dst, src, bytes); }
 static void ct_download(void *dst, const void *src, size_t bytes) { cuda_download(dst, src, bytes); }
 static void ct_zero(void *p, size_t bytes) { cuda_memset0(p, bytes); }
-static void ct_copy(void *dst, const void *src, size_t bytes) { tk_copy(dst, src, bytes); }
+static void ct_copy(void *dst, const void *src, size_t bytes) { cuda_copy(dst, src, bytes); }
 static int ct_sync(BenchErr *err) { return cuda_sync(err); }
 static size_t ct_mem_available(void) {
   size_t fr = 0, tot = 0;
@@ -91,7 +104,7 @@ static void *ctx_new_as(const TrainDims *d, DType act, BenchErr *err) {
   c->d = *d;
   c->act = act;
   c->cap = d->n_seq * d->T;
-  int can_flash = tk_flash_supports(act, d->D);
+  int can_flash = cuda_flash_attn_supports(act, d->D);
   c->flash = d->attention == TRAIN_ATTN_SIMPLE ? 0 : can_flash;
   size_t cap = (size_t)c->cap, V = (size_t)d->V, U = cap < V ? cap : V;
   c->Vp = (long)(V + 7) / 8 * 8;
@@ -100,7 +113,7 @@ static void *ctx_new_as(const TrainDims *d, DType act, BenchErr *err) {
   if (rows < 64) rows = 64;
   if (rows > c->cap) rows = c->cap;
   c->lm_rows = rows;
-  size_t nb = (cap + TK_RMS_ROWS - 1) / TK_RMS_ROWS;
+  size_t nb = (cap + CUDA_RMS_ROWS - 1) / CUDA_RMS_ROWS;
   c->tok = cuda_alloc((size_t)d->n_seq * (d->T + 1) * sizeof(int32_t));
   c->emb_ids = cuda_alloc(U * sizeof(int32_t));
   c->emb_starts = cuda_alloc((U + 1) * sizeof(int32_t));
@@ -108,7 +121,7 @@ static void *ctx_new_as(const TrainDims *d, DType act, BenchErr *err) {
   c->rms_partial = cuda_alloc(nb * (size_t)d->C * sizeof(float));
   c->Di = cuda_alloc(cap * (size_t)d->H * sizeof(float));
   c->nll = cuda_alloc(cap * sizeof(float));
-  c->sum_partial = cuda_alloc(TK_SUM_BLOCKS * sizeof(double));
+  c->sum_partial = cuda_alloc(CUDA_SUM_BLOCKS * sizeof(double));
   c->scalars = cuda_alloc(2 * sizeof(double));
   c->logits = cuda_alloc((size_t)rows * c->Vp * sizeof(float));
   c->dlogits = act == DTYPE_BF16 ? cuda_alloc((size_t)rows * c->Vp * 2) : c->logits;
@@ -192,7 +205,7 @@ static void ct_mat_refresh_bf16(void *vc, void *mat, const void *params, size_t 
 static void ct_embed_fwd(void *vc, void *x, const void *E, const int32_t *tok, long n_seq, long T,
                          int C) {
   (void)vc;
-  tk_embed_fwd(x, E, tok, n_seq, T, C);
+  cuda_embed_fwd(x, E, tok, n_seq, T, C);
 }
 
 static void ct_embed_bwd(void *vc, void *dE, const void *dx, const int32_t *tok, long n_seq,
@@ -201,19 +214,19 @@ static void ct_embed_bwd(void *vc, void *dE, const void *dx, const int32_t *tok,
   (void)tok;
   (void)n_seq;
   (void)T;
-  tk_embed_bwd(dE, dx, c->emb_ids, c->emb_starts, c->emb_rows, c->n_uniq, C);
+  cuda_embed_bwd(dE, dx, c->emb_ids, c->emb_starts, c->emb_rows, c->n_uniq, C);
 }
 
 static void ct_rms_fwd(void *vc, void *y, void *rs, const void *x, const void *w, long n, int C,
                        double eps) {
   CudaTrainCtx *c = vc;
-  tk_rms_fwd(y, c->act, rs, x, w, n, C, (float)eps);
+  cuda_rms_fwd(y, c->act, rs, x, w, n, C, (float)eps);
 }
 
 static void ct_rms_bwd(void *vc, void *dx, void *dw, const void *dy, const void *x, const void *rs,
                        const void *w, long n, int C) {
   CudaTrainCtx *c = vc;
-  tk_rms_bwd(dx, dw, dy, x, rs, w, n, C, c->rms_partial);
+  cuda_rms_bwd(dx, dw, dy, x, rs, w, n, C, c->rms_partial);
 }
 
 static void ct_linear(void *vc, void *y, int y_stream, const void *x, const void *w, long n,
@@ -239,34 +252,35 @@ static void ct_linear_dw(void *vc, void *dw, const void *dy, const void *x, long
 static void ct_rope(void *vc, void *x, const void *cs, const void *sn, long n, long T, int NH,
                     int D, int inverse) {
   CudaTrainCtx *c = vc;
-  tk_rope(x, c->act, cs, sn, n, T, NH, D, inverse);
+  cuda_rope(x, c->act, cs, sn, n, T, NH, D, inverse);
 }
 
 static void ct_swiglu_fwd(void *vc, void *a, const void *g, const void *u, long n) {
   CudaTrainCtx *c = vc;
-  tk_swiglu_fwd(a, g, u, c->act, n);
+  cuda_swiglu_fwd(a, g, u, c->act, n);
 }
 
 static void ct_swiglu_bwd(void *vc, void *da, void *du, const void *g, const void *u, long n) {
   CudaTrainCtx *c = vc;
-  tk_swiglu_bwd(da, du, g, u, c->act, n);
+  cuda_swiglu_bwd(da, du, g, u, c->act, n);
 }
 
 static void ct_attn_fwd(void *vc, void *out, void *lse, const void *q, const void *k, const void *v,
                         long n_seq, long T, int H, int K, int D) {
   CudaTrainCtx *c = vc;
-  if (c->flash && tk_flash_fwd(out, lse, q, k, v, n_seq, T, H, K, D) == 0) return;
-  tk_attn_fwd(out, lse, q, k, v, c->act, n_seq, T, H, K, D);
+  if (c->flash && cuda_flash_attn_fwd(out, lse, q, k, v, n_seq, T, H, K, D) == 0) return;
+  cuda_attn_fwd(out, lse, q, k, v, c->act, n_seq, T, H, K, D);
 }
 
 static void ct_attn_bwd(void *vc, void *dq, void *dk, void *dv, const void *dout, const void *out,
                         const void *lse, const void *q, const void *k, const void *v, long n_seq,
                         long T, int H, int K, int D) {
   CudaTrainCtx *c = vc;
-  tk_attn_di(c->Di, dout, out, c->act, n_seq * T, H, D);
-  if (c->flash && tk_flash_bwd(dq, dk, dv, dout, c->Di, lse, q, k, v, n_seq, T, H, K, D) == 0)
+  cuda_attn_di(c->Di, dout, out, c->act, n_seq * T, H, D);
+  if (c->flash &&
+      cuda_flash_attn_bwd(dq, dk, dv, dout, c->Di, lse, q, k, v, n_seq, T, H, K, D) == 0)
     return;
-  tk_attn_bwd(dq, dk, dv, dout, c->Di, lse, q, k, v, c->act, n_seq, T, H, K, D);
+  cuda_attn_bwd(dq, dk, dv, dout, c->Di, lse, q, k, v, c->act, n_seq, T, H, K, D);
 }
 
 static void ct_lm_head(void *vc, const void *h, const int32_t *tok, long n_seq, long T,
@@ -278,14 +292,14 @@ static void ct_lm_head(void *vc, const void *h, const int32_t *tok, long n_seq, 
     long rows = n - r0 < c->lm_rows ? n - r0 : c->lm_rows;
     const char *hb = (const char *)h + (size_t)r0 * C * ab;
     cuda_gemm_ex(0, 1, rows, V, C, hb, C, W, C, c->act, 0.0f, c->logits, c->Vp, DTYPE_F32);
-    tk_cross_entropy(c->nll, c->dlogits, c->act, c->logits, c->Vp, tok, T, r0, rows, V,
-                     (float)gs, backward);
+    cuda_cross_entropy(c->nll, c->dlogits, c->act, c->logits, c->Vp, tok, T, r0, rows, V,
+                       (float)gs, backward);
     if (!backward) continue;
     cuda_gemm_ex(0, 0, rows, C, V, c->dlogits, c->Vp, W, C, c->act, 0.0f, (float *)dh + (size_t)r0 * C,
             C, DTYPE_F32);
     cuda_gemm_ex(1, 0, V, C, rows, c->dlogits, c->Vp, hb, C, c->act, 1.0f, dW, C, DTYPE_F32);
   }
-  tk_sum_add(&c->scalars[0], c->nll, (size_t)n, c->sum_partial);
+  cuda_sum_add(&c->scalars[0], c->nll, (size_t)n, c->sum_partial);
 }
 
 static double ct_take_nll(void *vc) {
@@ -300,21 +314,21 @@ static double ct_take_nll(void *vc) {
 static double ct_grad_sumsq(void *vc, const void *g, size_t n) {
   CudaTrainCtx *c = vc;
   double v = 0;
-  tk_sumsq(&c->scalars[1], g, n, c->sum_partial);
+  cuda_grad_sumsq(&c->scalars[1], g, n, c->sum_partial);
   cuda_download(&v, &c->scalars[1], sizeof v);
   return v;
 }
 
 static void ct_scale(void *vc, void *g, size_t n, double s) {
   (void)vc;
-  tk_scale(g, n, (float)s);
+  cuda_scale(g, n, (float)s);
 }
 
 static void ct_adamw(void *vc, const TrainAdamW *a, void *p, void *mat, const void *g, void *m,
                      void *v, size_t n) {
   CudaTrainCtx *c = vc;
-  tk_adamw(p, mat, c->act, g, m, v, n, (float)a->decay, (float)a->step_size, (float)a->bc2_sqrt,
-           (float)a->eps, (float)a->b2, (float)a->one_b1, (float)a->one_b2);
+  cuda_adamw(p, mat, c->act, g, m, v, n, (float)a->decay, (float)a->step_size,
+             (float)a->bc2_sqrt, (float)a->eps, (float)a->b2, (float)a->one_b1, (float)a->one_b2);
 }
 
 #define CUDA_TRAIN_TABLE(NAME, ACT_SIZE, CTX_NEW, REFRESH)                                       \
@@ -335,7 +349,7 @@ static void ct_adamw(void *vc, const TrainAdamW *a, void *p, void *mat, const vo
 
 static void ct_mat_refresh_none(void *vc, void *mat, const void *params, size_t n) {
   (void)vc;
-  if (mat != params) tk_copy(mat, params, n * sizeof(float));
+  if (mat != params) cuda_copy(mat, params, n * sizeof(float));
 }
 
 static const TrainOps cuda_train_f32 =

@@ -1,10 +1,11 @@
 // test_train_kernels.c — every op of the CUDA training tables (engine/cuda/train_cuda.c, kernels
-// train_*.cu) against its CPU twin on the same bytes: cuda-fp32 against the cpu-fp32 table, and
-// cuda-bf16 against the bf16 emulation (tests/lib/train_emu_ops.h: same element types, fp32 math,
-// outputs rounded). Random non-zero inputs, outputs poisoned with NaN first, every device error
-// reported at the row where it shows; one row per op and shape. Backward ops get the reference's
-// forward results as inputs, so that a row isolates one kernel. The attention rows run both the
-// simple and the tensor-core (flash) kernels, and compare the two on the device.
+// in the op families' .cu files) against its CPU twin on the same bytes: cuda-fp32 against the
+// cpu-fp32 table, and cuda-bf16 against the bf16 emulation (tests/lib/train_emu_ops.h: same
+// element types, fp32 math, outputs rounded). Random non-zero inputs, outputs poisoned with NaN
+// first, every device error reported at the row where it shows; one row per op and shape.
+// Backward ops get the reference's forward results as inputs, so that a row isolates one kernel.
+// The attention rows run both the simple and the tensor-core (flash) kernels, and compare the two
+// on the device.
 // Run by tests/gpu/run_gpu_tests.sh; `--device cpu` runs the CPU tables as the device under test
 // (a check of this program, in `make test`).
 //
