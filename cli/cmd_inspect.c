@@ -1,18 +1,22 @@
 // cmd_inspect.c — `bench inspect MODEL_DIR [--json]`: validates config.json and every safetensors
 // header (each tensor's presence, shape and dtype; no weights converted), then prints the
 // architecture, sizes, parameter count, dtype, native RoPE, max positions, tokenizer, fingerprint.
-// Exit 2 with the error when anything is wrong.
+// Exit 2 with the error when anything is wrong. Tensors holding NaN or ±Inf values are a warning
+// on stderr (and "nonfinite_weights" in --json): the checkpoint loads, but its NLLs will not be
+// finite.
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "model.h"
+#include "weights_check.h"
 
 const char cmd_inspect_help[] =
     "options:\n"
     "  --json   print the same facts as one JSON object\n"
-    "exit 0 when every header and tensor shape agrees with config.json, 2 otherwise\n";
+    "exit 0 when every header and tensor shape agrees with config.json, 2 otherwise;\n"
+    "tensors holding NaN or Inf values are a warning\n";
 
 // The scaling object's type ("rope_type" or the older "type") and its other fields as JSON.
 static json_t *scaling_object(const ModelConfig *c) {
@@ -100,6 +104,19 @@ static void print_text(const Model *m) {
   printf("%-15s %s\n", "fingerprint", m->fingerprint);
 }
 
+// Warns on stderr about every tensor holding NaN/Inf values; their list as JSON.
+static json_t *warn_nonfinite(const NonfiniteTensor *bad, int n) {
+  json_t *list = json_array();
+  for (int i = 0; i < n; i++) {
+    fprintf(stderr, "bench: warning: tensor '%s' in '%s' holds %llu NaN/Inf value%s (the first at element %llu): "
+            "its evaluations will be nonfinite\n", bad[i].tensor, bad[i].file, (unsigned long long)bad[i].count,
+            bad[i].count == 1 ? "" : "s", (unsigned long long)bad[i].first);
+    json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:I}", "file", bad[i].file, "tensor", bad[i].tensor,
+                                          "values", (json_int_t)bad[i].count, "first", (json_int_t)bad[i].first));
+  }
+  return list;
+}
+
 int cmd_inspect(int argc, char **argv) {
   const char *dir = NULL;
   int as_json = 0;
@@ -120,8 +137,17 @@ int cmd_inspect(int argc, char **argv) {
   Model m;
   BenchErr err;
   if (model_inspect(dir, &m, &err) != 0) return cli_usage_error("%s", err.msg);
+  NonfiniteTensor *bad;
+  int n_bad;
+  if (weights_nonfinite(dir, &bad, &n_bad, &err) != 0) {
+    model_free(&m);
+    return cli_usage_error("%s", err.msg);
+  }
+  json_t *bad_json = warn_nonfinite(bad, n_bad);
+  nonfinite_tensors_free(bad, n_bad);
   if (as_json) {
     json_t *j = to_json(&m);
+    json_object_set(j, "nonfinite_weights", bad_json);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     printf("%s\n", text);
     free(text);
@@ -129,6 +155,7 @@ int cmd_inspect(int argc, char **argv) {
   } else {
     print_text(&m);
   }
+  json_decref(bad_json);
   model_free(&m);
   return EXIT_OK;
 }

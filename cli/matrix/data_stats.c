@@ -10,6 +10,7 @@
 
 #include "canon_json.h"
 #include "data.h"
+#include "fingerprint.h"
 
 #define CACHE_SCHEMA "bench.fingerprint/1"
 #define CACHE_MAX_BYTES (64u << 10)
@@ -26,16 +27,6 @@ static int file_kind(const char *path) {
   if (ends_with(path, ".u16.bin")) return KIND_U16;
   if (ends_with(path, ".bin")) return KIND_BENCHTOK;
   return KIND_TEXT;
-}
-
-char *bench_fingerprint_cache_dir(void) {
-  const char *d = getenv("BENCH_CACHE_DIR");
-  if (d && d[0]) return path_join(d, "fingerprints");
-  d = getenv("XDG_CACHE_HOME");
-  if (d && d[0]) return xasprintf("%s/bench/fingerprints", d);
-  d = getenv("HOME");
-  if (d && d[0]) return xasprintf("%s/.cache/bench/fingerprints", d);
-  return NULL;
 }
 
 // ---- the cache: one JSON file per key ----
@@ -55,17 +46,9 @@ static int cache_key_init(CacheKey *k, const char *path, const char *field, Benc
   k->size = (long long)st.st_size;
   k->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
   k->field = field;
-  k->entry_path = NULL;
-  char *dir = bench_fingerprint_cache_dir();
-  if (dir) {
-    char *key = xasprintf("%s\n%lld\n%lld\n%s", k->abs_path, k->size, k->mtime_ns, field);
-    char hex[65];
-    sha256_hex(key, strlen(key), hex);
-    hex[32] = 0;
-    k->entry_path = xasprintf("%s/%s.json", dir, hex);
-    free(key);
-    free(dir);
-  }
+  char *key = xasprintf("%s\n%lld\n%lld\n%s", k->abs_path, k->size, k->mtime_ns, field);
+  k->entry_path = fingerprint_cache_entry(key);
+  free(key);
   return 0;
 }
 

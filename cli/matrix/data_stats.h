@@ -2,10 +2,9 @@
 // fingerprint (as engine/eval/data.h defines it), its size, and how many tokens it holds (exact for
 // token files, estimated from text bytes otherwise).
 //
-// Hashing a multi-gigabyte corpus takes seconds, so results are cached in
-// $BENCH_CACHE_DIR/fingerprints, else $XDG_CACHE_HOME/bench/fingerprints, else
-// ~/.cache/bench/fingerprints: one small JSON file per (absolute path, size, mtime, field). A cache
-// that cannot be read or written only costs the re-hashing next time.
+// Hashing a multi-gigabyte corpus takes seconds, so results are cached in the fingerprint cache
+// directory (bench_fingerprint_cache_dir, fingerprint.h): one small JSON file per (absolute path,
+// size, mtime, field). A cache that cannot be read or written only costs the re-hashing next time.
 #ifndef BENCH_DATA_STATS_H
 #define BENCH_DATA_STATS_H
 
@@ -29,7 +28,5 @@ typedef struct {
 int data_stats(const char *path, const char *field, DataStats *out, BenchErr *err);
 // SHA-256 of a file's bytes, through the same cache.
 int file_sha256_cached(const char *path, char out[65], BenchErr *err);
-// The cache directory above (caller frees).
-char *bench_fingerprint_cache_dir(void);
 
 #endif

@@ -133,7 +133,7 @@ typedef struct {
   int n_runs;
   double *ppl;       // [n_ok] ppl of the ok runs
   long *seeds;       // [n_ok] their seeds
-  int n_ok, n_oom, n_error;  // n_error counts error and crashed
+  int n_ok, n_oom, n_error;  // n_error counts error, crashed and nonfinite
   double mean, std, cv;      // over ok runs; std/cv NAN when n_ok < 2; mean NAN when n_ok == 0
   int n_expected_seeds;      // seeds the plan expects in this cell (0 when unknown)
 } Cell;
@@ -189,13 +189,14 @@ typedef struct {
   const char *col_config, *col_length, *col_ratio, *col_rank, *col_best_impr, *col_baseline,
       *col_seeds, *col_verdict, *col_why, *col_paired, *col_gap, *col_vs_best, *col_seed_len;
   const char *severe, *best, *win, *not_proven;
-  const char *cell_oom, *cell_error, *cell_crashed, *no_improvement;
+  const char *cell_oom, *cell_error, *cell_crashed, *cell_nonfinite, *no_improvement;
   const char *tbl_collapse, *tbl_lengths, *tbl_seeds, *tbl_improvement, *tbl_leaderboard,
       *tbl_verdict;
   // findings and notes (printf formats, same argument order in every language)
   const char *f_boundary, *f_no_boundary, *f_no_base, *f_shift, *f_shift_beyond, *f_best,
       *f_best_vs_worst, *f_short_cost_none, *f_short_cost, *f_seed_cv, *f_seed_most_robust,
-      *f_oom, *f_oom_none_ran, *f_oom_partial, *f_identical, *f_impr_best, *f_impr_none, *f_verdict_win, *f_verdict_not;
+      *f_oom, *f_oom_none_ran, *f_oom_partial, *f_identical, *f_impr_best, *f_impr_none, *f_verdict_win, *f_verdict_not,
+      *f_nonfinite;
   const char *why_incomplete, *why_few_seeds, *why_mean, *why_gap, *why_paired;
   const char *n_no_results, *n_missing, *n_missing_more, *n_duplicates, *n_skipped,
       *n_no_plan, *n_fig_failed, *n_fig_skipped, *n_manifest_absent, *n_manifest_bad,

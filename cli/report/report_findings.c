@@ -1,7 +1,7 @@
 // report_findings.c — key findings written from a phase's numbers: collapse boundary per config
 // and the shift between configs, the best config, the short-length cost, seed robustness, OOM
-// limits, improvement over a baseline, seed 003's win rules, and what a KV-cache policy saves
-// and costs (report_kv.c). Every sentence states its numbers.
+// limits, non-finite NLLs, improvement over a baseline, seed 003's win rules, and what a KV-cache
+// policy saves and costs (report_kv.c). Every sentence states its numbers.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +292,26 @@ static void findings_oom(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
   free(gpu);
 }
 
+// ---- non-finite NLLs: every cell with a nonfinite run, and the first run's reason ----
+static void findings_nonfinite(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
+  for (int c = 0; c < pd->n_configs; c++)
+    for (int l = 0; l < pd->n_lengths; l++) {
+      const Cell *cell = phase_cell(pd, c, l);
+      const StoredJob *first = NULL;
+      int n = 0;
+      for (int i = 0; i < cell->n_runs; i++)
+        if (cell->runs[i]->res.status == JOB_NONFINITE && n++ == 0) first = cell->runs[i];
+      if (n == 0) continue;
+      char line[1024], sL[32];
+      s_len(pd->lengths[l], sL);
+      char *lab = esc(pd->configs[c].label);
+      snprintf(line, sizeof line, ctx->t->f_nonfinite, lab, sL, n, cell->n_runs,
+               first->res.error ? first->res.error : "");
+      bullet(b, line);
+      free(lab);
+    }
+}
+
 // ---- improvement over a baseline, and seed 003's verdict ----
 static void findings_improvement(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, const ReportReq *rq) {
   const ReportText *t = ctx->t;
@@ -388,6 +408,7 @@ void phase_findings(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
   findings_short_cost(b, pd, ctx);
   findings_seeds(b, pd, ctx, L);
   findings_oom(b, pd, ctx);
+  findings_nonfinite(b, pd, ctx);
   for (int i = 0; i < pd->plan->n_reqs; i++) {
     const ReportReq *rq = &pd->plan->reqs[i];
     if (strcmp(rq->kind, "table") != 0) continue;

@@ -1,6 +1,6 @@
 // report_tables.c — the tables a phase's `report:` list asks for (DESIGN.md "Results and reports").
 // Cells hold the mean PPL over the seeds that finished; a cell with no ok run says why (OOM, error,
-// crashed) or "—" when no result exists yet. Lower PPL is better everywhere.
+// crashed, nonfinite) or "—" when no result exists yet. Lower PPL is better everywhere.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +18,11 @@ void report_cell_text(const Cell *cell, const ReportText *t, char out[64]) {
     snprintf(out, 64, "%s", t->cell_oom);
     return;
   }
-  if (cell->n_error > 0) {
-    int crashed = 1;
-    for (int i = 0; i < cell->n_runs; i++) crashed &= cell->runs[i]->res.status == JOB_CRASHED;
-    snprintf(out, 64, "%s", crashed ? t->cell_crashed : t->cell_error);
+  if (cell->n_error > 0) {  // crashed or nonfinite when every run says so, else error
+    JobStatus st = cell->runs[0]->res.status;
+    for (int i = 1; i < cell->n_runs; i++)
+      if (cell->runs[i]->res.status != st) st = JOB_ERROR;
+    snprintf(out, 64, "%s", st == JOB_CRASHED ? t->cell_crashed : st == JOB_NONFINITE ? t->cell_nonfinite : t->cell_error);
     return;
   }
   snprintf(out, 64, "%s", t->nothing_yet);

@@ -11,7 +11,7 @@
 #define RESULT_MAX_BYTES ((size_t)64 << 20)
 #define RESULT_REAL_DIGITS 12
 
-static const char *const STATUS_NAMES[N_JOB_STATUS] = {"ok", "oom", "error", "crashed"};
+static const char *const STATUS_NAMES[N_JOB_STATUS] = {"ok", "oom", "error", "crashed", "nonfinite"};
 
 const char *job_status_name(JobStatus s) {
   CHECK((int)s >= 0 && (int)s < N_JOB_STATUS);
@@ -62,7 +62,20 @@ json_t *eval_metrics_json(const EvalResult *r) {
   json_t *wp = json_array();
   for (long i = 0; i < r->n_windows; i++) json_array_append_new(wp, real_or_null(r->window_ppl[i]));
   json_object_set_new(m, "window_ppl", wp);
+  if (r->nonfinite_tokens > 0)
+    json_object_set_new(m, "nonfinite", json_pack("{s:I,s:I,s:I}", "window", (json_int_t)r->nonfinite_window,
+                                                  "position", (json_int_t)r->nonfinite_position, "tokens",
+                                                  (json_int_t)r->nonfinite_tokens));
   return m;
+}
+
+JobStatus eval_result_status(const EvalResult *r, char *error, size_t n) {
+  if (r->nonfinite_tokens == 0) return JOB_OK;
+  double x = r->nonfinite_nll;  // a NaN's sign is whatever the arithmetic left: not printed
+  snprintf(error, n, "NLL is %s at window %ld, position %ld (%ld of %ld scored tokens not finite)",
+           isnan(x) ? "NaN" : x > 0 ? "+Inf" : "-Inf", r->nonfinite_window, r->nonfinite_position,
+           r->nonfinite_tokens, r->tokens);
+  return JOB_NONFINITE;
 }
 
 json_t *job_result_to_json(const JobResult *r) {

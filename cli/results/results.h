@@ -6,14 +6,19 @@
 //
 // Job result:
 // {"schema":"bench.job/1","job_id":..,"suite":..,"phase":..,"spec":{..},
-//  "status":"ok"|"oom"|"error"|"crashed","error":null|"one line",
+//  "status":"ok"|"oom"|"error"|"crashed"|"nonfinite","error":null|"one line",
 //  "metrics":{"ppl","nll","nll_stderr","tokens","acc","tokens_per_s","peak_mem_bytes",
 //             "kv_peak_tokens","kv_peak_bytes","wall_s","forward_s","dataset_tokens",
 //             "compute_dtype","nll_by_position":[[bucket_start,mean_nll],..],"window_ppl":[..],
 //             decode only: "kv_budget","kv_full_bytes","kv_bytes_saved" (kv_full_bytes −
-//             kv_peak_bytes),"kv_prefill_tokens","timed_tokens","timed_s"}
+//             kv_peak_bytes),"kv_prefill_tokens","timed_tokens","timed_s",
+//             nonfinite only: "nonfinite":{"window","position","tokens"} (the first scored
+//             token whose NLL is NaN or ±Inf: window in plan order, target offset in it; how
+//             many such tokens)}
 //             | null,
 //  "started":"ISO-8601 UTC","finished":"ISO-8601 UTC"}
+// Status nonfinite: the evaluation finished but an NLL was NaN or ±Inf (ppl and nll are null); its
+// error line names the first such token, and a re-run retries it like any failure.
 // A job shared by several phases carries the first one in "phase" and all of them in "phases".
 // On read, schema, spec (an object), phase (a string) and status are required, and metrics when
 // the status is ok; job_id, suite, started and finished may be absent (read as ""), but a field
@@ -55,7 +60,7 @@ typedef struct Lanes Lanes;
 #define MANIFEST_SCHEMA "bench.manifest/1"
 
 // ---- job results (job_result.c) ----
-typedef enum { JOB_OK, JOB_OOM, JOB_ERROR, JOB_CRASHED, N_JOB_STATUS } JobStatus;
+typedef enum { JOB_OK, JOB_OOM, JOB_ERROR, JOB_CRASHED, JOB_NONFINITE, N_JOB_STATUS } JobStatus;
 
 typedef struct {
   char *job_id;         // "" when the file has none
@@ -75,6 +80,9 @@ int job_status_from_name(const char *name, JobStatus *s);
 
 // The metrics object of a finished evaluation.
 json_t *eval_metrics_json(const EvalResult *r);
+// The status of a finished evaluation: JOB_OK, or JOB_NONFINITE with its one-line error in
+// error[n] ("NLL is NaN at window 2, position 17 (3 of 508 scored tokens not finite)").
+JobStatus eval_result_status(const EvalResult *r, char *error, size_t n);
 
 json_t *job_result_to_json(const JobResult *r);
 // Checks the schema and the fields' types; messages start with `source` (a path).

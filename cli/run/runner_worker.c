@@ -256,8 +256,10 @@ static int handle_job(const WorkerSpec *w, Loaded *ld, TrainJobs *tj, WorkerEngi
   int rc = run_job(w, ld, tj, we, f, j, &prog, &res, &train_rec, &err);
   int replace = 0;
   iso_time_utc(wall_time(), r.finished);
+  char why[BENCH_ERR_MAX];
   if (rc == 0) {
-    r.status = JOB_OK;
+    r.status = eval_result_status(&res, why, sizeof why);
+    if (r.status != JOB_OK) r.error = why;
     r.metrics = eval_metrics_json(&res);
     train_metrics_merge(r.metrics, train_rec);
     eval_result_free(&res);

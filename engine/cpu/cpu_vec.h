@@ -69,7 +69,8 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 // e^x: x = n·ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of ln2), e^r by its degree-7 Taylor
 // polynomial (truncation error < 1e-8 relative), times 2^n assembled in the exponent bits.
 // Accurate to a few ulp on [−87, 88]; exactly 0 below −87 (so −inf gives 0); e^88 above 88 (only
-// silu's e^−a reaches there, where the result is 0 either way); NaN stays NaN.
+// silu's e^−a reaches there, where the result is 0 either way); NaN stays NaN: its lanes take
+// n = 0 (a float → int conversion of NaN is undefined) and the NaN goes on through r.
 #define VEXP_LOG2E 1.44269504088896341f
 #define VEXP_LN2_HI 0.693145751953125f
 #define VEXP_LN2_LO 1.42860682030941723e-6f
@@ -92,6 +93,7 @@ typedef int32_t v8i __attribute__((vector_size(32)));
     v8_c_ = v8_select(v8_c_ < v8_lo_, v8_lo_, v8_c_);                                    \
     v8f v8_n_ = (v8_c_ * VEXP_LOG2E + VEXP_MAGIC) - VEXP_MAGIC;                          \
     v8f v8_r_ = (v8_c_ - v8_n_ * VEXP_LN2_HI) - v8_n_ * VEXP_LN2_LO;                      \
+    v8_n_ = v8_select(v8_n_ == v8_n_, v8_n_, v8_splat(0.0f));                            \
     v8f v8_p_ = v8_splat(1.0f / 5040.0f);                                                \
     VEXP_POLY(v8_p_, v8_r_);                                                             \
     v8i v8_e_ = (__builtin_convertvector(v8_n_, v8i) + 127) << 23;                       \
@@ -105,7 +107,7 @@ static inline float vexpf(float x) {
   float r = (xc - n * VEXP_LN2_HI) - n * VEXP_LN2_LO;
   float p = 1.0f / 5040.0f;
   VEXP_POLY(p, r);
-  int32_t bits = ((int32_t)n + 127) << 23;
+  uint32_t bits = (uint32_t)((n == n ? (int32_t)n : 0) + 127) << 23;  // n ∈ [−126, 127]
   float two_n;
   memcpy(&two_n, &bits, sizeof two_n);
   return x < -87.0f ? 0.0f : p * two_n;

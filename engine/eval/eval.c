@@ -111,6 +111,7 @@ void eval_stats_init(EvalStats *s, long length) {
   CHECK(length >= 1);
   s->length = length;
   s->bucket_width = (length + EVAL_POSITION_BUCKETS - 1) / EVAL_POSITION_BUCKETS;
+  s->nonfinite_window = s->nonfinite_offset = -1;
 }
 
 void eval_stats_add_window(EvalStats *s, const float *nll, const uint8_t *correct, long n,
@@ -118,6 +119,11 @@ void eval_stats_add_window(EvalStats *s, const float *nll, const uint8_t *correc
   double sum = 0;
   for (long i = 0; i < n; i++) {
     double x = nll[i];
+    if (!isfinite(x) && s->n_nonfinite++ == 0) {
+      s->nonfinite_window = s->n_windows;
+      s->nonfinite_offset = first_offset + i;
+      s->nonfinite_nll = x;
+    }
     sum += x;
     s->n++;
     double d = x - s->mean;
@@ -161,6 +167,10 @@ void eval_stats_result(const EvalStats *s, EvalResult *r) {
   r->window_ppl = xcalloc((size_t)(s->n_windows ? s->n_windows : 1), sizeof *r->window_ppl);
   r->n_windows = s->n_windows;
   for (long i = 0; i < s->n_windows; i++) r->window_ppl[i] = exp(s->window_mean[i]);
+  r->nonfinite_tokens = s->n_nonfinite;
+  r->nonfinite_window = s->nonfinite_window;
+  r->nonfinite_position = s->nonfinite_offset;
+  r->nonfinite_nll = s->nonfinite_nll;
 }
 
 void eval_result_free(EvalResult *r) {

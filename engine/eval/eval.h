@@ -43,6 +43,9 @@
 //              holding offsets [b·B, (b+1)·B); empty buckets are left out (half and sliding
 //              score only part of a window)
 //   window_ppl exp(mean NLL of the window's scored tokens), per window in plan order
+//   nonfinite  scored tokens whose NLL is NaN or ±Inf, and the first of them (window in plan
+//              order, target offset, value); then nll and ppl are not finite either, and a runner
+//              records the job as nonfinite, not ok
 // Decode adds its KV metrics (EvalResult, per window, fp32 as the engine holds them): the budget,
 // the most keys a scored step attended and their bytes, the bytes saved against a full cache of
 // the same job, the prefill's keys; tokens/s over the timed steps. Its speed cost against the
@@ -111,6 +114,9 @@ typedef struct {
   double mean, m2;             // running mean and sum of squared deviations (Welford)
   double *window_mean;         // [n_windows] mean NLL of each window
   long n_windows, cap;
+  long n_nonfinite;            // targets whose NLL is NaN or ±Inf
+  long nonfinite_window, nonfinite_offset;  // the first of them (−1 when none)
+  double nonfinite_nll;
 } EvalStats;
 
 void eval_stats_init(EvalStats *s, long length);
@@ -146,9 +152,14 @@ typedef struct EvalResult {
   double *window_ppl;          // [n_windows]
   long n_windows;
   float *token_nll;            // [tokens] in plan order, when EvalRequest.keep_token_nll; else NULL
+  long nonfinite_tokens;       // scored targets whose NLL is NaN or ±Inf (0: the job is sound)
+  long nonfinite_window;       // the first such target: its window (plan order), target offset
+  long nonfinite_position;     //   in that window and NLL; meaningful when nonfinite_tokens > 0
+  double nonfinite_nll;
 } EvalResult;
 
-// Fills the statistical fields of r (ppl, nll, nll_stderr, acc, tokens, by_position, window_ppl).
+// Fills the statistical fields of r (ppl, nll, nll_stderr, acc, tokens, by_position, window_ppl,
+// nonfinite_*).
 void eval_stats_result(const EvalStats *s, EvalResult *r);
 void eval_result_free(EvalResult *r);
 

@@ -1,4 +1,5 @@
-// fingerprint.c — checkpoint fingerprints from config.json and safetensors headers (fingerprint.h).
+// fingerprint.c — checkpoint fingerprints from config.json, safetensors headers and weight digests
+// (fingerprint.h).
 #include "fingerprint.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "safetensors.h"
+#include "weights_digest.h"
 
 #define CONFIG_MAX_BYTES (16u << 20)
 
@@ -46,7 +48,8 @@ static int header_params(const char *path, const char *hdr, size_t n, long long 
   return rc;
 }
 
-static int hash_header(Sha256 *h, const char *dir, const char *name, long long *n_params, BenchErr *err) {
+// One file: its length prefix and header, then the digest of its bytes.
+static int hash_file(Sha256 *h, const char *dir, const char *name, long long *n_params, BenchErr *err) {
   char *path = path_join(dir, name);
   FILE *f = fopen(path, "rb");
   int rc = 0;
@@ -80,6 +83,12 @@ static int hash_header(Sha256 *h, const char *dir, const char *name, long long *
   sha256_update(h, lenb, 8);
   sha256_update(h, hdr, (size_t)n);
   if (n_params) rc = header_params(path, hdr, (size_t)n, n_params, err);
+  uint64_t digest;
+  if (rc == 0) rc = weights_digest(path, &digest, err);
+  if (rc == 0) {
+    for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)(digest >> (8 * i));
+    sha256_update(h, lenb, 8);
+  }
 done:
   if (f) fclose(f);
   free(hdr);
@@ -106,7 +115,7 @@ int checkpoint_fingerprint(const char *dir, char out[65], long long *n_params, B
   free(config);
   long long total = 0;
   for (int i = 0; i < sh.n_files && rc == 0; i++)
-    rc = hash_header(&h, dir, sh.files[i], n_params ? &total : NULL, err);
+    rc = hash_file(&h, dir, sh.files[i], n_params ? &total : NULL, err);
   st_shards_free(&sh);
   if (rc != 0) return -1;
 
@@ -115,4 +124,25 @@ int checkpoint_fingerprint(const char *dir, char out[65], long long *n_params, B
   for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
   if (n_params) *n_params = total;
   return 0;
+}
+
+char *bench_fingerprint_cache_dir(void) {
+  const char *d = getenv("BENCH_CACHE_DIR");
+  if (d && d[0]) return path_join(d, "fingerprints");
+  d = getenv("XDG_CACHE_HOME");
+  if (d && d[0]) return xasprintf("%s/bench/fingerprints", d);
+  d = getenv("HOME");
+  if (d && d[0]) return xasprintf("%s/.cache/bench/fingerprints", d);
+  return NULL;
+}
+
+char *fingerprint_cache_entry(const char *key) {
+  char *dir = bench_fingerprint_cache_dir();
+  if (!dir) return NULL;
+  char hex[65];
+  sha256_hex(key, strlen(key), hex);
+  hex[32] = 0;
+  char *entry = xasprintf("%s/%s.json", dir, hex);
+  free(dir);
+  return entry;
 }

@@ -17,13 +17,13 @@
 //     gpt_neox.layers.i.mlp.dense_h_to_4h.{weight [F, C], bias [F]}, dense_4h_to_h.{weight [C, F], bias [C]};
 //     gpt_neox.final_layer_norm.{weight, bias} [C]; embed_out.weight [V, C] unless tied.
 //
-// Fingerprint: sha256 over config.json's bytes, then each safetensors file's first 8 + N bytes
-// (length prefix and JSON header), files in name order.
+// Fingerprint: checkpoint_fingerprint (fingerprint.h), the one computation of a checkpoint's identity.
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fingerprint.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -343,16 +343,6 @@ static void loader_free(Loader *ld) {
   free(ld->slots);
 }
 
-static void fingerprint(const char *config_text, size_t config_len, const Loader *ld, char out[65]) {
-  Sha256 h;
-  sha256_init(&h);
-  sha256_update(&h, config_text, config_len);
-  for (int i = 0; i < ld->n_files; i++) sha256_update(&h, ld->files[i].bytes, 8 + ld->files[i].header_len);
-  uint8_t d[32];
-  sha256_final(&h, d);
-  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 static int model_open(const char *dir, Model *m, int with_weights, BenchErr *err) {
   memset(m, 0, sizeof *m);
   if (!is_directory(dir)) return err_set(err, "model directory '%s' does not exist", dir);
@@ -379,11 +369,11 @@ static int model_open(const char *dir, Model *m, int with_weights, BenchErr *err
       StDtype d = ld.slots[0].t->dtype;
       m->config.dtype = d == ST_BF16 ? DTYPE_BF16 : d == ST_F16 ? DTYPE_F16 : DTYPE_F32;
     }
-    fingerprint(text, len, &ld, m->fingerprint);
+    rc = checkpoint_fingerprint(dir, m->fingerprint, NULL, err);
     char *tok = path_join(dir, "tokenizer.json");
     if (file_exists(tok)) m->tokenizer_path = tok;
     else free(tok);
-    if (with_weights) rc = convert_weights(&ld, m, err);
+    if (with_weights && rc == 0) rc = convert_weights(&ld, m, err);
   }
   free(text);
   loader_free(&ld);

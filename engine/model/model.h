@@ -86,7 +86,7 @@ typedef struct {
   ModelConfig config;
   ModelWeights weights;
   char *tokenizer_path;      // dir/tokenizer.json or NULL when absent
-  char fingerprint[65];      // sha256 over config.json and the safetensors headers
+  char fingerprint[65];      // checkpoint_fingerprint: config.json, headers and weight bytes
   size_t n_params;           // elements of the model's tensors (a tied head counted once)
   size_t weight_bytes;       // bytes of the fp32 copies held (0 after model_inspect)
   int n_files;               // safetensors files

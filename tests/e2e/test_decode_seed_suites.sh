@@ -13,8 +13,7 @@ mkdir -p "$BENCH_MODELS" "$BENCH_DATA"
 cd "$TMP" || exit 1
 SUITES=$ROOT/suites
 
-# One layer each, distinct widths: a checkpoint's fingerprint is its config and tensor headers, so
-# equal shapes would be one model to the matrix.
+# One layer each, distinct widths and seeds: four distinct checkpoints, as the suites' models are.
 hidden=16
 for m in pythia-70m-deduped pythia-410m-deduped pythia-2.8b pythia-6.9b; do
   expect_rc "init $m" 0 "$BENCH" init-model "$BENCH_MODELS/$m" --arch gpt_neox --layers 1 \

@@ -173,7 +173,10 @@ run "$BENCH" plan "$TMP/tiny/s.yaml" --json
 ids1=$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')
 expect_rc "init-model with another seed" 0 "$BENCH" init-model "$TMP/tiny" --arch llama --seed 7 --force
 run "$BENCH" plan "$TMP/tiny/s.yaml" --json
-expect_true "other weights, same header: same ids" test "$ids1" = "$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')"
+expect_true "other weights, same header: other ids" test "$ids1" != "$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')"
+expect_rc "init-model with the first seed again" 0 "$BENCH" init-model "$TMP/tiny" --arch llama --force
+run "$BENCH" plan "$TMP/tiny/s.yaml" --json
+expect_true "the same weights again: the same ids" test "$ids1" = "$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')"
 expect_rc "init-model with another shape" 0 "$BENCH" init-model "$TMP/tiny" --arch llama --layers 3 --force
 run "$BENCH" plan "$TMP/tiny/s.yaml" --json
 expect_true "another architecture: other ids" test "$ids1" != "$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')"

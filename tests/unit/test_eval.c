@@ -175,6 +175,29 @@ TEST(stats_mean_stderr_ppl_acc) {
   eval_stats_free(&s);
 }
 
+// A NaN or Inf NLL is counted and its first place kept (window in plan order, target offset), so
+// the runner records the job as nonfinite instead of ok with a null PPL.
+TEST(stats_nonfinite_first_window_and_position) {
+  EvalStats s;
+  eval_stats_init(&s, 8);
+  float w0[] = {1, 2, 3}, w1[] = {1, NAN, INFINITY}, w2[] = {-INFINITY, 2, 3};
+  eval_stats_add_window(&s, w0, NULL, 3, 1);
+  EvalResult r = {0};
+  eval_stats_result(&s, &r);
+  EXPECT_INT_EQ(r.nonfinite_tokens, 0);
+  EXPECT(isfinite(r.ppl));
+  eval_stats_add_window(&s, w1, NULL, 3, 4);
+  eval_stats_add_window(&s, w2, NULL, 3, 1);
+  eval_stats_result(&s, &r);
+  EXPECT_INT_EQ(r.nonfinite_tokens, 3);
+  EXPECT_INT_EQ(r.nonfinite_window, 1);
+  EXPECT_INT_EQ(r.nonfinite_position, 5);
+  EXPECT(isnan(r.nonfinite_nll));
+  EXPECT(!isfinite(r.nll) && !isfinite(r.ppl));
+  eval_result_free(&r);
+  eval_stats_free(&s);
+}
+
 TEST(stats_single_token_and_large_offsets) {
   EvalStats s;
   eval_stats_init(&s, 2);
@@ -248,6 +271,7 @@ int main(void) {
   RUN(random_offsets_follow_the_seed);
   RUN(too_short_datasets_give_both_numbers);
   RUN(stats_mean_stderr_ppl_acc);
+  RUN(stats_nonfinite_first_window_and_position);
   RUN(stats_single_token_and_large_offsets);
   RUN(position_buckets);
   TEST_SUMMARY();

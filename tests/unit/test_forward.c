@@ -278,6 +278,18 @@ TEST(vector_exp_accuracy) {
   EXPECT(v8_exp(neg)[0] == 0.0f);
 }
 
+// NaN in gives NaN out, with no undefined arithmetic on the way (the ASan/UBSan twin checks it).
+TEST(vector_exp_nan_stays_nan) {
+  volatile float nan_in = NAN;
+  EXPECT(isnan(vexpf(nan_in)));
+  EXPECT(isnan(vexpf(-nan_in)));
+  v8f xv = v8_splat(0.5f);
+  xv[2] = nan_in;
+  v8f e = v8_exp(xv);
+  EXPECT(isnan(e[2]));
+  EXPECT(fabsf(e[0] - expf(0.5f)) < 1e-6f);
+}
+
 TEST(matmul_against_naive) {
   Rng r;
   rng_seed(&r, 1);
@@ -698,6 +710,7 @@ int main(void) {
   be = backend_cpu();
   be->set_threads(0);
   RUN(vector_exp_accuracy);
+  RUN(vector_exp_nan_stays_nan);
   RUN(matmul_against_naive);
   RUN(norms_against_naive);
   RUN(rope_against_naive);

@@ -1,7 +1,10 @@
 // test_matrix.c — job-matrix expansion (products, sweeps, include/exclude, shared jobs), job
 // identity and ids, canonical JSON, checkpoint and dataset fingerprints.
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "canon_json.h"
@@ -15,6 +18,7 @@
 #include "rope_spec.h"
 #include "suite.h"
 #include "test.h"
+#include "weights_digest.h"
 
 static char tmpdir[256];
 
@@ -381,7 +385,7 @@ TEST(identity_contents) {
     const Job *j = &b.m.jobs[0];
     char *want = xasprintf(
         "{\"cache\":{\"type\":\"full\"},\"dataset\":\"missing:%s/no-such-data.txt\",\"device\":\"cpu\","
-        "\"dtype\":\"fp32\",\"engine\":\"1\",\"length\":2048,\"model\":\"missing:%s/no-such-model\","
+        "\"dtype\":\"fp32\",\"engine\":\"2\",\"length\":2048,\"model\":\"missing:%s/no-such-model\","
         "\"protocol\":\"sliding\",\"rope\":{\"base\":{\"of\":[{\"theta\":500000,\"type\":\"geometric\"},"
         "{\"omf\":0.3,\"p\":3.9,\"theta\":500000,\"type\":\"anchored_poly\"}],\"space\":\"log\",\"type\":\"mix\","
         "\"weight\":0.5},\"factor\":1.5,\"threshold\":8192,\"type\":\"compress\"},\"seed\":1,\"stride\":1024,"
@@ -547,7 +551,10 @@ TEST(checkpoint_fingerprints) {
   long long n = 0;
   EXPECT(checkpoint_fingerprint(dir, a, &n, &err) == 0);
   EXPECT_INT_EQ(n, 6);
-  write_safetensors(st, 2, 3, 1.5f);  // other weights, same header
+  write_safetensors(st, 2, 3, 1.5f);  // other weights, same header: another checkpoint
+  EXPECT(checkpoint_fingerprint(dir, b, NULL, &err) == 0);
+  EXPECT(strcmp(a, b) != 0);
+  write_safetensors(st, 2, 3, 0.0f);  // the same bytes again: the same checkpoint
   EXPECT(checkpoint_fingerprint(dir, b, NULL, &err) == 0);
   EXPECT_STR_EQ(a, b);
   write_safetensors(st, 3, 2, 0.0f);  // other shape
@@ -558,7 +565,7 @@ TEST(checkpoint_fingerprints) {
   EXPECT(checkpoint_fingerprint(dir, b, NULL, &err) == 0);
   EXPECT(strcmp(a, b) != 0);
 
-  // the digest: config bytes, then each file's length prefix and header
+  // the digest: config bytes, then each file's length prefix, header and weights digest
   {
     char *text;
     size_t len;
@@ -570,6 +577,12 @@ TEST(checkpoint_fingerprints) {
     uint64_t n_hdr = 0;
     for (int i = 7; i >= 0; i--) n_hdr = (n_hdr << 8) | (unsigned char)text[i];
     sb_appendn(&all, text, 8 + (size_t)n_hdr);
+    uint8_t word[8];  // one chunk: XXH64 (seed = chunk 0) of it, then of that word (seed = size)
+    uint64_t chunk = xxh64(text, len, 0);
+    for (int i = 0; i < 8; i++) word[i] = (uint8_t)(chunk >> (8 * i));
+    uint64_t digest = xxh64(word, 8, len);
+    for (int i = 0; i < 8; i++) word[i] = (uint8_t)(digest >> (8 * i));
+    sb_appendn(&all, (const char *)word, 8);
     free(text);
     char want[65];
     sha256_hex(all.data, all.len, want);
@@ -602,6 +615,54 @@ TEST(checkpoint_fingerprints) {
   EXPECT(checkpoint_fingerprint(dir, b, &n, &err) != 0);
   EXPECT_CONTAINS(err.msg, "has no model.safetensors or model.safetensors.index.json");
   free(cfg), free(st), free(idx), free(s1), free(s2), free(dir);
+}
+
+// XXH64 against the reference implementation's values (xxhash 4.1.0).
+TEST(xxh64_reference_values) {
+  EXPECT(xxh64("", 0, 0) == 0xef46db3751d8e999ULL);
+  EXPECT(xxh64("a", 1, 0) == 0xd24ec4f1a98c6e5bULL);
+  EXPECT(xxh64("abc", 3, 0) == 0x44bc2cf5ad770999ULL);
+  EXPECT(xxh64("abc", 3, 7) == 0x9e755206156676d7ULL);
+  unsigned char buf[771];  // stripes, then 8-, 4- and 1-byte tails
+  for (int i = 0; i < 768; i++) buf[i] = (unsigned char)(i & 0xff);
+  memcpy(buf + 768, "xyz", 3);
+  EXPECT(xxh64(buf, sizeof buf, 0) == 0xe921a1b45bd779f8ULL);
+  EXPECT(xxh64(buf, sizeof buf, 7) == 0xb63555d1bf05377fULL);
+}
+
+static void set_mtime(const char *path, time_t t) {
+  struct timespec ts[2] = {{t, 0}, {t, 0}};
+  if (utimensat(AT_FDCWD, path, ts, 0) != 0) perror(path);
+}
+
+// The cache: used for an unchanged file, keyed so that a file overwritten in place (same size and
+// mtime) is hashed again, and never written for a file modified just now.
+TEST(weights_digest_cache) {
+  char *cache = xasprintf("%s/wcache", tmpdir), *path = xasprintf("%s/w.safetensors", tmpdir);
+  char *saved = xstrdup(getenv("BENCH_CACHE_DIR"));
+  setenv("BENCH_CACHE_DIR", cache, 1);
+  char *entries = xasprintf("%s/fingerprints", cache);
+  BenchErr err;
+  uint64_t d1, d2;
+  write_safetensors(path, 2, 3, 0.0f);  // fresh: hashed, not cached
+  EXPECT(weights_digest(path, &d1, &err) == 0);
+  EXPECT(!is_directory(entries));
+  time_t old = time(NULL) - 100;
+  set_mtime(path, old);  // settled: cached
+  EXPECT(weights_digest(path, &d2, &err) == 0);
+  EXPECT(d1 == d2);
+  char *cmd = xasprintf("cd '%s' && sed -i 's/\"digest\": \"[0-9a-f]*\"/\"digest\": \"00000000000000ff\"/' *.json",
+                        entries);
+  EXPECT(system(cmd) == 0);  // a forged entry shows the cache is read
+  EXPECT(weights_digest(path, &d2, &err) == 0);
+  EXPECT(d2 == 0xff);
+  usleep(20000);
+  write_safetensors(path, 2, 3, 1.5f);  // in place, same size, mtime put back: ctime differs
+  set_mtime(path, old);
+  EXPECT(weights_digest(path, &d2, &err) == 0);
+  EXPECT(d2 != 0xff && d2 != d1);
+  if (saved) setenv("BENCH_CACHE_DIR", saved, 1);
+  free(cmd), free(entries), free(saved), free(path), free(cache);
 }
 
 // The digest the model loader stores: a job id names the checkpoint the runner loads.
@@ -708,6 +769,8 @@ int main(void) {
   RUN(engine_rope_specs_build);
   RUN(cache_positions_reach_the_engine);
   RUN(checkpoint_fingerprints);
+  RUN(xxh64_reference_values);
+  RUN(weights_digest_cache);
   RUN(checkpoint_fingerprint_is_the_loaders);
   RUN(dataset_stats_and_cache);
   char *cmd = xasprintf("rm -rf '%s'", tmpdir);

@@ -243,9 +243,52 @@ TEST(manifest_read_checks) {
   free(dir);
 }
 
+// A finished evaluation with a NaN NLL is its own status, with where it happened, in the file
+// and back; a re-run does not count it done.
+TEST(nonfinite_status) {
+  EvalResult m = sample_metrics();
+  char why[256] = "";
+  EXPECT_INT_EQ(eval_result_status(&m, why, sizeof why), JOB_OK);
+  m.nonfinite_tokens = 3;
+  m.nonfinite_window = 2;
+  m.nonfinite_position = 17;
+  m.nonfinite_nll = -NAN;
+  m.tokens = 508;
+  EXPECT_INT_EQ(eval_result_status(&m, why, sizeof why), JOB_NONFINITE);
+  EXPECT_STR_EQ(why, "NLL is NaN at window 2, position 17 (3 of 508 scored tokens not finite)");
+  char *dir = xasprintf("%s/nonfinite", tmpdir);
+  JobResult r = {.job_id = "abc", .suite = "s", .phase = "1A", .status = JOB_NONFINITE, .error = why};
+  char *phases[] = {"1A"};
+  r.phases = phases;
+  r.n_phases = 1;
+  r.spec = json_pack("{s:s}", "model", "tiny");
+  r.metrics = eval_metrics_json(&m);
+  BenchErr err;
+  EXPECT_INT_EQ(job_result_write(dir, &r, &err), 0);
+  char *path = job_result_path(dir, "abc");
+  JobResult back;
+  EXPECT_INT_EQ(job_result_read(path, &back, &err), 0);
+  EXPECT_INT_EQ(back.status, JOB_NONFINITE);
+  EXPECT_STR_EQ(back.error, why);
+  json_t *nf = json_object_get(back.metrics, "nonfinite");
+  EXPECT_INT_EQ(json_integer_value(json_object_get(nf, "window")), 2);
+  EXPECT_INT_EQ(json_integer_value(json_object_get(nf, "position")), 17);
+  EXPECT_INT_EQ(json_integer_value(json_object_get(nf, "tokens")), 3);
+  EXPECT(!job_result_ok(dir, "abc"));
+  job_result_free(&back);
+  json_decref(r.spec);
+  json_decref(r.metrics);
+  eval_result_free(&m);
+  free(path);
+  free(dir);
+}
+
 TEST(status_names) {
   JobStatus s;
   EXPECT_STR_EQ(job_status_name(JOB_CRASHED), "crashed");
+  EXPECT_STR_EQ(job_status_name(JOB_NONFINITE), "nonfinite");
+  EXPECT_INT_EQ(job_status_from_name("nonfinite", &s), 0);
+  EXPECT_INT_EQ(s, JOB_NONFINITE);
   EXPECT_INT_EQ(job_status_from_name("oom", &s), 0);
   EXPECT_INT_EQ(s, JOB_OOM);
   EXPECT_INT_EQ(job_status_from_name("OK", &s), -1);
@@ -258,6 +301,7 @@ int main(void) {
   RUN(read_checks);
   RUN(job_files);
   RUN(manifest_read_checks);
+  RUN(nonfinite_status);
   RUN(status_names);
   char *cmd = xasprintf("rm -rf %s", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
