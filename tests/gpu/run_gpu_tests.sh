@@ -13,10 +13,7 @@
 #    transformers' parity fixtures (parity.md);
 # 4. hf_compare.py: transformers on the same GPU (transformers.md);
 # 5. bench_run_parity.sh: `bench run` end to end on cuda against the same suite on the CPU, every
-#    protocol in fp32 and bf16, ppl per job (run.md). `bench run` uses a GPU only once
-#    ENGINE_RUNS_ON_GPU is 1 in cli/cmd_run.c; until then the environment variable
-#    BENCH_ENABLE_CUDA=1 turns GPU runs on for one command, which this step sets (flip the switch
-#    once this table passes on a GPU);
+#    protocol in fp32 and bf16, ppl per job (run.md), after the run's own check of the GPU;
 # 6. run_train_tests.sh: the CUDA trainer's kernels and steps against the CPU's, and its
 #    benchmark on the 50.9M recipe (train.md);
 # then SUMMARY.md with the machine and every table. Files go to $OUT (default build/gpu-out);
