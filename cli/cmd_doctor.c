@@ -1,4 +1,4 @@
-// cmd_doctor.c — `bench doctor [--device cuda[:N]] [--dtype LIST] [MODEL_DIR ...]`: checks one
+// cmd_doctor.c — `bench doctor [--device cuda[:N]] [--dtype LIST] [--kernels LIST] [MODEL_DIR ...]`: checks one
 // GPU against the CPU engine (doctor.h) and prints the table: one row per check (ok or FAIL, the
 // part, the check, its numbers and bound), then one summary line. Always checks afresh and
 // refreshes the cache `bench run` reads.
@@ -29,6 +29,9 @@ const char cmd_doctor_help[] =
     "options:\n"
     "  --device cuda[:N]  the GPU to check (default cuda:0)\n"
     "  --dtype LIST       dtypes of part 3, comma-separated (default bf16)\n"
+    "  --kernels LIST     part 1 for these kernel families only (convert, matmul, norms, embedding,\n"
+    "                     rope, attention, flash, dispatch, elementwise, lm_head, kv, failures);\n"
+    "                     such a partial check is cached for `bench run` only when it fails\n"
     "A row reads: ok or FAIL, the part, what was compared (kernel, dtype, shape), then the worst\n"
     "difference and its bound; a FAIL row gives the first failing index with reference and value.\n"
     "`bench run` runs parts 1-2 and part 3 for each model it will run on a GPU before the first job\n"
@@ -37,15 +40,16 @@ const char cmd_doctor_help[] =
     "Exit status: 0 passed (or no GPU and no --device), 1 a check failed, 2 bad usage or no such GPU.\n";
 
 int cmd_doctor(int argc, char **argv) {
-  const char *device = NULL, *dtypes = "bf16";
+  const char *device = NULL, *dtypes = "bf16", *kernels = NULL;
   const char **dirs = xcalloc((size_t)argc + 1, sizeof *dirs);
   char *dtype_copy = NULL;
   int n_dirs = 0, rc = EXIT_BAD_INPUT;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i], *val;
-    static const char *const TAKES[] = {"--device", "--dtype"};
-    if (option_value(argc, argv, &i, TAKES, 2, &val) != 0) goto out;
+    static const char *const TAKES[] = {"--device", "--dtype", "--kernels"};
+    if (option_value(argc, argv, &i, TAKES, 3, &val) != 0) goto out;
     if (strcmp(arg, "--device") == 0) device = val;
+    else if (strcmp(arg, "--kernels") == 0) kernels = val;
     else if (strcmp(arg, "--dtype") == 0) dtypes = val;
     else if (argv[i][0] == '-' && argv[i][1]) {
       cli_usage_error("unknown option '%s' for 'doctor'", argv[i]);
@@ -100,7 +104,8 @@ int cmd_doctor(int argc, char **argv) {
     for (int d = 0; d < n_dt; d++)
       models[n_models++] = (DoctorModel){base ? base + 1 : dirs[i], dirs[i], dtype_list[d]};
   }
-  DoctorRequest rq = {.gpu = gpu, .models = models, .n_models = n_models, .use_cache = 0, .out = stdout};
+  DoctorRequest rq = {.gpu = gpu, .models = models, .n_models = n_models, .use_cache = 0, .kernels = kernels,
+                      .out = stdout};
   setvbuf(stdout, NULL, _IOLBF, 0);
   printf("bench doctor: cuda:%d against the CPU engine (bench %s)\n", gpu, BENCH_GIT_COMMIT);
   DoctorOutcome o;

@@ -43,7 +43,7 @@ char *doctor_root(void) {
 }
 
 // ---- cache ----
-static char *cache_dir(void) {
+static char *cache_dir(void) {  // as data_stats.h's fingerprint cache, folder gpu-check
   const char *d = getenv("BENCH_CACHE_DIR");
   if (d && d[0]) return path_join(d, "gpu-check");
   d = getenv("XDG_CACHE_HOME");
@@ -126,7 +126,7 @@ static void cache_write(const char *key, const CheckTally *t, const ProbeResult 
 
 // ---- the check ----
 static void model_label(const DoctorModel *m, char *buf, size_t n) {
-  snprintf(buf, n, "%s%s%s", m->name, strcmp(m->dtype, "bf16") ? " " : "", strcmp(m->dtype, "bf16") ? m->dtype : "");
+  snprintf(buf, n, "%s %s", m->name, m->dtype);
 }
 
 static void summarise(const DoctorRequest *rq, DoctorOutcome *o) {
@@ -183,7 +183,7 @@ int doctor_check_gpu(const DoctorRequest *rq, DoctorOutcome *o, BenchErr *err) {
   o->from_cache = cached;
   if (!cached) {
     part_header(rq->out, "1. kernels against their CPU twins (small shapes)");
-    if (kernel_check(rq->gpu, 1, NULL, rq->out, &o->kernels, err) != 0) {
+    if (kernel_check(rq->gpu, 1, rq->kernels, rq->out, &o->kernels, err) != 0) {
       free(key);
       free(root);
       return -1;
@@ -196,10 +196,12 @@ int doctor_check_gpu(const DoctorRequest *rq, DoctorOutcome *o, BenchErr *err) {
     } else {
       engine_check(rq->gpu, root, rq->out, &o->engine, err);
     }
-    cache_write(key, &o->kernels, NULL);
-    char *ek = xasprintf("%s\nengine", key);
-    cache_write(ek, &o->engine, NULL);
-    free(ek);
+    if (!rq->kernels || o->kernels.failed || o->engine.failed) {  // a partial pass proves nothing
+      cache_write(key, &o->kernels, NULL);
+      char *ek = xasprintf("%s\nengine", key);
+      cache_write(ek, &o->engine, NULL);
+      free(ek);
+    }
   }
   if (rq->n_models) part_header(rq->out, "3. each model's own weights: CUDA in its dtype against the CPU in fp32");
   for (int i = 0; i < rq->n_models; i++) {

@@ -54,6 +54,8 @@ typedef struct {
   const DoctorModel *models;  // [n_models] part 3; 0 models: parts 1–2 only
   int n_models;
   int use_cache;              // take a cached outcome of the same key; always write the new one
+  const char *kernels;        // part 1's families (kernel_check's `only`); NULL: all. A partial
+                              // check is cached only when it failed
   FILE *out;                  // the table (NULL: nothing printed)
 } DoctorRequest;
 
@@ -64,7 +66,7 @@ typedef struct {
   CheckTally kernels, engine, models[DOCTOR_MAX_MODELS];
   ProbeResult probes[DOCTOR_MAX_MODELS];
   int n_models;
-  char summary[768];          // "passed — kernels 344/344, engine 14/14, llama3_8b max |ΔNLL| ..."
+  char summary[768];          // "passed — kernels 344/344, engine 14/14, llama3_8b bf16 max |ΔNLL| ..."
   char first_fail[512];       // the first failing row ("" when passed)
 } DoctorOutcome;
 
