@@ -2,7 +2,7 @@
 // (model, dtype) and reused, reopened when either changes; closed after running out of memory and
 // reopened for the next job; a device error, or a reopening that fails, asks for a fresh worker; a
 // device that cannot be opened at all fails every later job with the reason; GPU jobs refused
-// while GPU runs are off and on a machine without a GPU. And the run order that keeps an engine's
+// on a GPU that failed its check and on a machine without a GPU. And the run order that keeps an engine's
 // jobs together.
 #include <stdlib.h>
 #include <string.h>
