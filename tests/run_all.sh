@@ -91,9 +91,9 @@ done
 if [ -x build/sim/test_sim ]; then
   mkdir -p "$BENCH_TEST_TMP/sim-train"
   # longest first, so that the lanes end together
-  parallel_group "sim/test_kernels (reverse order)" env CUDA_SIM_ORDER=reverse build/sim/gpu/test_kernels --quick
   parallel_group "sim/test_parity_gpu" build/sim/gpu/test_parity_gpu --quick
-  # bench doctor, then bench run --device cuda against the CPU (tests/gpu/bench_run_parity.sh);
+  # bench doctor (its kernel part is test_kernels --quick, here in reverse order), then bench run
+  # --device cuda against the CPU (tests/gpu/bench_run_parity.sh);
   # and a bench whose attention kernel is wrong: the check fails and the run refuses the GPU
   parallel_group "sim/gpu_check (real kernels)" tests/gpu/gpu_check_sim.sh good build/sim/bench "$BENCH_TEST_TMP/sim-check"
   parallel_group "sim/gpu_check (a broken kernel)" \

@@ -4,7 +4,10 @@
 #     tests/gpu/gpu_check_sim.sh good BENCH OUTDIR     # build/sim/bench
 #     tests/gpu/gpu_check_sim.sh broken BENCH OUTDIR   # build/sim/broken/bench: the exact attention
 #                                                      # kernel drops its softmax scale
-# good: `bench doctor` (with models/quickstart in fp32 and bf16 for part 3) passes, exit 0; then
+# good: `bench doctor` (with models/quickstart in fp32 and bf16 for part 3) passes, exit 0, with
+#   blocks and threads run in reverse order (CUDA_SIM_ORDER=reverse: a missing barrier, or blocks
+#   that depend on each other's order, then change a result; its kernel part is
+#   tests/gpu/test_kernels.c --quick, which `make test` runs no more on its own); then
 #   tests/gpu/bench_run_parity.sh runs the same suite with --device cpu and --device cuda (whose
 #   check comes from the cache the doctor wrote): every job records "device": "cuda:0" and ppl
 #   within the GPU tests' bounds of the CPU's; manifest.json and REPORT.md say the check passed.
@@ -31,8 +34,9 @@ export BENCH_CACHE_DIR="$OUTDIR/run/cache"
 # broken: part 1 for the attention family only (the other families are the same code as the real
 # kernels', which sim/test_kernels checks); a failed check is cached like a whole one
 KERNELS=()
-[ "$MODE" = broken ] && KERNELS=(--kernels attention)
-"$BENCH" doctor "${KERNELS[@]}" --dtype fp32,bf16 "$ROOT/models/quickstart" >"$OUTDIR/doctor.txt" 2>&1
+ORDER=reverse
+[ "$MODE" = broken ] && KERNELS=(--kernels attention) ORDER=""
+CUDA_SIM_ORDER=$ORDER "$BENCH" doctor "${KERNELS[@]}" --dtype fp32,bf16 "$ROOT/models/quickstart" >"$OUTDIR/doctor.txt" 2>&1
 rc=$?
 echo "bench doctor: exit $rc; $(grep -c '^ok' "$OUTDIR/doctor.txt") rows ok, $(grep -c '^FAIL' "$OUTDIR/doctor.txt") failed"
 grep '^GPU check' "$OUTDIR/doctor.txt"
