@@ -164,7 +164,7 @@ SIM_OBJ := $(patsubst %.c,$(SIM)/%.o,$(LIB_SRC))
 SIM_CU_OBJ := $(patsubst engine/cuda/%.cu,$(SIM)/cuda/%.o,$(CU_SRC))
 SIM_RT_OBJ := $(patsubst tests/cuda_sim/%.cpp,$(SIM)/rt/%.o,$(wildcard tests/cuda_sim/*.cpp))
 SIM_LINK := $(SIM_OBJ) $(SIM_CU_OBJ) $(SIM_RT_OBJ)
-SIM_PROGS := $(SIM)/test_sim $(SIM)/bench $(addprefix $(SIM)/gpu/,$(GPU_PROGS))
+SIM_PROGS := $(SIM)/test_sim $(SIM)/bench $(addprefix $(SIM)/gpu/,$(GPU_PROGS)) $(SIM)/broken/bench
 
 $(SIM)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -196,6 +196,16 @@ $(SIM)/test_sim: $(SIM)/test_sim.cpp $(SIM_RT_OBJ)
 	  $(SIM_RT_OBJ) -lopenblas -lm
 
 $(SIM)/bench: $(SIM)/cli/main.o $(SIM_LINK)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS) -lstdc++
+
+# A bench whose exact attention kernel drops the softmax scale (-DBENCH_BROKEN_SOFTMAX_SCALE, one
+# object recompiled): its GPU check must fail naming that kernel (tests/gpu/gpu_check_sim.sh).
+$(SIM)/broken/cuda/attention.o: $(SIM)/cuda/attention.cpp $(SIM)/cuda/headers.stamp
+	@mkdir -p $(dir $@)
+	g++ $(SIM_CPPFLAGS) -I$(SIM)/cuda -DBENCH_BROKEN_SOFTMAX_SCALE $(SIM_CXXFLAGS) $(DEPFLAGS) \
+	  -include tests/cuda_sim/cuda_sim.h -c -o $@ $<
+
+$(SIM)/broken/bench: $(SIM)/cli/main.o $(filter-out $(SIM)/cuda/attention.o,$(SIM_LINK)) $(SIM)/broken/cuda/attention.o
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS) -lstdc++
 
 $(SIM)/gpu/%: tests/gpu/%.c $(SIM_LINK)

@@ -142,7 +142,7 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
     ModelShape scratch;
     const ModelShape *sh = job_shape(m, j, shapes, &scratch);
     JobCost c;
-    int on_cpu = strcmp(j->device, "cpu") == 0;
+    int on_cpu = device_runs_on_cpu(j->device);  // auto: where bench run puts it on this machine
     job_cost(j, sh, on_cpu, &c);
     scored += c.tokens_scored;
     processed += c.tokens_processed;
@@ -170,7 +170,7 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
     if (f > 0) {
       train_costed++;
       tflops += f;
-      tseconds += f / (strcmp(j->device, "cpu") == 0 ? PLAN_CPU_FLOPS : PLAN_GPU_FLOPS);
+      tseconds += f / (device_runs_on_cpu(j->device) ? PLAN_CPU_FLOPS : PLAN_GPU_FLOPS);
     }
   }
   char a[64], b[64], t[64];

@@ -15,6 +15,12 @@
 // (seconds, default 30) is how long running jobs may finish after SIGINT/SIGTERM;
 // BENCH_JOB_STALL_S (seconds, default none) kills a job that finishes no window for that long and
 // records it crashed, so a hung job cannot hold up the rest of a night run.
+// GPUs: `auto` is cuda:0 when a GPU is usable. Before the first job on a GPU, that GPU is checked
+// against the CPU engine (cli/doctor/doctor.h: kernels, models/quickstart, and each model that
+// will run there, in its jobs' dtypes), in a child process, the outcome cached per GPU, driver,
+// build and model; it goes into manifest.json and the report header. A GPU that fails runs
+// nothing: its jobs are recorded error with the first failing row and the `bench doctor` command
+// that shows the whole table; jobs on other devices go on.
 // Exit status: 0 every job ok, 1 some job failed, 2 bad input (nothing run), 128+signal when
 // stopped by a signal (130 SIGINT, 143 SIGTERM); re-running the same command continues.
 #include <dirent.h>
@@ -27,6 +33,7 @@
 
 #include "commands.h"
 #include "device.h"
+#include "doctor.h"
 #include "matrix.h"
 #include "report.h"
 #include "results.h"
@@ -40,13 +47,6 @@
 #include "runner_job.h"
 #include "suite.h"
 
-// Whether jobs run on a GPU: the one switch between a CPU-only bench and one whose `auto` jobs run
-// on cuda:0 when a GPU is usable. Every job goes through the engine (engine.h) on its device
-// either way; while this is 0, `auto` resolves to the CPU, --device cuda and --devices N are
-// refused before anything runs, and a job a suite pins to cuda fails with the reason.
-// BENCH_ENABLE_CUDA=1 in the environment sets it for one run (for the GPU tests,
-// tests/gpu/run_gpu_tests.sh, before the switch is flipped here).
-#define ENGINE_RUNS_ON_GPU 0
 #define DEFAULT_STOP_GRACE_S 30.0
 // Temp files older than this are left-overs of a killed writer (a live writer's last seconds).
 #define STALE_TEMP_S 600
@@ -54,12 +54,8 @@
 const char cmd_run_help[] =
     "options:\n"
     "  --only PHASE[,PHASE]  run only these phases (a job shared with another phase runs once)\n"
-#if ENGINE_RUNS_ON_GPU
     "  --device auto|cpu|cuda[:N]  where jobs whose suite says `auto` run (auto: cuda:0 when a GPU\n"
     "                        is usable, else the CPU)\n"
-#else
-    "  --device auto|cpu|cuda[:N]  where jobs whose suite says `auto` run (this bench: the CPU)\n"
-#endif
     "  --devices 0,1,..      one worker per listed device (GPU indices, cuda:N, or cpu), jobs spread\n"
     "  --shard I/N           run only shard I of N (split by job id: disjoint, covering, the same on\n"
     "                        every machine); shards may share one results directory\n"
@@ -80,6 +76,11 @@ const char cmd_run_help[] =
     "default 30), then the run stops; run the same command to continue.\n"
     "Progress: a live line on a terminal, timestamped lines in DIR/run.log (`tail -f` it) and\n"
     "`bench status DIR` from anywhere. At the end the report is rewritten from every result in DIR.\n"
+    "GPUs: before the first job on a GPU, that GPU is checked against the CPU engine as `bench\n"
+    "doctor` does (kernels, models/quickstart, and the suite's models in their dtypes; cached per GPU,\n"
+    "driver, build and model). The outcome is in manifest.json and the report header; a GPU that\n"
+    "fails runs nothing: its jobs are recorded error with the first failing check and the `bench\n"
+    "doctor` command that shows the rest. Jobs on other devices go on.\n"
     "Exit status: 0 all ok, 1 some job failed, 2 bad input (nothing run), 130/143 stopped.\n"
     "\n"
     "environment:\n"
@@ -146,19 +147,11 @@ static void free_args(RunArgs *a) {
   free(a->command);
 }
 
-// Whether jobs may run on a GPU (see ENGINE_RUNS_ON_GPU).
-static int gpu_runs_enabled(void) {
-  const char *v = getenv("BENCH_ENABLE_CUDA");
-  return ENGINE_RUNS_ON_GPU || (v && strcmp(v, "1") == 0);
-}
-
-// A GPU device this run would use: refused, before anything runs, when GPU runs are off, this bench
-// has no CUDA, or the GPU is not there (the count comes from the probe's child process).
+// A GPU device this run would use: refused, before anything runs, when this bench has no CUDA
+// or the GPU is not there (the count comes from the probe's child process).
 static int check_gpu(const char *dev, const char *given, const HostProbe *p) {
   if (strncmp(dev, "cuda:", 5) != 0) return 0;
   int idx = atoi(dev + 5);
-  BenchErr err;
-  if (!gpu_runs_enabled() && gpu_runs_off(given, &err)) return cli_usage_error("%s", err.msg);
   if (strcmp(device_backends_built(), "cpu") == 0)
     return cli_usage_error("device '%s': this bench was built without CUDA (nvcc was not found when it "
                            "was built); use --device cpu", given);
@@ -172,13 +165,13 @@ static int check_gpu(const char *dev, const char *given, const HostProbe *p) {
 }
 
 // The lanes of the run: --devices, else one lane whose `auto` device follows --device (auto:
-// cuda:0 when GPU runs are enabled and the probe counted a GPU, else the CPU).
+// cuda:0 when the probe counted a GPU, else the CPU).
 static int make_lanes(const RunArgs *a, const HostProbe *p, Lanes *ln) {
   BenchErr err;
   char dev[32];
   const char *given = a->device ? a->device : "auto";
   if (strcmp(given, "auto") == 0)
-    snprintf(dev, sizeof dev, "%s", gpu_runs_enabled() && p->n_gpus > 0 ? "cuda:0" : "cpu");
+    snprintf(dev, sizeof dev, "%s", p->n_gpus > 0 ? "cuda:0" : "cpu");
   else if (device_normalise(given, 1, dev, sizeof dev, &err) != 0)
     return cli_usage_error("--device: %s", err.msg);
   if (!a->devices && check_gpu(dev, given, p) != 0) return -1;
@@ -283,6 +276,93 @@ static double env_seconds(const char *name, double fallback) {
   return g;
 }
 
+// The GPU check of each GPU the jobs left to run will use (doctor.h), each in a child process (the
+// supervisor never touches CUDA): parts 1–2, and part 3 for every (model, dtype) of the jobs that
+// may run there (jobs that train their model have no checkpoint yet). GPUs the probe did not count
+// are left to the engine, whose error each of their jobs records. refused[N]: why GPU N runs
+// nothing, NULL when it passed.
+typedef struct {
+  char **refused;   // [n]
+  int n;
+  json_t *manifest; // {"cuda:N": {..}} or NULL when no GPU is used
+  char *summary;    // "passed — .." (one GPU) or "cuda:0 passed — ..; cuda:1 FAILED — .."
+} GpuChecks;
+
+static void gpu_checks_free(GpuChecks *g) {
+  for (int i = 0; i < g->n; i++) free(g->refused[i]);
+  free(g->refused);
+  json_decref(g->manifest);
+  free(g->summary);
+  memset(g, 0, sizeof *g);
+}
+
+static void check_gpus(const RunJob *todo, long n_todo, const Lanes *lanes, int n_gpus, RunLog *lg,
+                       GpuChecks *g) {
+  memset(g, 0, sizeof *g);
+  int max_gpu = -1;
+  char buf[32];
+  for (long j = 0; j < n_todo; j++)
+    for (int k = 0; k < lanes->n; k++) {
+      const char *d = lane_device(lanes, k, todo[j].job, buf, sizeof buf);
+      if (d && strncmp(d, "cuda:", 5) == 0 && atoi(d + 5) > max_gpu) max_gpu = atoi(d + 5);
+    }
+  if (max_gpu >= n_gpus) max_gpu = n_gpus - 1;  // a GPU not there: its jobs fail with the engine's reason
+  if (max_gpu < 0) return;
+  g->n = max_gpu + 1;
+  g->refused = xcalloc((size_t)g->n, sizeof *g->refused);
+  g->manifest = json_object();
+  StrBuf all = {0};
+  int n_checked = 0;
+  for (int gpu = 0; gpu < g->n; gpu++) {
+    DoctorModel models[DOCTOR_MAX_MODELS];
+    int n_models = 0, used = 0;
+    char want[32];
+    snprintf(want, sizeof want, "cuda:%d", gpu);
+    for (long j = 0; j < n_todo; j++) {
+      const Job *job = todo[j].job;
+      int here = 0;
+      for (int k = 0; k < lanes->n && !here; k++) {
+        const char *d = lane_device(lanes, k, job, buf, sizeof buf);
+        here = d && strcmp(d, want) == 0;
+      }
+      if (!here) continue;
+      used = 1;
+      if (!job->model) continue;
+      int dup = 0;
+      for (int m = 0; m < n_models && !dup; m++)
+        dup = strcmp(models[m].dir, job->model->path) == 0 && strcmp(models[m].dtype, job->dtype) == 0;
+      if (!dup && n_models < DOCTOR_MAX_MODELS)
+        models[n_models++] = (DoctorModel){job->model->name, job->model->path, job->dtype};
+    }
+    if (!used) continue;
+    DoctorRequest rq = {.gpu = gpu, .models = models, .n_models = n_models, .use_cache = 1, .out = NULL};
+    char cmd[1024];
+    doctor_command(&rq, cmd, sizeof cmd);
+    run_log(lg, "%s: checking the GPU against the CPU engine before its first job (%s)", want, cmd);
+    DoctorOutcome *o = xcalloc(1, sizeof *o);
+    BenchErr err;
+    json_t *e;
+    if (doctor_check_gpu_child(&rq, o, &err) != 0) {
+      g->refused[gpu] = xasprintf("GPU check of %s could not run: %s; '%s' shows it", want, err.msg, cmd);
+      e = json_pack("{s:b, s:s, s:s}", "passed", 0, "summary", "could not run", "first_failure", err.msg);
+      sb_printf(&all, "%s%s could not run: %s", n_checked++ ? "; " : "", want, err.msg);
+    } else {
+      e = json_pack("{s:s, s:b, s:s, s:s, s:b}", "gpu", o->gpu_name, "passed", o->passed, "summary", o->summary,
+                    "first_failure", o->first_fail, "cached", o->from_cache);
+      sb_printf(&all, "%s%s%s%s", n_checked++ ? "; " : "", g->n > 1 ? want : "", g->n > 1 ? " " : "", o->summary);
+      if (!o->passed)
+        g->refused[gpu] = xasprintf("GPU check failed on %s (%s): %s; '%s' shows every check", want, o->gpu_name,
+                                    o->first_fail[0] ? o->first_fail : o->summary, cmd);
+    }
+    json_object_set_new(e, "doctor", json_string(cmd));
+    json_object_set_new(g->manifest, want, e);
+    if (g->refused[gpu]) run_log_warn(lg, "%s: no job runs there: %s", want, g->refused[gpu]);
+    else run_log(lg, "%s: GPU check %s%s", want, o->summary, o->from_cache ? " (cached)" : "");
+    free(o);
+  }
+  g->summary = all.data;
+}
+
 // Everything after the checks: directory, lock, files, the supervisor, the report.
 static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, const RunSelection *sel,
                         const char *dir, const Lanes *lanes, const HostProbe *probe, const StrList *warnings,
@@ -338,16 +418,20 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   if (probe->problem[0]) run_log_warn(&lg, "device facts unavailable: %s", probe->problem);
   for (int i = 0; i < warnings->n; i++) run_log_warn(&lg, "%s", warnings->items[i]);
   if (run_plan_write(dir, s, sel, a->shard_i, a->shard_n, &err) != 0) run_log_warn(&lg, "%s", err.msg);
+  GpuChecks checks;
+  check_gpus(todo, n_todo, lanes, probe->n_gpus, &lg, &checks);
   ManifestRun mr = {.suite = s, .mx = mx, .probe = probe, .lanes = lanes, .suite_path = a->suite_path,
                     .command = a->command, .shard_i = a->shard_i, .shard_n = a->shard_n,
-                    .started = started, .jobs = sel->n, .skipped = skipped};
+                    .started = started, .jobs = sel->n, .skipped = skipped, .gpu_check = checks.manifest,
+                    .gpu_check_summary = checks.summary};
   if (manifest_begin(dir, &mr, &err) != 0) run_log_warn(&lg, "manifest: %s", err.msg);
 
   RunnerConfig cfg = {.suite = s, .mx = mx, .dir = dir, .jobs = todo, .n = n_todo, .total = sel->n,
                       .skipped = skipped, .lanes = lanes, .log = &lg, .lock = &lock,
                       .command = a->command, .shard_i = a->shard_i, .shard_n = a->shard_n,
                       .started = started, .stop_grace_s = grace, .mem_limit = mem_limit,
-                      .stall_s = stall, .gpu_runs = gpu_runs_enabled()};
+                      .stall_s = stall, .gpu_refused = (const char *const *)checks.refused,
+                      .n_gpu_refused = checks.n};
   RunOutcome out;
   double t0 = mono_time();
   if (runner_run(&cfg, &out, &err) != 0) {
@@ -358,6 +442,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   }
   if (out.in_worker) {  // a worker process: its supervisor owns every file above
     run_log_close(&lg);
+    gpu_checks_free(&checks);
     free(todo);
     free(jobs_dir);
     free(run_dir);
@@ -383,6 +468,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   }
   run_log_close(&lg);
   run_lock_release(&lock);
+  gpu_checks_free(&checks);
   free(todo);
   free(jobs_dir);
   free(run_dir);
@@ -422,8 +508,6 @@ int cmd_run(int argc, char **argv) {
   StrList *warnings = &prep.warnings;
   host_probe(&prep.mx, prep.shapes, &probe);
   for (int i = 0; i < probe.warnings.n; i++) strlist_add(warnings, "%s", probe.warnings.items[i]);
-  if (!gpu_runs_enabled() && probe.n_gpus > 0 && !a.devices && (!a.device || strcmp(a.device, "auto") == 0))
-    strlist_add(warnings, "%s", gpu_runs_off_warning(probe.n_gpus));
   if (make_lanes(&a, &probe, &lanes) != 0) goto out;
   char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
   if (a.dry_run) {

@@ -44,11 +44,12 @@ int cmd_submit(int argc, char **argv);
 int cmd_rope(int argc, char **argv);
 int cmd_init_model(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 // What `--help` prints after the usage line (options, examples), for the commands that say more.
 extern const char cmd_run_help[], cmd_status_help[], cmd_submit_help[], cmd_init_model_help[],
-    cmd_inspect_help[];
+    cmd_inspect_help[], cmd_doctor_help[];
 
 #endif

@@ -86,13 +86,18 @@ done
 
 # The CUDA engine on the CUDA simulator (tests/cuda_sim; built when the CUDA headers are there):
 # the GPU test programs at their --quick sizes, half of them with blocks and threads run in
-# reverse order (a missing barrier then changes a result), and `bench run` on cuda vs cpu.
+# reverse order (a missing barrier then changes a result), `bench doctor` and `bench run` on cuda
+# vs cpu, and the check failing on a bench built with one wrong kernel.
 if [ -x build/sim/test_sim ]; then
   mkdir -p "$BENCH_TEST_TMP/sim-train"
   # longest first, so that the lanes end together
-  parallel_group "sim/test_kernels (reverse order)" env CUDA_SIM_ORDER=reverse build/sim/gpu/test_kernels --quick
   parallel_group "sim/test_parity_gpu" build/sim/gpu/test_parity_gpu --quick
-  parallel_group "sim/bench_run_parity" tests/gpu/bench_run_parity.sh build/sim/bench "$BENCH_TEST_TMP/sim-run" cuda --quick
+  # bench doctor (its kernel part is test_kernels --quick, here in reverse order), then bench run
+  # --device cuda against the CPU (tests/gpu/bench_run_parity.sh);
+  # and a bench whose attention kernel is wrong: the check fails and the run refuses the GPU
+  parallel_group "sim/gpu_check (real kernels)" tests/gpu/gpu_check_sim.sh good build/sim/bench "$BENCH_TEST_TMP/sim-check"
+  parallel_group "sim/gpu_check (a broken kernel)" \
+    tests/gpu/gpu_check_sim.sh broken build/sim/broken/bench "$BENCH_TEST_TMP/sim-check-broken"
   parallel_group "sim/test_train_kernels (reverse order)" \
     env CUDA_SIM_ORDER=reverse build/sim/gpu/test_train_kernels --quick
   parallel_group "sim/test_train_gpu" build/sim/gpu/test_train_gpu --quick --tmp "$BENCH_TEST_TMP/sim-train"

@@ -34,6 +34,10 @@ const ModelShape *job_shape(const Matrix *m, const Job *j, const ModelShape *sha
   return NULL;
 }
 
+int device_runs_on_cpu(const char *device) {
+  return strcmp(device, "cpu") == 0 || (strcmp(device, "auto") == 0 && device_gpu_count() == 0);
+}
+
 double device_memory_bytes(const char *device, int *on_cpu, char *what, size_t what_len) {
   static int n_gpus = -1;
   if (n_gpus < 0) n_gpus = device_gpu_count();

@@ -17,6 +17,9 @@ const ModelShape *job_shape(const Matrix *m, const Job *j, const ModelShape *sha
 // Device memory a job would have on this machine: the GPU it names (auto: GPU 0 when one is
 // visible), else RAM for cpu and for auto without a GPU. 0 when unknown (cuda with no GPU visible).
 double device_memory_bytes(const char *device, int *on_cpu, char *what, size_t what_len);
+// 1 when a job on device runs on this machine's CPU, as `bench run` places it: cpu, and auto when
+// no GPU is visible (auto is cuda:0 when one is).
+int device_runs_on_cpu(const char *device);
 
 // Appends every warning (one line each) to out. shapes: per suite model (known = 0 when absent).
 void plan_warnings(const Matrix *m, const ModelShape *shapes, StrList *out);

@@ -180,7 +180,7 @@ int phase_axis_of(const PhaseData *pd, const char *name);
 // ---- words (report_text.c) ----
 typedef struct {
   const char *lang;
-  const char *models, *device, *host, *dates, *duration, *commit, *suite_checksum, *reproduce;
+  const char *models, *device, *gpu_check, *host, *dates, *duration, *commit, *suite_checksum, *reproduce;
   const char *results_line;       // "%d of %d jobs have results: %d ok, %d OOM, %d error"
   const char *results_line_noexp;  // "%d jobs: %d ok, %d OOM, %d error"
   const char *experiment_list, *key_findings, *figures, *notes, *phase;

@@ -89,6 +89,9 @@ static void header_device(StrBuf *b, const ReportCtx *ctx, const StoredJobs *rs)
   }
   if (v.len) header_line(b, ctx->t->device, v.data);
   sb_free(&v);
+  char *check = mtext(m, "gpu_check_summary", NULL, NULL);  // bench run's check of its GPUs
+  if (check) header_line(b, ctx->t->gpu_check, check);
+  free(check);
   char *host = mtext(m, "host", "hostname", "host.name");
   if (host && gpu && cpu) {
     char *line = xasprintf("%s · %s", host, cpu);

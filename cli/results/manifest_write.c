@@ -107,6 +107,7 @@ static json_t *run_entry(const ManifestRun *r) {
   for (int k = 0; r->lanes && k < r->lanes->n; k++) json_array_append_new(devs, json_string(r->lanes->devices[k]));
   json_object_set_new(e, "devices", devs);
   json_object_set_new(e, "jobs", json_integer(r->jobs));
+  if (r->gpu_check) json_object_set(e, "gpu_check", r->gpu_check);
   json_object_set_new(e, "skipped", json_integer(r->skipped));
   return e;
 }
@@ -138,6 +139,10 @@ static int update(const char *dir, const ManifestRun *r, const ManifestEnd *end,
   json_t *m = load_existing(dir);
   set_machine(m, r);
   set_fingerprints(m, r);
+  if (r->gpu_check) {  // the latest check of the GPUs (each run's own is in its entry)
+    json_object_set(m, "gpu_check", r->gpu_check);
+    json_object_set_new(m, "gpu_check_summary", str_or_null(r->gpu_check_summary));
+  }
   if (!json_is_string(json_object_get(m, "started"))) json_object_set_new(m, "started", iso(r->started));
   json_t *runs = json_object_get(m, "runs");
   if (!json_is_array(runs)) {

@@ -137,6 +137,9 @@ typedef struct {
   int shard_i, shard_n;
   double started;            // this run's start (wall time)
   long jobs, skipped;        // selected; already done when it started
+  json_t *gpu_check;         // {"cuda:N": {"gpu","passed","summary","first_failure","doctor",
+                             //  "cached"}} of the GPUs this run checked (NULL: none)
+  const char *gpu_check_summary;  // one line for the report header ("passed — kernels ..")
 } ManifestRun;
 
 typedef struct {

@@ -259,7 +259,8 @@ static int spawn(Sup *s, Lane *ln, const ModelDef *model, const char *device) {
     // The CUDA driver maps the device's memory into the address space: a GPU worker under
     // RLIMIT_AS could not even open its device, so only CPU workers are capped.
     if (strncmp(device, "cuda", 4) != 0) apply_mem_limit(c->mem_limit);
-    WorkerSpec w = {c->suite, c->dir, c->jobs, c->n, c->gpu_runs, model, device, s->threads,
+    WorkerSpec w = {c->suite, c->dir, c->jobs, c->n, gpu_refusal(c->gpu_refused, c->n_gpu_refused, device),
+                    model, device, s->threads,
                     cmd[0], evt[1]};
     s->child_exit = worker_main(&w);
     close(cmd[0]);
@@ -715,8 +716,8 @@ static void kill_workers(Sup *s) {
   }
 }
 
-// Jobs no lane can run fail at once: pinned to a device this run does not use, or to a GPU while
-// GPU runs are off (no worker loads a model for them).
+// Jobs no lane can run fail at once: pinned to a device this run does not use, or to a GPU that
+// failed its check (no worker loads a model for them).
 static void refuse_unrunnable(Sup *s) {
   const RunnerConfig *c = s->c;
   for (long q = 0; q < s->q_len; q++) {
@@ -727,14 +728,12 @@ static void refuse_unrunnable(Sup *s) {
     for (int k = 0; k < s->n_lanes && !ok; k++) {
       const char *d = lane_device(c->lanes, k, c->jobs[j].job, buf, sizeof buf);
       if (d) snprintf(dev, sizeof dev, "%s", d);
-      ok = d && (c->gpu_runs || strncmp(d, "cuda", 4) != 0);
+      ok = d && !gpu_refusal(c->gpu_refused, c->n_gpu_refused, d);
     }
     if (ok) continue;
     char *why;
     if (dev[0]) {
-      BenchErr off;
-      gpu_runs_off(dev, &off);
-      why = xstrdup(off.msg);
+      why = xstrdup(gpu_refusal(c->gpu_refused, c->n_gpu_refused, dev));
     } else {
       StrBuf devs = {0};
       for (int k = 0; k < c->lanes->n; k++) sb_printf(&devs, "%s%s", k ? "," : "", c->lanes->devices[k]);

@@ -67,8 +67,9 @@ typedef struct {
   double stop_grace_s;       // after a stop signal, how long running jobs may go on
   size_t mem_limit;          // address-space limit of each CPU worker (RLIMIT_AS); 0: none
   double stall_s;            // a job silent this long (no window finished) is killed; 0: never
-  int gpu_runs;              // jobs may run on a GPU (cmd_run.c: ENGINE_RUNS_ON_GPU); 0: a job
-                             // whose device is cuda fails with the reason
+  const char *const *gpu_refused;  // [n_gpu_refused] per GPU index: why no job may run on it (its
+  int n_gpu_refused;               // check failed, cmd_run.c), NULL where jobs may; such jobs are
+                                   // recorded error before any worker starts
 } RunnerConfig;
 
 typedef struct {

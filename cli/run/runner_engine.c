@@ -8,10 +8,10 @@
 
 #include "runner_job.h"
 
-void worker_engine_init(WorkerEngine *we, const char *device, int gpu_runs) {
+void worker_engine_init(WorkerEngine *we, const char *device, const char *refused) {
   memset(we, 0, sizeof *we);
   snprintf(we->device, sizeof we->device, "%s", device);
-  we->gpu_runs = gpu_runs;
+  we->refused = refused;
 }
 
 // Closes the open engine; on a GPU also the device's handles and scratch buffers, so that nothing
@@ -34,11 +34,7 @@ void worker_engine_close_unless(WorkerEngine *we, const char *key) {
 static int is_oom(const char *msg) { return status_for_error(msg) == JOB_OOM; }
 
 int worker_engine_usable(WorkerEngine *we, BenchErr *err) {
-  if (!we->unusable[0] && strncmp(we->device, "cuda", 4) == 0 && !we->gpu_runs) {
-    BenchErr off;
-    gpu_runs_off(we->device, &off);
-    snprintf(we->unusable, sizeof we->unusable, "%s", off.msg);
-  }
+  if (!we->unusable[0] && we->refused) snprintf(we->unusable, sizeof we->unusable, "%s", we->refused);
   return we->unusable[0] ? err_set(err, "%s", we->unusable) : 0;
 }
 

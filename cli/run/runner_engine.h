@@ -25,7 +25,8 @@
 
 typedef struct {
   char device[DEVICE_NAME_MAX];  // the worker's device: "cpu" or "cuda:N"
-  int gpu_runs;                  // jobs may run on a GPU (RunnerConfig.gpu_runs)
+  const char *refused;           // why jobs may not run on this device (its GPU check failed,
+                                 // RunnerConfig.gpu_refused); NULL: they may
   const char *open_fault;        // test hook: opening fails with this message; NULL: never
   Engine e;
   int open;
@@ -42,7 +43,7 @@ typedef enum {
   ENGINE_REPLACE,   // a device error: closed; this worker must give way to a fresh process
 } EngineAfter;
 
-void worker_engine_init(WorkerEngine *we, const char *device, int gpu_runs);
+void worker_engine_init(WorkerEngine *we, const char *device, const char *refused);
 // 0 when jobs may still run on the device; -1 with the reason when not (GPU runs not enabled, or
 // the device could not be opened before).
 int worker_engine_usable(WorkerEngine *we, BenchErr *err);

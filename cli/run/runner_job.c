@@ -24,17 +24,10 @@ void job_result_release(JobResult *r) {
   r->spec = NULL;
 }
 
-int gpu_runs_off(const char *device, BenchErr *err) {
-  return err_set(err, "device '%s': this bench runs jobs on the CPU only (its CUDA engine is not enabled for "
-                 "runs yet); use --device cpu", device);
-}
-
-const char *gpu_runs_off_warning(int n_gpus) {
-  static char msg[320];
-  snprintf(msg, sizeof msg, "%d CUDA GPU%s found, but this bench runs jobs on the CPU only (its CUDA engine is "
-           "not enabled for runs yet): jobs on device auto run on the CPU, far slower for large models",
-           n_gpus, n_gpus == 1 ? "" : "s");
-  return msg;
+const char *gpu_refusal(const char *const *refused, int n, const char *device) {
+  if (!device || strncmp(device, "cuda:", 5) != 0) return NULL;
+  int i = atoi(device + 5);
+  return refused && i >= 0 && i < n ? refused[i] : NULL;
 }
 
 JobStatus status_for_error(const char *msg) {

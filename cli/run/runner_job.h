@@ -13,10 +13,8 @@ void job_result_begin(JobResult *r, const Suite *s, const Job *j, const char *de
 void job_result_release(JobResult *r);
 // The status a failed job gets from its one-line error: oom for failed allocations, else error.
 JobStatus status_for_error(const char *msg);
-// -1 with the error of a job, or of --device, naming a GPU device while GPU runs are off.
-int gpu_runs_off(const char *device, BenchErr *err);
-// The warning of a run that found n_gpus GPUs while GPU runs are off, so that jobs on `auto` run
-// on the CPU (an overnight run on a GPU server must not learn that in the morning). Static text.
-const char *gpu_runs_off_warning(int n_gpus);
+// Why no job may run on device ("cuda:N"): refused[N] when N < n (a GPU whose check failed), else
+// NULL (the CPU, or a GPU that passed).
+const char *gpu_refusal(const char *const *refused, int n, const char *device);
 
 #endif

@@ -315,7 +315,7 @@ int worker_main(const WorkerSpec *w) {
   TrainJobs *tj = train_jobs_new(w->suite, w->dir, w->threads);
   train_jobs_set_device(tj, w->device);
   WorkerEngine we;
-  worker_engine_init(&we, w->device, w->gpu_runs);
+  worker_engine_init(&we, w->device, w->refused);
   we.open_fault = engine_open_fault(&f, w->device);
   long index;
   int attempt;

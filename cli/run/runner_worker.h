@@ -10,7 +10,7 @@ typedef struct {
   const char *dir;           // results directory
   const RunJob *jobs;        // [n] the run's jobs; the supervisor hands over indices into them
   long n;
-  int gpu_runs;              // jobs may run on a GPU (RunnerConfig.gpu_runs)
+  const char *refused;       // why jobs may not run on the device (RunnerConfig.gpu_refused); NULL: they may
   const ModelDef *model;     // the group's model; NULL for jobs that train their model
   const char *device;        // the group's device ("cpu", "cuda:N")
   int threads;               // engine threads (0: all cores)

@@ -15,12 +15,6 @@
 #include "train.h"
 #include "train_job.h"
 
-// Whether a training job on a CUDA lane trains on the GPU (the CUDA trainer, train_ops.h). Off
-// until the CUDA trainer is verified on a GPU (tests/gpu/run_gpu_tests.sh): such jobs train on
-// the CPU, as before. BENCH_ENABLE_CUDA=1 in the environment turns it on (the same switch as the
-// evaluation engine's).
-#define TRAIN_RUNS_ON_GPU 0
-
 struct TrainJobs {
   const Suite *suite;
   char *results_dir;
@@ -45,16 +39,11 @@ void train_jobs_set_device(TrainJobs *tj, const char *device) {
   snprintf(tj->device, sizeof tj->device, "%s", device && *device ? device : "cpu");
 }
 
-int train_cuda_enabled(void) {
-  const char *env = getenv("BENCH_ENABLE_CUDA");
-  return TRAIN_RUNS_ON_GPU || (env && strcmp(env, "1") == 0);
-}
-
 int train_job_device(const char *lane_device, const char *dtype, TrainDevice *dev, int *gpu) {
   memset(dev, 0, sizeof *dev);
   dev->compute = TRAIN_CPU_F32;
   *gpu = -1;
-  if (!lane_device || strncmp(lane_device, "cuda", 4) != 0 || !train_cuda_enabled()) return 0;
+  if (!lane_device || strncmp(lane_device, "cuda", 4) != 0) return 0;
   *gpu = lane_device[4] == ':' ? atoi(lane_device + 5) : 0;
   dev->compute = dtype && strcmp(dtype, "bf16") == 0 ? TRAIN_CUDA_BF16 : TRAIN_CUDA_F32;
   return 1;

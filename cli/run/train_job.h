@@ -13,8 +13,8 @@
 //   tokenizer's end-of-text token when it has one); the first `tokens` + 1 tokens are used,
 //   steps = ⌊tokens / (batch · seq_len)⌋ (several epochs when the data is shorter);
 //   lr, min_lr (default 0), warmup (steps), schedule, beta1, beta2, weight_decay, grad_clip;
-//   dtype: on the CPU the trainer computes in fp32 whatever the recipe says; on a CUDA lane, once
-//   the CUDA trainer is enabled (train_cuda_enabled), bf16 trains in cuda-bf16 (bf16 products,
+//   dtype: on the CPU the trainer computes in fp32 whatever the recipe says; on a CUDA lane (whose
+//   GPU passed the run's check, docs/DESIGN.md "GPU runs"), bf16 trains in cuda-bf16 (bf16 products,
 //   fp32 master weights) and anything else in cuda-fp32; the record says dtype, compute_dtype
 //   and compute (the trainer's table: cpu-fp32, cuda-fp32, cuda-bf16);
 //   eval_every: held-out loss every N steps on the first 4 windows of the job's evaluation
@@ -54,11 +54,8 @@ void train_jobs_free(TrainJobs *tj);
 // The device of the lane the jobs run on ("cpu", "cuda:N"; default "cpu").
 void train_jobs_set_device(TrainJobs *tj, const char *device);
 
-// Whether training jobs on CUDA lanes use the CUDA trainer: off in this build until the CUDA
-// trainer is verified on a GPU, on with BENCH_ENABLE_CUDA=1 in the environment.
-int train_cuda_enabled(void);
 // Where a job of a recipe with this dtype trains on a lane: fills dev (cpu-fp32, cuda-bf16 for
-// bf16 on an enabled CUDA lane, else cuda-fp32) and *gpu (the GPU index, -1 for the CPU).
+// bf16 on a CUDA lane, else cuda-fp32) and *gpu (the GPU index, -1 for the CPU).
 // Returns 1 when that is a GPU.
 int train_job_device(const char *lane_device, const char *dtype, TrainDevice *dev, int *gpu);
 

@@ -5,8 +5,19 @@ expect_out "version" "bench " "$BENCH" version
 expect_out "help lists commands" "init-model" "$BENCH" help
 expect_rc "no arguments is a usage error" 2 "$BENCH"
 expect_err "unknown command suggests" "did you mean 'plan'" "$BENCH" pln
-for c in run plan validate status report compare submit rope init-model inspect tokenize version help; do
+for c in run plan validate status report compare submit rope init-model inspect tokenize doctor version help; do
   expect_out "$c --help" "usage: bench $c" "$BENCH" "$c" --help
   expect_out "help $c" "usage: bench $c" "$BENCH" help "$c"
 done
+
+# bench doctor: usage errors; without a GPU it says so and what it would check (exit 0, or 2 when
+# --device names a GPU). The check itself: tests/gpu/gpu_check_sim.sh on the CUDA simulator.
+expect_err "doctor: bad device" "is not a GPU" "$BENCH" doctor --device cpu
+expect_err "doctor: bad dtype" "--dtype: 'int8'" "$BENCH" doctor --dtype int8
+expect_err "doctor: unknown option" "unknown option '--fast'" "$BENCH" doctor --fast
+if ! nvidia-smi -L 2>/dev/null | grep -q GPU; then
+  expect_out "doctor: no GPU, exit 0" "no CUDA GPU found" "$BENCH" doctor "$ROOT/models/quickstart"
+  expect_true "doctor: says what it would check" grep -q "2. engine   the CUDA engine on models/quickstart" <<<"$OUT"
+  expect_rc "doctor --device cuda:1, no GPU: exit 2" 2 "$BENCH" doctor --device cuda:1
+fi
 finish

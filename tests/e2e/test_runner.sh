@@ -268,30 +268,21 @@ expect_rc "unusable device: run completes" 1 env BENCH_FAULT=engine-fail:cpu "$B
 expect_true "unusable device: 4 errors" test "$(grep -l '"error": "cpu: cannot open the device: injected' dead/jobs/*.json | wc -l)" -eq 4
 expect_true "unusable device: finished" grep -q "finished: 0 ok, 4 failed" dead/run.log
 
-# GPU devices. While GPU runs are off (ENGINE_RUNS_ON_GPU 0, which `bench run --help` shows): refused
-# before anything runs, and a job a suite pins to cuda fails with the reason, without a worker,
-# while the others run. Where no GPU can be used, with GPU runs on (the switch, or
-# BENCH_ENABLE_CUDA=1): --device cuda refused before anything runs, `auto` stays the CPU, and a
-# pinned job fails with the engine's reason.
+# GPU devices where no GPU can be used: --device cuda refused before anything runs, `auto` is the
+# CPU, and a job a suite pins to cuda fails with the engine's reason while the others run.
+# (A GPU that fails its check: tests/gpu/gpu_check_sim.sh, on the CUDA simulator.)
 sed -e 's/^  - id: seeds$/  - id: pinned\n    device: cuda\n    lengths: [32]\n  - id: seeds/' suite.yaml > pinned.yaml
-if "$BENCH" run --help | grep -q "(this bench: the CPU)"; then
-  expect_err "cuda: off" "device 'cuda': this bench runs jobs on the CPU only" "$BENCH" run suite.yaml --device cuda --results cu
-  expect_true "cuda: nothing written" test ! -e cu
-  expect_rc "pinned cuda: run completes" 1 "$BENCH" run pinned.yaml --only chunks,pinned --results pinned
-  expect_true "pinned cuda: job error with the reason" grep -q "device 'cuda:0': this bench runs jobs on the CPU only" pinned/jobs/*.json
-  expect_true "pinned cuda: recorded on cuda:0" grep -q '"device": "cuda:0"' pinned/jobs/*.json
-  expect_true "pinned cuda: no worker for it" test -z "$(grep 'started on cuda' pinned/run.log)"
-  expect_true "pinned cuda: the others ok" test "$(grep -l '"status": "ok"' pinned/jobs/*.json | wc -l)" -eq 4
-fi
 if ! nvidia-smi -L 2>/dev/null | grep -q GPU; then
-  expect_err "cuda enabled, no GPU: refused" "device 'cuda'" env BENCH_ENABLE_CUDA=1 "$BENCH" run suite.yaml --device cuda --results cu
-  expect_true "cuda enabled, no GPU: the reason" grep -qE "no CUDA GPU is usable on this machine|built without CUDA" <<<"$ERR"
-  expect_err "cuda:1 enabled, no GPU: refused" "device 'cuda:1'" env BENCH_ENABLE_CUDA=1 "$BENCH" run suite.yaml --devices 1 --results cu
-  expect_true "cuda enabled: nothing written" test ! -e cu
-  expect_rc "cuda enabled, no GPU: auto runs on the cpu" 0 env BENCH_ENABLE_CUDA=1 "$BENCH" run suite.yaml --only chunks --results auto
-  expect_out "cuda enabled, no GPU: recorded on the cpu" "engine fields ok" "$PYTHON" engine_check.py auto
-  expect_rc "cuda enabled, no GPU: pinned job errors" 1 env BENCH_ENABLE_CUDA=1 "$BENCH" run pinned.yaml --only pinned --results pinned2
-  expect_true "cuda enabled, no GPU: the engine's reason" grep -qE '"error": "(device .)?cuda' pinned2/jobs/*.json
+  expect_err "no GPU: --device cuda refused" "device 'cuda'" "$BENCH" run suite.yaml --device cuda --results cu
+  expect_true "no GPU: the reason" grep -qE "no CUDA GPU is usable on this machine|built without CUDA" <<<"$ERR"
+  expect_err "no GPU: cuda:1 refused" "device 'cuda:1'" "$BENCH" run suite.yaml --devices 1 --results cu
+  expect_true "no GPU: nothing written" test ! -e cu
+  expect_rc "no GPU: auto runs on the cpu" 0 "$BENCH" run suite.yaml --only chunks --results auto
+  expect_out "no GPU: recorded on the cpu" "engine fields ok" "$PYTHON" engine_check.py auto
+  expect_true "no GPU: no GPU check" test -z "$(grep 'GPU check' auto/run.log)"
+  expect_rc "no GPU: pinned job errors" 1 "$BENCH" run pinned.yaml --only chunks,pinned --results pinned2
+  expect_true "no GPU: the engine's reason" grep -qE '"error": "(device .)?cuda' pinned2/jobs/*.json
+  expect_true "no GPU: the others ok" test "$(grep -l '"status": "ok"' pinned2/jobs/*.json | wc -l)" -eq 4
 fi
 
 # A worker that dies loading its model: restarted, then every job of the model recorded crashed.

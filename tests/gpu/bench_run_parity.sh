@@ -4,9 +4,8 @@
 # The suite (written to OUTDIR/suite.yaml) evaluates the repository's small trained model
 # (models/quickstart) on data/kjv/valid.txt with every protocol (chunks, random, sliding, half,
 # decode) at lengths 128 and 512, in fp32 and bf16: 20 jobs, a few seconds on either device.
-# It runs twice into OUTDIR/cpu and OUTDIR/dev, `--device cpu` and `--device DEVICE`, both with
-# BENCH_ENABLE_CUDA=1: the hidden switch that lets `bench run` use a GPU before ENGINE_RUNS_ON_GPU
-# is flipped in cli/cmd_run.c. The suite says `device: auto`, so both runs have the same job ids;
+# It runs twice into OUTDIR/cpu and OUTDIR/dev, `--device cpu` and `--device DEVICE` (which first
+# checks the GPU as `bench doctor` does, cached in OUTDIR/cache). The suite says `device: auto`, so both runs have the same job ids;
 # tests/gpu/compare_runs.py then prints one table row per job (ppl on each side, relative
 # difference against fp32 1e-3 / bf16 4·2^-8, what the device recorded) and exits 1 on a failed row.
 # With DEVICE cpu it checks itself: every row passes with a difference of 0 (tests/e2e runs that).
@@ -59,7 +58,7 @@ phases:
     protocol: decode
     prompt: 32
 YAML
-export BENCH_ENABLE_CUDA=1 BENCH_CACHE_DIR="$OUTDIR/cache"
+export BENCH_CACHE_DIR="$OUTDIR/cache"
 "$BENCH" run "$OUTDIR/suite.yaml" --device cpu --results "$OUTDIR/cpu" --no-report >"$OUTDIR/cpu.log" 2>&1
 echo "cpu run: exit $? ($(grep -c ': ok ppl' "$OUTDIR/cpu.log") jobs ok)"
 "$BENCH" run "$OUTDIR/suite.yaml" --device "$DEVICE" --results "$OUTDIR/dev" --no-report >"$OUTDIR/dev.log" 2>&1

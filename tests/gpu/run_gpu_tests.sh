@@ -13,10 +13,8 @@
 #    transformers' parity fixtures (parity.md);
 # 4. hf_compare.py: transformers on the same GPU (transformers.md);
 # 5. bench_run_parity.sh: `bench run` end to end on cuda against the same suite on the CPU, every
-#    protocol in fp32 and bf16, ppl per job (run.md). `bench run` uses a GPU only once
-#    ENGINE_RUNS_ON_GPU is 1 in cli/cmd_run.c; until then the environment variable
-#    BENCH_ENABLE_CUDA=1 turns GPU runs on for one command, which this step sets (flip the switch
-#    once this table passes on a GPU);
+#    protocol in fp32 and bf16, ppl per job (run.md), after `bench doctor` (doctor.txt: the
+#    check every run makes of its GPU; the run then takes it from the cache);
 # 6. run_train_tests.sh: the CUDA trainer's kernels and steps against the CPU's, and its
 #    benchmark on the 50.9M recipe (train.md);
 # then SUMMARY.md with the machine and every table. Files go to $OUT (default build/gpu-out);
@@ -97,7 +95,16 @@ summary() {
       cat "$OUT/kernels.txt"
       echo '```'
     fi
-    for f in parity.md transformers.md run.md; do [ -f "$OUT/$f" ] && cat "$OUT/$f"; done
+    for f in parity.md transformers.md; do [ -f "$OUT/$f" ] && cat "$OUT/$f"; done
+    if [ -f "$OUT/doctor.txt" ]; then
+      echo
+      echo "## bench doctor"
+      echo
+      echo '```'
+      cat "$OUT/doctor.txt"
+      echo '```'
+    fi
+    [ -f "$OUT/run.md" ] && cat "$OUT/run.md"
     if [ -f "$OUT/train.md" ]; then echo; cat "$OUT/train.md"; fi
   } >"$OUT/SUMMARY.md"
 }
@@ -138,6 +145,10 @@ fi
 if want 5; then
   BENCH=./bench
   [ "$BIN" = build/gpu-bundle/bin ] && [ -x "$BIN/bench" ] && BENCH=$BIN/bench
+  log "bench doctor ($BENCH)"
+  BENCH_CACHE_DIR=build/gpu-run/cache timeout 300 "$BENCH" doctor --dtype fp32,bf16 models/quickstart \
+    >"$OUT/doctor.txt" 2>&1 || status=1
+  grep -E '^FAIL|^GPU check|^first failure' "$OUT/doctor.txt"
   log "bench run parity ($BENCH)"
   timeout 120 tests/gpu/bench_run_parity.sh "$BENCH" build/gpu-run cuda >"$OUT/run.md" 2>&1 || status=1
   grep -E 'FAIL|passed, [0-9]+ failed|run: exit' "$OUT/run.md"

@@ -280,15 +280,18 @@ TEST(status_file_paths) {
   free(b);
 }
 
-TEST(gpu_runs_off_warning_names_the_gpus) {
-  EXPECT(strstr(gpu_runs_off_warning(1), "1 CUDA GPU found") != NULL);
-  EXPECT(strstr(gpu_runs_off_warning(8), "8 CUDA GPUs found") != NULL);
-  EXPECT(strstr(gpu_runs_off_warning(2), "run on the CPU") != NULL);
+TEST(gpu_refusal_names_the_failed_gpu_only) {
+  const char *refused[3] = {NULL, "GPU check failed on cuda:1", NULL};
+  EXPECT(gpu_refusal(refused, 3, "cpu") == NULL);
+  EXPECT(gpu_refusal(refused, 3, "cuda:0") == NULL);
+  EXPECT_STR_EQ(gpu_refusal(refused, 3, "cuda:1"), "GPU check failed on cuda:1");
+  EXPECT(gpu_refusal(refused, 3, "cuda:7") == NULL);
+  EXPECT(gpu_refusal(NULL, 0, "cuda:0") == NULL);
 }
 
 int main(void) {
   RUN(shard_parse_accepts_and_rejects);
-  RUN(gpu_runs_off_warning_names_the_gpus);
+  RUN(gpu_refusal_names_the_failed_gpu_only);
   RUN(shards_are_disjoint_covering_and_stable);
   RUN(devices_normalise);
   RUN(lanes_place_jobs);

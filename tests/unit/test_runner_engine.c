@@ -2,7 +2,7 @@
 // (model, dtype) and reused, reopened when either changes; closed after running out of memory and
 // reopened for the next job; a device error, or a reopening that fails, asks for a fresh worker; a
 // device that cannot be opened at all fails every later job with the reason; GPU jobs refused
-// while GPU runs are off and on a machine without a GPU. And the run order that keeps an engine's
+// on a GPU that failed its check and on a machine without a GPU. And the run order that keeps an engine's
 // jobs together.
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@ TEST(engine_opens_once_per_model_and_dtype) {
   rm_init(&a, &cfg, 1);
   rm_init(&b, &cfg, 2);
   WorkerEngine we;
-  worker_engine_init(&we, "cpu", 0);
+  worker_engine_init(&we, "cpu", NULL);
   BenchErr err;
   const Engine *e1, *e2;
   EXPECT_INT_EQ(worker_engine_get(&we, &a, "model:a", DTYPE_F32, &e1, &err), 0);
@@ -52,7 +52,7 @@ TEST(engine_after_a_failed_job) {
   Model m;
   rm_init(&m, &cfg, 3);
   WorkerEngine we;
-  worker_engine_init(&we, "cpu", 0);
+  worker_engine_init(&we, "cpu", NULL);
   BenchErr err;
   const Engine *e;
   EXPECT_INT_EQ(worker_engine_get(&we, &m, "model:m", DTYPE_F32, &e, &err), 0);
@@ -88,7 +88,7 @@ TEST(unusable_device_fails_every_later_job) {
   BenchErr err;
   const Engine *e;
   WorkerEngine we;
-  worker_engine_init(&we, "cpu", 0);
+  worker_engine_init(&we, "cpu", NULL);
   we.open_fault = "cannot open the device: test";
   EXPECT_INT_EQ(worker_engine_get(&we, &m, "model:m", DTYPE_F32, &e, &err), -1);
   EXPECT_STR_EQ(err.msg, "cpu: cannot open the device: test");
@@ -98,17 +98,16 @@ TEST(unusable_device_fails_every_later_job) {
   EXPECT_INT_EQ(worker_engine_usable(&we, &err), -1);
   worker_engine_close_unless(&we, NULL);
 
-  // GPU runs off: a cuda worker refuses every job, and says what to do
-  worker_engine_init(&we, "cuda:0", 0);
+  // a GPU that failed its check: its worker refuses every job with the reason
+  worker_engine_init(&we, "cuda:0", "GPU check failed on cuda:0: kernels: attention");
   EXPECT_INT_EQ(worker_engine_usable(&we, &err), -1);
-  EXPECT_CONTAINS(err.msg, "device 'cuda:0': this bench runs jobs on the CPU only");
-  EXPECT_CONTAINS(err.msg, "--device cpu");
+  EXPECT_CONTAINS(err.msg, "GPU check failed on cuda:0");
   EXPECT_INT_EQ(worker_engine_get(&we, &m, "model:m", DTYPE_F32, &e, &err), -1);
   worker_engine_close_unless(&we, NULL);
 
-  // GPU runs on, no GPU here (or no CUDA in this build): the engine's reason, every job
+  // no GPU here (or no CUDA in this build): the engine's reason, every job
   if (device_gpu_count() == 0) {
-    worker_engine_init(&we, "cuda:0", 1);
+    worker_engine_init(&we, "cuda:0", NULL);
     EXPECT_INT_EQ(worker_engine_usable(&we, &err), 0);
     EXPECT_INT_EQ(worker_engine_get(&we, &m, "model:m", DTYPE_BF16, &e, &err), -1);
     EXPECT_CONTAINS(err.msg, "cuda");
@@ -131,7 +130,7 @@ TEST(cannot_allocate_is_out_of_memory) {
   BenchErr err;
   const Engine *e;
   WorkerEngine we;
-  worker_engine_init(&we, "cpu", 0);
+  worker_engine_init(&we, "cpu", NULL);
   const char *msg = "cannot allocate the cuBLASLt workspace: test";
   EXPECT_INT_EQ(status_for_error(msg), JOB_OOM);
   we.open_fault = msg;

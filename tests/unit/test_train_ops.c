@@ -212,17 +212,10 @@ TEST(cuda_compute_without_a_device_is_an_error) {
   rope_table_free(&rt);
 }
 
-// Which trainer a training job uses: the CPU unless the lane is a GPU and the CUDA trainer is
-// enabled (BENCH_ENABLE_CUDA=1 while TRAIN_RUNS_ON_GPU is off); then bf16 → cuda-bf16.
+// Which trainer a training job uses: the CPU unless the lane is a GPU; then bf16 → cuda-bf16.
 TEST(training_jobs_pick_their_trainer) {
   TrainDevice d;
   int gpu;
-  unsetenv("BENCH_ENABLE_CUDA");
-  EXPECT_INT_EQ(train_cuda_enabled(), 0);
-  EXPECT_INT_EQ(train_job_device("cuda:1", "bf16", &d, &gpu), 0);
-  EXPECT_INT_EQ(d.compute, TRAIN_CPU_F32);
-  EXPECT_INT_EQ(gpu, -1);
-  setenv("BENCH_ENABLE_CUDA", "1", 1);
   EXPECT_INT_EQ(train_job_device("cpu", "bf16", &d, &gpu), 0);
   EXPECT_INT_EQ(d.compute, TRAIN_CPU_F32);
   EXPECT_INT_EQ(train_job_device("cuda:1", "bf16", &d, &gpu), 1);
@@ -233,9 +226,6 @@ TEST(training_jobs_pick_their_trainer) {
   EXPECT_INT_EQ(gpu, 0);
   EXPECT_INT_EQ(train_job_device("cuda:0", "fp16", &d, &gpu), 1);
   EXPECT_INT_EQ(d.compute, TRAIN_CUDA_F32);
-  setenv("BENCH_ENABLE_CUDA", "0", 1);
-  EXPECT_INT_EQ(train_job_device("cuda:0", "bf16", &d, &gpu), 0);
-  unsetenv("BENCH_ENABLE_CUDA");
 }
 
 int main(void) {

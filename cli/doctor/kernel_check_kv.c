@@ -1,18 +1,22 @@
-// kernels_kv.h — test_kernels.c's checks of the decode protocol's KV-cache kernels
+// kernel_check_kv.c — kernel_check.c's checks of the decode protocol's KV-cache kernels
 // (engine/cuda/kv_cache.cu, engine/cuda/decode_attention.cu) against their CPU twins (backend_cpu_kv.c),
 // on random non-zero data, outputs poisoned first, one row per case:
 //   kv_append (a prefill's block, a step's tokens), kv_move (random overlapping runs applied in
 //   order per group), kv_argmin (integer scores: many ties), kv_gather — all bit for bit;
 //   decode_attention (grouped heads, head dims 16..256, slot rotation, sliding-window cut, score
 //   folded by accumulation or replacement, fp32 and fp64) and attention_weight_sums (observed
-//   queries, windows) at the attention bounds (fp32: gpu_check.h's attn_eps, derived from the
+//   queries, windows) at the attention bounds (fp32: check_rows.c's attn_eps, derived from the
 //   fp32 unit roundoff; fp64 mode 1e-6).
 // Legend: S sequences, H query heads, K kv heads, D head dim, R rotary dims, n slots, T tokens.
-#ifndef BENCH_KERNELS_KV_H
-#define BENCH_KERNELS_KV_H
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "doctor_internal.h"
+
+#ifdef BENCH_CUDA
 #include "backend.h"
-#include "gpu_check.h"
+#include "cuda_mem.cuh"
 
 // ---- bookkeeping ----
 static void test_kv_append(Rng *r) {
@@ -197,7 +201,7 @@ static void test_decode_attention(Rng *r) {
   for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
     long S = cases[ci].S, n = cases[ci].n, pos_lo = cases[ci].pos_lo;
     int H = cases[ci].H, K = cases[ci].K, D = cases[ci].D, R = cases[ci].R, half = R / 2;
-    if (gc_skip((double)S * n * H)) continue;
+    if (check_skip((double)S * n * H)) continue;
     long room = n + 9, rooms = S * K + 2;
     size_t rows = (size_t)rooms * room;
     int64_t *row0 = xmalloc(sizeof(int64_t) * S * K);
@@ -217,7 +221,7 @@ static void test_decode_attention(Rng *r) {
     int32_t *dpos = dput(pos, sizeof(int32_t) * rows);
     int64_t *drow0 = dput(row0, sizeof(int64_t) * S * K);
     float *dcos = dput(cos_t, sizeof(float) * (n * half + 1)), *dsin = dput(sin_t, sizeof(float) * (n * half + 1));
-    // fp32 bounds (gpu_check.h's attn_eps, u = 2^-24): outputs relative to the attention on |v|;
+    // fp32 bounds (check_rows.c's attn_eps, u = 2^-24): outputs relative to the attention on |v|;
     // the folded scores relative to s_j = (accumulate ? |score0_j| : 0) + W_j, W_j the slot's
     // weight sum over the group's G heads (each weight within attn_weight_eps + 2γ_{10n} relative,
     // their sum and its fold ≤ γ_{G+1} per side). fp64 mode (double inside, fp32 roundings of the
@@ -329,7 +333,7 @@ static void test_attention_weight_sums(Rng *r) {
   for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
     long T = cases[ci].T, obs = cases[ci].obs, window = cases[ci].window;
     int H = cases[ci].H, K = cases[ci].K, D = cases[ci].D;
-    if (gc_skip((double)obs * (window > 0 && window < T ? window : T) * H / 3)) continue;
+    if (check_skip((double)obs * (window > 0 && window < T ? window : T) * H / 3)) continue;
     long room = T + 5;
     size_t rows = (size_t)(K + 1) * room;
     int64_t *row0 = xmalloc(sizeof(int64_t) * K);
@@ -380,7 +384,7 @@ static void test_attention_weight_sums(Rng *r) {
   }
 }
 
-static void test_kv_kernels(Rng *r) {
+void kernel_check_kv(Rng *r) {
   test_kv_append(r);
   test_kv_move(r);
   test_kv_argmin_gather(r);
@@ -388,4 +392,4 @@ static void test_kv_kernels(Rng *r) {
   test_attention_weight_sums(r);
 }
 
-#endif
+#endif  // BENCH_CUDA

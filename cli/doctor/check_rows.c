@@ -1,37 +1,51 @@
-// gpu_check.h — helpers of the GPU test programs: device copies and a comparison that prints the
-// first failing index with its reference and value, then one summary row per check.
-#ifndef BENCH_GPU_CHECK_H
-#define BENCH_GPU_CHECK_H
-
+// check_rows.c — the rows of a GPU check (doctor_internal.h): each check prints one row and is
+// counted; the kernel checks' device copies and their comparison, which prints the first failing
+// index with its reference and value.
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "doctor_internal.h"
+
+CheckRows check_rows_now;
+int check_quick;
+
+void check_row(int ok, const char *what, const char *fmt, ...) {
+  char detail[480];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  CheckTally *t = check_rows_now.tally;
+  if (t) {
+    if (ok) t->passed++;
+    else if (!t->failed++)
+      snprintf(t->first_fail, sizeof t->first_fail, "%s: %s: %s", check_rows_now.part ? check_rows_now.part : "check",
+               what, detail);
+  }
+  if (check_rows_now.out) {
+    fprintf(check_rows_now.out, "%-4s  %-8s %-52s %s\n", ok ? "ok" : "FAIL",
+            check_rows_now.part ? check_rows_now.part : "", what, detail);
+    fflush(check_rows_now.out);
+  }
+}
+
+#ifdef BENCH_CUDA
 #include "convert.cuh"
 #include "cuda_mem.cuh"
-#include "fp_bounds.h"
-#include "util.h"
-
-static int gc_failed, gc_passed;
-
-// --quick (test_kernels): the cases whose cost (about the kernel's inner iterations, in the
-// caller's unit) is over GC_QUICK_COST are skipped, so that the whole program runs in minutes on
-// the CUDA simulator (tests/cuda_sim, in `make test`). Every kernel family keeps small cases.
-static int gc_quick;
-#define GC_QUICK_COST 1e5
-static int gc_skip(double cost) { return gc_quick && cost > GC_QUICK_COST; }
 
 // A device copy of host bytes (aborts when the device has no room: these are small tests).
-static void *dput(const void *host, size_t bytes) {
+void *dput(const void *host, size_t bytes) {
   void *d = cuda_alloc(bytes);
   if (!d) die("test allocation of %zu bytes failed", bytes);
   cuda_upload(d, host, bytes);
   return d;
 }
 
-static void *dzeros(size_t bytes) {
+void *dzeros(size_t bytes) {
   void *d = cuda_alloc(bytes);
   if (!d) die("test allocation of %zu bytes failed", bytes);
   cuda_memset0(d, bytes);
@@ -39,7 +53,7 @@ static void *dzeros(size_t bytes) {
 }
 
 // fp32 host values → device memory in dtype (through the conversion kernel).
-static void *dput_as(const float *host, size_t n, DType dt) {
+void *dput_as(const float *host, size_t n, DType dt) {
   float *d32 = dput(host, n * sizeof(float));
   if (dt == DTYPE_F32) return d32;
   void *d = dzeros(n * dtype_size(dt));
@@ -48,11 +62,11 @@ static void *dput_as(const float *host, size_t n, DType dt) {
   return d;
 }
 
-static void dget(void *host, const void *dev, size_t bytes) { cuda_download(host, dev, bytes); }
+void dget(void *host, const void *dev, size_t bytes) { cuda_download(host, dev, bytes); }
 
 // A device buffer of n 32-bit words all holding a NaN's bits (as int32: 2143289344): outputs are
 // poisoned with it before a kernel runs, so that an element it should write and did not shows.
-static void *dpoison(size_t n) {
+void *dpoison(size_t n) {
   uint32_t *h = xmalloc((n ? n : 1) * sizeof *h);
   for (size_t i = 0; i < n; i++) h[i] = 0x7fc00000u;
   void *d = dput(h, n * sizeof *h);
@@ -63,12 +77,11 @@ static void *dpoison(size_t n) {
 // Checks |got − ref| ≤ atol + rtol·scale_i, scale_i = |ref_i| (or scale[i] when given, e.g.
 // Σ|terms| of a dot product). Prints one row: the check, the worst error and the verdict; on
 // failure also the first failing index, its reference and its value. Device errors fail too.
-static int check_close(const char *what, const float *ref, const float *got, size_t n,
+int check_close(const char *what, const float *ref, const float *got, size_t n,
                        const double *scale, double rtol, double atol) {
   BenchErr err;
   if (cuda_sync(&err)) {
-    printf("FAIL %-44s device error: %s\n", what, err.msg);
-    gc_failed++;
+    check_row(0, what, "device error: %s", err.msg);
     return 0;
   }
   size_t bad = 0, first = 0, worst_i = 0;
@@ -89,51 +102,40 @@ static int check_close(const char *what, const float *ref, const float *got, siz
     }
   }
   if (bad) {
-    printf("FAIL %-44s %zu/%zu outside tol (rtol %.1e, atol %.1e); first at index %zu: "
-           "reference %.9g, value %.9g; worst |d| %.3e at %zu\n",
-           what, bad, n, rtol, atol, first, ref[first], got[first], worst, worst_i);
-    gc_failed++;
+    check_row(0, what, "%zu/%zu outside tol (rtol %.1e, atol %.1e); first at index %zu: "
+              "reference %.9g, value %.9g; worst |d| %.3e at %zu",
+              bad, n, rtol, atol, first, ref[first], got[first], worst, worst_i);
     return 0;
   }
-  printf("ok   %-44s max |d| %.3e over %zu (rtol %.1e, atol %.1e)\n", what, worst, n, rtol, atol);
-  gc_passed++;
+  check_row(1, what, "max |d| %.3e over %zu (rtol %.1e, atol %.1e)", worst, n, rtol, atol);
   return 1;
 }
 
 // Checks n int32s for equality; one row, the first difference on failure. Device errors fail.
-static int check_equal_i32(const char *what, const int32_t *ref, const int32_t *got, size_t n) {
+int check_equal_i32(const char *what, const int32_t *ref, const int32_t *got, size_t n) {
   BenchErr err;
   if (cuda_sync(&err)) {
-    printf("FAIL %-44s device error: %s\n", what, err.msg);
-    gc_failed++;
+    check_row(0, what, "device error: %s", err.msg);
     return 0;
   }
   size_t bad = 0, first = 0;
   for (size_t i = 0; i < n; i++)
     if (ref[i] != got[i] && !bad++) first = i;
   if (bad) {
-    printf("FAIL %-44s %zu/%zu differ; first at index %zu: reference %d, value %d\n", what, bad, n,
-           first, (int)ref[first], (int)got[first]);
-    gc_failed++;
+    check_row(0, what, "%zu/%zu differ; first at index %zu: reference %d, value %d", bad, n, first,
+              (int)ref[first], (int)got[first]);
     return 0;
   }
-  printf("ok   %-44s equal over %zu\n", what, n);
-  gc_passed++;
+  check_row(1, what, "equal over %zu", n);
   return 1;
 }
 
-static void check_true(const char *what, int cond, const char *detail) {
-  if (cond) {
-    printf("ok   %-44s %s\n", what, detail);
-    gc_passed++;
-  } else {
-    printf("FAIL %-44s %s\n", what, detail);
-    gc_failed++;
-  }
+void check_true(const char *what, int cond, const char *detail) {
+  check_row(cond, what, "%s", detail);
 }
 
 // Largest Euclidean norm of n rows of D floats (row stride D).
-static double max_row_norm(const float *x, size_t n, int D) {
+double max_row_norm(const float *x, size_t n, int D) {
   double best = 0.0;
   for (size_t i = 0; i < n; i++) {
     double s = 0.0;
@@ -155,17 +157,17 @@ static double max_row_norm(const float *x, size_t n, int D) {
 //     sums over n keys with up to n online-softmax rescalings (an exp and a product each): within
 //     γ_{10n}·mag per side, twice; the division: 2u.
 // A wrong key, mask, scale or head moves an output by O(mag) and fails.
-static double attn_weight_eps(double A, int D) {
+double attn_weight_eps(double A, int D) {
   return 2.0 * (fp_gamma(D + 3, FP32_U) + 4 * FP32_U) * A + 16 * FP32_U;
 }
-static double attn_eps(double A, int D, double n) {
+double attn_eps(double A, int D, double n) {
   return 2.0 * attn_weight_eps(A, D) + 4.0 * fp_gamma(10.0 * n, FP32_U) + 2 * FP32_U;
 }
 
-static float *rand_floats(Rng *r, size_t n, double std) {
+float *rand_floats(Rng *r, size_t n, double std) {
   float *p = xmalloc((n ? n : 1) * sizeof(float));
   for (size_t i = 0; i < n; i++) p[i] = (float)(std * rng_normal(r));
   return p;
 }
 
-#endif
+#endif  // BENCH_CUDA
