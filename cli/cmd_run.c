@@ -331,8 +331,12 @@ static void check_gpus(const RunJob *todo, long n_todo, const Lanes *lanes, int 
       int dup = 0;
       for (int m = 0; m < n_models && !dup; m++)
         dup = strcmp(models[m].dir, job->model->path) == 0 && strcmp(models[m].dtype, job->dtype) == 0;
-      if (!dup && n_models < DOCTOR_MAX_MODELS)
+      if (dup) continue;
+      if (n_models < DOCTOR_MAX_MODELS)
         models[n_models++] = (DoctorModel){job->model->name, job->model->path, job->dtype};
+      else  // never silently: its jobs run with the kernels and engine checked, its weights not
+        run_log_warn(lg, "%s: model '%s' (%s) not probed on its own weights: the check takes at most "
+                     "%d (model, dtype) pairs", want, job->model->name, job->dtype, DOCTOR_MAX_MODELS);
     }
     if (!used) continue;
     DoctorRequest rq = {.gpu = gpu, .models = models, .n_models = n_models, .use_cache = 1, .out = NULL};
