@@ -4,6 +4,7 @@
 #   make test    setup + build + unit, end-to-end, reference and sanitizer tests
 #   make fuzz    run each libFuzzer harness for a bounded time (FUZZ_SECONDS, default 60)
 #   make sim     the CUDA engine and its GPU tests built for the CUDA simulator (build/sim)
+#   make bench-plan        plan/validate/run --dry-run seconds and peak RSS by matrix size (benchmarks/bench_plan.sh)
 #   make bench-tokenizer   tokenizer MB/s against HF tokenizers (benchmarks/bench_tokenizer.sh)
 #   make bench-train-gpu   CUDA trainer tokens/s and MFU on the 50.9M recipe (needs a GPU)
 # Sources live in one folder per capability (README.md, "Layout"); every folder of cli/ and
@@ -51,7 +52,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: sim all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-tokenizer bench-decode bench-train bench-train-gpu bench-gpu gpu-test gpu-bundle
+.PHONY: sim all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-plan bench-tokenizer bench-decode bench-train bench-train-gpu bench-gpu gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -243,6 +244,9 @@ bench-train: all $(REL)/bench_train
 
 bench-train-gpu: all $(REL)/bench_train_gpu
 	@benchmarks/bench_train_gpu.sh $(BENCH_ARGS)
+
+bench-plan: all
+	@benchmarks/bench_plan.sh
 
 bench-tokenizer: setup-tests
 	@$(MAKE) --no-print-directory -j$(NPROC) all

@@ -20,17 +20,6 @@ static int display_width(const char *s) {
   return w;
 }
 
-static void format_count(double x, char *out, size_t n) {
-  char digits[64];
-  snprintf(digits, sizeof digits, "%.0f", x);
-  size_t len = strlen(digits), k = 0;
-  for (size_t i = 0; i < len && k + 2 < n; i++) {
-    if (i > 0 && (len - i) % 3 == 0) out[k++] = ',';
-    out[k++] = digits[i];
-  }
-  out[k] = 0;
-}
-
 // 3 significant digits, exponent without '+' or leading zeros: 6.39e14.
 static void format_sci(double x, char *out, size_t n) {
   char buf[64];
@@ -132,6 +121,12 @@ static void print_phase(FILE *out, const Matrix *m, int pi) {
 }
 
 // ---- totals ----
+static int by_train_id(const void *a, const void *b) {
+  const Job *x = *(const Job *const *)a, *y = *(const Job *const *)b;
+  int c = strcmp(x->train_id, y->train_id);
+  return c ? c : (x > y) - (x < y);  // the first job of a trained model first: its device counts
+}
+
 static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
   int entries = 0;
   for (int p = 0; p < m->n_phases; p++) entries += m->phases[p].n_jobs;
@@ -157,12 +152,14 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
   // training: one run per distinct trained model
   int trained = 0, train_costed = 0;
   double tflops = 0, tseconds = 0;
-  for (int i = 0; i < m->n_jobs; i++) {
-    const Job *j = &m->jobs[i];
-    if (!j->train.variant) continue;
-    int first = 1;
-    for (int q = 0; q < i && first; q++) first = strcmp(m->jobs[q].train_id, j->train_id) != 0;
-    if (!first) continue;
+  const Job **training = xmalloc(((size_t)m->n_jobs + 1) * sizeof *training);
+  int n_training = 0;
+  for (int i = 0; i < m->n_jobs; i++)
+    if (m->jobs[i].train.variant) training[n_training++] = &m->jobs[i];
+  qsort(training, (size_t)n_training, sizeof *training, by_train_id);
+  for (int i = 0; i < n_training; i++) {
+    const Job *j = training[i];
+    if (i > 0 && strcmp(training[i - 1]->train_id, j->train_id) == 0) continue;
     trained++;
     ModelShape sh;
     model_shape_from_recipe(j->train.variant, j->train.member, &sh);
@@ -173,12 +170,13 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
       tseconds += f / (device_runs_on_cpu(j->device) ? PLAN_CPU_FLOPS : PLAN_GPU_FLOPS);
     }
   }
+  free(training);
   char a[64], b[64], t[64];
   fprintf(out, "totals\n");
   fprintf(out, "  jobs      %d in %d phase%s, %d unique (a job that several phases share runs once)\n",
           entries, m->n_phases, m->n_phases == 1 ? "" : "s", m->n_jobs);
-  format_count(scored, a, sizeof a);
-  format_count(processed, b, sizeof b);
+  matrix_format_count(scored, a, sizeof a);
+  matrix_format_count(processed, b, sizeof b);
   fprintf(out, "  tokens    %s to score, %s through the model (unique jobs)\n", a, b);
   if (costed) {
     format_duration(seconds, t, sizeof t);
@@ -250,6 +248,48 @@ static void print_json(FILE *out, const Suite *s, const Matrix *m, const StrList
   sb_free(&b);
 }
 
+static void suite_warnings(const Diagnostics *diag, StrList *w) {
+  for (int i = 0; i < diag->n_warnings; i++) {
+    const Diagnostic *d = &diag->warnings[i];
+    if (d->mark.line > 0) strlist_add(w, "%s:%d:%d: %s", d->file, d->mark.line, d->mark.col, d->message);
+    else strlist_add(w, "%s: %s", d->file, d->message);
+  }
+}
+
+// A suite past MATRIX_MAX_JOBS: its counts and why nothing is listed, without building a job.
+static void print_count_only(FILE *out, const Suite *s, const Diagnostics *diag, const double *per_phase,
+                             double count, int exact, int json) {
+  StrList w = {0};
+  suite_warnings(diag, &w);
+  char msg[BENCH_ERR_MAX], num[64];
+  matrix_too_large(count, exact, msg, sizeof msg);
+  strlist_add(&w, "%s: %s; `bench run` refuses it, and its jobs are not listed", s->path, msg);
+  if (json) {
+    json_t *o = json_pack("{s:s,s:f,s:b,s:[]}", "suite", s->suite, "count", count, "count_exact", exact, "jobs");
+    json_t *ws = json_array();
+    for (int i = 0; i < w.n; i++) json_array_append_new(ws, json_string(w.items[i]));
+    json_object_set_new(o, "warnings", ws);
+    StrBuf b = {0};
+    json_write(&b, o, 0, 0);
+    fprintf(out, "%s\n", b.data);
+    sb_free(&b);
+    json_decref(o);
+  } else {
+    fprintf(out, "suite %s%s%s\n", s->suite, s->title ? " — " : "", s->title ? s->title : "");
+    fprintf(out, "file %s (sha256 %.12s)\n\n", s->path, s->sha256);
+    for (int p = 0; p < s->n_phases; p++) {
+      matrix_format_count(per_phase[p], num, sizeof num);
+      fprintf(out, "phase %s: %s%s jobs (not listed)\n", s->phases[p].id, exact ? "" : "up to ", num);
+    }
+    matrix_format_count(count, num, sizeof num);
+    fprintf(out, "\ntotals\n  jobs      %s%s in %d phase%s\n\n", exact ? "" : "up to ", num, s->n_phases,
+            s->n_phases == 1 ? "" : "s");
+    fprintf(out, "warnings (%d)\n", w.n);
+    for (int i = 0; i < w.n; i++) fprintf(out, "  - %s\n", w.items[i]);
+  }
+  strlist_free(&w);
+}
+
 int cmd_plan(int argc, char **argv) {
   const char *path = NULL;
   int json = 0;
@@ -273,9 +313,20 @@ int cmd_plan(int argc, char **argv) {
     diagnostics_free(&diag);
     return EXIT_BAD_INPUT;
   }
-  Matrix m;
   BenchErr err;
-  if (matrix_build(s, &m, &err) != 0) {
+  double *per_phase = xcalloc((size_t)s->n_phases + 1, sizeof *per_phase);
+  int exact;
+  double count = matrix_count(s, per_phase, &exact, &err);
+  if (count > MATRIX_MAX_JOBS) {
+    print_count_only(stdout, s, &diag, per_phase, count, exact, json);
+    free(per_phase);
+    diagnostics_free(&diag);
+    suite_free(s);
+    return EXIT_OK;
+  }
+  free(per_phase);
+  Matrix m;
+  if (count < 0 || matrix_build(s, &m, &err) != 0) {
     cli_usage_error("%s", err.msg);
     diagnostics_free(&diag);
     suite_free(s);
@@ -283,11 +334,7 @@ int cmd_plan(int argc, char **argv) {
   }
 
   StrList w = {0};
-  for (int i = 0; i < diag.n_warnings; i++) {
-    const Diagnostic *d = &diag.warnings[i];
-    if (d->mark.line > 0) strlist_add(&w, "%s:%d:%d: %s", d->file, d->mark.line, d->mark.col, d->message);
-    else strlist_add(&w, "%s: %s", d->file, d->message);
-  }
+  suite_warnings(&diag, &w);
   for (int i = 0; i < m.n_notes; i++) strlist_add(&w, "%s", m.notes[i]);
 
   ModelShape *shapes = suite_model_shapes(s, &m, &w);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "matrix.h"
 #include "suite.h"
 
 static const char *plural(long n, const char *one, const char *many) { return n == 1 ? one : many; }
@@ -29,6 +30,16 @@ int cmd_validate(int argc, char **argv) {
     diagnostics_free(&diag);
     return EXIT_BAD_INPUT;
   }
+  // a suite bench run would refuse for its size (matrix.h); an expansion error is plan's to report
+  int n_warnings = diag.n_warnings, exact;
+  BenchErr err;
+  double jobs = matrix_count(s, NULL, &exact, &err);
+  if (jobs > MATRIX_MAX_JOBS) {
+    char msg[BENCH_ERR_MAX];
+    matrix_too_large(jobs, exact, msg, sizeof msg);
+    fprintf(stderr, "bench: warning: %s: %s; `bench run` refuses it\n", s->path, msg);
+    n_warnings++;
+  }
   long rope_members = members(s->rope, s->n_rope), cache_members = members(s->cache, s->n_cache);
   printf("%s: valid: %d %s, %d %s, %d %s, %d rope %s", s->path, s->n_phases,
          plural(s->n_phases, "phase", "phases"), s->n_models, plural(s->n_models, "model", "models"),
@@ -38,8 +49,7 @@ int cmd_validate(int argc, char **argv) {
   printf(", %d cache %s", s->n_cache, plural(s->n_cache, "policy", "policies"));
   if (cache_members != s->n_cache) printf(" (%ld with sweeps)", cache_members);
   if (s->n_train) printf(", %d train %s", s->n_train, plural(s->n_train, "recipe", "recipes"));
-  if (diag.n_warnings)
-    printf(", %d %s", diag.n_warnings, plural(diag.n_warnings, "warning", "warnings"));
+  if (n_warnings) printf(", %d %s", n_warnings, plural(n_warnings, "warning", "warnings"));
   printf("\n");
   suite_free(s);
   diagnostics_free(&diag);

@@ -22,6 +22,26 @@ void matrix_note(Matrix *m, const char *fmt, ...) {
   m->notes[m->n_notes++] = xstrdup(buf);
 }
 
+void matrix_format_count(double x, char *out, size_t n) {
+  char digits[64];
+  snprintf(digits, sizeof digits, "%.0f", x);
+  size_t len = strlen(digits), k = 0;
+  for (size_t i = 0; i < len && k + 2 < n; i++) {
+    if (i > 0 && (len - i) % 3 == 0) out[k++] = ',';
+    out[k++] = digits[i];
+  }
+  out[k] = 0;
+}
+
+void matrix_too_large(double n, int exact, char *out, size_t len) {
+  char count[64], limit[64];
+  matrix_format_count(n, count, sizeof count);
+  matrix_format_count(MATRIX_MAX_JOBS, limit, sizeof limit);
+  snprintf(out, len, "the suite expands to %s%s jobs, more than the %s that bench runs from one suite "
+           "(docs/DESIGN.md, Scale): narrow its axes or split its phases into several suites",
+           exact ? "" : "up to ", count, limit);
+}
+
 // ---- fingerprints, once per model / dataset ----
 int matrix_model_index(const Suite *s, const ModelDef *d) {
   int i = (int)(d - s->models);
@@ -589,6 +609,11 @@ static int job_make(MatrixCtx *c, const Phase *ph, const Draft *d, Job *j, Bench
 static int add_job(MatrixCtx *c, int pi, const Draft *d, int from_product, int *added, BenchErr *err) {
   Matrix *m = c->m;
   const Phase *ph = &c->s->phases[pi];
+  if (c->count_only) {  // matrix_count: the entry, not the job
+    (*added)++;
+    c->counted++;
+    return 0;
+  }
   Job j;
   if (job_make(c, ph, d, &j, err) != 0) {
     job_free(&j);
@@ -597,7 +622,10 @@ static int add_job(MatrixCtx *c, int pi, const Draft *d, int from_product, int *
   int idx = matrix_find(m, j.id);
   if (idx < 0) {
     table_grow(m);
-    m->jobs = xrealloc(m->jobs, (size_t)(m->n_jobs + 1) * sizeof *m->jobs);
+    if (m->n_jobs == c->jobs_cap) {
+      c->jobs_cap = c->jobs_cap ? 2 * c->jobs_cap : 64;
+      m->jobs = xrealloc(m->jobs, (size_t)c->jobs_cap * sizeof *m->jobs);
+    }
     m->jobs[m->n_jobs] = j;
     idx = m->n_jobs++;
     table_insert(m, idx);
@@ -605,22 +633,23 @@ static int add_job(MatrixCtx *c, int pi, const Draft *d, int from_product, int *
     job_free(&j);
   }
   PhaseJobs *pj = &m->phases[pi];
-  for (int i = 0; i < pj->n_jobs; i++) {
-    if (pj->jobs[i] != idx) continue;
+  Job *job = &m->jobs[idx];
+  // phases expand in order: a job this phase holds already has it last in its list
+  if (job->n_phases > 0 && job->phases[job->n_phases - 1] == pi) {
     if (from_product)
       matrix_note(m, "phase '%s' holds job %s twice (as rope '%s'): it is listed once", ph->id,
-                  m->jobs[idx].id, d->rope->name);
+                  job->id, d->rope->name);
     return 0;
   }
-  Job *job = &m->jobs[idx];
-  pj->jobs = xrealloc(pj->jobs, (size_t)(pj->n_jobs + 1) * sizeof *pj->jobs);
-  pj->specs = xrealloc(pj->specs, (size_t)(pj->n_jobs + 1) * sizeof *pj->specs);
+  if (pj->n_jobs == c->phase_cap) {
+    c->phase_cap = c->phase_cap ? 2 * c->phase_cap : 64;
+    pj->jobs = xrealloc(pj->jobs, (size_t)c->phase_cap * sizeof *pj->jobs);
+    pj->specs = xrealloc(pj->specs, (size_t)c->phase_cap * sizeof *pj->specs);
+  }
   pj->specs[pj->n_jobs] = job->n_phases == 0 ? json_incref(job->spec) : draft_spec(c, d, job);
   pj->jobs[pj->n_jobs++] = idx;
-  if (job->n_phases == 0 || job->phases[job->n_phases - 1] != pi) {
-    job->phases = xrealloc(job->phases, (size_t)(job->n_phases + 1) * sizeof *job->phases);
-    job->phases[job->n_phases++] = pi;
-  }
+  job->phases = xrealloc(job->phases, (size_t)(job->n_phases + 1) * sizeof *job->phases);
+  job->phases[job->n_phases++] = pi;
   (*added)++;
   return 0;
 }
@@ -667,6 +696,7 @@ static int expand_phase(MatrixCtx *c, int pi, BenchErr *err) {
   const Suite *s = c->s;
   const Phase *ph = &s->phases[pi];
   c->m->phases[pi].phase = ph;
+  c->phase_cap = 0;
   Axes a;
   int rc = axes_from_settings(s, ph, &a, err);
   if (rc == 0) rc = check_axes(s, ph, &a, err);
@@ -694,7 +724,23 @@ static int expand_phase(MatrixCtx *c, int pi, BenchErr *err) {
   return rc;
 }
 
-int matrix_build(const Suite *s, Matrix *m, BenchErr *err) {
+// Jobs a phase's product and include entries give at most: exclude entries and repeats ignored.
+static double phase_bound(const Suite *s, const Phase *ph, BenchErr *err) {
+  double total = 0;
+  for (int i = -1; i < ph->n_include; i++) {
+    Axes a;
+    int rc = axes_from_settings(s, ph, &a, err);
+    if (rc == 0 && i >= 0) rc = axes_override(s, &ph->include[i], &a, err);
+    if (rc == 0)
+      total += (double)a.n_models * a.n_datasets * a.n_train * a.n_rope * a.n_cache * a.n_dtypes *
+               a.n_devices * a.n_seeds * a.n_lengths;
+    axes_free(&a);
+    if (rc != 0) return -1;
+  }
+  return total;
+}
+
+static void matrix_alloc(const Suite *s, Matrix *m) {
   memset(m, 0, sizeof *m);
   m->suite = s;
   int nm = s->n_models ? s->n_models : 1, nd = s->n_datasets ? s->n_datasets : 1;
@@ -707,7 +753,45 @@ int matrix_build(const Suite *s, Matrix *m, BenchErr *err) {
   m->dataset_ok = xcalloc((size_t)nd, sizeof *m->dataset_ok);
   m->n_phases = s->n_phases;
   m->phases = xcalloc((size_t)(s->n_phases ? s->n_phases : 1), sizeof *m->phases);
-  MatrixCtx c = {s, m};
+}
+
+double matrix_count(const Suite *s, double *per_phase, int *exact, BenchErr *err) {
+  double bound = 0, total = 0;
+  for (int pi = 0; pi < s->n_phases; pi++) {
+    double b = phase_bound(s, &s->phases[pi], err);
+    if (b < 0) return -1;
+    if (per_phase) per_phase[pi] = b;
+    bound += b;
+  }
+  *exact = bound <= MATRIX_COUNT_DRAFTS;
+  if (!*exact) return bound;
+  Matrix m;
+  matrix_alloc(s, &m);
+  MatrixCtx c = {s, &m, 0, 0, 1, 0};
+  for (int pi = 0; pi < s->n_phases; pi++) {
+    c.counted = 0;
+    if (expand_phase(&c, pi, err) != 0) {
+      matrix_free(&m);
+      return -1;
+    }
+    if (per_phase) per_phase[pi] = (double)c.counted;
+    total += (double)c.counted;
+  }
+  matrix_free(&m);
+  return total;
+}
+
+int matrix_build(const Suite *s, Matrix *m, BenchErr *err) {
+  int exact;
+  double n = matrix_count(s, NULL, &exact, err);
+  if (n < 0) return -1;
+  if (n > MATRIX_MAX_JOBS) {
+    char msg[BENCH_ERR_MAX];
+    matrix_too_large(n, exact, msg, sizeof msg);
+    return matrix_err_at(err, s, (Mark){0, 0}, "%s", msg);
+  }
+  matrix_alloc(s, m);
+  MatrixCtx c = {s, m, 0, 0, 0, 0};
   for (int pi = 0; pi < s->n_phases; pi++) {
     if (expand_phase(&c, pi, err) != 0) {
       matrix_free(m);

@@ -112,8 +112,27 @@ typedef struct Matrix {
   int n_slots;
 } Matrix;
 
+// The most jobs one suite may expand to (counting a job once per phase that holds it): above it
+// matrix_build refuses the suite, and `bench plan` prints only the counts. One result file per job
+// and a plan a person can read both end long before; at today's cost (about 25 µs and 7 KB a job
+// to build) the limit takes seconds and under 1 GB.
+#define MATRIX_MAX_JOBS 100000
+// matrix_count walks the drafts (excludes applied) up to this many; beyond, it gives the bound.
+#define MATRIX_COUNT_DRAFTS 1e7
+
+// Jobs s's phases hold (a job once per phase that holds it), counted without building any: exact
+// (*exact = 1) when the products and include entries give at most MATRIX_COUNT_DRAFTS, else their
+// size before exclude entries (*exact = 0). per_phase: [s->n_phases] or NULL. -1 with err on the
+// references matrix_build would refuse.
+double matrix_count(const Suite *s, double *per_phase, int *exact, BenchErr *err);
+// "the suite expands to N jobs, more than the ... (docs/DESIGN.md, Scale): ..." into out.
+void matrix_too_large(double n, int exact, char *out, size_t len);
+// 1234567 -> "1,234,567".
+void matrix_format_count(double x, char *out, size_t n);
+
 // Expands s. Fails (err: "FILE:LINE:COL: message") on what the suite's validation leaves to the
-// expansion: an include/exclude naming no variant member, a reference to a whole swept variant.
+// expansion: an include/exclude naming no variant member, a reference to a whole swept variant;
+// and (err: "FILE: message") on a suite of more than MATRIX_MAX_JOBS jobs.
 int matrix_build(const Suite *s, Matrix *m, BenchErr *err);
 void matrix_free(Matrix *m);
 // Index of the job with this id, or -1.

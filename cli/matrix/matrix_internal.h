@@ -19,6 +19,9 @@ typedef enum { VJ_SPEC, VJ_ENGINE, VJ_IDENTITY } VariantJsonMode;
 typedef struct MatrixCtx {
   const Suite *s;
   Matrix *m;
+  int jobs_cap, phase_cap;  // allocated entries of m->jobs and of the expanding phase's lists
+  int count_only;           // matrix_count: expand_phase counts entries into `counted`, builds none
+  long counted;
 } MatrixCtx;
 
 // "FILE:LINE:COL: message" (or "FILE: message" when the mark is 0). Returns -1.

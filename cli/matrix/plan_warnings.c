@@ -117,14 +117,43 @@ static void describe_holding(StrBuf *b, const DatasetDef *d, const DataStats *s,
     sb_printf(b, "dataset '%s' holds %lld tokens", d->name, have);
 }
 
+// job_dataset_tokens once per (dataset, tokenizer): it reads a config.json and the token cache.
+typedef struct {
+  const DatasetDef *dataset;
+  const char *tokenizer_fp;  // borrowed from a job; NULL for token files
+  long long tokens;
+  int about;
+} TokenCount;
+
+static long long dataset_tokens_once(const Matrix *m, const Job *j, TokenCount **memo, int *n, int *about) {
+  for (int i = 0; i < *n; i++) {
+    const TokenCount *t = &(*memo)[i];
+    if (t->dataset == j->dataset && (t->tokenizer_fp == j->tokenizer_fp ||
+                                     (t->tokenizer_fp && j->tokenizer_fp && strcmp(t->tokenizer_fp, j->tokenizer_fp) == 0))) {
+      *about = t->about;
+      return t->tokens;
+    }
+  }
+  *memo = xrealloc(*memo, (size_t)(*n + 1) * sizeof **memo);
+  TokenCount *t = &(*memo)[(*n)++];
+  t->dataset = j->dataset;
+  t->tokenizer_fp = j->tokenizer_fp;
+  t->tokens = job_dataset_tokens(m, j, &t->about);
+  *about = t->about;
+  return t->tokens;
+}
+
 static void warn_short_datasets(const Matrix *m, StrList *out) {
   const Suite *s = m->suite;
+  TokenCount *memo = NULL;
+  int n_memo = 0;
   for (int pi = 0; pi < m->n_phases; pi++) {
     const PhaseJobs *pj = &m->phases[pi];
     char *done = xcalloc((size_t)pj->n_jobs + 1, 1);
     long long *haves = xmalloc(((size_t)pj->n_jobs + 1) * sizeof *haves);
     int *abouts = xmalloc(((size_t)pj->n_jobs + 1) * sizeof *abouts);
-    for (int k = 0; k < pj->n_jobs; k++) haves[k] = job_dataset_tokens(m, &m->jobs[pj->jobs[k]], &abouts[k]);
+    for (int k = 0; k < pj->n_jobs; k++)
+      haves[k] = dataset_tokens_once(m, &m->jobs[pj->jobs[k]], &memo, &n_memo, &abouts[k]);
     // one warning per (dataset, token count): jobs of models with other tokenizers count apart
     for (int a = 0; a < pj->n_jobs; a++) {
       if (done[a]) continue;
@@ -168,6 +197,7 @@ static void warn_short_datasets(const Matrix *m, StrList *out) {
     free(haves);
     free(abouts);
   }
+  free(memo);
   for (int di = 0; di < s->n_datasets; di++)
     if (m->dataset_ok[di] && m->dataset_stats[di].problem[0])
       strlist_add(out, "dataset '%s' ('%s'): cannot count its tokens: %s", s->datasets[di].name,

@@ -181,6 +181,36 @@ expect_rc "init-model with another shape" 0 "$BENCH" init-model "$TMP/tiny" --ar
 run "$BENCH" plan "$TMP/tiny/s.yaml" --json
 expect_true "another architecture: other ids" test "$ids1" != "$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')"
 
+# ---- a matrix of a million jobs: counted and warned about at once, refused by run ----
+# (timeout turns the old behaviour, minutes and GBs building every job, into a failure)
+mkdir -p "$TMP/big"
+{
+  echo "suite: big"
+  echo "defaults: { model: m, dataset: d, protocol: random, windows: 1, cache: full, dtype: fp32, device: cpu }"
+  echo "models: { m: { path: $TMP/tiny } }"
+  echo "datasets: { d: { path: $ROOT/data/kjv/valid.txt } }"
+  echo "rope: { geo: { type: geometric, theta: [$(seq -s, 10000 1000 19000)] } }"
+  echo "cache: { full: { type: full } }"
+  echo "phases:"
+  echo "  - { id: p, rope: [geo], lengths: [$(seq -s, 64 64 6400)], seeds: [$(seq -s, 1 1000)] }"
+} >"$TMP/big/s.yaml"
+run timeout 120 "$BENCH" plan "$TMP/big/s.yaml"
+expect_true "plan of a million jobs exits 0" test "$RC" -eq 0
+expect_true "plan of a million jobs counts them" grep -q "phase p: 1,000,000 jobs (not listed)" <<<"$OUT"
+expect_true "plan of a million jobs warns about the limit" \
+  grep -q "expands to 1,000,000 jobs, more than the 100,000 that bench runs" <<<"$OUT"
+run timeout 120 "$BENCH" plan "$TMP/big/s.yaml" --json
+expect_true "plan --json of a million jobs gives the count" "$PYTHON" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["count"] == 1000000 and d["count_exact"] and d["jobs"] == [] and "100,000" in d["warnings"][-1], d' "$OUT"
+run timeout 120 "$BENCH" validate "$TMP/big/s.yaml"
+expect_true "validate of a million jobs warns" grep -q "1 warning" <<<"$OUT"
+expect_true "validate names the limit" grep -q "more than the 100,000" <<<"$ERR"
+expect_err "run refuses a million jobs" "expands to 1,000,000 jobs, more than the 100,000" \
+  timeout 120 "$BENCH" run "$TMP/big/s.yaml" --results "$TMP/big/r" --dry-run
+expect_true "the refused run wrote nothing" test ! -e "$TMP/big/r"
+
 # ---- errors ----
 expect_err "no suite" "'plan' needs a suite file" "$BENCH" plan
 expect_err "unknown option" "unknown option '--jsn'" "$BENCH" plan "$TMP/w/warn.yaml" --jsn
