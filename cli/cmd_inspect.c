@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "model.h"
+#include "tokenizer.h"
 #include "weights_check.h"
 
 const char cmd_inspect_help[] =
@@ -117,6 +118,26 @@ static json_t *warn_nonfinite(const NonfiniteTensor *bad, int n) {
   return list;
 }
 
+// What the engine refuses at run time, named by file: the checkpoint's rope_scaling (its type
+// and parameters, as `rope: model` builds it) and the tokenizer.json every text dataset needs.
+static int check_runnable(const char *dir, const Model *m, BenchErr *err) {
+  char *config = path_join(dir, "config.json");
+  int rc = model_check_rope(&m->config, err);
+  if (rc != 0) err_prefix(err, "%s", config);
+  free(config);
+  if (rc != 0) return -1;
+  if (!m->tokenizer_path) {
+    char *tok = path_join(dir, "tokenizer.json");
+    err_set(err, "%s: no such file: the checkpoint has no tokenizer to encode text datasets", tok);
+    free(tok);
+    return -1;
+  }
+  Tokenizer *t;
+  if (tokenizer_load(m->tokenizer_path, &t, err) != 0) return -1;
+  tokenizer_free(t);
+  return 0;
+}
+
 int cmd_inspect(int argc, char **argv) {
   const char *dir = NULL;
   int as_json = 0;
@@ -140,6 +161,11 @@ int cmd_inspect(int argc, char **argv) {
   NonfiniteTensor *bad;
   int n_bad;
   if (weights_nonfinite(dir, &bad, &n_bad, &err) != 0) {
+    model_free(&m);
+    return cli_usage_error("%s", err.msg);
+  }
+  if (check_runnable(dir, &m, &err) != 0) {
+    nonfinite_tensors_free(bad, n_bad);
     model_free(&m);
     return cli_usage_error("%s", err.msg);
   }

@@ -322,12 +322,8 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
       strlist_free(&done);
       return -1;
     }
-    RopeModelInfo info = {.head_dim = cfg.head_dim,
-                          .partial_rotary_factor = cfg.partial_rotary_factor,
-                          .rope_theta = cfg.rope_theta,
-                          .max_position_embeddings = cfg.max_position_embeddings,
-                          .rope_scaling_json = cfg.rope_scaling_json,
-                          .native_spec_json = cfg.bench_rope_json};
+    RopeModelInfo info;
+    model_rope_info(&cfg, &info);
     RopeTable table;
     memset(&table, 0, sizeof table);
     int rc = rope_build(spec, &info, run->length, &table, &err);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval.h"
+#include "kvcache.h"
 #include "suite_internal.h"
 
 #define SETTING_KEYS                                                                            \
@@ -175,6 +177,25 @@ static void known_free(Known *k) {
   free(k->train);
 }
 
+// The engine's longest window (engine/eval/eval.h): a longer length fails every job at run time.
+static void check_engine_length(Ctx *c, long length, Mark m) {
+  if (length > EVAL_MAX_LENGTH)
+    ERR(c, m, "length %ld is longer than the engine's longest window (%ld tokens)", length, EVAL_MAX_LENGTH);
+}
+
+// A cache policy that evicts runs under protocol decode only (engine/kv/kvcache.h).
+static void check_cache_protocol(Ctx *c, const Phase *ph, const char *selector, Mark m) {
+  const char *br = strchr(selector, '[');
+  char *name = br ? xstrndup(selector, (size_t)(br - selector)) : xstrdup(selector);
+  const Variant *v = suite_cache(c->s, name);
+  const char *protocol = ph->settings.protocol;
+  if (v && v->type && protocol && strcmp(protocol, "decode") != 0 && kv_type_needs_decode(v->type))
+    ERR(c, m.line > 0 ? m : ph->mark,
+        "cache policy '%s' (%s) needs protocol 'decode', but phase '%s' uses protocol '%s', which reads "
+        "each window in one pass", name, v->type, ph->id, protocol);
+  free(name);
+}
+
 // Parses the settings keys present in map (a defaults block or a phase) into st.
 static void parse_settings(Ctx *c, const YNode *map, Settings *st) {
   Suite *s = c->s;
@@ -203,6 +224,7 @@ static void parse_settings(Ctx *c, const YNode *map, Settings *st) {
       st->set |= SET_TRAIN;
     } else if (!strcmp(key, "lengths")) {
       parse_longs(c, key, v, &st->lengths, R_GE(2));
+      for (int j = 0; j < st->lengths.n; j++) check_engine_length(c, st->lengths.items[j], st->lengths.marks[j]);
       st->set |= SET_LENGTHS;
     } else if (!strcmp(key, "seeds")) {
       parse_longs(c, key, v, &st->seeds, R_GE(0));
@@ -222,7 +244,11 @@ static void parse_settings(Ctx *c, const YNode *map, Settings *st) {
       st->protocol_mark = m;
       st->set |= SET_PROTOCOL;
     } else if (!strcmp(key, "windows")) {
-      if (!want_int(c, key, v, &l) && !check_range(c, key, m, (double)l, R_GE(1))) st->windows = l;
+      if (!want_int(c, key, v, &l) && !check_range(c, key, m, (double)l, R_GE(1))) {
+        st->windows = l;
+        if (l > EVAL_MAX_WINDOWS)
+          ERR(c, m, "'windows' %ld is more than the engine evaluates in one job (%ld)", l, EVAL_MAX_WINDOWS);
+      }
       st->windows_mark = m;
       st->set |= SET_WINDOWS;
     } else if (!strcmp(key, "stride")) {
@@ -463,6 +489,7 @@ static void check_assignment(Ctx *c, const Phase *ph, const Assignment *a, int i
       check_variant_value(c, ph, "rope variant", s->rope, s->n_rope, &st->rope, val, m, is_exclude);
     } else if (!strcmp(axis, "cache")) {
       check_variant_value(c, ph, "cache policy", s->cache, s->n_cache, &st->cache, val, m, is_exclude);
+      if (!is_exclude) check_cache_protocol(c, ph, val, m);
     } else if (!strcmp(axis, "train")) {
       check_variant_value(c, ph, "train recipe", s->train, s->n_train, &st->train, val, m, is_exclude);
     } else if (!strcmp(axis, "model") || !strcmp(axis, "dataset")) {
@@ -482,6 +509,8 @@ static void check_assignment(Ctx *c, const Phase *ph, const Assignment *a, int i
       const LongList *l = axis[0] == 'l' ? &st->lengths : &st->seeds;
       if (axis[0] == 'l' && v < 2)
         ERR(c, m, "'length' must be >= 2, got %ld", v);
+      else if (axis[0] == 'l' && v > EVAL_MAX_LENGTH)
+        check_engine_length(c, v, m);
       else if (is_exclude && !longlist_has(l, v))
         ERR(c, m, "exclude entry matches nothing: phase '%s' does not run %s %ld", ph->id, axis, v);
     } else if (!strcmp(axis, "dtype") || !strcmp(axis, "device")) {
@@ -649,6 +678,8 @@ static void parse_phase(Ctx *c, const YNode *item, Phase *ph) {
   const YNode *inc = ytree_get(item, "include"), *exc = ytree_get(item, "exclude");
   if (inc) parse_assignments(c, "include", inc, &ph->include, &ph->n_include);
   if (exc) parse_assignments(c, "exclude", exc, &ph->exclude, &ph->n_exclude);
+  for (int i = 0; i < ph->settings.cache.n; i++)
+    check_cache_protocol(c, ph, ph->settings.cache.items[i], ph->settings.cache.marks ? ph->settings.cache.marks[i] : ph->mark);
   for (int i = 0; i < ph->n_include; i++) check_assignment(c, ph, &ph->include[i], 0);
   for (int i = 0; i < ph->n_exclude; i++) check_assignment(c, ph, &ph->exclude[i], 1);
   const YNode *rep = ytree_get(item, "report");

@@ -26,10 +26,6 @@ const char *protocol_name(Protocol p) {
   return PROTOCOL_NAMES[p];
 }
 
-// Large enough for any real job, small enough that W·L cannot overflow a long.
-#define MAX_LENGTH (1L << 40)
-#define MAX_WINDOWS (1L << 20)
-
 long protocol_tokens_needed(Protocol p, long length, long windows, long stride) {
   if (stride == 0) stride = length / 2;
   switch (p) {
@@ -46,10 +42,10 @@ int plan_windows(Protocol p, long n_tokens, long length, long windows, long stri
                  const char *dataset_name, WindowPlan *out, BenchErr *err) {
   memset(out, 0, sizeof *out);
   if (p == PROTO_DECODE) return err_set(err, "protocol 'decode' plans its windows with decode_plan");
-  if (length < 2 || length > MAX_LENGTH)
-    return err_set(err, "length %ld is out of range (2 to %ld)", length, MAX_LENGTH);
-  if (windows < 1 || windows > MAX_WINDOWS)
-    return err_set(err, "windows %ld is out of range (1 to %ld)", windows, MAX_WINDOWS);
+  if (length < 2 || length > EVAL_MAX_LENGTH)
+    return err_set(err, "length %ld is out of range (2 to %ld)", length, EVAL_MAX_LENGTH);
+  if (windows < 1 || windows > EVAL_MAX_WINDOWS)
+    return err_set(err, "windows %ld is out of range (1 to %ld)", windows, EVAL_MAX_WINDOWS);
   if (p == PROTO_SLIDING) {
     if (stride == 0) stride = length / 2;
     if (stride < 1 || stride > length)

@@ -90,6 +90,12 @@ typedef struct {
 #define DECODE_BATCH 16
 
 // Tokens a protocol needs (stride 0: L/2).
+// The longest window (length, context) and the most windows a job may ask for: large enough for
+// any real job, small enough that W·L cannot overflow a long. Suites are checked against them
+// (cli/suite) before anything runs.
+#define EVAL_MAX_LENGTH (1L << 40)
+#define EVAL_MAX_WINDOWS (1L << 20)
+
 long protocol_tokens_needed(Protocol p, long length, long windows, long stride);
 // The windows of a job over a dataset of n_tokens (dataset_name for messages). Errors: decode
 // (its windows need the prompt: decode_plan), length < 2, windows < 1, stride outside [1, L],

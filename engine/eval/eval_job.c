@@ -47,7 +47,7 @@ static int check_request(const EvalRequest *req, Protocol *proto, KVPolicy *poli
       strcmp(req->dtype, "fp32") != 0)
     return err_set(err, "unknown dtype '%s' (bf16, fp16 or fp32)", req->dtype);
   if (kv_policy_from_spec(req->cache, policy, err) != 0) return -1;
-  if (*proto != PROTO_DECODE && policy->ops != &kv_policy_full)
+  if (*proto != PROTO_DECODE && kv_type_needs_decode(kv_policy_type(policy)))
     return err_set(err,
                    "cache policy '%s' needs protocol 'decode' (protocol '%s' reads each window in "
                    "one pass)",
@@ -164,13 +164,8 @@ int eval_job(const EvalRequest *req, EvalResult *r, BenchErr *err) {
     rc = plan_windows(proto, toks.n, req->length, req->windows, req->stride, req->seed, dname, &plan,
                       err);
   if (rc == 0) {
-    const ModelConfig *c = &m->config;
-    RopeModelInfo info = {.head_dim = c->head_dim,
-                          .partial_rotary_factor = c->partial_rotary_factor,
-                          .rope_theta = c->rope_theta,
-                          .max_position_embeddings = c->max_position_embeddings,
-                          .rope_scaling_json = c->rope_scaling_json,
-                          .native_spec_json = c->bench_rope_json};
+    RopeModelInfo info;
+    model_rope_info(&m->config, &info);
     rc = rope_build(req->rope, &info, req->length, &rope, err);
     if (rc == 0) have_rope = 1;
     else err_prefix(err, "rope");

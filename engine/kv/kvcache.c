@@ -67,6 +67,8 @@ int kv_policy_from_spec(const json_t *spec, KVPolicy *p, BenchErr *err) {
 
 const char *kv_policy_type(const KVPolicy *p) { return p->ops->type; }
 
+int kv_type_needs_decode(const char *type) { return type && strcmp(type, kv_policy_full.type) != 0; }
+
 long kv_policy_keep(const KVPolicy *p) { return p->budget > 0 ? p->budget - 1 : -1; }
 
 int kv_policy_observes(const KVPolicy *p) {

@@ -119,6 +119,9 @@ extern const KVPolicyOps kv_policy_full, kv_policy_window, kv_policy_streaming, 
 // (NULL: full). Unknown types and parameters, missing or non-integer ones, are errors.
 int kv_policy_from_spec(const json_t *spec, KVPolicy *p, BenchErr *err);
 const char *kv_policy_type(const KVPolicy *p);
+// 1 when a policy of this type can run only under protocol decode: every type but `full` evicts
+// between steps, and the other protocols read each window in one pass.
+int kv_type_needs_decode(const char *type);
 // Slots a sequence keeps between steps: B − 1, or −1 when unbounded.
 long kv_policy_keep(const KVPolicy *p);
 // Whether the policy keeps scores that a block's attention updates (score ≠ NONE, observe ≠ 0).

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "dtype.h"
+#include "rope.h"
 #include "util.h"
 
 typedef enum { ARCH_LLAMA, ARCH_MISTRAL, ARCH_QWEN2, ARCH_GPT_NEOX } Arch;
@@ -93,6 +94,12 @@ typedef struct {
   uint64_t file_bytes;       // their total size on disk
   float *arena;              // one allocation holding every fp32 weight
 } Model;
+
+// What RoPE needs to know of a checkpoint (rope.h), from its config; borrows c's strings.
+void model_rope_info(const ModelConfig *c, RopeModelInfo *out);
+// Builds the checkpoint's own RoPE (`model`: rope_theta with rope_scaling / rope_parameters) as
+// the engine will: an unsupported rope_scaling type or parameter is an error.
+int model_check_rope(const ModelConfig *c, BenchErr *err);
 
 // Loads config.json + model.safetensors (or sharded with model.safetensors.index.json).
 // Errors name the file and tensor; never aborts on bad input. Refuses (with the numbers) when the

@@ -382,3 +382,23 @@ void model_config_free(ModelConfig *cfg) {
   free(cfg->bench_rope_json);
   cfg->bench_rope_json = NULL;
 }
+
+void model_rope_info(const ModelConfig *c, RopeModelInfo *out) {
+  *out = (RopeModelInfo){.head_dim = c->head_dim,
+                         .partial_rotary_factor = c->partial_rotary_factor,
+                         .rope_theta = c->rope_theta,
+                         .max_position_embeddings = c->max_position_embeddings,
+                         .rope_scaling_json = c->rope_scaling_json,
+                         .native_spec_json = c->bench_rope_json};
+}
+
+int model_check_rope(const ModelConfig *c, BenchErr *err) {
+  RopeModelInfo info;
+  model_rope_info(c, &info);
+  json_t *spec = json_pack("{s:s,s:s}", "name", "model", "type", "model");
+  RopeTable t;
+  int rc = rope_build(spec, &info, 0, &t, err);
+  json_decref(spec);
+  if (rc == 0) rope_table_free(&t);
+  return rc;
+}

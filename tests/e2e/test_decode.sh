@@ -195,12 +195,15 @@ expect_rc "resume" 0 "$BENCH" run streaming.yaml
 expect_true "nothing recomputed" grep -q "finished: 0 ok, 0 failed, 15 already done" <<<"$OUT"
 expect_true "files unchanged" sha256sum -c --quiet before.sha
 
-# A prompt that leaves nothing to score is refused before anything runs; a policy with a one-pass
-# protocol fails its job with a clear error.
+# A prompt that leaves nothing to score, and a policy with a one-pass protocol, are refused before
+# anything runs, naming the suite node.
 sed -e 's/^suite: h2o_small/suite: h2o_bad/' -e 's/^  prompt: 16/  prompt: 80/' h2o.yaml > bad.yaml
 expect_err "prompt ≥ length" "must be greater than 'prompt'" "$BENCH" run bad.yaml
 sed -e 's/^suite: h2o_small/suite: h2o_chunks/' -e 's/^  protocol: decode/  protocol: chunks/' \
   -e '/^  prompt: 16/d' -e '/^  warmup: 4/d' h2o.yaml > chunks.yaml
-expect_rc "h2o with chunks fails its jobs" 1 "$BENCH" run chunks.yaml --only covering
-expect_true "policy needs decode" grep -q "cache policy 'h2o' needs protocol 'decode'" results/h2o_chunks/run.log
+expect_err "h2o with chunks is refused" "needs protocol 'decode', but phase 'covering' uses protocol 'chunks'" \
+  "$BENCH" run chunks.yaml --only covering
+expect_true "the refusal names the suite node" \
+  grep -Eq "chunks.yaml:[0-9]+:[0-9]+: cache policy 'h2o_big' \(h2o\) needs protocol 'decode'" <<<"$ERR"
+expect_true "the refused run wrote nothing" test ! -e results/h2o_chunks
 finish

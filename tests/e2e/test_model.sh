@@ -70,6 +70,18 @@ cp -r "$M/llama" "$M/garbage"
 printf 'not json' > "$M/garbage/config.json"
 expect_err "inspect bad config.json" "garbage/config.json:1:" "$BENCH" inspect "$M/garbage"
 expect_rc "errors are one line" 0 test "$(echo "$ERR" | wc -l)" -eq 1
+# what the engine would refuse at run time, named by file: the checkpoint's rope_scaling, its tokenizer
+expect_rc "init-model with a rope type no engine knows" 0 \
+  "$BENCH" init-model "$M/rope_foo" --arch llama --rope-scaling '{"rope_type":"foo","factor":2}'
+expect_err "inspect unknown rope_scaling type" "$M/rope_foo/config.json: rope variant 'model': checkpoint rope type 'foo' is not supported" \
+  "$BENCH" inspect "$M/rope_foo"
+expect_rc "init-model with a yarn factor below 1" 0 \
+  "$BENCH" init-model "$M/rope_bad" --arch llama --rope-scaling '{"rope_type":"yarn","factor":-2}'
+expect_err "inspect bad rope_scaling parameter" "$M/rope_bad/config.json: rope variant 'model'" "$BENCH" inspect "$M/rope_bad"
+cp -r "$M/llama" "$M/no_tok" && rm "$M/no_tok/tokenizer.json"
+expect_err "inspect without tokenizer.json" "$M/no_tok/tokenizer.json: no such file" "$BENCH" inspect "$M/no_tok"
+cp -r "$M/llama" "$M/bad_tok" && printf '{"model": {' >"$M/bad_tok/tokenizer.json"
+expect_err "inspect broken tokenizer.json" "$M/bad_tok/tokenizer.json:1:" "$BENCH" inspect "$M/bad_tok"
 
 # HF tokenizers loads the tokenizer.json and round-trips text; PyPI safetensors reads the weights.
 if [ -x "$PYTHON" ]; then

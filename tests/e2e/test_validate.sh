@@ -59,6 +59,37 @@ run "$BENCH" validate "$S/bad_unknown_key.yaml"
 expect_true "errors are sorted by position" \
   test "$(grep -o ':[0-9]*:[0-9]*: ' <<<"$(grep 'bench: error' <<<"$ERR")" | tr '\n' ' ')" = ":7:5:  :10:5:  "
 
+# what no job of a suite could ever run is an error before it runs: a policy that evicts under a
+# one-pass protocol (defaults, phase or include entry), a window past the engine's limits
+cat >"$TMP/suite/never.yaml" <<'EOF'
+suite: never
+defaults: { model: m, dataset: d, protocol: half, windows: 4, seeds: [0], rope: geo }
+models: { m: { path: ckpt } }
+datasets: { d: { path: val.txt } }
+rope: { geo: { type: geometric, theta: 10000 } }
+cache: { full: { type: full }, sink: { type: streaming, sink: 4, recent: 60 }, h2o: { type: h2o, heavy: 8, recent: 8 } }
+phases:
+  - { id: one-pass, cache: [full, sink], lengths: [64, 2000000000000] }
+  - { id: dec, protocol: decode, prompt: 8, cache: [full, h2o], lengths: [64] }
+  - id: inc
+    cache: [full]
+    lengths: [64]
+    windows: 2000000
+    include: [{ cache: h2o, length: 4000000000000 }]
+EOF
+run "$BENCH" validate "$TMP/suite/never.yaml"
+expect_true "never-runnable suite exits 2" test "$RC" -eq 2
+expect_true "streaming under half names the node" grep -qF \
+  "never.yaml:8:35: cache policy 'sink' (streaming) needs protocol 'decode', but phase 'one-pass' uses protocol 'half'" <<<"$ERR"
+expect_true "a length past the engine's longest window" grep -qF \
+  "never.yaml:8:56: length 2000000000000 is longer than the engine's longest window (1099511627776 tokens)" <<<"$ERR"
+expect_true "windows past the engine's limit" grep -qF \
+  "never.yaml:13:14: 'windows' 2000000 is more than the engine evaluates in one job (1048576)" <<<"$ERR"
+expect_true "an include entry's policy" grep -qF "never.yaml:14:24: cache policy 'h2o' (h2o) needs protocol 'decode'" <<<"$ERR"
+expect_true "an include entry's length" grep -qF "never.yaml:14:37: length 4000000000000 is longer" <<<"$ERR"
+expect_true "the decode phase is fine" bash -c '! grep -q "phase .dec." <<<"$1"' _ "$ERR"
+expect_err "plan refuses it too" "needs protocol 'decode'" "$BENCH" plan "$TMP/suite/never.yaml"
+
 # generated at test time: 10,000-deep nesting (flow and block), a file too large, a directory
 { printf 'suite: deep\nx: '; head -c 10000 /dev/zero | tr '\0' '['; head -c 10000 /dev/zero | tr '\0' ']'; echo; } >"$TMP/deep.yaml"
 expect_err "10,000-deep flow nesting" "$TMP/deep.yaml:2:67: nesting deeper than 64 levels" "$BENCH" validate "$TMP/deep.yaml"

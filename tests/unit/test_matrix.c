@@ -145,7 +145,8 @@ TEST(product_counts) {
       "    cache: [full, win]\n"
       "    lengths: [256, 512, 1024]\n"
       "    seeds: [1, 2]\n"
-      "    protocol: random\n");
+      "    protocol: decode\n"  // a window cache evicts: decode only
+      "    prompt: 16\n");
   EXPECT(b.ok);
   if (b.ok) {
     EXPECT_INT_EQ(b.m.phases[0].n_jobs, 2 * 2 * 3 * 2);
@@ -239,6 +240,8 @@ TEST(include_adds_and_does_not_duplicate) {
       "  - id: p\n"
       "    rope: [geo]\n"
       "    lengths: [256, 512]\n"
+      "    protocol: decode\n"
+      "    prompt: 16\n"
       "    include:\n"
       "      - { rope: \"big[theta=500000]\", length: 1024 }\n"
       "      - { rope: big, cache: win }\n"
@@ -269,6 +272,8 @@ TEST(exclude_combination_matching_nothing_is_noted) {
       "  - id: p\n"
       "    cache: [full, win]\n"
       "    lengths: [256, 512]\n"
+      "    protocol: decode\n"
+      "    prompt: 16\n"
       "    exclude:\n"
       "      - { cache: win, length: 512 }\n"
       "    include:\n"
@@ -354,9 +359,12 @@ TEST(id_stability) {
   free(seed), free(windows), free(dtype), free(base_length);
 
   // a default written out gives the same job as the default left implicit
-  char *implicit = first_id("rope:\n  geo: { type: geometric, theta: 1 }\nphases:\n  - id: p\n    cache: s1\n");
-  char *explicit_ = first_id("rope:\n  geo: { type: geometric, theta: 1 }\nphases:\n  - id: p\n    cache: s2\n");
+  char *implicit = first_id("rope:\n  geo: { type: geometric, theta: 1 }\nphases:\n  - id: p\n    cache: s1\n"
+                            "    protocol: decode\n    prompt: 16\n");
+  char *explicit_ = first_id("rope:\n  geo: { type: geometric, theta: 1 }\nphases:\n  - id: p\n    cache: s2\n"
+                             "    protocol: decode\n    prompt: 16\n");
   EXPECT_STR_EQ(implicit, explicit_);
+  EXPECT(strcmp(implicit, "(failed)") != 0);
   free(implicit), free(explicit_);
 
   // pinned devices compute differently; auto pins nothing
