@@ -147,6 +147,7 @@ static void parse_top(Ctx *c, const YNode *root) {
     ERR(c, root->mark, "missing key 'phases' (the list of experiments)");
   else
     parse_phases(c, n);
+  check_checkpoints(c);
 }
 
 Suite *suite_load_buffer(const char *display_path, const char *dir, const char *text, size_t len,

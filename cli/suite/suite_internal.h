@@ -80,6 +80,11 @@ long check_selector(Ctx *c, const char *what, const Variant *defs, int n, const 
 // ---- defaults and phases (suite_phase.c) ----
 void parse_defaults(Ctx *c, const YNode *map);
 void parse_phases(Ctx *c, const YNode *seq);
+
+// ---- the checkpoints the suite names, where present (suite_models.c) ----
+// An error at a model's entry when a phase runs it with a `model` rope variant and the engine
+// cannot build its rope_scaling; nothing for a model absent from this machine.
+void check_checkpoints(Ctx *c);
 void settings_free(Settings *st);
 void phase_free(Phase *p);
 

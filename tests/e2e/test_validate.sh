@@ -89,6 +89,26 @@ expect_true "an include entry's policy" grep -qF "never.yaml:14:24: cache policy
 expect_true "an include entry's length" grep -qF "never.yaml:14:37: length 4000000000000 is longer" <<<"$ERR"
 expect_true "the decode phase is fine" bash -c '! grep -q "phase .dec." <<<"$1"' _ "$ERR"
 expect_err "plan refuses it too" "needs protocol 'decode'" "$BENCH" plan "$TMP/suite/never.yaml"
+# a checkpoint whose rope_scaling the engine cannot build, run with its own RoPE: an error at the
+# model's entry where the checkpoint is present, the missing-path warning where it is not
+expect_rc "init-model with an unknown rope type" 0 \
+  "$BENCH" init-model "$TMP/suite/foo_rope" --arch llama --rope-scaling '{"rope_type":"foo","factor":2}'
+cat >"$TMP/suite/own_rope.yaml" <<'EOF'
+suite: own_rope
+models: { m: { path: foo_rope } }
+datasets: { d: { path: val.txt } }
+rope: { native: { type: model }, geo: { type: geometric, theta: 10000 } }
+cache: { full: { type: full } }
+phases: [{ id: p, model: m, dataset: d, rope: [native], cache: full, lengths: [64], seeds: [0] }]
+EOF
+expect_err "an unknown rope_scaling type at the model's entry" \
+  "own_rope.yaml:2:11: model 'm' ($TMP/suite/foo_rope/config.json): rope variant 'model': checkpoint rope type 'foo' is not supported" \
+  "$BENCH" validate "$TMP/suite/own_rope.yaml"
+sed 's/rope: \[native\]/rope: [geo]/' "$TMP/suite/own_rope.yaml" >"$TMP/suite/geo_rope.yaml"
+expect_out "the checkpoint's rope_scaling unused: valid" "valid: 1 phase" "$BENCH" validate "$TMP/suite/geo_rope.yaml"
+sed 's#path: foo_rope#path: elsewhere/foo_rope#' "$TMP/suite/own_rope.yaml" >"$TMP/suite/away.yaml"
+expect_out "checked away from its model: valid" "valid: 1 phase" "$BENCH" validate "$TMP/suite/away.yaml"
+expect_true "... with the missing path as a warning" grep -q "warning: .*away.yaml:2:22: model 'm': path .* does not exist" <<<"$ERR"
 
 # generated at test time: 10,000-deep nesting (flow and block), a file too large, a directory
 { printf 'suite: deep\nx: '; head -c 10000 /dev/zero | tr '\0' '['; head -c 10000 /dev/zero | tr '\0' ']'; echo; } >"$TMP/deep.yaml"
