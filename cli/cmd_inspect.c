@@ -1,7 +1,8 @@
 // cmd_inspect.c — `bench inspect MODEL_DIR [--json]`: validates config.json and every safetensors
 // header (each tensor's presence, shape and dtype; no weights converted), then prints the
 // architecture, sizes, parameter count, dtype, native RoPE, max positions, tokenizer, fingerprint.
-// Exit 2 with the error when anything is wrong. Tensors holding NaN or ±Inf values are a warning
+// Exit 2 with the error when anything is wrong, what the engine would refuse at run time included:
+// a rope_scaling it cannot build, a missing or broken tokenizer.json (each named by its file). Tensors holding NaN or ±Inf values are a warning
 // on stderr (and "nonfinite_weights" in --json): the checkpoint loads, but its NLLs will not be
 // finite.
 #include <jansson.h>
@@ -16,7 +17,8 @@
 const char cmd_inspect_help[] =
     "options:\n"
     "  --json   print the same facts as one JSON object\n"
-    "exit 0 when every header and tensor shape agrees with config.json, 2 otherwise;\n"
+    "exit 0 when every header and tensor shape agrees with config.json, the rope_scaling is one\n"
+    "the engine builds and tokenizer.json loads; 2 otherwise;\n"
     "tensors holding NaN or Inf values are a warning\n";
 
 // The scaling object's type ("rope_type" or the older "type") and its other fields as JSON.
