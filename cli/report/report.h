@@ -7,9 +7,11 @@
 //   plan + results                   → PhaseData per phase (configs × lengths × seeds)
 //   PhaseData                        → tables, findings, figures → reports/<suite>/REPORT.md
 //
-// The report knows nothing of the engine: it meets it only in the job-result JSON. Results are
-// grouped by their `phase` and `spec` fields (job ids are never recomputed), so results merged
-// from several machines report together.
+// The report knows nothing of the engine: it meets it only in the job-result JSON. A result goes to
+// each phase whose plan holds its spec (names aside: a job two phases share is reported in each
+// under that phase's names), else to the phase its `phase` field names; job ids are never
+// recomputed, so results merged from several machines, or read where the models are not, report
+// together.
 #ifndef BENCH_REPORT_H
 #define BENCH_REPORT_H
 
@@ -29,6 +31,7 @@ typedef struct {
   char *path;             // the file it was read from
   const char *axis[N_AXES];  // spec.model, spec.dataset, spec.rope.name, ... ("" when absent)
   const char *protocol;   // "" when absent
+  char *content, *content_any_device;  // report_spec_content(spec, 1) and (spec, 0)
   long length, seed, windows;  // 0 when absent
   double ppl, nll;        // NAN when absent (always absent unless status ok)
   double wall_s;          // metrics.wall_s, else finished − started, else NAN
@@ -48,6 +51,12 @@ typedef struct {
 // empty set).
 int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err);
 void stored_jobs_free(StoredJobs *rs);
+// A job spec's names per axis (spec.model, spec.dataset, spec.rope.name, ...; "" when absent).
+void report_spec_axes(const json_t *spec, const char *axis[N_AXES]);
+// What identifies a job whatever the names its phase gives it: the canonical JSON of the spec
+// without the rope/cache/train names, the device by class ("cuda:1" is "cuda"; "auto" and, with
+// with_device 0, any device left out). Caller frees.
+char *report_spec_content(const json_t *spec, int with_device);
 // Parses "2026-02-14T01:04:00Z" (a fraction and a ±hh:mm offset are accepted); 0 when unparsable.
 double report_parse_time(const char *s);
 
@@ -66,16 +75,15 @@ typedef struct {
   char *param;     // NULL when not given
 } ReportReq;
 
-// An include or exclude entry with its values resolved: per axis the values it names (rope, cache
-// and train selectors such as `geo` or `geo[theta=10000]` resolved to member names); an empty
-// list names nothing on that axis.
+// One job the suite's phase holds (from the matrix, cli/matrix): its names as this phase gives them
+// (a job two phases share is `geo_500k` in one, `theta_scan[theta=500000]` in the other), and what
+// identifies it whatever its names (report_spec_content).
 typedef struct {
-  StrList axis[N_AXES];
-  long *lengths;  // [n_lengths]
-  int n_lengths;
-  long *seeds;    // [n_seeds]
-  int n_seeds;
-} AxisRule;
+  char *axis[N_AXES];  // model, dataset, rope/cache/train member names, ...; "" on an axis the
+                       // phase does not list, and for the device unless the phase varies it
+  long length, seed;
+  char *content;       // report_spec_content of the phase's spec
+} PlannedJob;
 
 typedef struct {
   char *id;
@@ -91,10 +99,8 @@ typedef struct {
   long windows;           // 0: unknown
   ReportReq *reqs;        // [n_reqs]
   int n_reqs;
-  AxisRule *excl;         // [n_excl] planned cells matching every axis an entry names are dropped
-  int n_excl;
-  AxisRule *incl;         // [n_incl] cells added: named axes take the entry's values, the others
-  int n_incl;             //          the phase's (as a product)
+  PlannedJob *jobs;       // [n_jobs] the jobs the phase expects, in the matrix's expansion order
+  int n_jobs;
 } PhasePlan;
 
 typedef struct {
@@ -164,6 +170,7 @@ typedef struct {
   // the planned cells (key, length, seed), deduplicated, in expansion order
   struct PlanCell *planned;
   int n_planned;
+  struct PlanCell *by_content;  // [n_planned] the same, sorted by content (what a result is)
   struct CellSet *planned_set;
 } PhaseData;
 

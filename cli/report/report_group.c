@@ -1,7 +1,8 @@
 // report_group.c — one phase's results as a grid: configs × lengths, one run per seed per cell.
 //
-// A result belongs to a phase when its `phase` field names it, or when its spec is one of the
-// phase's planned cells (a job two phases share runs once and carries one phase id). A config is
+// A result belongs to a phase when its spec is one of the jobs the phase's plan holds, names aside
+// (a job two phases share runs once, under the names of the first; each phase reports it under its
+// own), or when its `phase` field names the phase. A config is
 // everything but length and seed: model, dataset, rope, cache, dtype, train recipe (and device when
 // the phase varies it). Results for the same (config, length, seed) are merged from several
 // machines: an ok result wins over a failed one, then the latest finished.
@@ -29,36 +30,13 @@ static const char *planned_value(const PhasePlan *pp, Axis a, const char *actual
   return NULL;
 }
 
-static int long_in(const long *v, int n, long x) {
-  for (int i = 0; i < n; i++)
-    if (v[i] == x) return 1;
-  return 0;
-}
-
 static int phase_uses_device(const PhasePlan *pp) { return pp->axis[AX_DEVICE].n > 1; }
-
-static int excluded(const PhasePlan *pp, const char *const *axis, long length, long seed) {
-  for (int e = 0; e < pp->n_excl; e++) {
-    const AxisRule *r = &pp->excl[e];
-    int all = 1;
-    for (int a = 0; a < N_AXES && all; a++) {
-      if (r->axis[a].n == 0) continue;
-      int any = 0;
-      for (int k = 0; k < r->axis[a].n && !any; k++)
-        any = a == AX_DEVICE ? device_matches(r->axis[a].items[k], axis[a]) : strcmp(r->axis[a].items[k], axis[a]) == 0;
-      all = any;
-    }
-    if (all && r->n_lengths && !long_in(r->lengths, r->n_lengths, length)) all = 0;
-    if (all && r->n_seeds && !long_in(r->seeds, r->n_seeds, seed)) all = 0;
-    if (all) return 1;
-  }
-  return 0;
-}
 
 // ---- the planned cells: a list in expansion order and a hash set of their keys ----
 struct PlanCell {
   const char *axis[N_AXES];
   long length, seed;
+  const char *content;  // report_spec_content of the planned spec
 };
 
 struct CellSet {
@@ -115,61 +93,42 @@ static void set_free(struct CellSet *set) {
   free(set);
 }
 
-static void add_planned(PhaseData *pd, const char *const *axis, long length, long seed, int check_excl) {
-  if (check_excl && excluded(pd->plan, axis, length, seed)) return;
-  if (!set_add(pd->planned_set, cell_key(axis, length, seed))) return;
-  pd->planned = xrealloc(pd->planned, (size_t)(pd->n_planned + 1) * sizeof *pd->planned);
-  struct PlanCell *pc = &pd->planned[pd->n_planned++];
-  for (int a = 0; a < N_AXES; a++) pc->axis[a] = axis[a];
-  pc->length = length;
-  pc->seed = seed;
+static int cmp_content(const void *a, const void *b) {
+  return strcmp(((const struct PlanCell *)a)->content, ((const struct PlanCell *)b)->content);
 }
 
-// The product of per-axis value lists (an empty list stands for ""), seeds and lengths, in the
-// matrix's nesting: model × dataset × train × rope × cache × dtype × device × seed × length.
-static void add_product(PhaseData *pd, const StrList *const *lists, const long *lengths, int n_lengths,
-                        const long *seeds, int n_seeds, int check_excl) {
-  static const Axis order[N_AXES] = {AX_MODEL, AX_DATASET, AX_TRAIN, AX_ROPE, AX_CACHE, AX_DTYPE, AX_DEVICE};
-  int idx[N_AXES] = {0};
-  static const long zero = 0;
-  if (n_seeds == 0) {
-    seeds = &zero;
-    n_seeds = 1;
-  }
-  for (;;) {
-    const char *key[N_AXES];
-    for (int k = 0; k < N_AXES; k++) {
-      const StrList *l = lists[order[k]];
-      key[order[k]] = l && l->n ? l->items[idx[k]] : "";
-    }
-    for (int s = 0; s < n_seeds; s++)
-      for (int l = 0; l < n_lengths; l++) add_planned(pd, key, lengths[l], seeds[s], check_excl);
-    int k = N_AXES - 1;
-    while (k >= 0) {
-      const StrList *l = lists[order[k]];
-      if (l && l->n && ++idx[k] < l->n) break;
-      idx[k--] = 0;
-    }
-    if (k < 0) break;
-  }
-}
-
+// The planned cells (the matrix's jobs of the phase), and by_content: the same sorted by content.
 static void plan_cells(PhaseData *pd) {
   const PhasePlan *pp = pd->plan;
   pd->planned_set = xcalloc(1, sizeof *pd->planned_set);
-  if (!pp->planned) return;
-  const StrList *lists[N_AXES];
-  for (int a = 0; a < N_AXES; a++) lists[a] = &pp->axis[a];
-  if (!phase_uses_device(pp)) lists[AX_DEVICE] = NULL;
-  add_product(pd, lists, pp->lengths, pp->n_lengths, pp->seeds, pp->n_seeds, 1);
-  for (int i = 0; i < pp->n_incl; i++) {  // includes: named axes take their values
-    const AxisRule *r = &pp->incl[i];
-    const StrList *il[N_AXES];
-    for (int a = 0; a < N_AXES; a++) il[a] = r->axis[a].n ? &r->axis[a] : lists[a];
-    if (!phase_uses_device(pp) && r->axis[AX_DEVICE].n == 0) il[AX_DEVICE] = NULL;
-    add_product(pd, il, r->n_lengths ? r->lengths : pp->lengths, r->n_lengths ? r->n_lengths : pp->n_lengths,
-                r->n_seeds ? r->seeds : pp->seeds, r->n_seeds ? r->n_seeds : pp->n_seeds, 0);
+  pd->planned = xcalloc(pp->n_jobs ? (size_t)pp->n_jobs : 1, sizeof *pd->planned);
+  for (int i = 0; i < pp->n_jobs; i++) {
+    const PlannedJob *q = &pp->jobs[i];
+    const char *axis[N_AXES];
+    for (int a = 0; a < N_AXES; a++) axis[a] = q->axis[a];
+    if (!set_add(pd->planned_set, cell_key(axis, q->length, q->seed))) continue;
+    struct PlanCell *pc = &pd->planned[pd->n_planned++];
+    for (int a = 0; a < N_AXES; a++) pc->axis[a] = q->axis[a];
+    pc->length = q->length;
+    pc->seed = q->seed;
+    pc->content = q->content;
   }
+  pd->by_content = xcalloc(pd->n_planned ? (size_t)pd->n_planned : 1, sizeof *pd->by_content);
+  memcpy(pd->by_content, pd->planned, (size_t)pd->n_planned * sizeof *pd->planned);
+  qsort(pd->by_content, (size_t)pd->n_planned, sizeof *pd->by_content, cmp_content);
+}
+
+// The planned cell a result is, whatever its names: same spec, the device by class (a job planned
+// on "auto" ran on some device); NULL when the phase does not plan it.
+static const struct PlanCell *planned_cell_of(const PhaseData *pd, const StoredJob *r) {
+  struct PlanCell probe = {.content = r->content};
+  const struct PlanCell *pc =
+      bsearch(&probe, pd->by_content, (size_t)pd->n_planned, sizeof probe, cmp_content);
+  if (!pc) {
+    probe.content = r->content_any_device;
+    pc = bsearch(&probe, pd->by_content, (size_t)pd->n_planned, sizeof probe, cmp_content);
+  }
+  return pc;
 }
 
 // The key of a result: the plan's spellings where the plan lists the value; an axis the plan
@@ -183,22 +142,6 @@ static void result_key(const PhasePlan *pp, const StoredJob *r, const char **key
     const char *pv = planned_value(pp, (Axis)a, r->axis[a]);
     key[a] = pv ? pv : (pp->planned && pp->axis[a].n == 0 ? "" : r->axis[a]);
   }
-}
-
-// Does a result (named by another phase) fit one of this phase's planned cells?
-static int fits_plan(const PhaseData *pd, const StoredJob *r) {
-  const PhasePlan *pp = pd->plan;
-  if (!pp->planned) return 0;
-  if (pp->protocol && r->protocol[0] && strcmp(pp->protocol, r->protocol) != 0) return 0;
-  if (pp->windows > 0 && r->windows > 0 && pp->windows != r->windows) return 0;
-  for (int a = 0; a < N_AXES; a++)  // a value the plan does not list never fits
-    if (a != AX_DEVICE && pp->axis[a].n == 0 && r->axis[a][0]) return 0;
-  const char *key[N_AXES];
-  result_key(pp, r, key);
-  char *k = cell_key(key, r->length, r->seed);
-  int in = set_has(pd->planned_set, k);
-  free(k);
-  return in;
 }
 
 static int names_phase(const StoredJob *r, const char *id) {
@@ -347,20 +290,21 @@ void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd) {
   }
   for (int l = 0; l < plan->n_lengths; l++) add_length(pd, plan->lengths[l]);
   // 2. the results of this phase
+  //    a result the phase plans takes the phase's names; one it does not plan but that names the
+  //    phase (a suite edited after the run) keeps its own
   StoredJob **mine = xcalloc(rs->n_jobs ? (size_t)rs->n_jobs : 1, sizeof *mine);
   int n_mine = 0;
+  int *cfg_of = xcalloc(rs->n_jobs ? (size_t)rs->n_jobs : 1, sizeof *cfg_of);
   for (int i = 0; i < rs->n_jobs; i++) {
     StoredJob *r = &rs->jobs[i];
-    if (names_phase(r, plan->id) || fits_plan(pd, r)) {
-      mine[n_mine++] = r;
-      add_length(pd, r->length);
-    }
-  }
-  int *cfg_of = xcalloc(n_mine ? (size_t)n_mine : 1, sizeof *cfg_of);
-  for (int i = 0; i < n_mine; i++) {
+    const struct PlanCell *pc = planned_cell_of(pd, r);
+    if (!pc && !names_phase(r, plan->id)) continue;
     const char *key[N_AXES];
-    result_key(plan, mine[i], key);
-    cfg_of[i] = add_config(pd, key, 0);
+    if (pc) memcpy(key, pc->axis, sizeof key);
+    else result_key(plan, r, key);
+    cfg_of[n_mine] = add_config(pd, key, 0);
+    mine[n_mine++] = r;
+    add_length(pd, r->length);
   }
   pd->cells = xcalloc((size_t)(pd->n_configs ? pd->n_configs : 1) * (size_t)(pd->n_lengths ? pd->n_lengths : 1),
                       sizeof *pd->cells);
@@ -404,6 +348,7 @@ void phase_data_free(PhaseData *pd) {
   free(pd->jobs);
   free(pd->missing);
   free(pd->planned);
+  free(pd->by_content);
   set_free(pd->planned_set);
   memset(pd, 0, sizeof *pd);
 }

@@ -139,6 +139,8 @@ TEST(results_merged_from_two_machines) {
     StoredJob copy = rs.jobs[src];
     EXPECT_INT_EQ(job_result_read(rs.jobs[src].path, &copy.res, &err), 0);  // its own copy of the file
     copy.path = xstrdup("copy");
+    copy.content = xstrdup(copy.content);
+    copy.content_any_device = xstrdup(copy.content_any_device);
     copy.axis[AX_DEVICE] = "cuda:1";
     copy.ppl = 9.5;
     copy.finished += 3600;
