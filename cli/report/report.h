@@ -142,6 +142,7 @@ typedef struct {
   int n_ok, n_oom, n_error;  // n_error counts error, crashed and nonfinite
   double mean, std, cv;      // over ok runs; std/cv NAN when n_ok < 2; mean NAN when n_ok == 0
   int n_expected_seeds;      // seeds the plan expects in this cell (0 when unknown)
+  const StoredJob *conflict[2];  // the first two ok results of one seed whose PPLs differ (NULL: none)
 } Cell;
 
 typedef struct {
@@ -149,6 +150,14 @@ typedef struct {
   long length;
   long seed;
 } MissingCell;
+
+// Two stored results of one job (same config, length and seed) with different numbers: merged
+// machines, or a phase re-labelled. The tables show both; the findings use the later one.
+typedef struct {
+  int config;              // index into PhaseData.configs
+  long length, seed;
+  const StoredJob *a, *b;  // a: the one kept so far, b: the other
+} Conflict;
 
 typedef struct {
   const PhasePlan *plan;
@@ -164,7 +173,10 @@ typedef struct {
   int n_expected;        // jobs the suite implies (0 when unknown)
   MissingCell *missing;  // [n_missing] expected (config, length, seed) without any result
   int n_missing;
-  int n_duplicates;      // results dropped because another result had the same spec
+  int n_duplicates;      // results dropped because another result of the job had the same numbers
+                         // (or had none: a failure that an ok result or a later failure replaces)
+  Conflict *conflicts;   // [n_conflicts] results of one job with different numbers
+  int n_conflicts;
   double wall_s;         // sum of the jobs' wall time
   long base_length;      // resolved: plan's, or the shortest length
   // the planned cells (key, length, seed), deduplicated, in expansion order
@@ -196,7 +208,7 @@ typedef struct {
   const char *col_config, *col_length, *col_ratio, *col_rank, *col_best_impr, *col_baseline,
       *col_seeds, *col_verdict, *col_why, *col_paired, *col_gap, *col_vs_best, *col_seed_len;
   const char *severe, *best, *win, *not_proven;
-  const char *cell_oom, *cell_error, *cell_crashed, *cell_nonfinite, *no_improvement;
+  const char *cell_oom, *cell_error, *cell_crashed, *cell_nonfinite, *cell_conflict, *no_improvement;
   const char *tbl_collapse, *tbl_lengths, *tbl_seeds, *tbl_improvement, *tbl_leaderboard,
       *tbl_verdict;
   // findings and notes (printf formats, same argument order in every language)
@@ -205,7 +217,7 @@ typedef struct {
       *f_oom, *f_oom_none_ran, *f_oom_partial, *f_identical, *f_impr_best, *f_impr_none, *f_verdict_win, *f_verdict_not,
       *f_nonfinite;
   const char *why_incomplete, *why_few_seeds, *why_mean, *why_gap, *why_paired;
-  const char *n_no_results, *n_missing, *n_missing_more, *n_duplicates, *n_skipped,
+  const char *n_no_results, *n_missing, *n_missing_more, *n_duplicates, *n_conflicts, *n_skipped,
       *n_no_plan, *n_fig_failed, *n_fig_skipped, *n_manifest_absent, *n_manifest_bad,
       *n_sha_differs, *n_baseline_unknown, *n_at_unknown, *n_param_unknown, *n_no_data;
   const char *nothing_yet;
@@ -251,7 +263,8 @@ void table_seeds(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Repo
 void table_improvement(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
 void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
 void table_verdict(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
-// A cell as the tables show it: the mean PPL, else OOM / error / crashed, else "—".
+// A cell as the tables show it: the mean PPL (both values and files when two results of one seed
+// conflict), else OOM / error / crashed, else "—".
 void report_cell_text(const Cell *cell, const ReportText *t, char out[64]);
 // The length a collapse/leaderboard/verdict request is evaluated at: its `at`, else the longest
 // length with at least one ok result (0 when none).

@@ -201,10 +201,32 @@ static int better_run(const StoredJob *a, const StoredJob *b) {
   return a->finished > b->finished;
 }
 
-static void cell_add(PhaseData *pd, Cell *cell, StoredJob *r) {
+// Two ok results of one job that disagree: their PPLs differ beyond rounding in the last digit a
+// float64 carries through the JSON.
+static int numbers_differ(const StoredJob *a, const StoredJob *b) {
+  if (a->res.status != JOB_OK || b->res.status != JOB_OK) return 0;
+  return fabs(a->ppl - b->ppl) > 1e-9 * fmax(fabs(a->ppl), fabs(b->ppl));
+}
+
+static void add_conflict(PhaseData *pd, Cell *cell, int config, StoredJob *kept, StoredJob *other) {
+  pd->conflicts = xrealloc(pd->conflicts, (size_t)(pd->n_conflicts + 1) * sizeof *pd->conflicts);
+  Conflict *k = &pd->conflicts[pd->n_conflicts++];
+  k->config = config;
+  k->length = kept->length;
+  k->seed = kept->seed;
+  k->a = kept;
+  k->b = other;
+  if (!cell->conflict[0]) {
+    cell->conflict[0] = kept;
+    cell->conflict[1] = other;
+  }
+}
+
+static void cell_add(PhaseData *pd, Cell *cell, int config, StoredJob *r) {
   for (int i = 0; i < cell->n_runs; i++) {
     if (cell->runs[i]->seed != r->seed) continue;
-    pd->n_duplicates++;
+    if (numbers_differ(r, cell->runs[i])) add_conflict(pd, cell, config, cell->runs[i], r);
+    else pd->n_duplicates++;
     if (better_run(r, cell->runs[i])) cell->runs[i] = r;
     return;
   }
@@ -309,7 +331,7 @@ void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd) {
   pd->cells = xcalloc((size_t)(pd->n_configs ? pd->n_configs : 1) * (size_t)(pd->n_lengths ? pd->n_lengths : 1),
                       sizeof *pd->cells);
   for (int i = 0; i < n_mine; i++)
-    cell_add(pd, phase_cell(pd, cfg_of[i], phase_length_index(pd, mine[i]->length)), mine[i]);
+    cell_add(pd, phase_cell(pd, cfg_of[i], phase_length_index(pd, mine[i]->length)), cfg_of[i], mine[i]);
   free(cfg_of);
   free(mine);
   // 3. statistics, counts, wall time
@@ -347,6 +369,7 @@ void phase_data_free(PhaseData *pd) {
   free(pd->lengths);
   free(pd->jobs);
   free(pd->missing);
+  free(pd->conflicts);
   free(pd->planned);
   free(pd->by_content);
   set_free(pd->planned_set);

@@ -230,6 +230,28 @@ static void missing_list(StrBuf *b, const PhaseData *pd, const ReportText *t) {
   sb_append(b, "\n\n");
 }
 
+// Each conflict in full: the job, both values and both files.
+static void conflict_list(StrBuf *b, const PhaseData *pd, const ReportText *t) {
+  if (pd->n_conflicts == 0) return;
+  char line[512];
+  snprintf(line, sizeof line, t->n_conflicts, pd->n_conflicts);
+  sb_printf(b, "*%s*\n\n", line);
+  for (int i = 0; i < pd->n_conflicts; i++) {
+    const Conflict *k = &pd->conflicts[i];
+    char a[32], c[32];
+    rfmt_ppl(k->a->ppl, a);
+    rfmt_ppl(k->b->ppl, c);
+    sb_append(b, "- `");
+    rfmt_md_escape(b, pd->configs[k->config].label);
+    sb_printf(b, "` @ %ld, seed %ld: PPL %s in `", k->length, k->seed, a);
+    rfmt_md_escape(b, k->a->path);
+    sb_printf(b, "`, PPL %s in `", c);
+    rfmt_md_escape(b, k->b->path);
+    sb_append(b, "`\n");
+  }
+  sb_append(b, "\n");
+}
+
 typedef void (*TableFn)(StrBuf *, const PhaseData *, const ReportReq *, const ReportCtx *);
 
 static TableFn table_fn(const char *name) {
@@ -268,6 +290,7 @@ static void phase_section(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd, 
     kv_asked |= fn == table_kv_cost;
   }
   if (!kv_asked && phase_shows_kv(pd)) table_kv_cost(b, pd, NULL, ctx);  // a cache policy ran: its cost
+  conflict_list(b, pd, t);
   StrBuf f = {0};
   phase_findings(&f, pd, ctx);
   if (f.len) sb_printf(b, "### %s\n\n%s\n", t->key_findings, f.data);

@@ -9,7 +9,22 @@
 #include "report_stats.h"
 
 // ---- cells and rows ----
+// A job file's name without its folder and ".json", cut to 8 characters: "007d93f1".
+static void short_file(const char *path, char out[16]) {
+  const char *slash = strrchr(path, '/');
+  snprintf(out, 16, "%.8s", slash ? slash + 1 : path);
+}
+
 void report_cell_text(const Cell *cell, const ReportText *t, char out[64]) {
+  if (cell->conflict[0]) {
+    char a[32], b[32], fa[16], fb[16];
+    rfmt_ppl(cell->conflict[0]->ppl, a);
+    rfmt_ppl(cell->conflict[1]->ppl, b);
+    short_file(cell->conflict[0]->path, fa);
+    short_file(cell->conflict[1]->path, fb);
+    snprintf(out, 64, "%.9s: %.12s (%.8s) ≠ %.12s (%.8s)", t->cell_conflict, a, fa, b, fb);
+    return;
+  }
   if (cell->n_ok > 0) {
     rfmt_ppl(cell->mean, out);
     return;

@@ -80,4 +80,40 @@ expect_true "shared job: the named row keeps its name" grep -qE '^\| geo_1k \| [
 expect_true "shared job: the same number in both phases" test \
   "$(grep '^| geo_1k |' named.md | tail -1 | cut -d'|' -f3 | tr -d '* ')" = "$(grep '^| theta_scan\[theta=1000\] |' scan.md | head -1 | cut -d'|' -f3 | tr -d '* ')"
 expect_true "shared job: the third phase names it by its own plan" has "$MD" "| 3 | models |  | 32/32 | 32 | 0 | 0 | 0 |"
+
+# ---- two results for one job: another machine's copies (other ids: other checkpoint bytes) ----
+cp -r results/rows merged
+cat > copy_job.py <<'EOF'
+import glob, json, sys
+# copy_job.py DIR NEW_ID SCALE: stores a copy of the geo_10k @ 64 job of phase `named` under
+# NEW_ID, its PPL multiplied by SCALE, finished an hour later.
+d, new_id, scale = sys.argv[1], sys.argv[2], float(sys.argv[3])
+for p in sorted(glob.glob(d + "/jobs/*.json")):
+    j = json.load(open(p))
+    if j["spec"]["rope"]["name"] == "geo_10k" and j["spec"]["length"] == 64 and j["spec"]["model"] == "small" \
+            and j["spec"]["dataset"] == "text":
+        j["job_id"] = new_id
+        j["metrics"]["ppl"] *= scale
+        j["metrics"]["nll"] = __import__("math").log(j["metrics"]["ppl"])
+        json.dump(j, open(d + "/jobs/" + new_id + ".json", "w"), indent=1)
+        print(p.split("/")[-1][:8], "%.2f" % j["metrics"]["ppl"])
+        break
+EOF
+orig=$("$PYTHON" copy_job.py merged aaaaaaaaaaaaaaaa 1.0)
+expect_rc "equal copy: report" 0 "$BENCH" report merged --reports rep_equal
+section rep_equal/REPORT.md named > eq.md
+expect_true "equal copy: one result, no conflict" test "$(grep -c 'conflict' eq.md)" -eq 0
+expect_true "equal copy: the number stands" grep -qE '^\| geo_10k \| [*0-9.]+ \| [*0-9.]+ \|' eq.md
+expect_true "equal copy: no warning" test "$(grep -c 'different numbers' <<<"$ERR")" -eq 0
+copy=$("$PYTHON" copy_job.py merged bbbbbbbbbbbbbbbb 1.25)
+expect_rc "conflicting copy: report" 0 "$BENCH" report merged --reports rep_conflict
+section rep_conflict/REPORT.md named > cf.md
+ppl_orig=${orig#* }; ppl_copy=${copy#* }
+cell=$(grep '^| geo_10k |' cf.md | tail -1)
+expect_true "conflict: the cell shows both values and files" \
+  test "$(grep -cF "$ppl_copy (bbbbbbbb)" <<<"$cell")$(grep -cE "conflict: $ppl_orig \((aaaaaaaa|${orig%% *})\) ≠" <<<"$cell")" = 11
+expect_true "conflict: listed in full under the tables" grep -qF "merged/jobs/bbbbbbbbbbbbbbbb.json" cf.md
+expect_true "conflict: warned on stderr" grep -q "phase named: geo_10k @ 64, seed 1: two results with different numbers" <<<"$ERR"
+section rep_conflict/REPORT.md models > cfm.md
+expect_true "conflict: a phase sharing the job shows it too" grep -qF "≠ $ppl_copy (bbbbbbbb)" cfm.md
 finish
