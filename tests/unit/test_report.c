@@ -147,46 +147,40 @@ static void group_with_copy(double ppl, const char *copy_path, PhaseData *pd, St
 }
 
 TEST(results_merged_from_two_machines) {
-  // the same job written twice with the same numbers: one result
-  StoredJobs rs;
-  ReportPlan p;
-  PhaseData pd;
-  group_with_copy(9.264, "other/jobs/copy.json", &pd, &rs, &p);
-  EXPECT_INT_EQ(pd.n_jobs, 8);
-  EXPECT_INT_EQ(pd.n_duplicates, 1);
-  EXPECT_INT_EQ(pd.n_conflicts, 0);
-  int c = config_index(&pd, "geo_2M"), l = phase_length_index(&pd, 16384);
-  char text[64];
-  report_cell_text(phase_cell(&pd, c, l), report_text("en"), text);
-  EXPECT_STR_EQ(text, "9.264");
-  phase_data_free(&pd);
-  report_plan_free(&p);
-  stored_jobs_free(&rs);
-}
-
-TEST(two_results_with_different_numbers_conflict) {
-  // the same job written twice with different numbers: neither hides the other
-  StoredJobs rs;
-  ReportPlan p;
-  PhaseData pd;
-  group_with_copy(9.5, "other/jobs/0123456789abcdef.json", &pd, &rs, &p);
-  EXPECT_INT_EQ(pd.n_jobs, 8);
-  EXPECT_INT_EQ(pd.n_duplicates, 0);
-  EXPECT_INT_EQ(pd.n_conflicts, 1);
-  if (pd.n_conflicts == 1) {
-    EXPECT_STR_EQ(pd.configs[pd.conflicts[0].config].label, "geo_2M");
-    EXPECT_INT_EQ(pd.conflicts[0].length, 16384);
-    EXPECT_NEAR(pd.conflicts[0].a->ppl, 9.264, 0, 1e-12);
-    EXPECT_STR_EQ(pd.conflicts[0].b->path, "other/jobs/0123456789abcdef.json");
+  // the same job written twice: equal numbers are one result; different ones a conflict that
+  // neither hides the other
+  static const struct {
+    double ppl;
+    const char *path;
+    int duplicates, conflicts;
+    const char *cell;
+  } cases[] = {
+      {9.264, "other/jobs/copy.json", 1, 0, "9.264"},
+      {9.5, "other/jobs/0123456789abcdef.json", 0, 1, ") ≠ 9.500 (01234567)"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    StoredJobs rs;
+    ReportPlan p;
+    PhaseData pd;
+    group_with_copy(cases[i].ppl, cases[i].path, &pd, &rs, &p);
+    EXPECT_INT_EQ(pd.n_jobs, 8);
+    EXPECT_INT_EQ(pd.n_duplicates, cases[i].duplicates);
+    EXPECT_INT_EQ(pd.n_conflicts, cases[i].conflicts);
+    if (pd.n_conflicts == 1) {
+      EXPECT_STR_EQ(pd.configs[pd.conflicts[0].config].label, "geo_2M");
+      EXPECT_INT_EQ(pd.conflicts[0].length, 16384);
+      EXPECT_NEAR(pd.conflicts[0].a->ppl, 9.264, 0, 1e-12);
+      EXPECT_STR_EQ(pd.conflicts[0].b->path, cases[i].path);
+    }
+    int c = config_index(&pd, "geo_2M"), l = phase_length_index(&pd, 16384);
+    char text[64];
+    report_cell_text(phase_cell(&pd, c, l), report_text("en"), text);
+    EXPECT_CONTAINS(text, cases[i].cell);
+    if (cases[i].conflicts) EXPECT_CONTAINS(text, "conflict: 9.264 (");
+    phase_data_free(&pd);
+    report_plan_free(&p);
+    stored_jobs_free(&rs);
   }
-  int c = config_index(&pd, "geo_2M"), l = phase_length_index(&pd, 16384);
-  char text[64];
-  report_cell_text(phase_cell(&pd, c, l), report_text("en"), text);
-  EXPECT_CONTAINS(text, "conflict: 9.264 (");
-  EXPECT_CONTAINS(text, ") ≠ 9.500 (01234567)");
-  phase_data_free(&pd);
-  report_plan_free(&p);
-  stored_jobs_free(&rs);
 }
 
 static char *tmpdir_with_jobs(const char *const *names, const char *const *texts, int n) {
@@ -310,7 +304,6 @@ int main(void) {
   RUN(plan_from_the_suite_as_run);
   RUN(groups_by_phase_and_spec);
   RUN(results_merged_from_two_machines);
-  RUN(two_results_with_different_numbers_conflict);
   RUN(schema_mismatch_and_bad_files_are_skipped);
   RUN(compare_matches_and_measures);
   RUN(default_reports_dir);
