@@ -167,6 +167,10 @@ typedef struct {
   int n_lengths;
   Cell *cells;           // [n_configs × n_lengths]
   int varies[N_AXES];    // the axis takes more than one value among configs
+  int *group;            // [n_configs] comparison group: configs of one model and one dataset (and
+                         // one cache when the phase varies it besides rope, dtype, train or device)
+  int n_groups;
+  char **group_label;    // [n_groups] "model: small, dataset: text" ("" when one group)
   StoredJob **jobs;      // [n_jobs] results attributed to this phase (after de-duplication)
   int n_jobs;
   int n_ok, n_oom, n_error;

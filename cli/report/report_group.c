@@ -301,6 +301,37 @@ static void make_labels(PhaseData *pd) {
   }
 }
 
+// "Best", "N× lower" and "% above the best" compare like with like: configs of one model and one
+// dataset, and of one cache when the phase varies the cache besides what it compares.
+static void make_groups(PhaseData *pd) {
+  int by[N_AXES] = {0};
+  by[AX_MODEL] = by[AX_DATASET] = 1;
+  by[AX_CACHE] = pd->varies[AX_ROPE] || pd->varies[AX_DTYPE] || pd->varies[AX_TRAIN] || pd->varies[AX_DEVICE];
+  pd->group = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *pd->group);
+  int *first = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *first);  // [group] its first config
+  for (int c = 0; c < pd->n_configs; c++) {
+    int g = 0;
+    for (; g < pd->n_groups; g++) {
+      int same = 1;
+      for (int a = 0; a < N_AXES && same; a++)
+        same = !by[a] || strcmp(pd->configs[c].axis[a], pd->configs[first[g]].axis[a]) == 0;
+      if (same) break;
+    }
+    if (g == pd->n_groups) first[pd->n_groups++] = c;
+    pd->group[c] = g;
+  }
+  pd->group_label = xcalloc(pd->n_groups ? (size_t)pd->n_groups : 1, sizeof *pd->group_label);
+  for (int g = 0; g < pd->n_groups; g++) {
+    StrBuf b = {0};
+    for (int a = 0; a < N_AXES && pd->n_groups > 1; a++) {
+      if (!by[a] || !pd->varies[a]) continue;
+      sb_printf(&b, "%s%s: %s", b.len ? ", " : "", REPORT_AXIS_NAMES[a], pd->configs[first[g]].axis[a]);
+    }
+    pd->group_label[g] = b.data ? b.data : xstrdup("");
+  }
+  free(first);
+}
+
 void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd) {
   memset(pd, 0, sizeof *pd);
   pd->plan = plan;
@@ -351,6 +382,7 @@ void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd) {
   // 4. what the plan expects and what is missing
   count_expected(pd);
   make_labels(pd);
+  make_groups(pd);
   pd->base_length = plan->base_length > 0 ? plan->base_length : (pd->n_lengths ? pd->lengths[0] : 0);
 }
 
@@ -364,6 +396,9 @@ void phase_data_free(PhaseData *pd) {
       free(cell->seeds);
     }
   }
+  for (int g = 0; g < pd->n_groups; g++) free(pd->group_label[g]);
+  free(pd->group_label);
+  free(pd->group);
   free(pd->configs);
   free(pd->cells);
   free(pd->lengths);

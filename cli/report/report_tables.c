@@ -92,11 +92,12 @@ long report_request_length(const PhaseData *pd, const ReportReq *rq) {
   return 0;
 }
 
-// Index of the config with the lowest mean PPL at length index l among those with a value; -1
-// unless at least `min_values` configs have one.
-static int best_config_at(const PhaseData *pd, int l, int min_values) {
+// Index of the config with the lowest mean PPL at length index l among those of comparison group
+// g with a value; -1 unless at least `min_values` configs have one.
+static int best_config_at(const PhaseData *pd, int l, int g, int min_values) {
   int best = -1, n = 0;
   for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
     double m = cell_mean(pd, c, l);
     if (!isfinite(m)) continue;
     n++;
@@ -121,10 +122,10 @@ void table_collapse(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const R
     note(b, msg);
     return;
   }
-  int best = best_config_at(pd, lL, 2);
   sb_printf(b, "| %s | PPL@%s | PPL@%s | %s |\n", t->col_config, sB, sL, t->col_ratio);
   sb_append(b, "|---|---:|---:|---|\n");
   for (int c = 0; c < pd->n_configs; c++) {
+    int best = best_config_at(pd, lL, pd->group[c], 2);
     char vb[64], vl[64], r[32];
     if (lB >= 0) report_cell_text(phase_cell(pd, c, lB), t, vb);
     else snprintf(vb, sizeof vb, "%s", t->nothing_yet);
@@ -162,7 +163,7 @@ void table_lengths(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Re
     for (int l = 0; l < pd->n_lengths; l++) {
       char v[64];
       report_cell_text(phase_cell(pd, c, l), t, v);
-      row_cell(b, v, best_config_at(pd, l, 2) == c);
+      row_cell(b, v, best_config_at(pd, l, pd->group[c], 2) == c);
     }
     sb_append(b, "\n");
   }
@@ -334,6 +335,8 @@ static int cmp_by_ppl(const void *a, const void *b) {
   return *(const int *)a - *(const int *)b;
 }
 
+static void leaderboard_group(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int lL, int lB, int g);
+
 void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx) {
   const ReportText *t = ctx->t;
   long L = report_request_length(pd, rq);
@@ -349,17 +352,33 @@ void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
     note(b, msg);
     return;
   }
-  int *order = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *order);
-  for (int c = 0; c < pd->n_configs; c++) order[c] = c;
+  for (int g = 0; g < pd->n_groups; g++) leaderboard_group(b, pd, ctx, lL, lB, g);
+  mean_note(b, pd, t);
+}
+
+// One ranking: the configs of comparison group g (a caption names the group when there are several).
+static void leaderboard_group(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int lL, int lB, int g) {
+  const ReportText *t = ctx->t;
+  char sL[32], sB[32];
+  len_text(pd->lengths[lL], sL);
+  if (lB >= 0) len_text(pd->lengths[lB], sB);
+  int *order = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *order), n = 0;
+  for (int c = 0; c < pd->n_configs; c++)
+    if (pd->group[c] == g) order[n++] = c;
   sort_pd = pd;
   sort_l = lL;
-  qsort(order, (size_t)pd->n_configs, sizeof *order, cmp_by_ppl);
+  qsort(order, (size_t)n, sizeof *order, cmp_by_ppl);
+  if (pd->n_groups > 1) {
+    sb_append(b, "**");
+    rfmt_md_escape(b, pd->group_label[g]);
+    sb_append(b, "**\n\n");
+  }
   int show_base = lB >= 0 && lB != lL;
   if (show_base) sb_printf(b, "| %s | %s | PPL@%s | PPL@%s | %s |\n", t->col_rank, t->col_config, sB, sL, t->col_vs_best);
   else sb_printf(b, "| %s | %s | PPL@%s | %s |\n", t->col_rank, t->col_config, sL, t->col_vs_best);
   sb_append(b, show_base ? "|---:|---|---:|---:|---:|\n" : "|---:|---|---:|---:|\n");
-  double best = pd->n_configs ? cell_mean(pd, order[0], lL) : NAN;
-  for (int i = 0; i < pd->n_configs; i++) {
+  double best = n ? cell_mean(pd, order[0], lL) : NAN;
+  for (int i = 0; i < n; i++) {
     int c = order[i];
     double m = cell_mean(pd, c, lL);
     char v[64], vs[48];
@@ -384,7 +403,6 @@ void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
     sb_append(b, "\n");
   }
   sb_append(b, "\n");
-  mean_note(b, pd, t);
   free(order);
 }
 

@@ -81,6 +81,15 @@ expect_true "shared job: the same number in both phases" test \
   "$(grep '^| geo_1k |' named.md | tail -1 | cut -d'|' -f3 | tr -d '* ')" = "$(grep '^| theta_scan\[theta=1000\] |' scan.md | head -1 | cut -d'|' -f3 | tr -d '* ')"
 expect_true "shared job: the third phase names it by its own plan" has "$MD" "| 3 | models |  | 32/32 | 32 | 0 | 0 | 0 |"
 
+# ---- findings and flags compare like with like: one model and one dataset ----
+section "$MD" models > models.md
+expect_true "per group: one best line per model and dataset" test "$(grep -c 'Best at 64' models.md)" -eq 4
+expect_true "per group: findings under each group's name" grep -qF -- "- **model: big, dataset: other**" models.md
+expect_true "per group: no line compares two models" test "$(grep -E 'small' models.md | grep -cE 'big')" -eq 0
+expect_true "per group: no line compares two datasets" test "$(grep -E '· text' models.md | grep -cE '· other')" -eq 0
+expect_true "per group: one ✅ per group in the collapse table" test "$(grep -c '✅ best' models.md)" -eq 4
+expect_true "per group: one leaderboard per group" test "$(grep -c '^| 1 | ' models.md)" -eq 4
+
 # ---- two results for one job: another machine's copies (other ids: other checkpoint bytes) ----
 cp -r results/rows merged
 cat > copy_job.py <<'EOF'
