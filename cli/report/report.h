@@ -194,6 +194,10 @@ void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd);
 void phase_data_free(PhaseData *pd);
 Cell *phase_cell(const PhaseData *pd, int config, int length_index);
 int phase_length_index(const PhaseData *pd, long length);  // -1 when absent
+// The collapse ratio of config c, PPL at length index l over PPL at length index lB: with two or
+// more seeds ok at both lengths, the mean of the per-seed ratios (*std their sample std, *n_seeds
+// how many); else the ratio of the cells' means (*std NAN, *n_seeds 0 or 1). NAN when undefined.
+double phase_ratio(const PhaseData *pd, int c, int l, int lB, double *std, int *n_seeds);
 // Index of the config equal to `c` except that `axis` holds `value`; -1 when absent.
 int phase_find_sibling(const PhaseData *pd, int c, Axis axis, const char *value);
 // Which axis of the phase's configs has `name` among its values (rope first, then cache, model,
@@ -209,6 +213,7 @@ typedef struct {
   const char *experiment_list, *key_findings, *figures, *notes, *phase;
   const char *col_num, *col_phase, *col_title, *col_jobs, *col_ok, *col_oom, *col_error,
       *col_missing, *col_wall;
+  const char *legend_collapse, *legend_collapse_seeds, *legend_vs_best;
   const char *col_config, *col_length, *col_ratio, *col_rank, *col_best_impr, *col_baseline,
       *col_seeds, *col_verdict, *col_why, *col_paired, *col_gap, *col_vs_best, *col_seed_len;
   const char *severe, *best, *win, *not_proven;

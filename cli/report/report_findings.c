@@ -42,7 +42,9 @@ static void collapse_of(const PhaseData *pd, int c, double threshold, Collapse *
   out->max_ratio = NAN;
   out->last_len = 0;
   for (int l = 0; l < pd->n_lengths; l++) {
-    ratios[l] = stat_ratio(mean_at(pd, c, l), base);
+    double sd;
+    int n_seeds;
+    ratios[l] = phase_ratio(pd, c, l, lB, &sd, &n_seeds);  // the collapse table's ratio
     if (pd->lengths[l] > pd->base_length && isfinite(ratios[l])) {
       if (!isfinite(out->max_ratio) || ratios[l] > out->max_ratio) out->max_ratio = ratios[l];
       out->last_len = pd->lengths[l];
@@ -77,7 +79,9 @@ static void findings_collapse(StrBuf *b, const PhaseData *pd, const ReportCtx *c
     if (cl[c].boundary >= 0) {
       int l = cl[c].boundary;
       s_len(pd->lengths[l], sL);
-      rfmt_ratio(mean_at(pd, c, l) / mean_at(pd, c, phase_length_index(pd, pd->base_length)), r);
+      double sd;
+      int n_seeds;
+      rfmt_ratio(phase_ratio(pd, c, l, phase_length_index(pd, pd->base_length), &sd, &n_seeds), r);
       rfmt_ppl(mean_at(pd, c, l), p);
       snprintf(line, sizeof line, t->f_boundary, lab, sL, r, th, p);
       bullet(b, line);
@@ -161,7 +165,9 @@ static void findings_best(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, 
   char line[1024], sL[32], p[32], extra[64] = "", r[32];
   s_len(L, sL);
   rfmt_ppl(mean_at(pd, best, l), p);
-  double ratio = stat_ratio(mean_at(pd, best, l), mean_at(pd, best, lB));
+  double sd;
+  int n_seeds;
+  double ratio = phase_ratio(pd, best, l, lB, &sd, &n_seeds);
   if (L != pd->base_length && isfinite(ratio)) {
     rfmt_ratio(ratio, r);
     snprintf(extra, sizeof extra, ", %s %s", strcmp(t->lang, "zh") == 0 ? "崩溃比" : "ratio", r);
@@ -347,7 +353,7 @@ static void findings_improvement(StrBuf *b, const PhaseData *pd, const ReportCtx
     char line[1024], *lab = esc(pd->configs[c].label), *bl = esc(pd->configs[bc].label);
     if (best_l >= 0) {
       char pct[32], sL[32], pb[32], px[32];
-      rfmt_pct(best_imp, 0, pct);
+      rfmt_pct(best_imp, 1, pct);
       s_len(pd->lengths[best_l], sL);
       rfmt_ppl(mean_at(pd, bc, best_l), pb);
       rfmt_ppl(mean_at(pd, c, best_l), px);

@@ -411,6 +411,30 @@ void phase_data_free(PhaseData *pd) {
   memset(pd, 0, sizeof *pd);
 }
 
+double phase_ratio(const PhaseData *pd, int c, int l, int lB, double *std, int *n_seeds) {
+  *std = NAN;
+  *n_seeds = 0;
+  if (c < 0 || l < 0 || lB < 0) return NAN;
+  const Cell *x = phase_cell(pd, c, l), *base = phase_cell(pd, c, lB);
+  double *r = xcalloc(x->n_ok ? (size_t)x->n_ok : 1, sizeof *r);
+  int n = 0;
+  for (int i = 0; i < x->n_ok; i++)
+    for (int k = 0; k < base->n_ok; k++)
+      if (x->seeds[i] == base->seeds[k] && isfinite(stat_ratio(x->ppl[i], base->ppl[k])))
+        r[n++] = stat_ratio(x->ppl[i], base->ppl[k]);
+  double ratio;
+  if (n >= 2) {
+    ratio = stat_mean(r, n);
+    *std = stat_sample_std(r, n);
+    *n_seeds = n;
+  } else {
+    ratio = stat_ratio(x->n_ok ? x->mean : NAN, base->n_ok ? base->mean : NAN);
+    *n_seeds = n;
+  }
+  free(r);
+  return ratio;
+}
+
 int phase_find_sibling(const PhaseData *pd, int c, Axis axis, const char *value) {
   const char *key[N_AXES];
   for (int a = 0; a < N_AXES; a++) key[a] = pd->configs[c].axis[a];

@@ -124,29 +124,53 @@ void table_collapse(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const R
   }
   sb_printf(b, "| %s | PPL@%s | PPL@%s | %s |\n", t->col_config, sB, sL, t->col_ratio);
   sb_append(b, "|---|---:|---:|---|\n");
+  // per comparison group: the lowest PPL@L (bold) and the lowest ratio (✅, bold)
+  double *ratio = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *ratio);
+  double *std = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *std);
+  int seeded = 0;
   for (int c = 0; c < pd->n_configs; c++) {
-    int best = best_config_at(pd, lL, pd->group[c], 2);
-    char vb[64], vl[64], r[32];
+    int n_seeds;
+    ratio[c] = phase_ratio(pd, c, lL, lB, &std[c], &n_seeds);
+    seeded |= n_seeds >= 2;
+  }
+  for (int c = 0; c < pd->n_configs; c++) {
+    int best = best_config_at(pd, lL, pd->group[c], 2), lowest = 1, n_ratios = 0;
+    for (int k = 0; k < pd->n_configs; k++) {
+      if (pd->group[k] != pd->group[c] || !isfinite(ratio[k])) continue;
+      n_ratios++;
+      if (ratio[k] < ratio[c] || (ratio[k] == ratio[c] && k < c)) lowest = 0;
+    }
+    lowest = lowest && isfinite(ratio[c]) && n_ratios >= 2;
+    char vb[64], vl[64], r[64];
     if (lB >= 0) report_cell_text(phase_cell(pd, c, lB), t, vb);
     else snprintf(vb, sizeof vb, "%s", t->nothing_yet);
     report_cell_text(phase_cell(pd, c, lL), t, vl);
-    double ratio = stat_ratio(cell_mean(pd, c, lL), cell_mean(pd, c, lB));
-    rfmt_ratio(ratio, r);
+    rfmt_ratio(ratio[c], r);
+    if (isfinite(std[c])) {  // "23.58x±1.20"
+      size_t n = strlen(r);
+      snprintf(r + n, sizeof r - n, "±%.2f", std[c]);
+    }
     row_start(b, pd->configs[c].label);
     row_cell(b, vb, 0);
     row_cell(b, vl, c == best);
-    int severe = stat_is_severe(ratio, ctx->plan->severe);
-    if (severe || c == best) {
+    int severe = stat_is_severe(ratio[c], ctx->plan->severe);
+    if (severe || lowest) {
       sb_printf(b, " **%s**", r);
       if (severe) sb_printf(b, " ⚠️ %s", t->severe);
-      if (c == best) sb_printf(b, " ✅ %s", t->best);
+      if (lowest) sb_printf(b, " ✅ %s", t->best);
       sb_append(b, " |\n");
     } else {
       sb_printf(b, " %s |\n", r);
     }
   }
   sb_append(b, "\n");
-  mean_note(b, pd, t);
+  char legend[512];
+  snprintf(legend, sizeof legend, t->legend_collapse, sL, ctx->plan->severe);
+  note(b, legend);
+  if (seeded) note(b, t->legend_collapse_seeds);
+  else mean_note(b, pd, t);
+  free(ratio);
+  free(std);
 }
 
 // ---- lengths ----
@@ -311,7 +335,7 @@ void table_improvement(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
         sb_printf(b, " %s |\n", t->no_improvement);
       } else {
         char p[32];
-        rfmt_pct(imp, 0, p);
+        rfmt_pct(imp, 1, p);
         sb_printf(b, " %s (", p);
         rfmt_md_escape(b, pd->configs[best].axis[g.axis]);
         sb_append(b, ") |\n");
@@ -353,6 +377,7 @@ void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
     return;
   }
   for (int g = 0; g < pd->n_groups; g++) leaderboard_group(b, pd, ctx, lL, lB, g);
+  note(b, t->legend_vs_best);
   mean_note(b, pd, t);
 }
 
@@ -396,8 +421,8 @@ static void leaderboard_group(StrBuf *b, const PhaseData *pd, const ReportCtx *c
     else if (i == 0) snprintf(vs, sizeof vs, "✅");
     else {
       char p[32];
-      rfmt_pct(-stat_improvement_pct(best, m), 1, p);
-      snprintf(vs, sizeof vs, "+%s", p);
+      rfmt_pct(stat_improvement_pct(m, best), 1, p);
+      snprintf(vs, sizeof vs, "%s", p);
     }
     row_cell(b, vs, 0);
     sb_append(b, "\n");

@@ -45,6 +45,12 @@ static const ReportText EN = {
     .col_gap = "Gap",
     .col_vs_best = "vs best",
     .col_seed_len = "L=%ld (mean±std, CV)",
+    .legend_collapse = "✅ marks the lowest collapse ratio (of each model and dataset); the bold PPL@%s is "
+                       "the lowest PPL there; ⚠️ a ratio ≥ %g.",
+    .legend_collapse_seeds = "With several seeds the ratio is the mean of the per-seed ratios ± their sample "
+                             "std (n−1), over the seeds that finished at both lengths; PPL cells show the mean.",
+    .legend_vs_best = "vs best: how much lower the best PPL is, (PPL − best) / PPL, the notes' improvement "
+                      "convention.",
     .severe = "severe collapse",
     .best = "best",
     .win = "win",
@@ -166,6 +172,10 @@ static const ReportText ZH = {
     .col_gap = "差距",
     .col_vs_best = "相对最佳",
     .col_seed_len = "L=%ld (均值±标准差, 变异系数)",
+    .legend_collapse = "✅ 标出最低的崩溃比 (每个模型与数据集内); 加粗的 PPL@%s 为该长度最低的 PPL; ⚠️ 表示崩溃比 ≥ %g。",
+    .legend_collapse_seeds = "多个种子时, 崩溃比为各种子崩溃比的均值 ± 样本标准差 (n−1), 只计两个长度都完成的种子; "
+                             "PPL 单元格为均值。",
+    .legend_vs_best = "相对最佳: 最佳 PPL 比本行低多少, 即 (PPL − 最佳) / PPL, 与笔记的改进率约定一致。",
     .severe = "严重崩溃",
     .best = "最佳",
     .win = "胜出",

@@ -60,6 +60,13 @@ phases:
     report:
       - { table: collapse, at: 64 }
       - { table: leaderboard, at: 64 }
+  - id: seeds
+    rope: [geo_1k, geo_10k]
+    seeds: [1, 2, 3]
+    lengths: [32, 64]
+    report:
+      - { table: collapse, at: 64 }
+      - { table: leaderboard, at: 64 }
 EOF
 
 expect_rc "suite runs" 0 "$BENCH" run rows.yaml
@@ -89,6 +96,32 @@ expect_true "per group: no line compares two models" test "$(grep -E 'small' mod
 expect_true "per group: no line compares two datasets" test "$(grep -E '· text' models.md | grep -cE '· other')" -eq 0
 expect_true "per group: one ✅ per group in the collapse table" test "$(grep -c '✅ best' models.md)" -eq 4
 expect_true "per group: one leaderboard per group" test "$(grep -c '^| 1 | ' models.md)" -eq 4
+
+# ---- flags and percentages mean one thing ----
+# PPLs set as note 003 gives them: geo_1k 16.316 at 64 (ratios 2, 1, 1 over the seeds: 1.33±0.58,
+# where the ratio of the means would be 1.20), geo_10k 17.947 at both lengths (ratio 1.00)
+cp -r results/rows flags
+cat > set_ppl.py <<'EOF'
+import glob, json, math, sys
+want = {("geo_1k", 32): [8.158, 16.316, 16.316], ("geo_1k", 64): [16.316] * 3,
+        ("geo_10k", 32): [17.947] * 3, ("geo_10k", 64): [17.947] * 3}
+for p in glob.glob(sys.argv[1] + "/jobs/*.json"):
+    j = json.load(open(p)); s = j["spec"]
+    name = {1000: "geo_1k", 10000: "geo_10k"}.get(s["rope"].get("theta"))
+    if s["model"] == "small" and s["dataset"] == "text" and (name, s["length"]) in want:
+        j["metrics"]["ppl"] = want[(name, s["length"])][s["seed"] - 1]
+        j["metrics"]["nll"] = math.log(j["metrics"]["ppl"])
+        json.dump(j, open(p, "w"))
+EOF
+"$PYTHON" set_ppl.py flags
+expect_rc "flags: report" 0 "$BENCH" report flags --reports rep_flags
+section rep_flags/REPORT.md seeds > fl.md
+expect_true "seeds: the ratio is the mean of per-seed ratios ± std" grep -qF "| geo_1k | 13.597 | **16.316** | 1.33x±0.58 |" fl.md
+expect_true "seeds: the table says how the ratio is made" grep -qF "mean of the per-seed ratios ± their sample std" fl.md
+expect_true "flags: ✅ on the lowest ratio, not on the lowest PPL" grep -qF "| geo_10k | 17.947 | 17.947 | **1.00x±0.00** ✅ best |" fl.md
+expect_true "flags: the legend says which is which" grep -qF "✅ marks the lowest collapse ratio (of each model and dataset); the bold PPL@64 is the lowest PPL there" fl.md
+expect_true "vs best: note 003's 9.1% prints 9.1%" grep -qF "| 2 | geo_10k | 17.947 | 17.947 | 9.1% |" fl.md
+expect_true "vs best: the convention is stated" grep -qF "(PPL − best) / PPL" fl.md
 
 # ---- two results for one job: another machine's copies (other ids: other checkpoint bytes) ----
 cp -r results/rows merged
