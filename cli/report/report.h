@@ -34,6 +34,9 @@ typedef struct {
   char *content, *content_any_device;  // report_spec_content(spec, 1) and (spec, 0)
   long length, seed, windows;  // 0 when absent
   double ppl, nll;        // NAN when absent (always absent unless status ok)
+  double acc;             // metrics.acc, top-1 accuracy in [0, 1]; NAN when absent
+  double peak_mem_bytes;  // metrics.peak_mem_bytes; NAN when absent or not positive (not measured)
+  double tokens;          // metrics.tokens, the tokens scored; NAN when absent
   double wall_s;          // metrics.wall_s, else finished − started, else NAN
   double started, finished;  // epoch seconds; 0 when absent
 } StoredJob;
@@ -214,6 +217,7 @@ typedef struct {
   const char *col_num, *col_phase, *col_title, *col_jobs, *col_ok, *col_oom, *col_error,
       *col_missing, *col_wall;
   const char *legend_collapse, *legend_collapse_seeds, *legend_vs_best;
+  const char *tbl_metrics, *col_acc, *col_peak_mem, *col_tokens, *n_failures, *why_too_short;
   const char *col_config, *col_length, *col_ratio, *col_rank, *col_best_impr, *col_baseline,
       *col_seeds, *col_verdict, *col_why, *col_paired, *col_gap, *col_vs_best, *col_seed_len;
   const char *severe, *best, *win, *not_proven;
@@ -275,6 +279,15 @@ void table_verdict(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Re
 // A cell as the tables show it: the mean PPL (both values and files when two results of one seed
 // conflict), else OOM / error / crashed, else "—".
 void report_cell_text(const Cell *cell, const ReportText *t, char out[64]);
+// Why a failed job failed, short enough for a table cell: "dataset too short" for a dataset with
+// too few tokens, else the error's first clause (up to ';', ':' or '('), cut to fit.
+void report_error_short(const char *error, const ReportText *t, char out[48]);
+// Every failed run (error, crashed, nonfinite, OOM with a message) of the phase with its full
+// reason, under the phase's tables: "- `config` @ L (seed S): status: error".
+void report_failures(StrBuf *b, const PhaseData *pd, const ReportText *t);
+// The table "Metrics": Config | Length | PPL | Top-1 acc | Peak memory | Tokens, one row per
+// (config, length), each the mean over the cell's ok runs ({table: metrics}).
+void table_metrics(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
 // The length a collapse/leaderboard/verdict request is evaluated at: its `at`, else the longest
 // length with at least one ok result (0 when none).
 long report_request_length(const PhaseData *pd, const ReportReq *rq);

@@ -111,6 +111,10 @@ static char *job_view(StoredJob *r) {
     if (!isfinite(r->ppl) && isfinite(r->nll)) r->ppl = exp(r->nll);
     if (!isfinite(r->ppl) || r->ppl <= 0) return xstrdup("status ok but no positive metrics.ppl");
   }
+  r->acc = num_or_nan(m, "acc");
+  r->peak_mem_bytes = num_or_nan(m, "peak_mem_bytes");
+  if (!(r->peak_mem_bytes > 0)) r->peak_mem_bytes = NAN;  // 0: not measured (the CPU engine)
+  r->tokens = num_or_nan(m, "tokens");
   r->started = report_parse_time(r->res.started);
   r->finished = report_parse_time(r->res.finished);
   r->wall_s = num_or_nan(m, "wall_s");

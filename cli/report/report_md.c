@@ -262,6 +262,7 @@ static TableFn table_fn(const char *name) {
   if (strcmp(name, "leaderboard") == 0) return table_leaderboard;
   if (strcmp(name, "verdict") == 0) return table_verdict;
   if (strcmp(name, "kv_cost") == 0) return table_kv_cost;
+  if (strcmp(name, "metrics") == 0) return table_metrics;
   return NULL;
 }
 
@@ -291,6 +292,7 @@ static void phase_section(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd, 
   }
   if (!kv_asked && phase_shows_kv(pd)) table_kv_cost(b, pd, NULL, ctx);  // a cache policy ran: its cost
   conflict_list(b, pd, t);
+  report_failures(b, pd, t);
   StrBuf f = {0};
   phase_findings(&f, pd, ctx);
   if (f.len) sb_printf(b, "### %s\n\n%s\n", t->key_findings, f.data);

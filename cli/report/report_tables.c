@@ -33,11 +33,17 @@ void report_cell_text(const Cell *cell, const ReportText *t, char out[64]) {
     snprintf(out, 64, "%s", t->cell_oom);
     return;
   }
-  if (cell->n_error > 0) {  // crashed or nonfinite when every run says so, else error
+  if (cell->n_error > 0) {  // crashed or nonfinite when every run says so, else error; with why
     JobStatus st = cell->runs[0]->res.status;
     for (int i = 1; i < cell->n_runs; i++)
       if (cell->runs[i]->res.status != st) st = JOB_ERROR;
-    snprintf(out, 64, "%s", st == JOB_CRASHED ? t->cell_crashed : st == JOB_NONFINITE ? t->cell_nonfinite : t->cell_error);
+    const char *word = st == JOB_CRASHED ? t->cell_crashed : st == JOB_NONFINITE ? t->cell_nonfinite : t->cell_error;
+    char why[48] = "";
+    for (int i = 0; i < cell->n_runs && !why[0] && st != JOB_NONFINITE; i++)
+      if (cell->runs[i]->res.status != JOB_OK && cell->runs[i]->res.status != JOB_OOM)
+        report_error_short(cell->runs[i]->res.error, t, why);
+    if (why[0]) snprintf(out, 64, "%.12s: %s", word, why);
+    else snprintf(out, 64, "%s", word);
     return;
   }
   snprintf(out, 64, "%s", t->nothing_yet);

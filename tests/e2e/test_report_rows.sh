@@ -123,6 +123,35 @@ expect_true "flags: the legend says which is which" grep -qF "✅ marks the lowe
 expect_true "vs best: note 003's 9.1% prints 9.1%" grep -qF "| 2 | geo_10k | 17.947 | 17.947 | 9.1% |" fl.md
 expect_true "vs best: the convention is stated" grep -qF "(PPL − best) / PPL" fl.md
 
+# ---- the notes' metrics: top-1 accuracy, peak memory, tokens scored; failed cells say why ----
+word_text 3 3 > data/tiny.txt
+sed -e 's/^suite: rows/suite: met/' -e '/^phases:/,$d' rows.yaml > met.yaml
+sed -i 's|^  other: { path: data/other.txt }|  tiny: { path: data/tiny.txt }|' met.yaml
+cat >> met.yaml <<'EOF'
+phases:
+  - id: metrics
+    dataset: [text, tiny]
+    lengths: [32, 64]
+    report:
+      - { table: metrics }
+      - { table: lengths }
+EOF
+run "$BENCH" run met.yaml
+section reports/met/REPORT.md metrics > met.md
+read -r acc mem tok <<<"$("$PYTHON" -c '
+import glob, json, sys
+for p in glob.glob("results/met/jobs/*.json"):
+    j = json.load(open(p))
+    if j["status"] == "ok" and j["spec"]["length"] == 64:
+        m = j["metrics"]; print("%.1f%%" % (100 * m["acc"]), m["peak_mem_bytes"], m["tokens"])')"
+expect_true "metrics: the table is there" grep -qF "| Config | Length | PPL | Top-1 acc | Peak memory | Tokens |" met.md
+expect_true "metrics: accuracy and tokens of the job" grep -qE "^\| text \| 64 \| [0-9.]+ \| $acc \| [0-9.]+ [KMG]?i?B \| $tok \|" met.md
+expect_true "metrics: peak memory measured" test "${mem:-0}" -gt 0
+expect_true "failed cell says why" grep -qF "| tiny | 32 | error: dataset too short | — | — | — |" met.md
+expect_true "failed cell says why in the lengths table" grep -qF "| tiny | error: dataset too short | error: dataset too short |" met.md
+expect_true "the full reason under the tables" grep -qF -- "- \`tiny\` @ 64: error: dataset 'tiny' has" met.md
+expect_true "no bare error cell" test "$(grep -c '| error |' met.md)" -eq 0
+
 # ---- two results for one job: another machine's copies (other ids: other checkpoint bytes) ----
 cp -r results/rows merged
 cat > copy_job.py <<'EOF'

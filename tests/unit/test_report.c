@@ -183,6 +183,21 @@ TEST(results_merged_from_two_machines) {
   }
 }
 
+TEST(failed_cells_say_why) {
+  const ReportText *en = report_text("en"), *zh = report_text("zh");
+  char out[48];
+  report_error_short("dataset 'tiny' has 40 tokens; length 64 × 2 windows needs 128", en, out);
+  EXPECT_STR_EQ(out, "dataset too short");
+  report_error_short("dataset 'tiny' has 40 tokens; length 64 needs 65", zh, out);
+  EXPECT_STR_EQ(out, "数据集太短");
+  report_error_short("cannot open model: no such file", en, out);  // the first clause
+  EXPECT_STR_EQ(out, "cannot open model");
+  report_error_short("the worker stopped answering after a very long time without progress", en, out);
+  EXPECT_STR_EQ(out, "the worker stopped answering after a…");  // cut at a word
+  report_error_short(NULL, en, out);
+  EXPECT_STR_EQ(out, "");
+}
+
 static char *tmpdir_with_jobs(const char *const *names, const char *const *texts, int n) {
   char tmpl[] = "/tmp/bench-report-test.XXXXXX";
   char *dir = mkdtemp(tmpl);
@@ -304,6 +319,7 @@ int main(void) {
   RUN(plan_from_the_suite_as_run);
   RUN(groups_by_phase_and_spec);
   RUN(results_merged_from_two_machines);
+  RUN(failed_cells_say_why);
   RUN(schema_mismatch_and_bad_files_are_skipped);
   RUN(compare_matches_and_measures);
   RUN(default_reports_dir);
