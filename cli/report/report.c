@@ -80,6 +80,7 @@ int report_generate(const char *results_dir, const char *reports_dir, int no_fig
     free(id);
   }
   free(yaml);
+  report_plan_mark_results(&plan, &rs);
   char *out_dir = reports_dir ? xstrdup(reports_dir) : report_default_dir(results_dir, plan.suite_id);
   int rc = mkdir_p(out_dir, err);
   PhaseData *pds = xcalloc(plan.n_phases ? (size_t)plan.n_phases : 1, sizeof *pds);

@@ -32,6 +32,10 @@ typedef struct {
   const char *axis[N_AXES];  // spec.model, spec.dataset, spec.rope.name, ... ("" when absent)
   const char *protocol;   // "" when absent
   char *content, *content_any_device;  // report_spec_content(spec, 1) and (spec, 0)
+  int pinned_job, auto_job;  // report_plan_mark_results: the result is a job that a phase it names
+                             // (any phase when it names none of the suite's) plans on a pinned
+                             // device ("cpu", "cuda"), or on "auto"; one stored with "cuda:0" is
+                             // then not taken for the other kind of job with the same spec
   long length, seed, windows;  // 0 when absent
   double ppl, nll;        // NAN when absent (always absent unless status ok)
   double acc;             // metrics.acc, top-1 accuracy in [0, 1]; NAN when absent
@@ -86,6 +90,8 @@ typedef struct {
                        // phase does not list, and for the device unless the phase varies it
   long length, seed;
   char *content;       // report_spec_content of the phase's spec
+  char *id;            // the matrix's job id (provisional where a model or dataset is not here)
+  int pinned;          // the phase pins the job's device (not "auto")
 } PlannedJob;
 
 typedef struct {
@@ -129,6 +135,8 @@ void report_plan_from_results(const StoredJobs *rs, const char *suite_id, Report
 // Adds such phases for the ids the results name that the plan lacks (a suite edited after the run).
 void report_plan_add_result_phases(ReportPlan *p, const StoredJobs *rs);
 void report_plan_free(ReportPlan *p);
+// Sets r->pinned_job and r->auto_job for each result.
+void report_plan_mark_results(const ReportPlan *p, StoredJobs *rs);
 
 // ---- results grouped per phase (report_group.c) ----
 typedef struct {
@@ -190,6 +198,7 @@ typedef struct {
   struct PlanCell *planned;
   int n_planned;
   struct PlanCell *by_content;  // [n_planned] the same, sorted by content (what a result is)
+  struct PlanCell *by_id;       // [n_planned] the same, sorted by job id
   struct CellSet *planned_set;
 } PhaseData;
 

@@ -37,6 +37,7 @@ struct PlanCell {
   const char *axis[N_AXES];
   long length, seed;
   const char *content;  // report_spec_content of the planned spec
+  const char *id;       // the planned job id
 };
 
 struct CellSet {
@@ -97,6 +98,10 @@ static int cmp_content(const void *a, const void *b) {
   return strcmp(((const struct PlanCell *)a)->content, ((const struct PlanCell *)b)->content);
 }
 
+static int cmp_id(const void *a, const void *b) {
+  return strcmp(((const struct PlanCell *)a)->id, ((const struct PlanCell *)b)->id);
+}
+
 // The planned cells (the matrix's jobs of the phase), and by_content: the same sorted by content.
 static void plan_cells(PhaseData *pd) {
   const PhasePlan *pp = pd->plan;
@@ -112,19 +117,29 @@ static void plan_cells(PhaseData *pd) {
     pc->length = q->length;
     pc->seed = q->seed;
     pc->content = q->content;
+    pc->id = q->id;
   }
   pd->by_content = xcalloc(pd->n_planned ? (size_t)pd->n_planned : 1, sizeof *pd->by_content);
   memcpy(pd->by_content, pd->planned, (size_t)pd->n_planned * sizeof *pd->planned);
   qsort(pd->by_content, (size_t)pd->n_planned, sizeof *pd->by_content, cmp_content);
+  pd->by_id = xcalloc(pd->n_planned ? (size_t)pd->n_planned : 1, sizeof *pd->by_id);
+  memcpy(pd->by_id, pd->planned, (size_t)pd->n_planned * sizeof *pd->planned);
+  qsort(pd->by_id, (size_t)pd->n_planned, sizeof *pd->by_id, cmp_id);
 }
 
-// The planned cell a result is, whatever its names: same spec, the device by class (a job planned
-// on "auto" ran on some device); NULL when the phase does not plan it.
+// The planned cell a result is, whatever its names: the job of its id, else the job of its spec
+// (ids are provisional where the models are not) with the device by class, else the job planned
+// on "auto" with that spec; NULL when the phase plans none. A result that is a pinned job ("cuda"
+// in one phase) is not taken for the "auto" job of another, nor the other way round.
 static const struct PlanCell *planned_cell_of(const PhaseData *pd, const StoredJob *r) {
-  struct PlanCell probe = {.content = r->content};
-  const struct PlanCell *pc =
-      bsearch(&probe, pd->by_content, (size_t)pd->n_planned, sizeof probe, cmp_content);
-  if (!pc) {
+  struct PlanCell probe = {.id = r->res.job_id ? r->res.job_id : ""};
+  const struct PlanCell *pc = bsearch(&probe, pd->by_id, (size_t)pd->n_planned, sizeof probe, cmp_id);
+  if (pc) return pc;
+  if (r->pinned_job || !r->auto_job) {
+    probe.content = r->content;
+    pc = bsearch(&probe, pd->by_content, (size_t)pd->n_planned, sizeof probe, cmp_content);
+  }
+  if (!pc && (r->auto_job || !r->pinned_job)) {
     probe.content = r->content_any_device;
     pc = bsearch(&probe, pd->by_content, (size_t)pd->n_planned, sizeof probe, cmp_content);
   }
@@ -407,6 +422,7 @@ void phase_data_free(PhaseData *pd) {
   free(pd->conflicts);
   free(pd->planned);
   free(pd->by_content);
+  free(pd->by_id);
   set_free(pd->planned_set);
   memset(pd, 0, sizeof *pd);
 }
