@@ -1,11 +1,12 @@
 // report_group.c — one phase's results as a grid: configs × lengths, one run per seed per cell.
 //
-// A result belongs to a phase when its spec is one of the jobs the phase's plan holds, names aside
-// (a job two phases share runs once, under the names of the first; each phase reports it under its
-// own), or when its `phase` field names the phase. A config is
+// A result belongs to a phase when it is one of the jobs the phase's plan holds (by job id, else by
+// spec, names aside: a job two phases share runs once, under the names of the first, and each
+// phase reports it under its own), or when its `phase` field names the phase. A config is
 // everything but length and seed: model, dataset, rope, cache, dtype, train recipe (and device when
 // the phase varies it). Results for the same (config, length, seed) are merged from several
-// machines: an ok result wins over a failed one, then the latest finished.
+// machines: equal numbers are one result (an ok result wins over a failed one, then the latest
+// finished); two ok results with different PPLs are a conflict that the tables show.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
