@@ -86,6 +86,8 @@ section "$MD" named > named.md
 expect_true "shared job: the named row keeps its name" grep -qE '^\| geo_1k \| [0-9]' named.md
 expect_true "shared job: the same number in both phases" test \
   "$(grep '^| geo_1k |' named.md | tail -1 | cut -d'|' -f3 | tr -d '* ')" = "$(grep '^| theta_scan\[theta=1000\] |' scan.md | head -1 | cut -d'|' -f3 | tr -d '* ')"
+n_files=$(ls results/rows/jobs | wc -l)
+expect_true "shared job: the header counts it once" has "$MD" "**$n_files of $n_files planned jobs have results ($n_files ok, 0 OOM, 0 error)**"
 expect_true "shared job: the third phase names it by its own plan" has "$MD" "| 3 | models |  | 32/32 | 32 | 0 | 0 | 0 |"
 
 # ---- findings and flags compare like with like: one model and one dataset ----
