@@ -47,6 +47,17 @@ static int write_report(const char *path, const ReportCtx *ctx, const PhaseData 
   return rc;
 }
 
+static void warn_conflicts(const PhaseData *pd) {
+  for (int i = 0; i < pd->n_conflicts; i++) {
+    const Conflict *k = &pd->conflicts[i];
+    fprintf(stderr,
+            "bench: warning: phase %s: %s @ %ld, seed %ld: two results with different numbers: PPL %.6g in %s, "
+            "PPL %.6g in %s (the report shows both)\n",
+            pd->plan->id, pd->configs[k->config].label, k->length, k->seed, k->a->ppl, k->a->path, k->b->ppl,
+            k->b->path);
+  }
+}
+
 int report_generate(const char *results_dir, const char *reports_dir, int no_figures, ReportSummary *sum,
                     BenchErr *err) {
   memset(sum, 0, sizeof *sum);
@@ -69,6 +80,7 @@ int report_generate(const char *results_dir, const char *reports_dir, int no_fig
     free(id);
   }
   free(yaml);
+  report_plan_mark_results(&plan, &rs);
   char *out_dir = reports_dir ? xstrdup(reports_dir) : report_default_dir(results_dir, plan.suite_id);
   int rc = mkdir_p(out_dir, err);
   PhaseData *pds = xcalloc(plan.n_phases ? (size_t)plan.n_phases : 1, sizeof *pds);
@@ -95,6 +107,7 @@ int report_generate(const char *results_dir, const char *reports_dir, int no_fig
   sum->n_jobs = rs.n_jobs;
   sum->n_skipped = rs.n_skipped;
   for (int i = 0; i < rs.n_skipped; i++) fprintf(stderr, "bench: warning: skipped %s\n", rs.skipped[i]);
+  for (int i = 0; i < plan.n_phases; i++) warn_conflicts(&pds[i]);
   if (plan_problem) fprintf(stderr, "bench: warning: phases taken from the results: %s\n", plan_problem);
   for (int i = 0; i < plan.n_phases; i++) phase_data_free(&pds[i]);
   free(pds);

@@ -7,9 +7,11 @@
 //   plan + results                   → PhaseData per phase (configs × lengths × seeds)
 //   PhaseData                        → tables, findings, figures → reports/<suite>/REPORT.md
 //
-// The report knows nothing of the engine: it meets it only in the job-result JSON. Results are
-// grouped by their `phase` and `spec` fields (job ids are never recomputed), so results merged
-// from several machines report together.
+// The report knows nothing of the engine: it meets it only in the job-result JSON. A result goes to
+// each phase whose plan holds its spec (names aside: a job two phases share is reported in each
+// under that phase's names), else to the phase its `phase` field names; job ids are never
+// recomputed, so results merged from several machines, or read where the models are not, report
+// together.
 #ifndef BENCH_REPORT_H
 #define BENCH_REPORT_H
 
@@ -29,8 +31,16 @@ typedef struct {
   char *path;             // the file it was read from
   const char *axis[N_AXES];  // spec.model, spec.dataset, spec.rope.name, ... ("" when absent)
   const char *protocol;   // "" when absent
+  char *content, *content_any_device;  // report_spec_content(spec, 1) and (spec, 0)
+  int pinned_job, auto_job;  // report_plan_mark_results: the result is a job that a phase it names
+                             // (any phase when it names none of the suite's) plans on a pinned
+                             // device ("cpu", "cuda"), or on "auto"; one stored with "cuda:0" is
+                             // then not taken for the other kind of job with the same spec
   long length, seed, windows;  // 0 when absent
   double ppl, nll;        // NAN when absent (always absent unless status ok)
+  double acc;             // metrics.acc, top-1 accuracy in [0, 1]; NAN when absent
+  double peak_mem_bytes;  // metrics.peak_mem_bytes; NAN when absent or not positive (not measured)
+  double tokens;          // metrics.tokens, the tokens scored; NAN when absent
   double wall_s;          // metrics.wall_s, else finished − started, else NAN
   double started, finished;  // epoch seconds; 0 when absent
 } StoredJob;
@@ -48,6 +58,12 @@ typedef struct {
 // empty set).
 int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err);
 void stored_jobs_free(StoredJobs *rs);
+// A job spec's names per axis (spec.model, spec.dataset, spec.rope.name, ...; "" when absent).
+void report_spec_axes(const json_t *spec, const char *axis[N_AXES]);
+// What identifies a job whatever the names its phase gives it: the canonical JSON of the spec
+// without the rope/cache/train names, the device by class ("cuda:1" is "cuda"; "auto" and, with
+// with_device 0, any device left out). Caller frees.
+char *report_spec_content(const json_t *spec, int with_device);
 // Parses "2026-02-14T01:04:00Z" (a fraction and a ±hh:mm offset are accepted); 0 when unparsable.
 double report_parse_time(const char *s);
 
@@ -66,16 +82,17 @@ typedef struct {
   char *param;     // NULL when not given
 } ReportReq;
 
-// An include or exclude entry with its values resolved: per axis the values it names (rope, cache
-// and train selectors such as `geo` or `geo[theta=10000]` resolved to member names); an empty
-// list names nothing on that axis.
+// One job the suite's phase holds (from the matrix, cli/matrix): its names as this phase gives them
+// (a job two phases share is `geo_500k` in one, `theta_scan[theta=500000]` in the other), and what
+// identifies it whatever its names (report_spec_content).
 typedef struct {
-  StrList axis[N_AXES];
-  long *lengths;  // [n_lengths]
-  int n_lengths;
-  long *seeds;    // [n_seeds]
-  int n_seeds;
-} AxisRule;
+  char *axis[N_AXES];  // model, dataset, rope/cache/train member names, ...; "" on an axis the
+                       // phase does not list, and for the device unless the phase varies it
+  long length, seed;
+  char *content;       // report_spec_content of the phase's spec
+  char *id;            // the matrix's job id (provisional where a model or dataset is not here)
+  int pinned;          // the phase pins the job's device (not "auto")
+} PlannedJob;
 
 typedef struct {
   char *id;
@@ -91,10 +108,8 @@ typedef struct {
   long windows;           // 0: unknown
   ReportReq *reqs;        // [n_reqs]
   int n_reqs;
-  AxisRule *excl;         // [n_excl] planned cells matching every axis an entry names are dropped
-  int n_excl;
-  AxisRule *incl;         // [n_incl] cells added: named axes take the entry's values, the others
-  int n_incl;             //          the phase's (as a product)
+  PlannedJob *jobs;       // [n_jobs] the jobs the phase expects, in the matrix's expansion order
+  int n_jobs;
 } PhasePlan;
 
 typedef struct {
@@ -120,6 +135,8 @@ void report_plan_from_results(const StoredJobs *rs, const char *suite_id, Report
 // Adds such phases for the ids the results name that the plan lacks (a suite edited after the run).
 void report_plan_add_result_phases(ReportPlan *p, const StoredJobs *rs);
 void report_plan_free(ReportPlan *p);
+// Sets r->pinned_job and r->auto_job for each result.
+void report_plan_mark_results(const ReportPlan *p, StoredJobs *rs);
 
 // ---- results grouped per phase (report_group.c) ----
 typedef struct {
@@ -136,6 +153,7 @@ typedef struct {
   int n_ok, n_oom, n_error;  // n_error counts error, crashed and nonfinite
   double mean, std, cv;      // over ok runs; std/cv NAN when n_ok < 2; mean NAN when n_ok == 0
   int n_expected_seeds;      // seeds the plan expects in this cell (0 when unknown)
+  const StoredJob *conflict[2];  // the first two ok results of one seed whose PPLs differ (NULL: none)
 } Cell;
 
 typedef struct {
@@ -143,6 +161,14 @@ typedef struct {
   long length;
   long seed;
 } MissingCell;
+
+// Two stored results of one job (same config, length and seed) with different numbers: merged
+// machines, or a phase re-labelled. The tables show both; the findings use the later one.
+typedef struct {
+  int config;              // index into PhaseData.configs
+  long length, seed;
+  const StoredJob *a, *b;  // a: the one kept so far, b: the other
+} Conflict;
 
 typedef struct {
   const PhasePlan *plan;
@@ -152,18 +178,27 @@ typedef struct {
   int n_lengths;
   Cell *cells;           // [n_configs × n_lengths]
   int varies[N_AXES];    // the axis takes more than one value among configs
+  int *group;            // [n_configs] comparison group: configs of one model and one dataset (and
+                         // one cache when the phase varies it besides rope, dtype, train or device)
+  int n_groups;
+  char **group_label;    // [n_groups] "model: small, dataset: text" ("" when one group)
   StoredJob **jobs;      // [n_jobs] results attributed to this phase (after de-duplication)
   int n_jobs;
   int n_ok, n_oom, n_error;
   int n_expected;        // jobs the suite implies (0 when unknown)
   MissingCell *missing;  // [n_missing] expected (config, length, seed) without any result
   int n_missing;
-  int n_duplicates;      // results dropped because another result had the same spec
+  int n_duplicates;      // results dropped because another result of the job had the same numbers
+                         // (or had none: a failure that an ok result or a later failure replaces)
+  Conflict *conflicts;   // [n_conflicts] results of one job with different numbers
+  int n_conflicts;
   double wall_s;         // sum of the jobs' wall time
   long base_length;      // resolved: plan's, or the shortest length
   // the planned cells (key, length, seed), deduplicated, in expansion order
   struct PlanCell *planned;
   int n_planned;
+  struct PlanCell *by_content;  // [n_planned] the same, sorted by content (what a result is)
+  struct PlanCell *by_id;       // [n_planned] the same, sorted by job id
   struct CellSet *planned_set;
 } PhaseData;
 
@@ -171,6 +206,10 @@ void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd);
 void phase_data_free(PhaseData *pd);
 Cell *phase_cell(const PhaseData *pd, int config, int length_index);
 int phase_length_index(const PhaseData *pd, long length);  // -1 when absent
+// The collapse ratio of config c, PPL at length index l over PPL at length index lB: with two or
+// more seeds ok at both lengths, the mean of the per-seed ratios (*std their sample std, *n_seeds
+// how many); else the ratio of the cells' means (*std NAN, *n_seeds 0 or 1). NAN when undefined.
+double phase_ratio(const PhaseData *pd, int c, int l, int lB, double *std, int *n_seeds);
 // Index of the config equal to `c` except that `axis` holds `value`; -1 when absent.
 int phase_find_sibling(const PhaseData *pd, int c, Axis axis, const char *value);
 // Which axis of the phase's configs has `name` among its values (rope first, then cache, model,
@@ -186,10 +225,12 @@ typedef struct {
   const char *experiment_list, *key_findings, *figures, *notes, *phase;
   const char *col_num, *col_phase, *col_title, *col_jobs, *col_ok, *col_oom, *col_error,
       *col_missing, *col_wall;
+  const char *legend_collapse, *legend_collapse_seeds, *legend_vs_best;
+  const char *tbl_metrics, *col_acc, *col_peak_mem, *col_tokens, *n_failures, *why_too_short;
   const char *col_config, *col_length, *col_ratio, *col_rank, *col_best_impr, *col_baseline,
       *col_seeds, *col_verdict, *col_why, *col_paired, *col_gap, *col_vs_best, *col_seed_len;
   const char *severe, *best, *win, *not_proven;
-  const char *cell_oom, *cell_error, *cell_crashed, *cell_nonfinite, *no_improvement;
+  const char *cell_oom, *cell_error, *cell_crashed, *cell_nonfinite, *cell_conflict, *no_improvement;
   const char *tbl_collapse, *tbl_lengths, *tbl_seeds, *tbl_improvement, *tbl_leaderboard,
       *tbl_verdict;
   // findings and notes (printf formats, same argument order in every language)
@@ -198,7 +239,7 @@ typedef struct {
       *f_oom, *f_oom_none_ran, *f_oom_partial, *f_identical, *f_impr_best, *f_impr_none, *f_verdict_win, *f_verdict_not,
       *f_nonfinite;
   const char *why_incomplete, *why_few_seeds, *why_mean, *why_gap, *why_paired;
-  const char *n_no_results, *n_missing, *n_missing_more, *n_duplicates, *n_skipped,
+  const char *n_no_results, *n_missing, *n_missing_more, *n_duplicates, *n_conflicts, *n_skipped,
       *n_no_plan, *n_fig_failed, *n_fig_skipped, *n_manifest_absent, *n_manifest_bad,
       *n_sha_differs, *n_baseline_unknown, *n_at_unknown, *n_param_unknown, *n_no_data;
   const char *nothing_yet;
@@ -244,8 +285,18 @@ void table_seeds(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Repo
 void table_improvement(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
 void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
 void table_verdict(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
-// A cell as the tables show it: the mean PPL, else OOM / error / crashed, else "—".
+// A cell as the tables show it: the mean PPL (both values and files when two results of one seed
+// conflict), else OOM / error / crashed, else "—".
 void report_cell_text(const Cell *cell, const ReportText *t, char out[64]);
+// Why a failed job failed, short enough for a table cell: "dataset too short" for a dataset with
+// too few tokens, else the error's first clause (up to ';', ':' or '('), cut to fit.
+void report_error_short(const char *error, const ReportText *t, char out[48]);
+// Every failed run (error, crashed, nonfinite, OOM with a message) of the phase with its full
+// reason, under the phase's tables: "- `config` @ L (seed S): status: error".
+void report_failures(StrBuf *b, const PhaseData *pd, const ReportText *t);
+// The table "Metrics": Config | Length | PPL | Top-1 acc | Peak memory | Tokens, one row per
+// (config, length), each the mean over the cell's ok runs ({table: metrics}).
+void table_metrics(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
 // The length a collapse/leaderboard/verdict request is evaluated at: its `at`, else the longest
 // length with at least one ok result (0 when none).
 long report_request_length(const PhaseData *pd, const ReportReq *rq);

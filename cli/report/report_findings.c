@@ -42,7 +42,9 @@ static void collapse_of(const PhaseData *pd, int c, double threshold, Collapse *
   out->max_ratio = NAN;
   out->last_len = 0;
   for (int l = 0; l < pd->n_lengths; l++) {
-    ratios[l] = stat_ratio(mean_at(pd, c, l), base);
+    double sd;
+    int n_seeds;
+    ratios[l] = phase_ratio(pd, c, l, lB, &sd, &n_seeds);  // the collapse table's ratio
     if (pd->lengths[l] > pd->base_length && isfinite(ratios[l])) {
       if (!isfinite(out->max_ratio) || ratios[l] > out->max_ratio) out->max_ratio = ratios[l];
       out->last_len = pd->lengths[l];
@@ -52,7 +54,7 @@ static void collapse_of(const PhaseData *pd, int c, double threshold, Collapse *
   free(ratios);
 }
 
-static void findings_collapse(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
+static void findings_collapse(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int g) {
   const ReportText *t = ctx->t;
   int longer = 0;
   for (int l = 0; l < pd->n_lengths; l++) longer |= pd->lengths[l] > pd->base_length;
@@ -60,6 +62,7 @@ static void findings_collapse(StrBuf *b, const PhaseData *pd, const ReportCtx *c
   Collapse *cl = xcalloc((size_t)pd->n_configs, sizeof *cl);
   int any = 0, any_base = 0;
   for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
     collapse_of(pd, c, ctx->plan->boundary, &cl[c]);
     any_base |= cl[c].has_base;
   }
@@ -71,11 +74,14 @@ static void findings_collapse(StrBuf *b, const PhaseData *pd, const ReportCtx *c
   s_len(pd->base_length, sB);
   snprintf(th, sizeof th, "%g", ctx->plan->boundary);
   for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
     char *lab = esc(pd->configs[c].label);
     if (cl[c].boundary >= 0) {
       int l = cl[c].boundary;
       s_len(pd->lengths[l], sL);
-      rfmt_ratio(mean_at(pd, c, l) / mean_at(pd, c, phase_length_index(pd, pd->base_length)), r);
+      double sd;
+      int n_seeds;
+      rfmt_ratio(phase_ratio(pd, c, l, phase_length_index(pd, pd->base_length), &sd, &n_seeds), r);
       rfmt_ppl(mean_at(pd, c, l), p);
       snprintf(line, sizeof line, t->f_boundary, lab, sL, r, th, p);
       bullet(b, line);
@@ -99,12 +105,14 @@ static void findings_collapse(StrBuf *b, const PhaseData *pd, const ReportCtx *c
   // shift: against the config that collapses first
   int ref = -1;
   for (int c = 0; c < pd->n_configs; c++)
+    if (pd->group[c] == g)
     if (cl[c].boundary >= 0 && (ref < 0 || cl[c].boundary < cl[ref].boundary)) ref = c;
   if (any && ref >= 0) {
     long refL = pd->lengths[cl[ref].boundary];
     char *rl = esc(pd->configs[ref].label), sR[32], f[32];
     s_len(refL, sR);
     for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
       if (c == ref || !cl[c].has_base) continue;
       char *lab = esc(pd->configs[c].label);
       if (cl[c].boundary > cl[ref].boundary) {
@@ -140,12 +148,13 @@ static long findings_length(const PhaseData *pd) {
   return 0;
 }
 
-static void findings_best(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, long L) {
+static void findings_best(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, long L, int g) {
   const ReportText *t = ctx->t;
   int l = phase_length_index(pd, L), lB = phase_length_index(pd, pd->base_length);
   if (l < 0) return;
   int best = -1, worst = -1, n = 0;
   for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
     double m = mean_at(pd, c, l);
     if (!isfinite(m)) continue;
     n++;
@@ -156,7 +165,9 @@ static void findings_best(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, 
   char line[1024], sL[32], p[32], extra[64] = "", r[32];
   s_len(L, sL);
   rfmt_ppl(mean_at(pd, best, l), p);
-  double ratio = stat_ratio(mean_at(pd, best, l), mean_at(pd, best, lB));
+  double sd;
+  int n_seeds;
+  double ratio = phase_ratio(pd, best, l, lB, &sd, &n_seeds);
   if (L != pd->base_length && isfinite(ratio)) {
     rfmt_ratio(ratio, r);
     snprintf(extra, sizeof extra, ", %s %s", strcmp(t->lang, "zh") == 0 ? "崩溃比" : "ratio", r);
@@ -165,11 +176,13 @@ static void findings_best(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, 
   snprintf(line, sizeof line, t->f_best, sL, lab, p, extra);
   bullet(b, line);
   free(lab);
+  // the gap to the worst when it is large, and always when the group compares two configs (streaming
+  // vs full per model size, seed 004)
   double factor = mean_at(pd, worst, l) / mean_at(pd, best, l);
-  if (factor >= 1.05) {
+  if (factor >= 1.05 || n == 2) {
     char pw[32], f[32];
     rfmt_ppl(mean_at(pd, worst, l), pw);
-    snprintf(f, sizeof f, factor >= 10 ? "%.0f" : "%.1f", factor);
+    snprintf(f, sizeof f, factor >= 10 ? "%.0f" : factor >= 1.05 ? "%.1f" : "%.2f", factor);
     char *wl = esc(pd->configs[worst].label);
     snprintf(line, sizeof line, t->f_best_vs_worst, wl, sL, pw, p, f);
     bullet(b, line);
@@ -178,12 +191,13 @@ static void findings_best(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, 
 }
 
 // ---- short-length cost: PPL at the base length against the best there ----
-static void findings_short_cost(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
+static void findings_short_cost(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int g) {
   const ReportText *t = ctx->t;
   int lB = phase_length_index(pd, pd->base_length);
   if (lB < 0) return;
   int best = -1, n = 0;
   for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
     double m = mean_at(pd, c, lB);
     if (!isfinite(m)) continue;
     n++;
@@ -192,6 +206,7 @@ static void findings_short_cost(StrBuf *b, const PhaseData *pd, const ReportCtx 
   if (n < 2) return;
   double b0 = mean_at(pd, best, lB), worst_cost = 0;
   for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
     double cost = -stat_improvement_pct(b0, mean_at(pd, c, lB));
     if (isfinite(cost) && cost > worst_cost) worst_cost = cost;
   }
@@ -205,6 +220,7 @@ static void findings_short_cost(StrBuf *b, const PhaseData *pd, const ReportCtx 
     bullet(b, line);
   } else {
     for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
       double cost = -stat_improvement_pct(b0, mean_at(pd, c, lB));
       if (!isfinite(cost) || cost <= 1.0) continue;
       rfmt_pct(cost, 1, pct);
@@ -218,11 +234,12 @@ static void findings_short_cost(StrBuf *b, const PhaseData *pd, const ReportCtx 
 }
 
 // ---- seed robustness: CV at the findings length (else the longest length with ≥ 2 seeds) ----
-static void findings_seeds(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, long L) {
+static void findings_seeds(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, long L, int g) {
   const ReportText *t = ctx->t;
   int lf = phase_length_index(pd, L);
   int most = -1, most_l = -1, n_lines = 0;
   for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
     int l = lf >= 0 && phase_cell(pd, c, lf)->n_ok >= 2 ? lf : -1;
     for (int k = pd->n_lengths - 1; k >= 0 && l < 0; k--)
       if (phase_cell(pd, c, k)->n_ok >= 2) l = k;
@@ -254,11 +271,12 @@ static void findings_seeds(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx,
 }
 
 // ---- OOM limits: the shortest length that ran out of memory, per config ----
-static void findings_oom(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
+static void findings_oom(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int g) {
   const ReportText *t = ctx->t;
   static const char *const gpu_keys[] = {"gpu", "gpus", "device", NULL};
   char *gpu = manifest_text(ctx->manifest, gpu_keys);
   for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
     int first_oom = -1, last_ok = -1;
     const char *device = NULL;
     for (int l = 0; l < pd->n_lengths && first_oom < 0; l++) {
@@ -293,8 +311,9 @@ static void findings_oom(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
 }
 
 // ---- non-finite NLLs: every cell with a nonfinite run, and the first run's reason ----
-static void findings_nonfinite(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
+static void findings_nonfinite(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int g) {
   for (int c = 0; c < pd->n_configs; c++)
+    if (pd->group[c] == g)
     for (int l = 0; l < pd->n_lengths; l++) {
       const Cell *cell = phase_cell(pd, c, l);
       const StoredJob *first = NULL;
@@ -336,7 +355,7 @@ static void findings_improvement(StrBuf *b, const PhaseData *pd, const ReportCtx
     char line[1024], *lab = esc(pd->configs[c].label), *bl = esc(pd->configs[bc].label);
     if (best_l >= 0) {
       char pct[32], sL[32], pb[32], px[32];
-      rfmt_pct(best_imp, 0, pct);
+      rfmt_pct(best_imp, 1, pct);
       s_len(pd->lengths[best_l], sL);
       rfmt_ppl(mean_at(pd, bc, best_l), pb);
       rfmt_ppl(mean_at(pd, c, best_l), px);
@@ -380,13 +399,16 @@ static void findings_verdict(StrBuf *b, const PhaseData *pd, const ReportCtx *ct
 }
 
 // Every config gives the same PPL at every length (seed 001's Qwen: compression never applied).
-static void findings_identical(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
-  if (pd->n_configs < 2) return;
+static void findings_identical(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int g) {
+  int n_group = 0;
+  for (int c = 0; c < pd->n_configs; c++) n_group += pd->group[c] == g;
+  if (n_group < 2) return;
   int compared = 0;
   for (int l = 0; l < pd->n_lengths; l++) {
     double first = NAN;
     int n = 0;
     for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
       double m = mean_at(pd, c, l);
       if (!isfinite(m)) continue;
       if (n++ == 0) first = m;
@@ -396,19 +418,44 @@ static void findings_identical(StrBuf *b, const PhaseData *pd, const ReportCtx *
   }
   if (!compared) return;
   char line[512];
-  snprintf(line, sizeof line, ctx->t->f_identical, pd->n_configs);
+  snprintf(line, sizeof line, ctx->t->f_identical, n_group);
   bullet(b, line);
+}
+
+// Appends the lines of src to b, each indented by two spaces.
+static void indented(StrBuf *b, const char *src) {
+  for (const char *p = src; *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+    sb_append(b, "  ");
+    sb_appendn(b, p, n);
+    p += n;
+  }
 }
 
 void phase_findings(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
   long L = findings_length(pd);
-  findings_identical(b, pd, ctx);
-  findings_collapse(b, pd, ctx);
-  findings_best(b, pd, ctx, L);
-  findings_short_cost(b, pd, ctx);
-  findings_seeds(b, pd, ctx, L);
-  findings_oom(b, pd, ctx);
-  findings_nonfinite(b, pd, ctx);
+  // what compares configs does so within one comparison group (one model, one dataset, ...): a
+  // phase with several states them per group, under its name
+  for (int g = 0; g < pd->n_groups; g++) {
+    StrBuf f = {0};
+    findings_identical(&f, pd, ctx, g);
+    findings_collapse(&f, pd, ctx, g);
+    findings_best(&f, pd, ctx, L, g);
+    findings_short_cost(&f, pd, ctx, g);
+    findings_seeds(&f, pd, ctx, L, g);
+    findings_oom(&f, pd, ctx, g);
+    findings_nonfinite(&f, pd, ctx, g);
+    if (f.len && pd->n_groups > 1) {
+      sb_append(b, "- **");
+      rfmt_md_escape(b, pd->group_label[g]);
+      sb_append(b, "**\n");
+      indented(b, f.data);
+    } else if (f.len) {
+      sb_append(b, f.data);
+    }
+    sb_free(&f);
+  }
   for (int i = 0; i < pd->plan->n_reqs; i++) {
     const ReportReq *rq = &pd->plan->reqs[i];
     if (strcmp(rq->kind, "table") != 0) continue;

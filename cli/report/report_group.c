@@ -1,10 +1,12 @@
 // report_group.c — one phase's results as a grid: configs × lengths, one run per seed per cell.
 //
-// A result belongs to a phase when its `phase` field names it, or when its spec is one of the
-// phase's planned cells (a job two phases share runs once and carries one phase id). A config is
+// A result belongs to a phase when it is one of the jobs the phase's plan holds (by job id, else by
+// spec, names aside: a job two phases share runs once, under the names of the first, and each
+// phase reports it under its own), or when its `phase` field names the phase. A config is
 // everything but length and seed: model, dataset, rope, cache, dtype, train recipe (and device when
 // the phase varies it). Results for the same (config, length, seed) are merged from several
-// machines: an ok result wins over a failed one, then the latest finished.
+// machines: equal numbers are one result (an ok result wins over a failed one, then the latest
+// finished); two ok results with different PPLs are a conflict that the tables show.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,36 +31,14 @@ static const char *planned_value(const PhasePlan *pp, Axis a, const char *actual
   return NULL;
 }
 
-static int long_in(const long *v, int n, long x) {
-  for (int i = 0; i < n; i++)
-    if (v[i] == x) return 1;
-  return 0;
-}
-
 static int phase_uses_device(const PhasePlan *pp) { return pp->axis[AX_DEVICE].n > 1; }
-
-static int excluded(const PhasePlan *pp, const char *const *axis, long length, long seed) {
-  for (int e = 0; e < pp->n_excl; e++) {
-    const AxisRule *r = &pp->excl[e];
-    int all = 1;
-    for (int a = 0; a < N_AXES && all; a++) {
-      if (r->axis[a].n == 0) continue;
-      int any = 0;
-      for (int k = 0; k < r->axis[a].n && !any; k++)
-        any = a == AX_DEVICE ? device_matches(r->axis[a].items[k], axis[a]) : strcmp(r->axis[a].items[k], axis[a]) == 0;
-      all = any;
-    }
-    if (all && r->n_lengths && !long_in(r->lengths, r->n_lengths, length)) all = 0;
-    if (all && r->n_seeds && !long_in(r->seeds, r->n_seeds, seed)) all = 0;
-    if (all) return 1;
-  }
-  return 0;
-}
 
 // ---- the planned cells: a list in expansion order and a hash set of their keys ----
 struct PlanCell {
   const char *axis[N_AXES];
   long length, seed;
+  const char *content;  // report_spec_content of the planned spec
+  const char *id;       // the planned job id
 };
 
 struct CellSet {
@@ -115,61 +95,56 @@ static void set_free(struct CellSet *set) {
   free(set);
 }
 
-static void add_planned(PhaseData *pd, const char *const *axis, long length, long seed, int check_excl) {
-  if (check_excl && excluded(pd->plan, axis, length, seed)) return;
-  if (!set_add(pd->planned_set, cell_key(axis, length, seed))) return;
-  pd->planned = xrealloc(pd->planned, (size_t)(pd->n_planned + 1) * sizeof *pd->planned);
-  struct PlanCell *pc = &pd->planned[pd->n_planned++];
-  for (int a = 0; a < N_AXES; a++) pc->axis[a] = axis[a];
-  pc->length = length;
-  pc->seed = seed;
+static int cmp_content(const void *a, const void *b) {
+  return strcmp(((const struct PlanCell *)a)->content, ((const struct PlanCell *)b)->content);
 }
 
-// The product of per-axis value lists (an empty list stands for ""), seeds and lengths, in the
-// matrix's nesting: model × dataset × train × rope × cache × dtype × device × seed × length.
-static void add_product(PhaseData *pd, const StrList *const *lists, const long *lengths, int n_lengths,
-                        const long *seeds, int n_seeds, int check_excl) {
-  static const Axis order[N_AXES] = {AX_MODEL, AX_DATASET, AX_TRAIN, AX_ROPE, AX_CACHE, AX_DTYPE, AX_DEVICE};
-  int idx[N_AXES] = {0};
-  static const long zero = 0;
-  if (n_seeds == 0) {
-    seeds = &zero;
-    n_seeds = 1;
-  }
-  for (;;) {
-    const char *key[N_AXES];
-    for (int k = 0; k < N_AXES; k++) {
-      const StrList *l = lists[order[k]];
-      key[order[k]] = l && l->n ? l->items[idx[k]] : "";
-    }
-    for (int s = 0; s < n_seeds; s++)
-      for (int l = 0; l < n_lengths; l++) add_planned(pd, key, lengths[l], seeds[s], check_excl);
-    int k = N_AXES - 1;
-    while (k >= 0) {
-      const StrList *l = lists[order[k]];
-      if (l && l->n && ++idx[k] < l->n) break;
-      idx[k--] = 0;
-    }
-    if (k < 0) break;
-  }
+static int cmp_id(const void *a, const void *b) {
+  return strcmp(((const struct PlanCell *)a)->id, ((const struct PlanCell *)b)->id);
 }
 
+// The planned cells (the matrix's jobs of the phase), and by_content: the same sorted by content.
 static void plan_cells(PhaseData *pd) {
   const PhasePlan *pp = pd->plan;
   pd->planned_set = xcalloc(1, sizeof *pd->planned_set);
-  if (!pp->planned) return;
-  const StrList *lists[N_AXES];
-  for (int a = 0; a < N_AXES; a++) lists[a] = &pp->axis[a];
-  if (!phase_uses_device(pp)) lists[AX_DEVICE] = NULL;
-  add_product(pd, lists, pp->lengths, pp->n_lengths, pp->seeds, pp->n_seeds, 1);
-  for (int i = 0; i < pp->n_incl; i++) {  // includes: named axes take their values
-    const AxisRule *r = &pp->incl[i];
-    const StrList *il[N_AXES];
-    for (int a = 0; a < N_AXES; a++) il[a] = r->axis[a].n ? &r->axis[a] : lists[a];
-    if (!phase_uses_device(pp) && r->axis[AX_DEVICE].n == 0) il[AX_DEVICE] = NULL;
-    add_product(pd, il, r->n_lengths ? r->lengths : pp->lengths, r->n_lengths ? r->n_lengths : pp->n_lengths,
-                r->n_seeds ? r->seeds : pp->seeds, r->n_seeds ? r->n_seeds : pp->n_seeds, 0);
+  pd->planned = xcalloc(pp->n_jobs ? (size_t)pp->n_jobs : 1, sizeof *pd->planned);
+  for (int i = 0; i < pp->n_jobs; i++) {
+    const PlannedJob *q = &pp->jobs[i];
+    const char *axis[N_AXES];
+    for (int a = 0; a < N_AXES; a++) axis[a] = q->axis[a];
+    if (!set_add(pd->planned_set, cell_key(axis, q->length, q->seed))) continue;
+    struct PlanCell *pc = &pd->planned[pd->n_planned++];
+    for (int a = 0; a < N_AXES; a++) pc->axis[a] = q->axis[a];
+    pc->length = q->length;
+    pc->seed = q->seed;
+    pc->content = q->content;
+    pc->id = q->id;
   }
+  pd->by_content = xcalloc(pd->n_planned ? (size_t)pd->n_planned : 1, sizeof *pd->by_content);
+  memcpy(pd->by_content, pd->planned, (size_t)pd->n_planned * sizeof *pd->planned);
+  qsort(pd->by_content, (size_t)pd->n_planned, sizeof *pd->by_content, cmp_content);
+  pd->by_id = xcalloc(pd->n_planned ? (size_t)pd->n_planned : 1, sizeof *pd->by_id);
+  memcpy(pd->by_id, pd->planned, (size_t)pd->n_planned * sizeof *pd->planned);
+  qsort(pd->by_id, (size_t)pd->n_planned, sizeof *pd->by_id, cmp_id);
+}
+
+// The planned cell a result is, whatever its names: the job of its id, else the job of its spec
+// (ids are provisional where the models are not) with the device by class, else the job planned
+// on "auto" with that spec; NULL when the phase plans none. A result that is a pinned job ("cuda"
+// in one phase) is not taken for the "auto" job of another, nor the other way round.
+static const struct PlanCell *planned_cell_of(const PhaseData *pd, const StoredJob *r) {
+  struct PlanCell probe = {.id = r->res.job_id ? r->res.job_id : ""};
+  const struct PlanCell *pc = bsearch(&probe, pd->by_id, (size_t)pd->n_planned, sizeof probe, cmp_id);
+  if (pc) return pc;
+  if (r->pinned_job || !r->auto_job) {
+    probe.content = r->content;
+    pc = bsearch(&probe, pd->by_content, (size_t)pd->n_planned, sizeof probe, cmp_content);
+  }
+  if (!pc && (r->auto_job || !r->pinned_job)) {
+    probe.content = r->content_any_device;
+    pc = bsearch(&probe, pd->by_content, (size_t)pd->n_planned, sizeof probe, cmp_content);
+  }
+  return pc;
 }
 
 // The key of a result: the plan's spellings where the plan lists the value; an axis the plan
@@ -183,22 +158,6 @@ static void result_key(const PhasePlan *pp, const StoredJob *r, const char **key
     const char *pv = planned_value(pp, (Axis)a, r->axis[a]);
     key[a] = pv ? pv : (pp->planned && pp->axis[a].n == 0 ? "" : r->axis[a]);
   }
-}
-
-// Does a result (named by another phase) fit one of this phase's planned cells?
-static int fits_plan(const PhaseData *pd, const StoredJob *r) {
-  const PhasePlan *pp = pd->plan;
-  if (!pp->planned) return 0;
-  if (pp->protocol && r->protocol[0] && strcmp(pp->protocol, r->protocol) != 0) return 0;
-  if (pp->windows > 0 && r->windows > 0 && pp->windows != r->windows) return 0;
-  for (int a = 0; a < N_AXES; a++)  // a value the plan does not list never fits
-    if (a != AX_DEVICE && pp->axis[a].n == 0 && r->axis[a][0]) return 0;
-  const char *key[N_AXES];
-  result_key(pp, r, key);
-  char *k = cell_key(key, r->length, r->seed);
-  int in = set_has(pd->planned_set, k);
-  free(k);
-  return in;
 }
 
 static int names_phase(const StoredJob *r, const char *id) {
@@ -258,10 +217,32 @@ static int better_run(const StoredJob *a, const StoredJob *b) {
   return a->finished > b->finished;
 }
 
-static void cell_add(PhaseData *pd, Cell *cell, StoredJob *r) {
+// Two ok results of one job that disagree: their PPLs differ beyond rounding in the last digit a
+// float64 carries through the JSON.
+static int numbers_differ(const StoredJob *a, const StoredJob *b) {
+  if (a->res.status != JOB_OK || b->res.status != JOB_OK) return 0;
+  return fabs(a->ppl - b->ppl) > 1e-9 * fmax(fabs(a->ppl), fabs(b->ppl));
+}
+
+static void add_conflict(PhaseData *pd, Cell *cell, int config, StoredJob *kept, StoredJob *other) {
+  pd->conflicts = xrealloc(pd->conflicts, (size_t)(pd->n_conflicts + 1) * sizeof *pd->conflicts);
+  Conflict *k = &pd->conflicts[pd->n_conflicts++];
+  k->config = config;
+  k->length = kept->length;
+  k->seed = kept->seed;
+  k->a = kept;
+  k->b = other;
+  if (!cell->conflict[0]) {
+    cell->conflict[0] = kept;
+    cell->conflict[1] = other;
+  }
+}
+
+static void cell_add(PhaseData *pd, Cell *cell, int config, StoredJob *r) {
   for (int i = 0; i < cell->n_runs; i++) {
     if (cell->runs[i]->seed != r->seed) continue;
-    pd->n_duplicates++;
+    if (numbers_differ(r, cell->runs[i])) add_conflict(pd, cell, config, cell->runs[i], r);
+    else pd->n_duplicates++;
     if (better_run(r, cell->runs[i])) cell->runs[i] = r;
     return;
   }
@@ -336,6 +317,37 @@ static void make_labels(PhaseData *pd) {
   }
 }
 
+// "Best", "N× lower" and "% above the best" compare like with like: configs of one model and one
+// dataset, and of one cache when the phase varies the cache besides what it compares.
+static void make_groups(PhaseData *pd) {
+  int by[N_AXES] = {0};
+  by[AX_MODEL] = by[AX_DATASET] = 1;
+  by[AX_CACHE] = pd->varies[AX_ROPE] || pd->varies[AX_DTYPE] || pd->varies[AX_TRAIN] || pd->varies[AX_DEVICE];
+  pd->group = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *pd->group);
+  int *first = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *first);  // [group] its first config
+  for (int c = 0; c < pd->n_configs; c++) {
+    int g = 0;
+    for (; g < pd->n_groups; g++) {
+      int same = 1;
+      for (int a = 0; a < N_AXES && same; a++)
+        same = !by[a] || strcmp(pd->configs[c].axis[a], pd->configs[first[g]].axis[a]) == 0;
+      if (same) break;
+    }
+    if (g == pd->n_groups) first[pd->n_groups++] = c;
+    pd->group[c] = g;
+  }
+  pd->group_label = xcalloc(pd->n_groups ? (size_t)pd->n_groups : 1, sizeof *pd->group_label);
+  for (int g = 0; g < pd->n_groups; g++) {
+    StrBuf b = {0};
+    for (int a = 0; a < N_AXES && pd->n_groups > 1; a++) {
+      if (!by[a] || !pd->varies[a]) continue;
+      sb_printf(&b, "%s%s: %s", b.len ? ", " : "", REPORT_AXIS_NAMES[a], pd->configs[first[g]].axis[a]);
+    }
+    pd->group_label[g] = b.data ? b.data : xstrdup("");
+  }
+  free(first);
+}
+
 void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd) {
   memset(pd, 0, sizeof *pd);
   pd->plan = plan;
@@ -347,25 +359,26 @@ void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd) {
   }
   for (int l = 0; l < plan->n_lengths; l++) add_length(pd, plan->lengths[l]);
   // 2. the results of this phase
+  //    a result the phase plans takes the phase's names; one it does not plan but that names the
+  //    phase (a suite edited after the run) keeps its own
   StoredJob **mine = xcalloc(rs->n_jobs ? (size_t)rs->n_jobs : 1, sizeof *mine);
   int n_mine = 0;
+  int *cfg_of = xcalloc(rs->n_jobs ? (size_t)rs->n_jobs : 1, sizeof *cfg_of);
   for (int i = 0; i < rs->n_jobs; i++) {
     StoredJob *r = &rs->jobs[i];
-    if (names_phase(r, plan->id) || fits_plan(pd, r)) {
-      mine[n_mine++] = r;
-      add_length(pd, r->length);
-    }
-  }
-  int *cfg_of = xcalloc(n_mine ? (size_t)n_mine : 1, sizeof *cfg_of);
-  for (int i = 0; i < n_mine; i++) {
+    const struct PlanCell *pc = planned_cell_of(pd, r);
+    if (!pc && !names_phase(r, plan->id)) continue;
     const char *key[N_AXES];
-    result_key(plan, mine[i], key);
-    cfg_of[i] = add_config(pd, key, 0);
+    if (pc) memcpy(key, pc->axis, sizeof key);
+    else result_key(plan, r, key);
+    cfg_of[n_mine] = add_config(pd, key, 0);
+    mine[n_mine++] = r;
+    add_length(pd, r->length);
   }
   pd->cells = xcalloc((size_t)(pd->n_configs ? pd->n_configs : 1) * (size_t)(pd->n_lengths ? pd->n_lengths : 1),
                       sizeof *pd->cells);
   for (int i = 0; i < n_mine; i++)
-    cell_add(pd, phase_cell(pd, cfg_of[i], phase_length_index(pd, mine[i]->length)), mine[i]);
+    cell_add(pd, phase_cell(pd, cfg_of[i], phase_length_index(pd, mine[i]->length)), cfg_of[i], mine[i]);
   free(cfg_of);
   free(mine);
   // 3. statistics, counts, wall time
@@ -385,6 +398,7 @@ void phase_group(const PhasePlan *plan, const StoredJobs *rs, PhaseData *pd) {
   // 4. what the plan expects and what is missing
   count_expected(pd);
   make_labels(pd);
+  make_groups(pd);
   pd->base_length = plan->base_length > 0 ? plan->base_length : (pd->n_lengths ? pd->lengths[0] : 0);
 }
 
@@ -398,14 +412,44 @@ void phase_data_free(PhaseData *pd) {
       free(cell->seeds);
     }
   }
+  for (int g = 0; g < pd->n_groups; g++) free(pd->group_label[g]);
+  free(pd->group_label);
+  free(pd->group);
   free(pd->configs);
   free(pd->cells);
   free(pd->lengths);
   free(pd->jobs);
   free(pd->missing);
+  free(pd->conflicts);
   free(pd->planned);
+  free(pd->by_content);
+  free(pd->by_id);
   set_free(pd->planned_set);
   memset(pd, 0, sizeof *pd);
+}
+
+double phase_ratio(const PhaseData *pd, int c, int l, int lB, double *std, int *n_seeds) {
+  *std = NAN;
+  *n_seeds = 0;
+  if (c < 0 || l < 0 || lB < 0) return NAN;
+  const Cell *x = phase_cell(pd, c, l), *base = phase_cell(pd, c, lB);
+  double *r = xcalloc(x->n_ok ? (size_t)x->n_ok : 1, sizeof *r);
+  int n = 0;
+  for (int i = 0; i < x->n_ok; i++)
+    for (int k = 0; k < base->n_ok; k++)
+      if (x->seeds[i] == base->seeds[k] && isfinite(stat_ratio(x->ppl[i], base->ppl[k])))
+        r[n++] = stat_ratio(x->ppl[i], base->ppl[k]);
+  double ratio;
+  if (n >= 2) {
+    ratio = stat_mean(r, n);
+    *std = stat_sample_std(r, n);
+    *n_seeds = n;
+  } else {
+    ratio = stat_ratio(x->n_ok ? x->mean : NAN, base->n_ok ? base->mean : NAN);
+    *n_seeds = n;
+  }
+  free(r);
+  return ratio;
 }
 
 int phase_find_sibling(const PhaseData *pd, int c, Axis axis, const char *value) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "canon_json.h"
 #include "report.h"
 
 const char *const REPORT_AXIS_NAMES[N_AXES] = {"model", "dataset", "rope", "cache", "dtype", "train", "device"};
@@ -33,7 +34,7 @@ double report_parse_time(const char *s) {
 }
 
 // A spec field that is either "name" or {"name": ...}.
-static const char *spec_name(json_t *spec, const char *key) {
+static const char *spec_name(const json_t *spec, const char *key) {
   json_t *v = json_object_get(spec, key);
   if (json_is_string(v)) return json_string_value(v);
   if (json_is_object(v)) {
@@ -41,6 +42,44 @@ static const char *spec_name(json_t *spec, const char *key) {
     if (json_is_string(n)) return json_string_value(n);
   }
   return "";
+}
+
+void report_spec_axes(const json_t *spec, const char *axis[N_AXES]) {
+  for (int a = 0; a < N_AXES; a++) axis[a] = spec_name(spec, REPORT_AXIS_NAMES[a]);
+}
+
+// Drops every "name" of a variant and of the variants it inlines (a mix's `of`, a compress's `base`).
+static void strip_names(json_t *v) {
+  if (json_is_object(v)) {
+    json_object_del(v, "name");
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) strip_names(x);
+  } else if (json_is_array(v)) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) strip_names(x);
+  }
+}
+
+char *report_spec_content(const json_t *spec, int with_device) {
+  json_t *c = json_deep_copy(spec);
+  if (!json_is_object(c)) {
+    json_decref(c);
+    return xstrdup("");
+  }
+  static const char *const variants[] = {"rope", "cache", "train"};
+  for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) strip_names(json_object_get(c, variants[i]));
+  const char *dev = json_string_value(json_object_get(c, "device"));
+  if (!with_device || !dev || strcmp(dev, "auto") == 0) {
+    json_object_del(c, "device");
+  } else {
+    size_t n = strcspn(dev, ":");
+    json_object_set_new(c, "device", json_stringn(dev, n));
+  }
+  char *text = json_canonical(c);
+  json_decref(c);
+  return text;
 }
 
 static long spec_long(json_t *o, const char *key) {
@@ -58,13 +97,9 @@ static double num_or_nan(json_t *o, const char *key) {
 // Fills the report's view of r->res; a reason (allocated) when the report cannot use it.
 static char *job_view(StoredJob *r) {
   json_t *spec = r->res.spec, *m = r->res.metrics;
-  r->axis[AX_MODEL] = spec_name(spec, "model");
-  r->axis[AX_DATASET] = spec_name(spec, "dataset");
-  r->axis[AX_ROPE] = spec_name(spec, "rope");
-  r->axis[AX_CACHE] = spec_name(spec, "cache");
-  r->axis[AX_DTYPE] = spec_name(spec, "dtype");
-  r->axis[AX_TRAIN] = spec_name(spec, "train");
-  r->axis[AX_DEVICE] = spec_name(spec, "device");
+  report_spec_axes(spec, r->axis);
+  r->content = report_spec_content(spec, 1);
+  r->content_any_device = report_spec_content(spec, 0);
   r->protocol = spec_name(spec, "protocol");
   r->length = spec_long(spec, "length");
   r->seed = spec_long(spec, "seed");
@@ -76,6 +111,10 @@ static char *job_view(StoredJob *r) {
     if (!isfinite(r->ppl) && isfinite(r->nll)) r->ppl = exp(r->nll);
     if (!isfinite(r->ppl) || r->ppl <= 0) return xstrdup("status ok but no positive metrics.ppl");
   }
+  r->acc = num_or_nan(m, "acc");
+  r->peak_mem_bytes = num_or_nan(m, "peak_mem_bytes");
+  if (!(r->peak_mem_bytes > 0)) r->peak_mem_bytes = NAN;  // 0: not measured (the CPU engine)
+  r->tokens = num_or_nan(m, "tokens");
   r->started = report_parse_time(r->res.started);
   r->finished = report_parse_time(r->res.finished);
   r->wall_s = num_or_nan(m, "wall_s");
@@ -106,6 +145,8 @@ int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err) {
       continue;
     }
     job_result_free(&r->res);
+    free(r->content);
+    free(r->content_any_device);
     memset(r, 0, sizeof *r);
     free(path);
   }
@@ -116,6 +157,8 @@ int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err) {
 void stored_jobs_free(StoredJobs *rs) {
   for (int i = 0; i < rs->n_jobs; i++) {
     free(rs->jobs[i].path);
+    free(rs->jobs[i].content);
+    free(rs->jobs[i].content_any_device);
     job_result_free(&rs->jobs[i].res);
   }
   for (int i = 0; i < rs->n_skipped; i++) free(rs->skipped[i]);

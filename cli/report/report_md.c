@@ -2,6 +2,7 @@
 // duration, commit, suite checksum, the command to reproduce), the experiment list, then per
 // phase its tables, key findings and figures, and last the notes (missing, skipped, problems).
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,13 @@ static void run_span(const ReportCtx *ctx, const StoredJobs *rs, double *start, 
   if (!(*end > 0)) *end = hi;
 }
 
+static int cmp_ptr(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t) * (const void *const *)a, y = (uintptr_t) * (const void *const *)b;
+  return (x > y) - (x < y);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 static void header(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds, int n, const char *results_dir) {
   const ReportText *t = ctx->t;
   const ReportPlan *plan = ctx->plan;
@@ -172,15 +180,32 @@ static void header(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds, int n,
   free(ver);
   free(commit);
   free(msha);
+  // a job two phases share counts once
   int ok = 0, oom = 0, error = 0, found = 0, expected = 0, known = 1;
+  const StoredJob **seen = NULL;
+  const char **ids = NULL;
+  int n_seen = 0, n_ids = 0;
   for (int i = 0; i < n; i++) {
-    ok += pds[i].n_ok;
-    oom += pds[i].n_oom;
-    error += pds[i].n_error;
-    found += pds[i].n_jobs;
-    expected += pds[i].n_expected;
+    seen = xrealloc(seen, (size_t)(n_seen + pds[i].n_jobs + 1) * sizeof *seen);
+    for (int k = 0; k < pds[i].n_jobs; k++) seen[n_seen++] = pds[i].jobs[k];
+    const PhasePlan *pp = pds[i].plan;
+    ids = xrealloc(ids, (size_t)(n_ids + pp->n_jobs + 1) * sizeof *ids);
+    for (int k = 0; k < pp->n_jobs; k++) ids[n_ids++] = pp->jobs[k].id;
     if (pds[i].n_expected == 0) known = 0;
   }
+  qsort(seen, (size_t)n_seen, sizeof *seen, cmp_ptr);
+  qsort(ids, (size_t)n_ids, sizeof *ids, cmp_str);
+  for (int k = 0; k < n_seen; k++) {
+    if (k > 0 && seen[k] == seen[k - 1]) continue;
+    found++;
+    JobStatus st = seen[k]->res.status;
+    if (st == JOB_OK) ok++;
+    else if (st == JOB_OOM) oom++;
+    else error++;
+  }
+  for (int k = 0; k < n_ids; k++) expected += k == 0 || strcmp(ids[k], ids[k - 1]) != 0;
+  free(seen);
+  free(ids);
   char line[256];
   if (known && expected > 0) snprintf(line, sizeof line, t->results_line, found, expected, ok, oom, error);
   else snprintf(line, sizeof line, t->results_line_noexp, found, ok, oom, error);
@@ -230,6 +255,28 @@ static void missing_list(StrBuf *b, const PhaseData *pd, const ReportText *t) {
   sb_append(b, "\n\n");
 }
 
+// Each conflict in full: the job, both values and both files.
+static void conflict_list(StrBuf *b, const PhaseData *pd, const ReportText *t) {
+  if (pd->n_conflicts == 0) return;
+  char line[512];
+  snprintf(line, sizeof line, t->n_conflicts, pd->n_conflicts);
+  sb_printf(b, "*%s*\n\n", line);
+  for (int i = 0; i < pd->n_conflicts; i++) {
+    const Conflict *k = &pd->conflicts[i];
+    char a[32], c[32];
+    rfmt_ppl(k->a->ppl, a);
+    rfmt_ppl(k->b->ppl, c);
+    sb_append(b, "- `");
+    rfmt_md_escape(b, pd->configs[k->config].label);
+    sb_printf(b, "` @ %ld, seed %ld: PPL %s in `", k->length, k->seed, a);
+    rfmt_md_escape(b, k->a->path);
+    sb_printf(b, "`, PPL %s in `", c);
+    rfmt_md_escape(b, k->b->path);
+    sb_append(b, "`\n");
+  }
+  sb_append(b, "\n");
+}
+
 typedef void (*TableFn)(StrBuf *, const PhaseData *, const ReportReq *, const ReportCtx *);
 
 static TableFn table_fn(const char *name) {
@@ -240,6 +287,7 @@ static TableFn table_fn(const char *name) {
   if (strcmp(name, "leaderboard") == 0) return table_leaderboard;
   if (strcmp(name, "verdict") == 0) return table_verdict;
   if (strcmp(name, "kv_cost") == 0) return table_kv_cost;
+  if (strcmp(name, "metrics") == 0) return table_metrics;
   return NULL;
 }
 
@@ -268,6 +316,8 @@ static void phase_section(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd, 
     kv_asked |= fn == table_kv_cost;
   }
   if (!kv_asked && phase_shows_kv(pd)) table_kv_cost(b, pd, NULL, ctx);  // a cache policy ran: its cost
+  conflict_list(b, pd, t);
+  report_failures(b, pd, t);
   StrBuf f = {0};
   phase_findings(&f, pd, ctx);
   if (f.len) sb_printf(b, "### %s\n\n%s\n", t->key_findings, f.data);

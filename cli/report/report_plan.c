@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "matrix.h"
 #include "suite.h"
 
 #define SUITE_MAX (4u << 20)
@@ -77,30 +78,31 @@ static int cmp_long(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static void rule_from(const Suite *s, const Assignment *as, AxisRule *r) {
-  memset(r, 0, sizeof *r);
-  for (int i = 0; i < as->n; i++) {
-    const char *ax = as->axes[i], *val = as->values[i];
-    if (strcmp(ax, "length") == 0) {
-      r->lengths = xrealloc(r->lengths, (size_t)(r->n_lengths + 1) * sizeof *r->lengths);
-      r->lengths[r->n_lengths++] = strtol(val, NULL, 10);
-    } else if (strcmp(ax, "seed") == 0) {
-      r->seeds = xrealloc(r->seeds, (size_t)(r->n_seeds + 1) * sizeof *r->seeds);
-      r->seeds[r->n_seeds++] = strtol(val, NULL, 10);
-    } else {
-      for (int k = 0; k < N_AXES; k++)
-        if (strcmp(ax, REPORT_AXIS_NAMES[k]) == 0) resolve_values(s, (Axis)k, val, &r->axis[k]);
+// The phase's jobs as the matrix expands it, each keyed as the report keys configs: the phase's
+// names on the axes it lists, "" elsewhere (and for the device unless the phase varies it).
+static void planned_jobs(const Matrix *mx, const PhaseJobs *pj, PhasePlan *pp) {
+  pp->jobs = xcalloc(pj->n_jobs ? (size_t)pj->n_jobs : 1, sizeof *pp->jobs);
+  pp->n_jobs = pj->n_jobs;
+  for (int k = 0; k < pj->n_jobs; k++) {
+    const json_t *spec = pj->specs[k];
+    PlannedJob *q = &pp->jobs[k];
+    const char *axis[N_AXES];
+    report_spec_axes(spec, axis);
+    for (int a = 0; a < N_AXES; a++) {
+      int listed = a == AX_DEVICE ? pp->axis[a].n > 1 : pp->axis[a].n > 0;
+      q->axis[a] = xstrdup(listed ? axis[a] : "");
     }
+    q->length = (long)json_integer_value(json_object_get(spec, "length"));
+    q->seed = (long)json_integer_value(json_object_get(spec, "seed"));
+    q->content = report_spec_content(spec, 1);
+    q->id = xstrdup(mx->jobs[pj->jobs[k]].id);
+    const char *dev = json_string_value(json_object_get(spec, "device"));
+    q->pinned = dev && strcmp(dev, "auto") != 0;
   }
 }
 
-static void rule_free(AxisRule *r) {
-  for (int a = 0; a < N_AXES; a++) strlist_free(&r->axis[a]);
-  free(r->lengths);
-  free(r->seeds);
-}
-
-static void phase_from_suite(const Suite *s, const Phase *ph, PhasePlan *pp) {
+static void phase_from_suite(const Suite *s, const Phase *ph, const Matrix *mx, const PhaseJobs *pj,
+                             PhasePlan *pp) {
   const Settings *st = &ph->settings;
   pp->id = xstrdup(ph->id);
   pp->title = xstrdup(ph->title ? ph->title : "");
@@ -133,12 +135,7 @@ static void phase_from_suite(const Suite *s, const Phase *ph, PhasePlan *pp) {
     q->baseline = rq->baseline ? xstrdup(rq->baseline) : NULL;
     q->param = rq->param ? xstrdup(rq->param) : NULL;
   }
-  pp->n_excl = ph->n_exclude;
-  pp->excl = xcalloc(ph->n_exclude ? (size_t)ph->n_exclude : 1, sizeof *pp->excl);
-  for (int i = 0; i < ph->n_exclude; i++) rule_from(s, &ph->exclude[i], &pp->excl[i]);
-  pp->n_incl = ph->n_include;
-  pp->incl = xcalloc(ph->n_include ? (size_t)ph->n_include : 1, sizeof *pp->incl);
-  for (int i = 0; i < ph->n_include; i++) rule_from(s, &ph->include[i], &pp->incl[i]);
+  planned_jobs(mx, pj, pp);
 }
 
 // The report only needs names and numbers, never model or data paths: a variable the suite
@@ -202,6 +199,11 @@ int report_plan_from_suite(const char *suite_yaml, ReportPlan *p, BenchErr *err)
     return -1;
   }
   diagnostics_free(&diag);
+  Matrix mx;
+  if (matrix_build(s, &mx, err) != 0) {
+    suite_free(s);
+    return -1;
+  }
   p->from_suite = 1;
   p->suite_id = xstrdup(s->suite ? s->suite : "");
   p->title = xstrdup(s->title && s->title[0] ? s->title : p->suite_id);
@@ -217,7 +219,8 @@ int report_plan_from_suite(const char *suite_yaml, ReportPlan *p, BenchErr *err)
            s->report_options.lang && strcmp(s->report_options.lang, "zh") == 0 ? "zh" : "en");
   p->n_phases = s->n_phases;
   p->phases = xcalloc(s->n_phases ? (size_t)s->n_phases : 1, sizeof *p->phases);
-  for (int i = 0; i < s->n_phases; i++) phase_from_suite(s, &s->phases[i], &p->phases[i]);
+  for (int i = 0; i < s->n_phases; i++) phase_from_suite(s, &s->phases[i], &mx, &mx.phases[i], &p->phases[i]);
+  matrix_free(&mx);
   suite_free(s);
   return 0;
 }
@@ -278,6 +281,56 @@ void report_plan_from_results(const StoredJobs *rs, const char *suite_id, Report
   report_plan_add_result_phases(p, rs);
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int has_str(char **sorted, int n, const char *key) {
+  return bsearch(&key, sorted, (size_t)n, sizeof *sorted, cmp_str) != NULL;
+}
+
+static int names_phase_id(const StoredJob *r, const char *id) {
+  for (int k = 0; k < r->res.n_phases; k++)
+    if (strcmp(r->res.phases[k], id) == 0) return 1;
+  return 0;
+}
+
+void report_plan_mark_results(const ReportPlan *p, StoredJobs *rs) {
+  // per phase: the contents of its pinned jobs and of its "auto" jobs, sorted
+  char ***pinned = xcalloc(p->n_phases ? (size_t)p->n_phases : 1, sizeof *pinned);
+  char ***autos = xcalloc(p->n_phases ? (size_t)p->n_phases : 1, sizeof *autos);
+  int *n_pinned = xcalloc(p->n_phases ? (size_t)p->n_phases : 1, sizeof *n_pinned);
+  int *n_auto = xcalloc(p->n_phases ? (size_t)p->n_phases : 1, sizeof *n_auto);
+  for (int ph = 0; ph < p->n_phases; ph++) {
+    const PhasePlan *pp = &p->phases[ph];
+    pinned[ph] = xcalloc(pp->n_jobs ? (size_t)pp->n_jobs : 1, sizeof **pinned);
+    autos[ph] = xcalloc(pp->n_jobs ? (size_t)pp->n_jobs : 1, sizeof **autos);
+    for (int k = 0; k < pp->n_jobs; k++) {
+      if (pp->jobs[k].pinned) pinned[ph][n_pinned[ph]++] = pp->jobs[k].content;
+      else autos[ph][n_auto[ph]++] = pp->jobs[k].content;
+    }
+    qsort(pinned[ph], (size_t)n_pinned[ph], sizeof **pinned, cmp_str);
+    qsort(autos[ph], (size_t)n_auto[ph], sizeof **autos, cmp_str);
+  }
+  for (int i = 0; i < rs->n_jobs; i++) {
+    StoredJob *r = &rs->jobs[i];
+    int named = 0;
+    for (int ph = 0; ph < p->n_phases; ph++) named |= p->phases[ph].planned && names_phase_id(r, p->phases[ph].id);
+    r->pinned_job = r->auto_job = 0;
+    for (int ph = 0; ph < p->n_phases; ph++) {
+      if (named && !names_phase_id(r, p->phases[ph].id)) continue;
+      r->pinned_job |= has_str(pinned[ph], n_pinned[ph], r->content);
+      r->auto_job |= has_str(autos[ph], n_auto[ph], r->content_any_device);
+    }
+  }
+  for (int ph = 0; ph < p->n_phases; ph++) {
+    free(pinned[ph]);
+    free(autos[ph]);
+  }
+  free(pinned);
+  free(autos);
+  free(n_pinned);
+  free(n_auto);
+}
+
 void report_plan_free(ReportPlan *p) {
   for (int i = 0; i < p->n_phases; i++) {
     PhasePlan *pp = &p->phases[i];
@@ -294,10 +347,12 @@ void report_plan_free(ReportPlan *p) {
       free(pp->reqs[k].param);
     }
     free(pp->reqs);
-    for (int k = 0; k < pp->n_excl; k++) rule_free(&pp->excl[k]);
-    for (int k = 0; k < pp->n_incl; k++) rule_free(&pp->incl[k]);
-    free(pp->excl);
-    free(pp->incl);
+    for (int k = 0; k < pp->n_jobs; k++) {
+      for (int a = 0; a < N_AXES; a++) free(pp->jobs[k].axis[a]);
+      free(pp->jobs[k].content);
+      free(pp->jobs[k].id);
+    }
+    free(pp->jobs);
   }
   free(p->phases);
   free(p->suite_id);

@@ -9,7 +9,22 @@
 #include "report_stats.h"
 
 // ---- cells and rows ----
+// A job file's name without its folder and ".json", cut to 8 characters: "007d93f1".
+static void short_file(const char *path, char out[16]) {
+  const char *slash = strrchr(path, '/');
+  snprintf(out, 16, "%.8s", slash ? slash + 1 : path);
+}
+
 void report_cell_text(const Cell *cell, const ReportText *t, char out[64]) {
+  if (cell->conflict[0]) {
+    char a[32], b[32], fa[16], fb[16];
+    rfmt_ppl(cell->conflict[0]->ppl, a);
+    rfmt_ppl(cell->conflict[1]->ppl, b);
+    short_file(cell->conflict[0]->path, fa);
+    short_file(cell->conflict[1]->path, fb);
+    snprintf(out, 64, "%.9s: %.12s (%.8s) ≠ %.12s (%.8s)", t->cell_conflict, a, fa, b, fb);
+    return;
+  }
   if (cell->n_ok > 0) {
     rfmt_ppl(cell->mean, out);
     return;
@@ -18,11 +33,17 @@ void report_cell_text(const Cell *cell, const ReportText *t, char out[64]) {
     snprintf(out, 64, "%s", t->cell_oom);
     return;
   }
-  if (cell->n_error > 0) {  // crashed or nonfinite when every run says so, else error
+  if (cell->n_error > 0) {  // crashed or nonfinite when every run says so, else error; with why
     JobStatus st = cell->runs[0]->res.status;
     for (int i = 1; i < cell->n_runs; i++)
       if (cell->runs[i]->res.status != st) st = JOB_ERROR;
-    snprintf(out, 64, "%s", st == JOB_CRASHED ? t->cell_crashed : st == JOB_NONFINITE ? t->cell_nonfinite : t->cell_error);
+    const char *word = st == JOB_CRASHED ? t->cell_crashed : st == JOB_NONFINITE ? t->cell_nonfinite : t->cell_error;
+    char why[48] = "";
+    for (int i = 0; i < cell->n_runs && !why[0] && st != JOB_NONFINITE; i++)
+      if (cell->runs[i]->res.status != JOB_OK && cell->runs[i]->res.status != JOB_OOM)
+        report_error_short(cell->runs[i]->res.error, t, why);
+    if (why[0]) snprintf(out, 64, "%.12s: %s", word, why);
+    else snprintf(out, 64, "%s", word);
     return;
   }
   snprintf(out, 64, "%s", t->nothing_yet);
@@ -77,11 +98,12 @@ long report_request_length(const PhaseData *pd, const ReportReq *rq) {
   return 0;
 }
 
-// Index of the config with the lowest mean PPL at length index l among those with a value; -1
-// unless at least `min_values` configs have one.
-static int best_config_at(const PhaseData *pd, int l, int min_values) {
+// Index of the config with the lowest mean PPL at length index l among those of comparison group
+// g with a value; -1 unless at least `min_values` configs have one.
+static int best_config_at(const PhaseData *pd, int l, int g, int min_values) {
   int best = -1, n = 0;
   for (int c = 0; c < pd->n_configs; c++) {
+    if (pd->group[c] != g) continue;
     double m = cell_mean(pd, c, l);
     if (!isfinite(m)) continue;
     n++;
@@ -106,31 +128,55 @@ void table_collapse(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const R
     note(b, msg);
     return;
   }
-  int best = best_config_at(pd, lL, 2);
   sb_printf(b, "| %s | PPL@%s | PPL@%s | %s |\n", t->col_config, sB, sL, t->col_ratio);
   sb_append(b, "|---|---:|---:|---|\n");
+  // per comparison group: the lowest PPL@L (bold) and the lowest ratio (✅, bold)
+  double *ratio = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *ratio);
+  double *std = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *std);
+  int seeded = 0;
   for (int c = 0; c < pd->n_configs; c++) {
-    char vb[64], vl[64], r[32];
+    int n_seeds;
+    ratio[c] = phase_ratio(pd, c, lL, lB, &std[c], &n_seeds);
+    seeded |= n_seeds >= 2;
+  }
+  for (int c = 0; c < pd->n_configs; c++) {
+    int best = best_config_at(pd, lL, pd->group[c], 2), lowest = 1, n_ratios = 0;
+    for (int k = 0; k < pd->n_configs; k++) {
+      if (pd->group[k] != pd->group[c] || !isfinite(ratio[k])) continue;
+      n_ratios++;
+      if (ratio[k] < ratio[c] || (ratio[k] == ratio[c] && k < c)) lowest = 0;
+    }
+    lowest = lowest && isfinite(ratio[c]) && n_ratios >= 2;
+    char vb[64], vl[64], r[64];
     if (lB >= 0) report_cell_text(phase_cell(pd, c, lB), t, vb);
     else snprintf(vb, sizeof vb, "%s", t->nothing_yet);
     report_cell_text(phase_cell(pd, c, lL), t, vl);
-    double ratio = stat_ratio(cell_mean(pd, c, lL), cell_mean(pd, c, lB));
-    rfmt_ratio(ratio, r);
+    rfmt_ratio(ratio[c], r);
+    if (isfinite(std[c])) {  // "23.58x±1.20"
+      size_t n = strlen(r);
+      snprintf(r + n, sizeof r - n, "±%.2f", std[c]);
+    }
     row_start(b, pd->configs[c].label);
     row_cell(b, vb, 0);
     row_cell(b, vl, c == best);
-    int severe = stat_is_severe(ratio, ctx->plan->severe);
-    if (severe || c == best) {
+    int severe = stat_is_severe(ratio[c], ctx->plan->severe);
+    if (severe || lowest) {
       sb_printf(b, " **%s**", r);
       if (severe) sb_printf(b, " ⚠️ %s", t->severe);
-      if (c == best) sb_printf(b, " ✅ %s", t->best);
+      if (lowest) sb_printf(b, " ✅ %s", t->best);
       sb_append(b, " |\n");
     } else {
       sb_printf(b, " %s |\n", r);
     }
   }
   sb_append(b, "\n");
-  mean_note(b, pd, t);
+  char legend[512];
+  snprintf(legend, sizeof legend, t->legend_collapse, sL, ctx->plan->severe);
+  note(b, legend);
+  if (seeded) note(b, t->legend_collapse_seeds);
+  else mean_note(b, pd, t);
+  free(ratio);
+  free(std);
 }
 
 // ---- lengths ----
@@ -147,7 +193,7 @@ void table_lengths(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Re
     for (int l = 0; l < pd->n_lengths; l++) {
       char v[64];
       report_cell_text(phase_cell(pd, c, l), t, v);
-      row_cell(b, v, best_config_at(pd, l, 2) == c);
+      row_cell(b, v, best_config_at(pd, l, pd->group[c], 2) == c);
     }
     sb_append(b, "\n");
   }
@@ -295,7 +341,7 @@ void table_improvement(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
         sb_printf(b, " %s |\n", t->no_improvement);
       } else {
         char p[32];
-        rfmt_pct(imp, 0, p);
+        rfmt_pct(imp, 1, p);
         sb_printf(b, " %s (", p);
         rfmt_md_escape(b, pd->configs[best].axis[g.axis]);
         sb_append(b, ") |\n");
@@ -319,6 +365,8 @@ static int cmp_by_ppl(const void *a, const void *b) {
   return *(const int *)a - *(const int *)b;
 }
 
+static void leaderboard_group(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int lL, int lB, int g);
+
 void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx) {
   const ReportText *t = ctx->t;
   long L = report_request_length(pd, rq);
@@ -334,17 +382,34 @@ void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
     note(b, msg);
     return;
   }
-  int *order = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *order);
-  for (int c = 0; c < pd->n_configs; c++) order[c] = c;
+  for (int g = 0; g < pd->n_groups; g++) leaderboard_group(b, pd, ctx, lL, lB, g);
+  note(b, t->legend_vs_best);
+  mean_note(b, pd, t);
+}
+
+// One ranking: the configs of comparison group g (a caption names the group when there are several).
+static void leaderboard_group(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, int lL, int lB, int g) {
+  const ReportText *t = ctx->t;
+  char sL[32], sB[32];
+  len_text(pd->lengths[lL], sL);
+  if (lB >= 0) len_text(pd->lengths[lB], sB);
+  int *order = xcalloc(pd->n_configs ? (size_t)pd->n_configs : 1, sizeof *order), n = 0;
+  for (int c = 0; c < pd->n_configs; c++)
+    if (pd->group[c] == g) order[n++] = c;
   sort_pd = pd;
   sort_l = lL;
-  qsort(order, (size_t)pd->n_configs, sizeof *order, cmp_by_ppl);
+  qsort(order, (size_t)n, sizeof *order, cmp_by_ppl);
+  if (pd->n_groups > 1) {
+    sb_append(b, "**");
+    rfmt_md_escape(b, pd->group_label[g]);
+    sb_append(b, "**\n\n");
+  }
   int show_base = lB >= 0 && lB != lL;
   if (show_base) sb_printf(b, "| %s | %s | PPL@%s | PPL@%s | %s |\n", t->col_rank, t->col_config, sB, sL, t->col_vs_best);
   else sb_printf(b, "| %s | %s | PPL@%s | %s |\n", t->col_rank, t->col_config, sL, t->col_vs_best);
   sb_append(b, show_base ? "|---:|---|---:|---:|---:|\n" : "|---:|---|---:|---:|\n");
-  double best = pd->n_configs ? cell_mean(pd, order[0], lL) : NAN;
-  for (int i = 0; i < pd->n_configs; i++) {
+  double best = n ? cell_mean(pd, order[0], lL) : NAN;
+  for (int i = 0; i < n; i++) {
     int c = order[i];
     double m = cell_mean(pd, c, lL);
     char v[64], vs[48];
@@ -362,14 +427,13 @@ void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
     else if (i == 0) snprintf(vs, sizeof vs, "✅");
     else {
       char p[32];
-      rfmt_pct(-stat_improvement_pct(best, m), 1, p);
-      snprintf(vs, sizeof vs, "+%s", p);
+      rfmt_pct(stat_improvement_pct(m, best), 1, p);
+      snprintf(vs, sizeof vs, "%s", p);
     }
     row_cell(b, vs, 0);
     sb_append(b, "\n");
   }
   sb_append(b, "\n");
-  mean_note(b, pd, t);
   free(order);
 }
 

@@ -18,7 +18,7 @@ static const char *const AXES[] = {"model", "dataset", "rope", "cache", "length"
 static const char *const DTYPES[] = {"bf16", "fp16", "fp32"};
 static const char *const PROTOCOLS[] = {"chunks", "random", "sliding", "half", "decode"};
 static const char *const TABLES[] = {"collapse", "lengths", "seeds", "improvement", "leaderboard", "verdict",
-                                     "kv_cost"};
+                                     "kv_cost", "metrics"};
 static const char *const PLOTS[] = {"ppl_vs_length", "collapse_vs_length", "nll_vs_position",
                                     "ppl_vs_param", "rope_spectrum", "loss_curve"};
 static const char *const REPORT_KEYS[] = {"table", "plot", "at", "baseline", "param"};

@@ -28,7 +28,7 @@ expect_true "ratio geo_500k severe" has "$MD" "| geo_500k | 11.125 | 262.28 | **
 expect_true "ratio geo_1M" has "$MD" "| geo_1M | 11.118 | 25.475 | 2.29x |"
 expect_true "ratio geo_2M best" has "$MD" "| geo_2M | 11.115 | **9.264** | **0.83x** ✅ best |"
 expect_true "ratio anchored_x20" has "$MD" "| anchored_x20 | 11.122 | 19.041 | 1.71x |"
-expect_true "no other severe flag" test "$(grep -c '⚠️' "$MD")" -eq 1
+expect_true "no other severe flag" test "$(grep -c '⚠️ severe collapse' "$MD")" -eq 1
 # Phase 1B length grid and its findings
 expect_true "lengths grid" has "$MD" "| geo_500k | 11.125 | 9.520 | 262.28 | 1375.0 | 2345.0 | 3811.0 |"
 expect_true "boundary geo_500k" has "$MD" "**geo_500k**: collapses from 16384"
@@ -40,13 +40,13 @@ expect_true "short-length cost" has "$MD" "No short-length cost: at 2048 every c
 expect_true "seeds mean±std" has "$MD" "194.96±48.35 (24.8%)"
 expect_true "seeds CV" has "$MD" "15.440±2.840 (18.4%)"
 expect_true "OOM limit" has "$MD" "2 of 3 runs at 49152 ran out of memory"
-# seed 001 improvement table: 1%, 5%, 8%, 35%, 40% as the note rounds them
+# seed 001 improvement table: (base − x)/base to one decimal (the note rounds them to 1%, 5%, 8%, 35%, 40%)
 expect_true "improvement 16384 none" has "$MD" "| 16384 | 2.150 | 2.170 | 2.250 | - |"
-expect_true "improvement 1%" has "$MD" "| 24576 | 5.590 | **5.560** | 5.990 | 1% (hybrid[factor=1.5]) |"
-expect_true "improvement 5%" has "$MD" "| 5% (hybrid[factor=1.5]) |"
-expect_true "improvement 8%" has "$MD" "| 8% (hybrid[factor=1.5]) |"
-expect_true "improvement 35%" has "$MD" "| 35% (hybrid[factor=2.0]) |"
-expect_true "improvement 40%" has "$MD" "| 49152 | 69.790 | 49.490 | **41.860** | 40% (hybrid[factor=2.0]) |"
+expect_true "improvement 1%" has "$MD" "| 24576 | 5.590 | **5.560** | 5.990 | 0.5% (hybrid[factor=1.5]) |"
+expect_true "improvement 5%" has "$MD" "| 5.1% (hybrid[factor=1.5]) |"
+expect_true "improvement 8%" has "$MD" "| 8.3% (hybrid[factor=1.5]) |"
+expect_true "improvement 35%" has "$MD" "| 34.9% (hybrid[factor=2.0]) |"
+expect_true "improvement 40%" has "$MD" "| 49152 | 69.790 | 49.490 | **41.860** | 40.0% (hybrid[factor=2.0]) |"
 expect_true "qwen pitfall" has "$MD" "All 3 configs give the same PPL at every length"
 # seed 003: partial seeds, not yet proven
 expect_true "verdict not proven" has "$MD" "| not yet proven | seeds finished: 1 and 1 of 3 |"

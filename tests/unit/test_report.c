@@ -121,37 +121,81 @@ TEST(groups_by_phase_and_spec) {
   stored_jobs_free(&rs);
 }
 
-TEST(results_merged_from_two_machines) {
-  // the same job written twice (another machine, later): counted once, the ok/latest one kept
-  StoredJobs rs;
-  ReportPlan p;
+// Phase 1A with one more copy of its geo_2M @ 16384 result (another machine, an hour later) whose
+// PPL is ppl; the copy's file is named copy_path.
+static void group_with_copy(double ppl, const char *copy_path, PhaseData *pd, StoredJobs *rs, ReportPlan *p) {
   BenchErr err;
-  EXPECT_INT_EQ(stored_jobs_load(FIXTURE, &rs, &err), 0);
-  EXPECT_INT_EQ(report_plan_from_suite(FIXTURE "/suite.yaml", &p, &err), 0);
-  rs.jobs = xrealloc(rs.jobs, (size_t)(rs.n_jobs + 1) * sizeof *rs.jobs);
+  EXPECT_INT_EQ(stored_jobs_load(FIXTURE, rs, &err), 0);
+  EXPECT_INT_EQ(report_plan_from_suite(FIXTURE "/suite.yaml", p, &err), 0);
+  rs->jobs = xrealloc(rs->jobs, (size_t)(rs->n_jobs + 1) * sizeof *rs->jobs);
   int src = -1;
-  for (int i = 0; i < rs.n_jobs && src < 0; i++)
-    if (strcmp(rs.jobs[i].res.phases[0], "1A") == 0 && rs.jobs[i].length == 16384 &&
-        strcmp(rs.jobs[i].axis[AX_ROPE], "geo_2M") == 0)
+  for (int i = 0; i < rs->n_jobs && src < 0; i++)
+    if (strcmp(rs->jobs[i].res.phases[0], "1A") == 0 && rs->jobs[i].length == 16384 &&
+        strcmp(rs->jobs[i].axis[AX_ROPE], "geo_2M") == 0)
       src = i;
   EXPECT(src >= 0);
-  if (src >= 0) {
-    StoredJob copy = rs.jobs[src];
-    EXPECT_INT_EQ(job_result_read(rs.jobs[src].path, &copy.res, &err), 0);  // its own copy of the file
-    copy.path = xstrdup("copy");
-    copy.axis[AX_DEVICE] = "cuda:1";
-    copy.ppl = 9.5;
-    copy.finished += 3600;
-    rs.jobs[rs.n_jobs++] = copy;
+  StoredJob copy = rs->jobs[src];
+  EXPECT_INT_EQ(job_result_read(rs->jobs[src].path, &copy.res, &err), 0);  // its own copy of the file
+  copy.path = xstrdup(copy_path);
+  copy.content = xstrdup(copy.content);
+  copy.content_any_device = xstrdup(copy.content_any_device);
+  copy.axis[AX_DEVICE] = "cuda:1";
+  copy.ppl = ppl;
+  copy.finished += 3600;
+  rs->jobs[rs->n_jobs++] = copy;
+  phase_group(plan_phase(p, "1A"), rs, pd);
+}
+
+TEST(results_merged_from_two_machines) {
+  // the same job written twice: equal numbers are one result; different ones a conflict that
+  // neither hides the other
+  static const struct {
+    double ppl;
+    const char *path;
+    int duplicates, conflicts;
+    const char *cell;
+  } cases[] = {
+      {9.264, "other/jobs/copy.json", 1, 0, "9.264"},
+      {9.5, "other/jobs/0123456789abcdef.json", 0, 1, ") ≠ 9.500 (01234567)"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    StoredJobs rs;
+    ReportPlan p;
     PhaseData pd;
-    phase_group(plan_phase(&p, "1A"), &rs, &pd);
+    group_with_copy(cases[i].ppl, cases[i].path, &pd, &rs, &p);
     EXPECT_INT_EQ(pd.n_jobs, 8);
-    EXPECT_INT_EQ(pd.n_duplicates, 1);
-    EXPECT_NEAR(cell_mean_of(&pd, "geo_2M", 16384), 9.5, 0, 1e-12);  // the later one
+    EXPECT_INT_EQ(pd.n_duplicates, cases[i].duplicates);
+    EXPECT_INT_EQ(pd.n_conflicts, cases[i].conflicts);
+    if (pd.n_conflicts == 1) {
+      EXPECT_STR_EQ(pd.configs[pd.conflicts[0].config].label, "geo_2M");
+      EXPECT_INT_EQ(pd.conflicts[0].length, 16384);
+      EXPECT_NEAR(pd.conflicts[0].a->ppl, 9.264, 0, 1e-12);
+      EXPECT_STR_EQ(pd.conflicts[0].b->path, cases[i].path);
+    }
+    int c = config_index(&pd, "geo_2M"), l = phase_length_index(&pd, 16384);
+    char text[64];
+    report_cell_text(phase_cell(&pd, c, l), report_text("en"), text);
+    EXPECT_CONTAINS(text, cases[i].cell);
+    if (cases[i].conflicts) EXPECT_CONTAINS(text, "conflict: 9.264 (");
     phase_data_free(&pd);
+    report_plan_free(&p);
+    stored_jobs_free(&rs);
   }
-  report_plan_free(&p);
-  stored_jobs_free(&rs);
+}
+
+TEST(failed_cells_say_why) {
+  const ReportText *en = report_text("en"), *zh = report_text("zh");
+  char out[48];
+  report_error_short("dataset 'tiny' has 40 tokens; length 64 × 2 windows needs 128", en, out);
+  EXPECT_STR_EQ(out, "dataset too short");
+  report_error_short("dataset 'tiny' has 40 tokens; length 64 needs 65", zh, out);
+  EXPECT_STR_EQ(out, "数据集太短");
+  report_error_short("cannot open model: no such file", en, out);  // the first clause
+  EXPECT_STR_EQ(out, "cannot open model");
+  report_error_short("the worker stopped answering after a very long time without progress", en, out);
+  EXPECT_STR_EQ(out, "the worker stopped answering after a…");  // cut at a word
+  report_error_short(NULL, en, out);
+  EXPECT_STR_EQ(out, "");
 }
 
 static char *tmpdir_with_jobs(const char *const *names, const char *const *texts, int n) {
@@ -275,6 +319,7 @@ int main(void) {
   RUN(plan_from_the_suite_as_run);
   RUN(groups_by_phase_and_spec);
   RUN(results_merged_from_two_machines);
+  RUN(failed_cells_say_why);
   RUN(schema_mismatch_and_bad_files_are_skipped);
   RUN(compare_matches_and_measures);
   RUN(default_reports_dir);
