@@ -299,7 +299,7 @@ int cmd_submit(int argc, char **argv) {
     double *costs = xcalloc((size_t)sel->n + 1, sizeof *costs);
     long n = 0;
     for (long k = 0; k < sel->n; k++) {
-      if (job_result_ok(dir, sel->jobs[k].job->id)) continue;
+      if (job_result_ok(dir, sel->jobs[k].job->id, sel->jobs[k].job->spec)) continue;
       ids[n] = sel->jobs[k].job->id;
       costs[n++] = sel->jobs[k].cost;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -546,4 +547,30 @@ uint64_t rng_below(Rng *r, uint64_t n) {
   do x = rng_next(r);
   while (x >= limit);
   return x % n;
+}
+
+void disk_free_text(const char *path, char *out, size_t n) {
+  char *p = xstrdup(path && path[0] ? path : ".");
+  struct statvfs fs;
+  while (statvfs(p, &fs) != 0) {
+    char *up = path_dirname(p);
+    int same = strcmp(up, p) == 0;
+    free(p);
+    p = up;
+    if (same) {
+      snprintf(out, n, "free space unknown");
+      free(p);
+      return;
+    }
+  }
+  free(p);
+  double b = (double)fs.f_bavail * (double)fs.f_frsize;
+  static const char *const UNITS[] = {"kB", "MB", "GB", "TB"};
+  if (b < 1000) {
+    snprintf(out, n, "%.0f bytes free", b);
+    return;
+  }
+  int u = 0;
+  for (b /= 1000; b >= 1000 && u < 3; u++) b /= 1000;
+  snprintf(out, n, "%.1f %s free", b, UNITS[u]);
 }

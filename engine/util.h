@@ -48,6 +48,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, BenchErr *
 int file_exists(const char *path);
 int is_directory(const char *path);
 int mkdir_p(const char *path, BenchErr *err);
+// The room left for an unprivileged writer on the file system holding path (or its nearest existing
+// parent), for messages: "0 bytes free", "3.2 MB free"; "free space unknown" when it cannot be told.
+void disk_free_text(const char *path, char *out, size_t n);
 // Joins dir and rel unless rel is absolute. Caller frees.
 char *path_join(const char *dir, const char *rel);
 // Directory part of a path ("." when none). Caller frees.
