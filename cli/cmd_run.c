@@ -1,5 +1,6 @@
 // cmd_run.c — `bench run SUITE [--only PHASE[,PHASE]] [--device auto|cpu|cuda[:N]] [--devices 0,1,..]
-//                [--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--dry-run] [--no-report]`
+//                [--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--force] [--dry-run]
+//                [--no-report]`
 //
 // Before any job: the suite is expanded, every missing model or dataset path is listed at once
 // (exit 2), and the plan's warnings are shown. Then, holding the results directory's lock
@@ -63,6 +64,8 @@ const char cmd_run_help[] =
     "  --results DIR         results directory (default results/<suite>; jobs go in DIR/jobs/)\n"
     "  --reports DIR         where the report goes (default reports/<suite>, as bench report)\n"
     "  --fresh               recompute jobs that already finished\n"
+    "  --force               write into a results directory that holds another suite's results\n"
+    "                        (refused otherwise, naming both suites)\n"
     "  --dry-run             list the jobs that would run and the plan's warnings; write nothing\n"
     "  --no-report           do not rewrite the report at the end (a Slurm array's tasks leave it to\n"
     "                        the report step that runs after them)\n"
@@ -99,6 +102,7 @@ typedef struct {
   const char *results;   // results dir (NULL: results/<suite>)
   const char *reports;   // reports dir (NULL: the report's default)
   int fresh, dry_run, no_report;
+  int force;             // --force: write into another suite's results directory
   char *command;         // "bench run ..." as given
 } RunArgs;
 
@@ -131,6 +135,7 @@ static int parse_args(int argc, char **argv, RunArgs *a) {
       BenchErr err;
       if (shard_parse(val, &a->shard_i, &a->shard_n, &err) != 0) return cli_usage_error("%s", err.msg);
     } else if (strcmp(arg, "--fresh") == 0) a->fresh = 1;
+    else if (strcmp(arg, "--force") == 0) a->force = 1;
     else if (strcmp(arg, "--dry-run") == 0) a->dry_run = 1;
     else if (strcmp(arg, "--no-report") == 0) a->no_report = 1;
     else if (arg[0] == '-' && arg[1]) return cli_usage_error("unknown option '%s' for 'run'", arg);
@@ -564,6 +569,12 @@ int cmd_run(int argc, char **argv) {
   for (int i = 0; i < probe.warnings.n; i++) strlist_add(warnings, "%s", probe.warnings.items[i]);
   if (make_lanes(&a, &probe, &lanes) != 0) goto out;
   char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
+  BenchErr derr;
+  if (results_dir_check(dir, s->suite, a.force, &derr) != 0) {
+    free(dir);
+    cli_usage_error("%s; no job was run", derr.msg);
+    goto out;
+  }
   if (a.dry_run) {
     RunLog lg;
     BenchErr err;

@@ -205,9 +205,9 @@ int cmd_status(int argc, char **argv) {
   free(jobs_dir);
   free(suite);
   free(submitted);
-  if (!is_directory(dir) || !is_results) {
-    return cli_usage_error("'%s' is not a results directory (no jobs/ or suite.yaml in it)", dir);
-  }
+  BenchErr derr;
+  if (need_directory(dir, "results directory", &derr) != 0) return cli_usage_error("%s", derr.msg);
+  if (!is_results) return cli_usage_error("'%s' is not a results directory (no jobs/ or suite.yaml in it)", dir);
   double now = wall_time();
   StrBuf holders = {0};
   int running = run_lock_probe(dir, &holders) == 1;

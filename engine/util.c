@@ -192,6 +192,13 @@ int is_directory(const char *path) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+int need_directory(const char *path, const char *what, BenchErr *err) {
+  if (is_directory(path)) return 0;
+  struct stat st;
+  if (stat(path, &st) != 0) return err_set(err, "%s '%s' does not exist", what, path);
+  return err_set(err, "%s '%s' is not a directory", what, path);
+}
+
 int mkdir_p(const char *path, BenchErr *err) {
   char *p = xstrdup(path);
   for (char *s = p + 1; *s; s++) {
@@ -573,4 +580,20 @@ void disk_free_text(const char *path, char *out, size_t n) {
   int u = 0;
   for (b /= 1000; b >= 1000 && u < 3; u++) b /= 1000;
   snprintf(out, n, "%.1f %s free", b, UNITS[u]);
+}
+
+int parse_int_range(const char *text, long lo, long hi, long *out, BenchErr *err) {
+  const char *p = text;
+  while (*p == ' ') p++;
+  int neg = *p == '-';
+  const char *digits = p + (*p == '-' || *p == '+');
+  if (!isdigit((unsigned char)*digits)) return err_set(err, "'%s' is not an integer", text);
+  char *end;
+  errno = 0;
+  long v = strtol(p, &end, 10);
+  if (*end) return err_set(err, "'%s' is not an integer", text);
+  if ((errno == ERANGE && !neg) || (errno != ERANGE && v > hi)) return err_set(err, "'%s' is too large (at most %ld)", text, hi);
+  if (errno == ERANGE || v < lo) return err_set(err, "'%s' is too small (at least %ld)", text, lo);
+  *out = v;
+  return 0;
 }

@@ -4,7 +4,8 @@
 //   DIR/jobs/<job_id>.json   JobResult, schema "bench.job/1" (job_result.c), listed by job_files.c,
 //                            counted only when valid (job_valid.c)
 //   DIR/jobs/invalid/        results that were not valid, set aside by a run (job_valid.c)
-//   DIR/manifest.json        provenance, schema "bench.manifest/1" (manifest_read.c, manifest_write.c)
+//   DIR/manifest.json        provenance, schema "bench.manifest/1" (manifest_read.c, manifest_write.c);
+//                            its "suite" says whose directory it is (results_dir.c)
 //
 // Job result:
 // {"schema":"bench.job/1","job_id":..,"suite":..,"phase":..,"spec":{..},
@@ -148,6 +149,12 @@ void manifest_free(Manifest *m);
 // numbers printed, arrays of strings or of {"name":..} objects joined with ", ". Caller frees;
 // NULL when none is present.
 char *manifest_text(const Manifest *m, const char *const *keys);
+
+// ---- the directory (results_dir.c) ----
+// Whether a command may write into DIR for suite `suite`: not when DIR is "" or exists and is not
+// a directory, nor — unless force — when its manifest.json names another suite (two suites'
+// results would mix, their reports too). A directory without a manifest is anyone's.
+int results_dir_check(const char *dir, const char *suite, int force, BenchErr *err);
 
 // ---- manifest: write (manifest_write.c) ----
 typedef struct {

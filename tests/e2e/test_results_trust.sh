@@ -81,6 +81,39 @@ expect_out "status: another schema listed" "written by another bench version" "$
 expect_rc "re-run after another schema" 0 "$BENCH" run trust.yaml --results r1 --no-report
 expect_true "another schema set aside" test "$(ls r1/jobs/invalid | wc -l)" -eq 7
 
+# ---- a results directory belongs to one suite ----
+suite other "80, 88" > other.yaml
+expect_err "another suite's directory refused" "results directory 'r1' holds the results of suite 'trust' (its manifest.json), not of suite 'other'" \
+  "$BENCH" run other.yaml --results r1 --no-report
+expect_true "refused before anything ran" test "$(ls r1/jobs/*.json | wc -l)" -eq 6
+expect_err "a dry run refused too" "holds the results of suite 'trust'" "$BENCH" run other.yaml --results r1 --dry-run
+expect_err "submit refused too" "holds the results of suite 'trust'" \
+  "$BENCH" submit other.yaml --slurm --dry-run --results r1
+expect_rc "--force mixes them" 0 "$BENCH" run other.yaml --results r1 --no-report --force
+expect_true "--force: both suites' results there" test "$(ls r1/jobs/*.json | wc -l)" -eq 8
+expect_err "--results ''" "--results: the path is empty" "$BENCH" run trust.yaml --results ''
+expect_err "submit --results ''" "--results: the path is empty" "$BENCH" submit trust.yaml --slurm --dry-run --results ''
+
+# ---- messages ----
+touch afile
+sed "s#path: $W/models/tiny#path: $W/afile#" trust.yaml > filemodel.yaml
+expect_err "a model path that is a file" "model 'tiny': path '$W/afile' is not a directory" "$BENCH" run filemodel.yaml --results rf
+expect_err "inspect a file" "model directory 'afile' is not a directory" "$BENCH" inspect afile
+expect_err "run --results a file" "results directory 'afile' is not a directory" "$BENCH" run trust.yaml --results afile
+expect_err "status of a file" "results directory 'afile' is not a directory" "$BENCH" status afile
+expect_err "report of a file" "results directory 'afile' is not a directory" "$BENCH" report afile
+expect_err "compare with a file" "results directory 'afile' is not a directory" "$BENCH" compare r1 afile
+expect_err "a missing results dir still 'does not exist'" "results directory 'nope' does not exist" "$BENCH" status nope
+sed "s/windows: 2/windows: 9223372036854775807/" trust.yaml > huge.yaml
+expect_err "2^63-1 in a suite is too large" "'windows' is too large, got 9223372036854775807" "$BENCH" validate huge.yaml
+expect_rc "run other alone" 0 "$BENCH" run other.yaml --results r2 --no-report
+mkdir -p r3/jobs
+run "$BENCH" compare r2 r3
+expect_true "compare: no job matched: exit 1 (got $RC)" test "$RC" -eq 1
+expect_true "compare: no job matched: said so" grep -q "nothing was compared" <<<"$ERR"
+run "$BENCH" compare r2 r2
+expect_true "compare: a match still exits 0 (got $RC)" test "$RC" -eq 0
+
 # ---- a full disk ----
 # in_small_fs SIZE SCRIPT: runs bash SCRIPT with $M a fresh tmpfs of SIZE, in a private mount
 # namespace (as root: unshare -m; otherwise a user namespace: unshare -rm).
