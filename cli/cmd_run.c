@@ -22,7 +22,10 @@
 // build and model; it goes into manifest.json and the report header. A GPU that fails runs
 // nothing: its jobs are recorded error with the first failing row and the `bench doctor` command
 // that shows the whole table; jobs on other devices go on.
-// Exit status: 0 every job ok, 1 some job failed, 2 bad input (nothing run), 128+signal when
+// Disk: before the first job, a probe result and a reserve are written (run_space.h): a full disk
+// runs nothing; a result that cannot be written stops the run there (runner.h, RunOutcome.failure).
+// Exit status: 0 every job ok, 1 some job failed or a result could not be written, 2 bad input or
+// no room for results (nothing run), 128+signal when
 // stopped by a signal (130 SIGINT, 143 SIGTERM); re-running the same command continues.
 #include <dirent.h>
 #include <errno.h>
@@ -85,7 +88,11 @@ const char cmd_run_help[] =
     "driver, build and model). The outcome is in manifest.json and the report header; a GPU that\n"
     "fails runs nothing: its jobs are recorded error with the first failing check and the `bench\n"
     "doctor` command that shows the rest. Jobs on other devices go on.\n"
-    "Exit status: 0 all ok, 1 some job failed, 2 bad input (nothing run), 130/143 stopped.\n"
+    "Disk: before the first job a probe result and a small reserve are written, so a full disk runs\n"
+    "nothing (exit 2, naming the path and the free space); a result that cannot be written during\n"
+    "the run stops it there (exit 1; `bench status` says so). Make room and run it again.\n"
+    "Exit status: 0 all ok, 1 some job failed or a result could not be written, 2 bad input or no\n"
+    "room for results (nothing run), 130/143 stopped.\n"
     "\n"
     "environment:\n"
     "  BENCH_MEM_LIMIT=48G   cap each CPU worker's memory, so a job beyond it fails as oom\n"

@@ -117,6 +117,7 @@ expect_true "compare: a match still exits 0 (got $RC)" test "$RC" -eq 0
 # ---- a full disk ----
 # in_small_fs SIZE SCRIPT: runs bash SCRIPT with $M a fresh tmpfs of SIZE, in a private mount
 # namespace (as root: unshare -m; otherwise a user namespace: unshare -rm).
+export BENCH TMP W
 NS=""
 if unshare -m true 2>/dev/null; then NS="unshare -m"
 elif unshare -rm true 2>/dev/null; then NS="unshare -rm"; fi
@@ -126,7 +127,6 @@ in_small_fs() {
 if [ -z "$NS" ] || ! in_small_fs 64k /dev/null 2>/dev/null; then
   echo "skipped: disk-full checks: cannot mount a small tmpfs in a private mount namespace here (unshare -m / unshare -rm failed)"
 else
-  export BENCH TMP W
   # From the start: the file system is full before the run.
   cat > full_start.sh <<'SH'
 dd if=/dev/zero of="$M/fill" bs=4k 2>/dev/null
