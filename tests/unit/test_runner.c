@@ -44,6 +44,12 @@ TEST(shard_parse_accepts_and_rejects) {
   for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
     if (shard_parse(bad[k], &i, &n, &err) == 0) TEST_FAIL_AT("'%s' accepted", bad[k]);
   }
+  EXPECT(shard_parse("1/9223372036854775807", &i, &n, &err) != 0);
+  EXPECT_CONTAINS(err.msg, "'9223372036854775807' is too large (at most 9999999)");
+  EXPECT(shard_parse("0/3", &i, &n, &err) != 0);
+  EXPECT_CONTAINS(err.msg, "'0' is too small (at least 1)");
+  EXPECT(shard_parse("a/3", &i, &n, &err) != 0);
+  EXPECT_CONTAINS(err.msg, "'a' is not an integer");
 }
 
 // Shards 1..N of many ids: each id in exactly one, the same answer every time, all shards used.
