@@ -1,5 +1,6 @@
 // cmd_compare.c — `bench compare DIR_A DIR_B [--tol PCT]`: exit 0 when every matched job agrees
-// within the tolerance (default 1%), 1 when some job differs by more, 2 on bad input.
+// within the tolerance (default 1%), 1 when some job differs by more or no job matched (nothing
+// compared), 2 on bad input.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,8 @@ static int parse_tol(const char *s, double *out) {
 
 static int load_side(const char *dir, StoredJobs *rs, Manifest *m) {
   BenchErr err;
-  if (!is_directory(dir)) {
-    cli_usage_error("results directory '%s' does not exist", dir);
+  if (need_directory(dir, "results directory", &err) != 0) {
+    cli_usage_error("%s", err.msg);
     return -1;
   }
   if (stored_jobs_load(dir, rs, &err) != 0) {
@@ -140,7 +141,10 @@ int cmd_compare(int argc, char **argv) {
       printf("  %-16.16s %s\n", only[i]->res.job_id, name);
     }
   }
-  int rc = c.n_over > 0 ? EXIT_JOBS_FAILED : EXIT_OK;
+  if (c.n_pairs == 0)  // nothing was compared: not a pass
+    fprintf(stderr, "bench: error: no job of %s matches one of %s (by job id or by phase and spec): nothing "
+            "was compared\n", dir_a, dir_b);
+  int rc = c.n_over > 0 || c.n_pairs == 0 ? EXIT_JOBS_FAILED : EXIT_OK;
   comparison_free(&c);
   stored_jobs_free(&a);
   stored_jobs_free(&b);

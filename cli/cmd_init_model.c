@@ -33,15 +33,10 @@ const char cmd_init_model_help[] =
     "      --kv-heads 8 --intermediate 14336 --vocab 128256 --rope-theta 500000 --dtype bf16\n";
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) {
-    cli_usage_error("%s '%s' must be an integer in %ld..%ld", opt, s, lo, hi);
-    return -1;
-  }
-  *out = v;
-  return 0;
+  BenchErr err;
+  if (parse_int_range(s, lo, hi, out, &err) == 0) return 0;
+  cli_usage_error("%s: %s", opt, err.msg);
+  return -1;
 }
 
 static int parse_double(const char *opt, const char *s, double *out) {

@@ -35,15 +35,10 @@ typedef struct {
 } ModelChoice;
 
 static int parse_long_arg(const char *opt, const char *text, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(text, &end, 10);
-  if (errno || end == text || *end || v < lo || v > hi) {
-    cli_usage_error("%s must be an integer in [%ld, %ld], got '%s'", opt, lo, hi, text);
-    return -1;
-  }
-  *out = v;
-  return 0;
+  BenchErr err;
+  if (parse_int_range(text, lo, hi, out, &err) == 0) return 0;
+  cli_usage_error("%s: %s", opt, err.msg);
+  return -1;
 }
 
 // The settings block whose models/train apply: the first phase listing the variant, else defaults.

@@ -1,5 +1,6 @@
 // cmd_run.c — `bench run SUITE [--only PHASE[,PHASE]] [--device auto|cpu|cuda[:N]] [--devices 0,1,..]
-//                [--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--dry-run] [--no-report]`
+//                [--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--force] [--dry-run]
+//                [--no-report]`
 //
 // Before any job: the suite is expanded, every missing model or dataset path is listed at once
 // (exit 2), and the plan's warnings are shown. Then, holding the results directory's lock
@@ -21,7 +22,10 @@
 // build and model; it goes into manifest.json and the report header. A GPU that fails runs
 // nothing: its jobs are recorded error with the first failing row and the `bench doctor` command
 // that shows the whole table; jobs on other devices go on.
-// Exit status: 0 every job ok, 1 some job failed, 2 bad input (nothing run), 128+signal when
+// Disk: before the first job, a probe result and a reserve are written (run_space.h): a full disk
+// runs nothing; a result that cannot be written stops the run there (runner.h, RunOutcome.failure).
+// Exit status: 0 every job ok, 1 some job failed or a result could not be written, 2 bad input or
+// no room for results (nothing run), 128+signal when
 // stopped by a signal (130 SIGINT, 143 SIGTERM); re-running the same command continues.
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +46,7 @@
 #include "run_log.h"
 #include "run_plan.h"
 #include "run_probe.h"
+#include "run_space.h"
 #include "run_status.h"
 #include "runner.h"
 #include "runner_job.h"
@@ -62,6 +67,8 @@ const char cmd_run_help[] =
     "  --results DIR         results directory (default results/<suite>; jobs go in DIR/jobs/)\n"
     "  --reports DIR         where the report goes (default reports/<suite>, as bench report)\n"
     "  --fresh               recompute jobs that already finished\n"
+    "  --force               write into a results directory that holds another suite's results\n"
+    "                        (refused otherwise, naming both suites)\n"
     "  --dry-run             list the jobs that would run and the plan's warnings; write nothing\n"
     "  --no-report           do not rewrite the report at the end (a Slurm array's tasks leave it to\n"
     "                        the report step that runs after them)\n"
@@ -81,7 +88,11 @@ const char cmd_run_help[] =
     "driver, build and model). The outcome is in manifest.json and the report header; a GPU that\n"
     "fails runs nothing: its jobs are recorded error with the first failing check and the `bench\n"
     "doctor` command that shows the rest. Jobs on other devices go on.\n"
-    "Exit status: 0 all ok, 1 some job failed, 2 bad input (nothing run), 130/143 stopped.\n"
+    "Disk: before the first job a probe result and a small reserve are written, so a full disk runs\n"
+    "nothing (exit 2, naming the path and the free space); a result that cannot be written during\n"
+    "the run stops it there (exit 1; `bench status` says so). Make room and run it again.\n"
+    "Exit status: 0 all ok, 1 some job failed or a result could not be written, 2 bad input or no\n"
+    "room for results (nothing run), 130/143 stopped.\n"
     "\n"
     "environment:\n"
     "  BENCH_MEM_LIMIT=48G   cap each CPU worker's memory, so a job beyond it fails as oom\n"
@@ -98,6 +109,7 @@ typedef struct {
   const char *results;   // results dir (NULL: results/<suite>)
   const char *reports;   // reports dir (NULL: the report's default)
   int fresh, dry_run, no_report;
+  int force;             // --force: write into another suite's results directory
   char *command;         // "bench run ..." as given
 } RunArgs;
 
@@ -130,6 +142,7 @@ static int parse_args(int argc, char **argv, RunArgs *a) {
       BenchErr err;
       if (shard_parse(val, &a->shard_i, &a->shard_n, &err) != 0) return cli_usage_error("%s", err.msg);
     } else if (strcmp(arg, "--fresh") == 0) a->fresh = 1;
+    else if (strcmp(arg, "--force") == 0) a->force = 1;
     else if (strcmp(arg, "--dry-run") == 0) a->dry_run = 1;
     else if (strcmp(arg, "--no-report") == 0) a->no_report = 1;
     else if (arg[0] == '-' && arg[1]) return cli_usage_error("unknown option '%s' for 'run'", arg);
@@ -206,9 +219,15 @@ static void dry_run(const RunArgs *a, const RunSelection *sel, const char *dir, 
   long skipped = 0;
   for (long k = 0; k < sel->n; k++) {
     const RunJob *rj = &sel->jobs[k];
-    int done = !a->fresh && job_result_ok(dir, rj->job->id);
+    JobResult r;
+    BenchErr err;
+    ResultState st = job_result_load(dir, rj->job->id, rj->job->spec, &r, &err);
+    int done = !a->fresh && st == RESULT_VALID && r.status == JOB_OK;
+    if (st == RESULT_VALID) job_result_free(&r);
     skipped += done;
-    run_log(lg, "[%ld/%ld] %s: %s", k + 1, sel->n, rj->label, done ? "already done" : "would run");
+    if (st == RESULT_INVALID)
+      run_log(lg, "[%ld/%ld] %s: would set aside its invalid result and run (%s)", k + 1, sel->n, rj->label, err.msg);
+    else run_log(lg, "[%ld/%ld] %s: %s", k + 1, sel->n, rj->label, done ? "already done" : "would run");
   }
   run_log(lg, "dry run: %ld jobs would run, %ld already done", sel->n - skipped, skipped);
 }
@@ -367,6 +386,28 @@ static void check_gpus(const RunJob *todo, long n_todo, const Lanes *lanes, int 
   g->summary = all.data;
 }
 
+// 1 when the job has a valid ok result (and not --fresh): skipped. A result that is not valid
+// (results.h) is moved to jobs/invalid/ with a warning, and the job runs again.
+static int job_done_or_set_aside(const char *dir, const RunJob *rj, int fresh, RunLog *lg) {
+  JobResult r;
+  BenchErr err;
+  ResultState st = job_result_load(dir, rj->job->id, rj->job->spec, &r, &err);
+  if (st == RESULT_VALID) {
+    int ok = r.status == JOB_OK;
+    job_result_free(&r);
+    return ok && !fresh;
+  }
+  if (st == RESULT_INVALID) {
+    char *moved;
+    BenchErr merr;
+    if (job_result_set_aside(dir, rj->job->id, &moved, &merr) == 0)
+      run_log_warn(lg, "%s: not a valid result (%s): moved to %s; the job runs again", rj->label, err.msg, moved);
+    else run_log_warn(lg, "%s: not a valid result (%s), and %s; the job runs again", rj->label, err.msg, merr.msg);
+    free(moved);
+  }
+  return 0;
+}
+
 // Everything after the checks: directory, lock, files, the supervisor, the report.
 static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, const RunSelection *sel,
                         const char *dir, const Lanes *lanes, const HostProbe *probe, const StrList *warnings,
@@ -400,6 +441,19 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   remove_stale_temps(dir, unsharded);
   remove_stale_temps(jobs_dir, unsharded);
   remove_stale_temps(run_dir, unsharded);
+  // Nothing is computed that could not be kept: a result and the run's own files must fit first.
+  RunSpace space;
+  int claimed = run_space_claim(dir, a->shard_i, a->shard_n, &space, &err) == 0;
+  if (claimed) run_log(&lg, "%s", a->command);
+  if (!claimed || lg.write_error) {
+    if (claimed) run_space_release(&space);
+    cli_usage_error("%s; no job was run", claimed ? lg.write_error : err.msg);
+    run_log_close(&lg);
+    run_lock_release(&lock);
+    free(jobs_dir);
+    free(run_dir);
+    return EXIT_BAD_INPUT;
+  }
   char *copy = path_join(dir, "suite.yaml");
   if (write_file_atomic(copy, s->text, strlen(s->text), &err) != 0) run_log_warn(&lg, "%s", err.msg);
   free(copy);
@@ -408,12 +462,11 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   RunJob *todo = xcalloc((size_t)sel->n + 1, sizeof *todo);
   long n_todo = 0, skipped = 0;
   for (long k = 0; k < sel->n; k++) {
-    if (!a->fresh && job_result_ok(dir, sel->jobs[k].job->id)) skipped++;
+    if (job_done_or_set_aside(dir, &sel->jobs[k], a->fresh, &lg)) skipped++;
     else todo[n_todo++] = sel->jobs[k];
   }
   StrBuf lanes_text = {0};
   for (int k = 0; k < lanes->n; k++) sb_printf(&lanes_text, "%s%s", k ? ", " : "", lanes->devices[k]);
-  run_log(&lg, "%s", a->command);
   run_log(&lg, "suite '%s' (%s, sha256 %.12s): %ld jobs%s%s%s; %ld already done, %ld to run on %s%s",
           s->suite, a->suite_path, s->sha256, sel->n, a->shard_n ? " in this shard" : "",
           a->n_only ? " of the phases given to --only" : "", a->fresh ? ", --fresh: recomputing finished jobs" : "",
@@ -435,7 +488,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
                       .command = a->command, .shard_i = a->shard_i, .shard_n = a->shard_n,
                       .started = started, .stop_grace_s = grace, .mem_limit = mem_limit,
                       .stall_s = stall, .gpu_refused = (const char *const *)checks.refused,
-                      .n_gpu_refused = checks.n};
+                      .n_gpu_refused = checks.n, .space = &space};
   RunOutcome out;
   double t0 = mono_time();
   if (runner_run(&cfg, &out, &err) != 0) {
@@ -445,6 +498,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
     out.in_worker = 0;
   }
   if (out.in_worker) {  // a worker process: its supervisor owns every file above
+    free(space.reserve);  // the supervisor's to remove
     run_log_close(&lg);
     gpu_checks_free(&checks);
     free(todo);
@@ -453,10 +507,18 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
     return out.worker_exit;
   }
   long failed = out.oom + out.error + out.crashed;
-  ManifestEnd me = {out.ok, out.oom, out.error, out.crashed, out.stop_signal ? "interrupted" : "completed"};
+  run_space_release(&space);
+  ManifestEnd me = {out.ok, out.oom, out.error, out.crashed,
+                    out.failure[0] ? "failed" : out.stop_signal ? "interrupted" : "completed"};
   if (manifest_end(dir, &mr, &me, &err) != 0) run_log_warn(&lg, "manifest: %s", err.msg);
   int code;
-  if (out.stop_signal) {
+  if (out.failure[0]) {
+    run_log(&lg, "stopped on an error: %ld ok, %ld failed, %ld not kept, %ld abandoned, %ld already done, %ld not "
+            "started (%.1f s); make room and run the same command again to continue", out.ok, failed, out.unkept,
+            out.abandoned, skipped, n_todo - out.ok - failed - out.unkept - out.abandoned, mono_time() - t0);
+    cli_usage_error("%s", out.failure);
+    code = EXIT_JOBS_FAILED;
+  } else if (out.stop_signal) {
     run_log(&lg, "stopped by SIG%s: %ld ok, %ld failed, %ld abandoned, %ld already done, %ld not started "
             "(%.1f s); run the same command again to continue", sigabbrev_np(out.stop_signal),
             out.ok, failed, out.abandoned, skipped, n_todo - out.ok - failed - out.abandoned, mono_time() - t0);
@@ -514,6 +576,12 @@ int cmd_run(int argc, char **argv) {
   for (int i = 0; i < probe.warnings.n; i++) strlist_add(warnings, "%s", probe.warnings.items[i]);
   if (make_lanes(&a, &probe, &lanes) != 0) goto out;
   char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
+  BenchErr derr;
+  if (results_dir_check(dir, s->suite, a.force, &derr) != 0) {
+    free(dir);
+    cli_usage_error("%s; no job was run", derr.msg);
+    goto out;
+  }
   if (a.dry_run) {
     RunLog lg;
     BenchErr err;

@@ -23,8 +23,11 @@
 const char cmd_status_help[] =
     "Reads RESULTS_DIR (results/<suite>, or what --results named) and prints:\n"
     "  state    whether a run holds the directory now (pid, host, command), else how the last\n"
-    "           one ended (finished with its exit status, stopped, or killed)\n"
+    "           one ended (finished with its exit status, stopped, stopped on an error, or killed)\n"
+    "  disk     when the directory's file system has under 1 kB free\n"
     "  jobs     done/total with ok, oom, error and crashed counts, and how many are left\n"
+    "  invalid  result files that are not valid results (not counted; the next run sets them aside\n"
+    "           in jobs/invalid/ and recomputes them)\n"
     "  running  each running job, its device, window progress and tokens/s\n"
     "  ETA      from the throughput measured so far\n"
     "  failed   each failed job with its one-line error\n"
@@ -73,7 +76,8 @@ static void free_run_files(json_t **v, int n) {
 }
 
 // The jobs the latest runs cover: the union of the plan files written for the newest suite
-// version (a suite edited since leaves its old plan files out). Object: job_id → label.
+// version (a suite edited since leaves its old plan files out). Object: job_id → its plan entry
+// {"label","spec",..}.
 static json_t *planned_jobs(json_t **plans, int n) {
   const char *sha = NULL;
   double newest = -1;
@@ -92,20 +96,21 @@ static json_t *planned_jobs(json_t **plans, int n) {
     json_t *e;
     json_array_foreach(json_object_get(plans[i], "jobs"), k, e) {
       const char *id = json_string_value(json_object_get(e, "job_id"));
-      const char *label = json_string_value(json_object_get(e, "label"));
-      if (id) json_object_set_new(jobs, id, json_string(label ? label : id));
+      if (id) json_object_set(jobs, id, e);
     }
   }
   return jobs;
 }
 
 typedef struct {
-  long n, ok, oom, error, crashed;
+  long n, ok, oom, error, crashed, invalid;
   StrBuf failures;   // one line each
+  StrBuf invalids;   // one line each: the file and why it is not valid
   int listed;
 } Tally;
 
-// Counts the result files of the planned jobs (every file when there is no plan).
+// Counts the valid result files of the planned jobs (every file when there is no plan), held to
+// the one rule (results.h) with each job's planned spec; the others are listed as invalid.
 static void tally_results(const char *dir, json_t *planned, Tally *t) {
   JobFiles files;
   BenchErr err;
@@ -113,27 +118,25 @@ static void tally_results(const char *dir, json_t *planned, Tally *t) {
   int use_plan = json_object_size(planned) > 0;
   for (int i = 0; i < files.n; i++) {
     const char *id = files.ids[i];
-    if (use_plan && !json_object_get(planned, id)) continue;
-    char *p = job_result_path(dir, id);
+    json_t *entry = json_object_get(planned, id);
+    if (use_plan && !entry) continue;
+    const char *label = json_string_value(json_object_get(entry, "label"));
     JobResult r;
-    if (job_result_read(p, &r, &err) == 0) {
-      t->n++;
-      if (r.status == JOB_OK) t->ok++;
-      else {
-        if (r.status == JOB_OOM) t->oom++;
-        else if (r.status == JOB_CRASHED) t->crashed++;
-        else t->error++;
-        if (t->listed++ < MAX_FAILURES_LISTED) {
-          const char *label = json_string_value(json_object_get(planned, id));
-          sb_printf(&t->failures, "  %s: %s: %s\n", label ? label : id, job_status_name(r.status),
-                    r.error ? r.error : "");
-        }
-      }
-      job_result_free(&r);
-    } else {
-      sb_printf(&t->failures, "  %s: unreadable result: %s\n", id, err.msg);
+    if (job_result_load(dir, id, json_object_get(entry, "spec"), &r, &err) != RESULT_VALID) {
+      if (t->invalid++ < MAX_FAILURES_LISTED) sb_printf(&t->invalids, "  %s\n", err.msg);
+      continue;
     }
-    free(p);
+    t->n++;
+    if (r.status == JOB_OK) t->ok++;
+    else {
+      if (r.status == JOB_OOM) t->oom++;
+      else if (r.status == JOB_CRASHED) t->crashed++;
+      else t->error++;
+      if (t->listed++ < MAX_FAILURES_LISTED)
+        sb_printf(&t->failures, "  %s: %s: %s\n", label ? label : id, job_status_name(r.status),
+                  r.error ? r.error : "");
+    }
+    job_result_free(&r);
   }
   job_files_free(&files);
 }
@@ -202,9 +205,9 @@ int cmd_status(int argc, char **argv) {
   free(jobs_dir);
   free(suite);
   free(submitted);
-  if (!is_directory(dir) || !is_results) {
-    return cli_usage_error("'%s' is not a results directory (no jobs/ or suite.yaml in it)", dir);
-  }
+  BenchErr derr;
+  if (need_directory(dir, "results directory", &derr) != 0) return cli_usage_error("%s", derr.msg);
+  if (!is_results) return cli_usage_error("'%s' is not a results directory (no jobs/ or suite.yaml in it)", dir);
   double now = wall_time();
   StrBuf holders = {0};
   int running = run_lock_probe(dir, &holders) == 1;
@@ -238,6 +241,11 @@ int cmd_status(int argc, char **argv) {
     else if (strcmp(state, "finished") == 0)
       printf("state     not running; the last run finished at %s (exit %lld)\n", upd ? upd : "?",
              (long long)json_integer_value(code));
+    else if (strcmp(state, "failed") == 0)
+      printf("state     not running; the last run stopped on an error at %s: %s; make room or fix it, then "
+             "run the same command to continue\n", upd ? upd : "?",
+             json_string_value(json_object_get(last, "error")) ? json_string_value(json_object_get(last, "error"))
+                                                                : "(not recorded)");
     else if (strcmp(state, "interrupted") == 0)
       printf("state     not running; the last run was stopped at %s; running the same command continues it\n",
              upd ? upd : "?");
@@ -245,26 +253,42 @@ int cmd_status(int argc, char **argv) {
       printf("state     not running; the last run ended without finishing (killed?) after %s; running the "
              "same command continues it\n", upd ? upd : "?");
   }
+  char room[48];
+  disk_free_text(dir, room, sizeof room);
+  if (strncmp(room, "0 bytes", 7) == 0 || (room[0] != 'f' && strstr(room, "bytes free")))
+    printf("disk      %s on the file system of %s: a run there cannot write its results; make room first\n",
+           room, dir);
   Tally t;
   memset(&t, 0, sizeof t);
   tally_results(dir, planned, &t);
-  long total = json_object_size(planned) ? (long)json_object_size(planned) : t.n;
+  long total = json_object_size(planned) ? (long)json_object_size(planned) : t.n + t.invalid;
   long failed = t.oom + t.error + t.crashed;
-  printf("jobs      %ld/%ld done (%.0f%%): %ld ok, %ld failed", t.n, total,
-         total ? 100.0 * (double)t.n / (double)total : 100.0, t.ok, failed);
-  if (failed) printf(" (%ld oom, %ld error, %ld crashed)", t.oom, t.error, t.crashed);
-  printf("; %ld to go\n", total - t.n);
+  if (total == 0) {
+    printf("jobs      none: no run has recorded its plan or a result here\n");
+  } else {
+    printf("jobs      %ld/%ld done (%.0f%%): %ld ok, %ld failed", t.n, total, 100.0 * (double)t.n / (double)total,
+           t.ok, failed);
+    if (failed) printf(" (%ld oom, %ld error, %ld crashed)", t.oom, t.error, t.crashed);
+    printf("; %ld to go\n", total - t.n);
+  }
+  if (t.invalid) {
+    printf("invalid   %ld result file%s not valid, not counted done (the next 'bench run' moves %s to "
+           "jobs/%s/ and recomputes %s):\n%s", t.invalid, t.invalid == 1 ? "" : "s", t.invalid == 1 ? "it" : "them",
+           JOB_INVALID_DIR, t.invalid == 1 ? "it" : "them", t.invalids.data);
+    if (t.invalid > MAX_FAILURES_LISTED) printf("  ... and %ld more\n", t.invalid - MAX_FAILURES_LISTED);
+  }
   if (running)
     for (int i = 0; i < n_stats; i++) {
       const char *state = json_string_value(json_object_get(stats[i], "state"));
       if (state && (strcmp(state, "running") == 0 || strcmp(state, "stopping") == 0)) print_runner(stats[i], now, 1);
     }
   slurm_status_print(dir, stdout);
-  if (failed || t.failures.len) {
+  if (failed) {
     printf("failed\n%s", t.failures.data ? t.failures.data : "");
     if (t.listed > MAX_FAILURES_LISTED) printf("  ... and %d more\n", t.listed - MAX_FAILURES_LISTED);
   }
   sb_free(&t.failures);
+  sb_free(&t.invalids);
   sb_free(&holders);
   json_decref(planned);
   free_run_files(plans, n_plans);

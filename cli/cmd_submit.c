@@ -72,10 +72,9 @@ static int parse_args(int argc, char **argv, SubmitArgs *a) {
     else if (strcmp(arg, "--results") == 0) a->results = val;
     else if (strcmp(arg, "--reports") == 0) a->reports = val;
     else if (strcmp(arg, "--max-parallel") == 0) {
-      char *end;
-      long n = strtol(val, &end, 10);
-      if (*end || end == val || n < 1 || n > 1000000)
-        return cli_usage_error("--max-parallel: '%s' is not a whole number ≥ 1", val);
+      long n;
+      BenchErr err;
+      if (parse_int_range(val, 1, 1000000, &n, &err) != 0) return cli_usage_error("--max-parallel: %s", err.msg);
       a->max_parallel = (int)n;
     } else if (arg[0] == '-' && arg[1]) return cli_usage_error("unknown option '%s' for 'submit'", arg);
     else if (!a->suite_path) a->suite_path = arg;
@@ -295,11 +294,19 @@ int cmd_submit(int argc, char **argv) {
     const Suite *s = prep.suite;
     const RunSelection *sel = &prep.sel;
     char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
+    BenchErr derr;
+    if (results_dir_check(dir, s->suite, 0, &derr) != 0) {  // its tasks' `bench run` would refuse it
+      cli_usage_error("%s; nothing was submitted", derr.msg);
+      free(dir);
+      run_prep_free(&prep);
+      free(a.command);
+      return EXIT_BAD_INPUT;
+    }
     const char **ids = xcalloc((size_t)sel->n + 1, sizeof *ids);
     double *costs = xcalloc((size_t)sel->n + 1, sizeof *costs);
     long n = 0;
     for (long k = 0; k < sel->n; k++) {
-      if (job_result_ok(dir, sel->jobs[k].job->id)) continue;
+      if (job_result_ok(dir, sel->jobs[k].job->id, sel->jobs[k].job->spec)) continue;
       ids[n] = sel->jobs[k].job->id;
       costs[n++] = sel->jobs[k].cost;
     }

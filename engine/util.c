@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,6 +190,13 @@ int file_exists(const char *path) {
 int is_directory(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int need_directory(const char *path, const char *what, BenchErr *err) {
+  if (is_directory(path)) return 0;
+  struct stat st;
+  if (stat(path, &st) != 0) return err_set(err, "%s '%s' does not exist", what, path);
+  return err_set(err, "%s '%s' is not a directory", what, path);
 }
 
 int mkdir_p(const char *path, BenchErr *err) {
@@ -546,4 +554,46 @@ uint64_t rng_below(Rng *r, uint64_t n) {
   do x = rng_next(r);
   while (x >= limit);
   return x % n;
+}
+
+void disk_free_text(const char *path, char *out, size_t n) {
+  char *p = xstrdup(path && path[0] ? path : ".");
+  struct statvfs fs;
+  while (statvfs(p, &fs) != 0) {
+    char *up = path_dirname(p);
+    int same = strcmp(up, p) == 0;
+    free(p);
+    p = up;
+    if (same) {
+      snprintf(out, n, "free space unknown");
+      free(p);
+      return;
+    }
+  }
+  free(p);
+  double b = (double)fs.f_bavail * (double)fs.f_frsize;
+  static const char *const UNITS[] = {"kB", "MB", "GB", "TB"};
+  if (b < 1000) {
+    snprintf(out, n, "%.0f bytes free", b);
+    return;
+  }
+  int u = 0;
+  for (b /= 1000; b >= 1000 && u < 3; u++) b /= 1000;
+  snprintf(out, n, "%.1f %s free", b, UNITS[u]);
+}
+
+int parse_int_range(const char *text, long lo, long hi, long *out, BenchErr *err) {
+  const char *p = text;
+  while (*p == ' ') p++;
+  int neg = *p == '-';
+  const char *digits = p + (*p == '-' || *p == '+');
+  if (!isdigit((unsigned char)*digits)) return err_set(err, "'%s' is not an integer", text);
+  char *end;
+  errno = 0;
+  long v = strtol(p, &end, 10);
+  if (*end) return err_set(err, "'%s' is not an integer", text);
+  if ((errno == ERANGE && !neg) || (errno != ERANGE && v > hi)) return err_set(err, "'%s' is too large (at most %ld)", text, hi);
+  if (errno == ERANGE || v < lo) return err_set(err, "'%s' is too small (at least %ld)", text, lo);
+  *out = v;
+  return 0;
 }

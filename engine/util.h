@@ -47,7 +47,13 @@ int read_file(const char *path, size_t max_bytes, char **out, size_t *len, Bench
 int write_file_atomic(const char *path, const void *data, size_t len, BenchErr *err);
 int file_exists(const char *path);
 int is_directory(const char *path);
+// 0 when path is a directory; otherwise -1 with "WHAT 'path' does not exist" or "WHAT 'path' is not a
+// directory" (a file, a FIFO, ..) in err.
+int need_directory(const char *path, const char *what, BenchErr *err);
 int mkdir_p(const char *path, BenchErr *err);
+// The room left for an unprivileged writer on the file system holding path (or its nearest existing
+// parent), for messages: "0 bytes free", "3.2 MB free"; "free space unknown" when it cannot be told.
+void disk_free_text(const char *path, char *out, size_t n);
 // Joins dir and rel unless rel is absolute. Caller frees.
 char *path_join(const char *dir, const char *rel);
 // Directory part of a path ("." when none). Caller frees.
@@ -99,6 +105,9 @@ void strlist_free(StrList *l);
 char *shell_quote(const char *s);
 // "8G", "512M", "1048576" → bytes (K, M, G, T: powers of 1024; an optional "iB" or "B" after).
 int parse_byte_size(const char *text, size_t *out, BenchErr *err);
+// A whole decimal number in [lo, hi]. -1 with err: "'TEXT' is not an integer", "'TEXT' is too large
+// (at most HI)" (beyond hi, or beyond what a long holds) or "'TEXT' is too small (at least LO)".
+int parse_int_range(const char *text, long lo, long hi, long *out, BenchErr *err);
 
 // Levenshtein distance (for did-you-mean suggestions).
 int edit_distance(const char *a, const char *b);

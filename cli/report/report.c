@@ -61,7 +61,7 @@ static void warn_conflicts(const PhaseData *pd) {
 int report_generate(const char *results_dir, const char *reports_dir, int no_figures, ReportSummary *sum,
                     BenchErr *err) {
   memset(sum, 0, sizeof *sum);
-  if (!is_directory(results_dir)) return err_set(err, "results directory '%s' does not exist", results_dir);
+  if (need_directory(results_dir, "results directory", err) != 0) return -1;
   StoredJobs rs;
   if (stored_jobs_load(results_dir, &rs, err) != 0) return -1;
   Manifest man;

@@ -1,7 +1,7 @@
 // report_jobs.c — the job results of a directory as the report sees them: each file read by the
 // results module's reader (results.h), then its axes, lengths and numbers picked out of its spec and
-// metrics. A file that cannot be used (bad JSON, another schema, missing fields) is skipped with a
-// reason; it never stops the report. Only reads: nothing under results/ is ever written here.
+// metrics. A file that is not a valid result (the one rule of results.h: bad JSON, another schema,
+// missing fields, a bad ppl, ..) is skipped with a reason; it never stops the report. Only reads: nothing under results/ is ever written here.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,8 +94,8 @@ static double num_or_nan(json_t *o, const char *key) {
   return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-// Fills the report's view of r->res; a reason (allocated) when the report cannot use it.
-static char *job_view(StoredJob *r) {
+// Fills the report's view of r->res, a valid result (results.h).
+static void job_view(StoredJob *r) {
   json_t *spec = r->res.spec, *m = r->res.metrics;
   report_spec_axes(spec, r->axis);
   r->content = report_spec_content(spec, 1);
@@ -105,11 +105,9 @@ static char *job_view(StoredJob *r) {
   r->seed = spec_long(spec, "seed");
   r->windows = spec_long(spec, "windows");
   r->ppl = r->nll = NAN;
-  if (r->res.status == JOB_OK) {
+  if (r->res.status == JOB_OK) {  // valid (results.h): ppl is a positive number
     r->ppl = num_or_nan(m, "ppl");
     r->nll = num_or_nan(m, "nll");
-    if (!isfinite(r->ppl) && isfinite(r->nll)) r->ppl = exp(r->nll);
-    if (!isfinite(r->ppl) || r->ppl <= 0) return xstrdup("status ok but no positive metrics.ppl");
   }
   r->acc = num_or_nan(m, "acc");
   r->peak_mem_bytes = num_or_nan(m, "peak_mem_bytes");
@@ -119,8 +117,6 @@ static char *job_view(StoredJob *r) {
   r->finished = report_parse_time(r->res.finished);
   r->wall_s = num_or_nan(m, "wall_s");
   if (!isfinite(r->wall_s) && r->started > 0 && r->finished >= r->started) r->wall_s = r->finished - r->started;
-  if (r->length <= 0) return xstrdup("spec.length is missing or not positive");
-  return NULL;
 }
 
 int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err) {
@@ -131,24 +127,15 @@ int stored_jobs_load(const char *results_dir, StoredJobs *rs, BenchErr *err) {
   rs->skipped = xcalloc(files.n ? (size_t)files.n : 1, sizeof *rs->skipped);
   for (int i = 0; i < files.n; i++) {
     StoredJob *r = &rs->jobs[rs->n_jobs];
-    char *path = job_result_path(results_dir, files.ids[i]);
     BenchErr ferr;
-    char *why = NULL;
-    if (job_result_read(path, &r->res, &ferr) != 0) {
+    if (job_result_load(results_dir, files.ids[i], NULL, &r->res, &ferr) != RESULT_VALID) {
       rs->skipped[rs->n_skipped++] = xstrdup(ferr.msg);
-    } else if ((why = job_view(r)) != NULL) {
-      rs->skipped[rs->n_skipped++] = xasprintf("%s: %s", path, why);
-      free(why);
-    } else {
-      r->path = path;
-      rs->n_jobs++;
+      memset(r, 0, sizeof *r);
       continue;
     }
-    job_result_free(&r->res);
-    free(r->content);
-    free(r->content_any_device);
-    memset(r, 0, sizeof *r);
-    free(path);
+    job_view(r);
+    r->path = job_result_path(results_dir, files.ids[i]);
+    rs->n_jobs++;
   }
   job_files_free(&files);
   return 0;

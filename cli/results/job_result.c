@@ -296,18 +296,3 @@ int job_result_read(const char *path, JobResult *r, BenchErr *err) {
   json_decref(j);
   return rc;
 }
-
-int job_result_ok(const char *results_dir, const char *job_id) {
-  char *path = job_result_path(results_dir, job_id);
-  int ok = 0;
-  if (file_exists(path)) {
-    JobResult r;
-    BenchErr err;
-    if (job_result_read(path, &r, &err) == 0) {
-      ok = r.status == JOB_OK;
-      job_result_free(&r);
-    }
-  }
-  free(path);
-  return ok;
-}

@@ -1,8 +1,11 @@
 // results.h — the files of a results directory that a run writes and a report reads: the one
 // reader and the one writer of each (docs/DESIGN.md "Results and reports").
 //
-//   DIR/jobs/<job_id>.json   JobResult, schema "bench.job/1" (job_result.c), listed by job_files.c
-//   DIR/manifest.json        provenance, schema "bench.manifest/1" (manifest_read.c, manifest_write.c)
+//   DIR/jobs/<job_id>.json   JobResult, schema "bench.job/1" (job_result.c), listed by job_files.c,
+//                            counted only when valid (job_valid.c)
+//   DIR/jobs/invalid/        results that were not valid, set aside by a run (job_valid.c)
+//   DIR/manifest.json        provenance, schema "bench.manifest/1" (manifest_read.c, manifest_write.c);
+//                            its "suite" says whose directory it is (results_dir.c)
 //
 // Job result:
 // {"schema":"bench.job/1","job_id":..,"suite":..,"phase":..,"spec":{..},
@@ -32,9 +35,10 @@
 //  "cuda":"12.4"|null (runtime),"cuda_driver":"12.4"|null (what the driver supports),
 //  "models":{"NAME":{"fingerprint":..,"params":n}},"datasets":{"NAME":{"fingerprint":..}},
 //  "started":T (the first run's start),"finished":T|null (the last run's end),
-//  "runs":[{"started":T,"finished":T|null,"outcome":"running"|"completed"|"interrupted",
+//  "runs":[{"started":T,"finished":T|null,"outcome":"running"|"completed"|"interrupted"|"failed",
 //           "host":..,"pid":n,"command":..,"shard":"I/N"|null,"devices":[..],
-//           "jobs":n,"skipped":n,"ok":n,"oom":n,"error":n,"crashed":n}]}
+//           "jobs":n,"skipped":n,"ok":n,"oom":n,"error":n,"crashed":n}]}  (outcome "failed": the run
+//           stopped on an error, e.g. a result it could not write)
 // Re-running into the same directory merges: the first start is kept, the end, the machine facts
 // and the fingerprints are updated, and the run is appended to "runs" (every run that wrote results
 // here, resumed or sharded, is listed). Updates are serialised by a lock on .run/manifest.lock, so
@@ -97,8 +101,28 @@ char *job_result_path(const char *results_dir, const char *job_id);
 int job_result_write(const char *results_dir, const JobResult *r, BenchErr *err);
 // Reads one result file. A missing file is an error too; callers check file_exists first.
 int job_result_read(const char *path, JobResult *r, BenchErr *err);
-// 1 when DIR/jobs/<job_id>.json holds a finished (ok) result: a job a re-run skips.
-int job_result_ok(const char *results_dir, const char *job_id);
+
+// ---- the one validity rule (job_valid.c) ----
+// A stored result counts only when it reads (above) and: its job_id is its file's name, spec.length
+// is a positive integer, an ok result has a positive finite metrics.ppl, and — where the caller
+// knows the job as planned (`planned`, its spec; NULL: not known, as for `bench report`) — the
+// spec's identity fields (length, seed, protocol, windows, stride, prompt, warmup, dtype) are the
+// planned job's. `run` skips, `status` counts and `report` shows only such results; `run` moves the
+// others to DIR/jobs/invalid/<id>.json.<UTC time> (never deleted) and recomputes them.
+#define JOB_INVALID_DIR "invalid"
+typedef enum { RESULT_ABSENT, RESULT_INVALID, RESULT_VALID } ResultState;
+
+// The rule on a result read from DIR/jobs/<file_id>.json; the reason in err (no path).
+int job_result_check(const JobResult *r, const char *file_id, const json_t *planned, BenchErr *err);
+// Reads DIR/jobs/<id>.json and applies the rule: RESULT_VALID fills r (caller frees); otherwise r is
+// empty, and RESULT_INVALID says why in err (path first).
+ResultState job_result_load(const char *results_dir, const char *id, const json_t *planned, JobResult *r,
+                            BenchErr *err);
+// 1 when DIR/jobs/<job_id>.json holds a valid finished (ok) result: a job a re-run skips.
+int job_result_ok(const char *results_dir, const char *job_id, const json_t *planned);
+// Moves DIR/jobs/<job_id>.json to DIR/jobs/invalid/<job_id>.json.<UTC time> (its new path in
+// *moved, caller frees): an invalid result is kept for a look, out of the way of the next run.
+int job_result_set_aside(const char *results_dir, const char *job_id, char **moved, BenchErr *err);
 
 // ---- the jobs/ folder (job_files.c) ----
 typedef struct {
@@ -126,6 +150,12 @@ void manifest_free(Manifest *m);
 // NULL when none is present.
 char *manifest_text(const Manifest *m, const char *const *keys);
 
+// ---- the directory (results_dir.c) ----
+// Whether a command may write into DIR for suite `suite`: not when DIR is "" or exists and is not
+// a directory, nor — unless force — when its manifest.json names another suite (two suites'
+// results would mix, their reports too). A directory without a manifest is anyone's.
+int results_dir_check(const char *dir, const char *suite, int force, BenchErr *err);
+
 // ---- manifest: write (manifest_write.c) ----
 typedef struct {
   const Suite *suite;
@@ -144,7 +174,7 @@ typedef struct {
 
 typedef struct {
   long ok, oom, error, crashed;
-  const char *outcome;       // "completed" | "interrupted"
+  const char *outcome;       // "completed" | "interrupted" | "failed" (stopped on an error)
 } ManifestEnd;
 
 // Merges this run into DIR/manifest.json (written atomically).

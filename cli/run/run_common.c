@@ -41,8 +41,8 @@ int check_missing_paths(const Suite *s, const RunSelection *sel, const char *out
     for (long k = 0; k < sel->n && !used; k++)
       used = sel->jobs[k].job->model == m || train_job_uses_model(sel->jobs[k].job, m->name);
     if (!used || is_directory(m->path)) continue;
-    cli_usage_error("%s:%d:%d: model '%s': path '%s' does not exist", s->path, m->mark.line,
-                    m->mark.col, m->name, m->path);
+    cli_usage_error("%s:%d:%d: model '%s': path '%s' %s", s->path, m->mark.line, m->mark.col, m->name, m->path,
+                    file_exists(m->path) ? "is not a directory (a model is a checkpoint directory)" : "does not exist");
     missing++;
   }
   for (int i = 0; i < s->n_datasets; i++) {

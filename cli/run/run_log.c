@@ -2,10 +2,12 @@
 #include "run_log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int run_log_open(RunLog *lg, const char *path, BenchErr *err) {
@@ -13,17 +15,45 @@ int run_log_open(RunLog *lg, const char *path, BenchErr *err) {
   lg->tty = isatty(STDOUT_FILENO);
   const char *nc = getenv("NO_COLOR");
   lg->color = lg->tty && !(nc && nc[0]);
+  lg->fd = -1;
   if (!path) return 0;
-  lg->file = fopen(path, "a");
-  if (!lg->file) return err_set(err, "cannot open '%s' for appending: %s", path, strerror(errno));
+  lg->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (lg->fd < 0) return err_set(err, "cannot open '%s' for appending: %s", path, strerror(errno));
+  lg->path = xstrdup(path);
   return 0;
+}
+
+void run_log_detach(RunLog *lg) {
+  if (lg->fd >= 0) close(lg->fd);
+  lg->fd = -1;
 }
 
 void run_log_close(RunLog *lg) {
   run_log_live(lg, NULL);
-  if (lg->file) fclose(lg->file);
+  run_log_detach(lg);
+  free(lg->path);
+  free(lg->write_error);
   free(lg->live);
   memset(lg, 0, sizeof *lg);
+  lg->fd = -1;
+}
+
+// One line to run.log in one write: whole, or (a full disk, ..) not at all — a short write is
+// cut back so that no half line stays.
+static void file_line(RunLog *lg, const char *line, size_t len) {
+  if (lg->fd < 0) return;
+  ssize_t w;
+  do w = write(lg->fd, line, len);
+  while (w < 0 && errno == EINTR);
+  if (w == (ssize_t)len) return;
+  int e = w < 0 ? errno : ENOSPC;
+  struct stat st;
+  if (w > 0 && fstat(lg->fd, &st) == 0 && st.st_size >= w && ftruncate(lg->fd, st.st_size - w) != 0) {}
+  if (lg->write_error) return;
+  char room[48];
+  disk_free_text(lg->path, room, sizeof room);
+  lg->write_error = xasprintf("cannot write '%s': %s (%s)", lg->path, strerror(e), room);
+  fprintf(stderr, "bench: error: %s; its lines from here on are on this terminal only\n", lg->write_error);
 }
 
 static int term_width(void) {
@@ -73,9 +103,10 @@ static void emit(RunLog *lg, FILE *screen, const char *screen_prefix, const char
   if (screen == stdout) fprintf(stdout, "%s %s%s\n", ts, screen_prefix, msg);
   else fprintf(screen, "%s%s\n", screen_prefix, msg);
   fflush(screen);
-  if (lg->file) {
-    fprintf(lg->file, "%s %s%s\n", ts, file_prefix, msg);
-    fflush(lg->file);
+  if (lg->fd >= 0) {
+    char *line = xasprintf("%s %s%s\n", ts, file_prefix, msg);
+    file_line(lg, line, strlen(line));
+    free(line);
   }
   free(msg);  // the live line comes back with the caller's next run_log_live
 }

@@ -11,16 +11,22 @@
 #include "util.h"
 
 typedef struct {
-  FILE *file;        // run.log, NULL when not written (dry run)
+  int fd;            // run.log (appending), -1 when not written (dry run)
+  char *path;        // its path
+  char *write_error; // the first line that could not be written whole: why (NULL: none failed)
   int tty;           // stdout is a terminal: live line shown
   int color;         // tty and NO_COLOR unset
   int live_shown;    // a live line is on screen now
   char *live;        // its text
 } RunLog;
 
-// Appends to path (NULL: stdout only). Fails when the file cannot be opened.
+// Appends to path (NULL: stdout only). Fails when the file cannot be opened. Each line goes to the
+// file in one write(2) (O_APPEND), so a line is there whole or not at all; the first that cannot be
+// written (a full disk) is said once on stderr, with the free space, and kept in write_error.
 int run_log_open(RunLog *lg, const char *path, BenchErr *err);
 void run_log_close(RunLog *lg);
+// Closes run.log only (a forked worker's copy), leaving the rest to run_log_close.
+void run_log_detach(RunLog *lg);
 // One timestamped line to run.log and stdout (it replaces the live line until the next
 // run_log_live).
 void run_log(RunLog *lg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

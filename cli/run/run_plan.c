@@ -20,16 +20,17 @@ static int parse_uint(const char *s, const char *end, long *out) {
   return 0;
 }
 
-static int parse_positive(const char *s, const char *end, long *out) {
-  return parse_uint(s, end, out) == 0 && *out >= 1 ? 0 : -1;
-}
+#define SHARD_MAX 9999999
 
 int shard_parse(const char *text, int *i, int *n, BenchErr *err) {
   const char *slash = strchr(text, '/');
+  if (!slash) return err_set(err, "--shard: '%s' is not I/N with whole numbers 1 ≤ I ≤ N (e.g. 2/3)", text);
   long a, b;
-  if (!slash || parse_positive(text, slash, &a) != 0 ||
-      parse_positive(slash + 1, slash + strlen(slash), &b) != 0)
-    return err_set(err, "--shard: '%s' is not I/N with whole numbers 1 ≤ I ≤ N (e.g. 2/3)", text);
+  char *first = xstrndup(text, (size_t)(slash - text));
+  BenchErr why;
+  int rc = parse_int_range(first, 1, SHARD_MAX, &a, &why) == 0 && parse_int_range(slash + 1, 1, SHARD_MAX, &b, &why) == 0;
+  free(first);
+  if (!rc) return err_set(err, "--shard: '%s': %s (I/N with whole numbers 1 ≤ I ≤ N, e.g. 2/3)", text, why.msg);
   if (a > b) return err_set(err, "--shard: '%s': shard %ld of %ld does not exist (1 ≤ I ≤ N)", text, a, b);
   *i = (int)a;
   *n = (int)b;

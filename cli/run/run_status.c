@@ -74,6 +74,7 @@ int run_status_write(const char *dir, const RunStatus *st, BenchErr *err) {
   }
   json_object_set_new(j, "running", run);
   json_object_set_new(j, "exit_code", st->exit_code >= 0 ? json_integer(st->exit_code) : json_null());
+  json_object_set_new(j, "error", st->failure ? json_string(st->failure) : json_null());
   char *path = run_file_path(dir, "status", st->shard_i, st->shard_n);
   int rc = write_json(path, j, JSON_INDENT(1), err);
   free(path);
@@ -91,8 +92,9 @@ int run_plan_write(const char *dir, const Suite *s, const RunSelection *sel, int
   json_object_set_new(j, "shard", shard_json(shard_i, shard_n));
   json_t *jobs = json_array();
   for (long i = 0; i < sel->n; i++)
-    json_array_append_new(jobs, json_pack("{s:s,s:s,s:f}", "job_id", sel->jobs[i].job->id, "label",
-                                          sel->jobs[i].label, "cost", sel->jobs[i].cost));
+    json_array_append_new(jobs, json_pack("{s:s,s:s,s:f,s:O}", "job_id", sel->jobs[i].job->id, "label",
+                                          sel->jobs[i].label, "cost", sel->jobs[i].cost, "spec",
+                                          sel->jobs[i].job->spec));
   json_object_set_new(j, "jobs", jobs);
   char *path = run_file_path(dir, "plan", shard_i, shard_n);
   int rc = write_json(path, j, JSON_COMPACT, err);

@@ -3,15 +3,17 @@
 //
 //   DIR/.run/plan[-shard-I-of-N].json    written once when the run starts: every job it covers
 //     {"schema":"bench.plan/1","suite":..,"suite_sha256":..,"written":T,"shard":"I/N"|null,
-//      "jobs":[{"job_id":..,"label":..,"cost":x},..]}
+//      "jobs":[{"job_id":..,"label":..,"cost":x,"spec":{..}},..]}  (spec: the job as planned, which
+//      `bench status` holds a stored result to, results.h)
 //   DIR/.run/status[-shard-I-of-N].json  rewritten atomically every few seconds and at the end
-//     {"schema":"bench.status/1","state":"running"|"stopping"|"finished"|"interrupted",
+//     {"schema":"bench.status/1","state":"running"|"stopping"|"finished"|"interrupted"|"failed",
 //      "pid":..,"host":..,"command":..,"shard":"I/N"|null,"started":T,"updated":T,
 //      "total":n,"skipped":n (done before this run),"ok":n,"oom":n,"error":n,"crashed":n,
 //      "remaining":n,"eta_s":x|null,"rate":x|null (cost per second per lane, measured),
 //      "running":[{"job_id":..,"label":..,"device":..,"pid":..,"started":T,
 //                  "windows_done":n,"windows_total":n,"tokens_per_s":x}],
-//      "exit_code":n|null}
+//      "exit_code":n|null,"error":"one line"|null (state failed: what stopped the run, e.g. a
+//      result that could not be written)}
 // T: ISO-8601 UTC. Cost: a job's estimated work (run_plan.h), so ETA = remaining cost / rate.
 #ifndef BENCH_RUN_STATUS_H
 #define BENCH_RUN_STATUS_H
@@ -45,6 +47,7 @@ typedef struct {
   const StatusRunning *running;
   int n_running;
   int exit_code;                // < 0: still running
+  const char *failure;          // state "failed": what stopped the run (NULL otherwise)
 } RunStatus;
 
 // Writes the status file atomically.

@@ -125,6 +125,45 @@ static void count_status(Sup *s, JobStatus st) {
 
 static long failed_so_far(const Sup *s) { return s->out->oom + s->out->error + s->out->crashed; }
 
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+// No new job for any worker: each finishes what it runs (or is killed), then exits.
+static void retire_all(Sup *s) {
+  for (int k = 0; k < s->n_lanes; k++) {
+    Lane *ln = &s->lanes[k];
+    if (ln->pid && !ln->retiring) {
+      close_fd(&ln->cmd_fd);
+      ln->retiring = 1;
+    }
+  }
+  s->status_dirty = 1;
+}
+
+// A result could not be written (a full disk): nothing more the run computes could be kept, so it
+// stops here — no new job, the running ones abandoned — with the reason in out->failure. The
+// reserve is given back first so that the status file and the last log lines fit.
+static void stop_on_write_failure(Sup *s, long j, const char *msg) {
+  const RunnerConfig *c = s->c;
+  s->out->unkept++;
+  if (!s->out->failure[0]) {
+    char *jobs = job_results_dir(c->dir);
+    char room[48];
+    disk_free_text(jobs, room, sizeof room);
+    snprintf(s->out->failure, sizeof s->out->failure, "the result of %s could not be written: %s (%s in %s)",
+             c->jobs[j].label, msg, room, jobs);
+    free(jobs);
+  }
+  if (c->space) run_space_release(c->space);
+  if (!s->stopping || !s->abandon)
+    run_log(c->log, "error: %s; stopping: nothing more this run computes could be kept", s->out->failure);
+  s->stopping = 1;
+  s->abandon = 1;
+  retire_all(s);
+}
+
 // Writes a result the worker could not write itself (crashed, or never runnable).
 static void record_failure(Sup *s, long j, const char *device, JobStatus st, const char *msg,
                            double started_wall) {
@@ -136,8 +175,7 @@ static void record_failure(Sup *s, long j, const char *device, JobStatus st, con
   iso_time_utc(started_wall > 0 ? started_wall : wall_time(), r.started);
   iso_time_utc(wall_time(), r.finished);
   BenchErr err;
-  if (job_result_write(c->dir, &r, &err) != 0)
-    run_log(c->log, "cannot write the result of job %s: %s", c->jobs[j].job->id, err.msg);
+  if (job_result_write(c->dir, &r, &err) != 0) stop_on_write_failure(s, j, err.msg);
   job_result_release(&r);
 }
 
@@ -150,18 +188,15 @@ static double metric(const JobResult *r, const char *key) {
 static void accept_result(Sup *s, Lane *ln, long j, const char *note) {
   const RunnerConfig *c = s->c;
   const RunJob *rj = &c->jobs[j];
-  char *path = job_result_path(c->dir, rj->job->id);
   JobResult r;
   BenchErr err;
   long k = c->skipped + s->done + 1;
-  if (job_result_read(path, &r, &err) != 0) {
-    run_log(c->log, "[%ld/%ld] %s: error: its result file cannot be read back: %s", k, c->total,
+  if (job_result_load(c->dir, rj->job->id, rj->job->spec, &r, &err) != RESULT_VALID) {
+    run_log(c->log, "[%ld/%ld] %s: error: its result file is not valid read back: %s", k, c->total,
             rj->label, err.msg);
     count_status(s, JOB_ERROR);
-    free(path);
     return;
   }
-  free(path);
   if (r.status == JOB_OK) {
     double secs = ln ? mono_time() - ln->start_mono : 0;
     if (secs > 0) {
@@ -186,11 +221,6 @@ static void lane_reset(Lane *ln) {
   ln->k = k;
   ln->cmd_fd = ln->evt_fd = ln->err_fd = -1;
   ln->job = -1;
-}
-
-static void close_fd(int *fd) {
-  if (*fd >= 0) close(*fd);
-  *fd = -1;
 }
 
 static void apply_mem_limit(size_t bytes) {
@@ -243,10 +273,7 @@ static int spawn(Sup *s, Lane *ln, const ModelDef *model, const char *device) {
     run_lock_forget(c->lock);
     c->log->tty = 0;
     c->log->live_shown = 0;
-    if (c->log->file) {
-      fclose(c->log->file);
-      c->log->file = NULL;
-    }
+    run_log_detach(c->log);
     dup2(err[1], STDERR_FILENO);
     dup2(err[1], STDOUT_FILENO);
     close(err[1]);
@@ -502,9 +529,7 @@ static void on_event(Sup *s, Lane *ln, char *line) {
     if (wrote) {
       accept_result(s, ln, j, "");
     } else {
-      run_log(c->log, "[%ld/%ld] %s: error: the result could not be written: %s", c->skipped + s->done + 1,
-              c->total, c->jobs[j].label, msg ? msg : "");
-      count_status(s, JOB_ERROR);
+      stop_on_write_failure(s, j, msg ? msg : "");
     }
     ln->job = -1;
   }
@@ -587,7 +612,8 @@ static void write_status(Sup *s, const char *state, int exit_code) {
                   .started = c->started, .total = c->total, .skipped = c->skipped, .ok = s->out->ok,
                   .oom = s->out->oom, .error = s->out->error, .crashed = s->out->crashed,
                   .remaining = c->total - c->skipped - s->done, .eta_s = exit_code >= 0 ? 0 : eta,
-                  .rate = rate, .running = run, .n_running = n, .exit_code = exit_code};
+                  .rate = rate, .running = run, .n_running = n, .exit_code = exit_code,
+                  .failure = s->out->failure[0] ? s->out->failure : NULL};
   BenchErr err;
   if (run_status_write(c->dir, &st, &err) != 0 && !s->status_write_failed) {
     run_log_warn(c->log, "cannot write the status file ('bench status' will lag): %s", err.msg);
@@ -676,14 +702,7 @@ static void start_stopping(Sup *s, int sig) {
               running == 1 ? "" : "s", c->stop_grace_s);
     else
       run_log(c->log, "received SIG%s: stopping", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
-    for (int k = 0; k < s->n_lanes; k++) {
-      Lane *ln = &s->lanes[k];
-      if (ln->pid && !ln->retiring) {
-        close_fd(&ln->cmd_fd);
-        ln->retiring = 1;
-      }
-    }
-    s->status_dirty = 1;
+    retire_all(s);
   } else if (!s->abandon) {
     s->abandon = 1;
     run_log(c->log, "received SIG%s again: stopping now", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
@@ -862,8 +881,8 @@ int runner_run(const RunnerConfig *c, RunOutcome *out, BenchErr *err) {
   }
   run_log_live(c->log, NULL);
   long failed = failed_so_far(&s);
-  int code = out->stop_signal ? 128 + out->stop_signal : failed ? 1 : 0;
-  write_status(&s, out->stop_signal ? "interrupted" : "finished", code);
+  int code = out->stop_signal ? 128 + out->stop_signal : failed || out->failure[0] ? 1 : 0;
+  write_status(&s, out->failure[0] ? "failed" : out->stop_signal ? "interrupted" : "finished", code);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   sigaction(SIGHUP, &old_hup, NULL);

@@ -48,6 +48,7 @@
 #include "run_lock.h"
 #include "run_log.h"
 #include "run_plan.h"
+#include "run_space.h"
 
 #define RUNNER_MAX_CRASHES 2
 
@@ -70,12 +71,18 @@ typedef struct {
   const char *const *gpu_refused;  // [n_gpu_refused] per GPU index: why no job may run on it (its
   int n_gpu_refused;               // check failed, cmd_run.c), NULL where jobs may; such jobs are
                                    // recorded error before any worker starts
+  RunSpace *space;           // the run's reserve (run_space.h): given back when a result cannot be
+                             // written, so that the run's last files still fit
 } RunnerConfig;
 
 typedef struct {
   long ok, oom, error, crashed;  // final results recorded in this run
   long abandoned;                // running jobs given up when the run was stopped
+  long unkept;                   // jobs computed whose result could not be written
   int stop_signal;               // the signal that stopped the run; 0 when it ran to the end
+  char failure[BENCH_ERR_MAX];   // what stopped the run on an error ("" when nothing did): a
+                                 // result that could not be written (a full disk) stops it there,
+                                 // running jobs abandoned, as nothing more could be kept
   int in_worker;                 // 1: this process is a worker that has finished: clean up and
   int worker_exit;               //    exit with worker_exit (never write run files from here)
 } RunOutcome;

@@ -118,7 +118,7 @@ void slurm_status_print(const char *dir, FILE *out) {
       char *p = job_result_path(dir, id);
       if (file_exists(p)) {
         have++;
-        ok += job_result_ok(dir, id);
+        ok += job_result_ok(dir, id, NULL);
       }
       free(p);
     }

@@ -79,8 +79,13 @@ int want_number(Ctx *c, const char *key, const YNode *n, double *out) {
 int want_int(Ctx *c, const char *key, const YNode *n, long *out) {
   double v;
   if (!node_number(n, &v)) return type_error(c, key, n, "an integer");
-  if (v != floor(v) || fabs(v) > 9007199254740992.0) {
+  if (v != floor(v)) {
     ERR(c, n->mark, "'%s' must be an integer, got %.80s", key, n->str);
+    return -1;
+  }
+  if (fabs(v) > 9007199254740992.0) {  // 2^53: where a double stops holding every integer
+    ERR(c, n->mark, "'%s' is too %s, got %.80s (at most 2^53 = 9007199254740992 in size)", key,
+        v > 0 ? "large" : "small", n->str);
     return -1;
   }
   *out = (long)v;

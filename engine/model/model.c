@@ -345,7 +345,7 @@ static void loader_free(Loader *ld) {
 
 static int model_open(const char *dir, Model *m, int with_weights, BenchErr *err) {
   memset(m, 0, sizeof *m);
-  if (!is_directory(dir)) return err_set(err, "model directory '%s' does not exist", dir);
+  if (need_directory(dir, "model directory", err) != 0) return -1;
   char *config_path = path_join(dir, "config.json");
   char *text = NULL;
   size_t len = 0;

@@ -363,7 +363,7 @@ int model_config_parse(const char *label, const char *text, size_t len, ModelCon
 
 int model_config_load(const char *dir, ModelConfig *cfg, BenchErr *err) {
   memset(cfg, 0, sizeof *cfg);
-  if (!is_directory(dir)) return err_set(err, "model directory '%s' does not exist", dir);
+  if (need_directory(dir, "model directory", err) != 0) return -1;
   char *path = path_join(dir, "config.json");
   char *text;
   size_t len;

@@ -44,8 +44,12 @@ expect_err "init-model without --arch" "needs --arch" "$BENCH" init-model "$M/x"
 expect_err "init-model without dir" "needs a directory" "$BENCH" init-model --arch llama
 expect_err "init-model bad arch" "unknown architecture 'bert'" "$BENCH" init-model "$M/x" --arch bert
 expect_err "init-model unknown option" "did you mean '--layers'" "$BENCH" init-model "$M/x" --arch llama --layer 2
-expect_err "init-model bad number" "--layers 'two' must be an integer" "$BENCH" init-model "$M/x" --arch llama --layers two
-expect_err "init-model tiny vocab" "--vocab '100' must be an integer in 257" "$BENCH" init-model "$M/x" --arch llama --vocab 100
+expect_err "init-model bad number" "--layers: 'two' is not an integer" "$BENCH" init-model "$M/x" --arch llama --layers two
+expect_err "init-model tiny vocab" "--vocab: '100' is too small (at least 257)" "$BENCH" init-model "$M/x" --arch llama --vocab 100
+expect_err "init-model 2^63-1 is too large" "--layers: '9223372036854775807' is too large (at most 4096)" \
+  "$BENCH" init-model "$M/x" --arch llama --layers 9223372036854775807
+expect_err "init-model 2^64 is too large" "--layers: '18446744073709551616' is too large" \
+  "$BENCH" init-model "$M/x" --arch llama --layers 18446744073709551616
 expect_err "init-model neox gqa" "kv heads must equal heads" "$BENCH" init-model "$M/x" --arch gpt_neox --kv-heads 2
 expect_err "init-model heads" "hidden size 64 is not a multiple of heads 5" "$BENCH" init-model "$M/x" --arch llama --heads 5
 expect_err "init-model rope scaling" "rope scaling must be a JSON object" "$BENCH" init-model "$M/x" --arch llama --rope-scaling '[1]'

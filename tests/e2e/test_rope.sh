@@ -115,7 +115,8 @@ expect_out "model text names the checkpoint" "model 'llama31'" "$BENCH" rope "$S
 # Usage errors.
 expect_rc "no arguments" 2 "$BENCH" rope
 expect_rc "one argument" 2 "$BENCH" rope "$S"
-expect_err "bad length" "--length must be an integer" "$BENCH" rope "$S" anch --length 0
+expect_err "bad length" "--length: '0' is too small (at least 1)" "$BENCH" rope "$S" anch --length 0
+expect_err "length 2^63-1" "--length: '9223372036854775807' is too large" "$BENCH" rope "$S" anch --length 9223372036854775807
 expect_err "unknown option" "unknown option '--lenght'" "$BENCH" rope "$S" anch --lenght 5
 expect_err "missing suite" "$TMP/nope.yaml" "$BENCH" rope "$TMP/nope.yaml" anch
 finish

@@ -248,7 +248,7 @@ TEST(schema_mismatch_and_bad_files_are_skipped) {
   EXPECT_INT_EQ(rs.n_skipped, 4);
   EXPECT_CONTAINS(rs.skipped[0], "schema 'bench.job/2' is not 'bench.job/1'");
   EXPECT_CONTAINS(rs.skipped[1], "invalid JSON");
-  EXPECT_CONTAINS(rs.skipped[2], "no positive metrics.ppl");
+  EXPECT_CONTAINS(rs.skipped[2], "metrics.ppl is not a positive number");
   EXPECT_CONTAINS(rs.skipped[3], "duplicate");
   // without a suite, the phases come from the results
   ReportPlan p;

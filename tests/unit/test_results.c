@@ -1,5 +1,5 @@
 // test_results.c — job result JSON: schema fields, atomic write and read back, checks on read; the
-// scan of jobs/; the manifest reader's checks.
+// scan of jobs/; the one validity rule and setting invalid results aside; the manifest reader's checks.
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,6 +211,67 @@ TEST(job_files) {
   free(dir);
 }
 
+// The one validity rule (job_valid.c), which run, status and report share.
+static void expect_invalid(JobResult *r, const char *file_id, const json_t *planned, const char *want) {
+  BenchErr err;
+  EXPECT_INT_EQ(job_result_check(r, file_id, planned, &err), -1);
+  EXPECT_CONTAINS(err.msg, want);
+}
+
+TEST(validity_rule) {
+  JobResult r = sample_result();
+  r.metrics = json_pack("{s:f}", "ppl", 12.5);
+  BenchErr err;
+  EXPECT_INT_EQ(job_result_check(&r, "a1b2c3d4e5f6", NULL, &err), 0);
+  expect_invalid(&r, "ffffffffffff", NULL, "job_id 'a1b2c3d4e5f6' is not its file's name 'ffffffffffff'");
+  json_object_set_new(r.metrics, "ppl", json_real(-1.0));
+  expect_invalid(&r, "a1b2c3d4e5f6", NULL, "metrics.ppl is not a positive number");
+  json_object_set_new(r.metrics, "ppl", json_null());  // how a NaN is written
+  expect_invalid(&r, "a1b2c3d4e5f6", NULL, "metrics.ppl is not a positive number");
+  r.status = JOB_OOM;  // a failed job has no ppl to check
+  EXPECT_INT_EQ(job_result_check(&r, "a1b2c3d4e5f6", NULL, &err), 0);
+  json_object_set_new(r.spec, "length", json_string("64"));
+  expect_invalid(&r, "a1b2c3d4e5f6", NULL, "spec.length is not a positive integer");
+  json_object_set_new(r.spec, "length", json_integer(64));
+  // the planned job: its identity fields must match; names need not (a renamed variant)
+  json_t *planned = json_pack("{s:s,s:i,s:i}", "model", "renamed", "length", 64, "seed", 1);
+  expect_invalid(&r, "a1b2c3d4e5f6", planned, "spec.seed differs from the planned job's");
+  json_object_set_new(r.spec, "seed", json_integer(1));
+  EXPECT_INT_EQ(job_result_check(&r, "a1b2c3d4e5f6", planned, &err), 0);
+  json_object_set_new(planned, "length", json_integer(128));
+  expect_invalid(&r, "a1b2c3d4e5f6", planned, "spec.length differs from the planned job's");
+  json_decref(planned);
+  job_result_free(&r);
+}
+
+// An invalid result is set aside, never deleted, and never overwrites one set aside before.
+TEST(set_aside) {
+  char *dir = path_join(tmpdir, "aside");
+  char *jobs = job_results_dir(dir), *p = job_result_path(dir, "abc");
+  BenchErr err;
+  EXPECT_INT_EQ(mkdir_p(jobs, &err), 0);
+  char *moved[2] = {0};
+  for (int i = 0; i < 2; i++) {
+    EXPECT_INT_EQ(write_file_atomic(p, i ? "second" : "first", i ? 6 : 5, &err), 0);
+    EXPECT_INT_EQ(job_result_set_aside(dir, "abc", &moved[i], &err), 0);
+    EXPECT(!file_exists(p));
+    EXPECT(moved[i] && strstr(moved[i], "/jobs/invalid/abc.json.") != NULL);
+  }
+  EXPECT(moved[0] && moved[1] && strcmp(moved[0], moved[1]) != 0);
+  char *text = NULL;
+  size_t len = 0;
+  EXPECT_INT_EQ(read_file(moved[0], 64, &text, &len, &err), 0);
+  EXPECT_STR_EQ(text, "first");
+  JobResult r;
+  EXPECT_INT_EQ(job_result_load(dir, "abc", NULL, &r, &err), RESULT_ABSENT);
+  free(text);
+  free(moved[0]);
+  free(moved[1]);
+  free(p);
+  free(jobs);
+  free(dir);
+}
+
 // The one manifest reader: absent is no problem; not ours (no schema, another schema) is not used.
 TEST(manifest_read_checks) {
   char *dir = path_join(tmpdir, "man");
@@ -274,7 +335,7 @@ TEST(nonfinite_status) {
   EXPECT_INT_EQ(json_integer_value(json_object_get(nf, "window")), 2);
   EXPECT_INT_EQ(json_integer_value(json_object_get(nf, "position")), 17);
   EXPECT_INT_EQ(json_integer_value(json_object_get(nf, "tokens")), 3);
-  EXPECT(!job_result_ok(dir, "abc"));
+  EXPECT(!job_result_ok(dir, "abc", NULL));
   job_result_free(&back);
   json_decref(r.spec);
   json_decref(r.metrics);
@@ -303,6 +364,8 @@ int main(void) {
   RUN(manifest_read_checks);
   RUN(nonfinite_status);
   RUN(status_names);
+  RUN(validity_rule);
+  RUN(set_aside);
   char *cmd = xasprintf("rm -rf %s", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
   free(cmd);

@@ -1,5 +1,6 @@
 // test_runner.c — the runner's pieces that need no worker process: shards, devices and lanes, byte
-// sizes, oom classification, the results-directory lock, the manifest merge, file stamps.
+// sizes, oom classification, the results-directory lock, the manifest merge, file stamps, a run.log
+// write that fails, the disk space a run claims before its first job.
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 #include "results.h"
 #include "run_lock.h"
 #include "run_plan.h"
+#include "run_log.h"
 #include "run_probe.h"
+#include "run_space.h"
 #include "run_status.h"
 #include "runner.h"
 #include "runner_job.h"
@@ -41,6 +44,12 @@ TEST(shard_parse_accepts_and_rejects) {
   for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
     if (shard_parse(bad[k], &i, &n, &err) == 0) TEST_FAIL_AT("'%s' accepted", bad[k]);
   }
+  EXPECT(shard_parse("1/9223372036854775807", &i, &n, &err) != 0);
+  EXPECT_CONTAINS(err.msg, "'9223372036854775807' is too large (at most 9999999)");
+  EXPECT(shard_parse("0/3", &i, &n, &err) != 0);
+  EXPECT_CONTAINS(err.msg, "'0' is too small (at least 1)");
+  EXPECT(shard_parse("a/3", &i, &n, &err) != 0);
+  EXPECT_CONTAINS(err.msg, "'a' is not an integer");
 }
 
 // Shards 1..N of many ids: each id in exactly one, the same answer every time, all shards used.
@@ -289,6 +298,65 @@ TEST(gpu_refusal_names_the_failed_gpu_only) {
   EXPECT(gpu_refusal(NULL, 0, "cuda:0") == NULL);
 }
 
+// A run.log line that cannot be written (/dev/full: every write fails with ENOSPC) is kept as the
+// log's write_error, naming the path; the run checks it before its first job.
+TEST(log_write_failure_is_recorded) {
+  RunLog lg;
+  BenchErr err;
+  EXPECT_INT_EQ(run_log_open(&lg, "/dev/full", &err), 0);
+  EXPECT(lg.write_error == NULL);
+  fflush(stderr);
+  int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
+  dup2(null, STDERR_FILENO);  // the one stderr line it prints
+  run_log(&lg, "one line");
+  run_log(&lg, "another");
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(null);
+  EXPECT(lg.write_error != NULL);
+  if (lg.write_error) {
+    EXPECT_CONTAINS(lg.write_error, "cannot write '/dev/full': No space left on device");
+    EXPECT_CONTAINS(lg.write_error, "free");
+  }
+  run_log_close(&lg);
+}
+
+// The space a run claims before its first job: a probe result (removed) and the reserve (kept
+// until released); a results directory that cannot take them is refused with the path.
+TEST(space_claim_and_release) {
+  char *dir = tmp_dir();
+  char *jobs = path_join(dir, "jobs"), *run = path_join(dir, ".run");
+  BenchErr err;
+  EXPECT_INT_EQ(mkdir_p(jobs, &err), 0);
+  EXPECT_INT_EQ(mkdir_p(run, &err), 0);
+  RunSpace sp;
+  EXPECT_INT_EQ(run_space_claim(dir, 2, 3, &sp, &err), 0);
+  EXPECT(sp.reserve && strstr(sp.reserve, "/.run/reserve-shard-2-of-3") != NULL);
+  struct stat st;
+  EXPECT(sp.reserve && stat(sp.reserve, &st) == 0 && (size_t)st.st_size == RUN_RESERVE_BYTES);
+  JobFiles f;
+  EXPECT_INT_EQ(job_files_list(dir, &f, &err), 0);
+  EXPECT_INT_EQ(f.n, 0);  // the probe is gone
+  job_files_free(&f);
+  char *reserve = sp.reserve ? xstrdup(sp.reserve) : NULL;
+  run_space_release(&sp);
+  EXPECT(reserve && !file_exists(reserve));
+  free(reserve);
+  rmdir(run);
+  rmdir(jobs);
+  // jobs/ is a file: nothing can be written there
+  EXPECT_INT_EQ(write_file_atomic(jobs, "x", 1, &err), 0);
+  EXPECT_INT_EQ(run_space_claim(dir, 0, 0, &sp, &err), -1);
+  EXPECT_CONTAINS(err.msg, "cannot write '");
+  EXPECT_CONTAINS(err.msg, "/jobs/.probe.");
+  unlink(jobs);
+  rmdir(dir);
+  free(jobs);
+  free(run);
+  free(dir);
+}
+
 int main(void) {
   RUN(shard_parse_accepts_and_rejects);
   RUN(gpu_refusal_names_the_failed_gpu_only);
@@ -300,5 +368,7 @@ int main(void) {
   RUN(manifest_merges_runs);
   RUN(file_stamps_see_a_replaced_file);
   RUN(status_file_paths);
+  RUN(log_write_failure_is_recorded);
+  RUN(space_claim_and_release);
   TEST_SUMMARY();
 }

@@ -791,7 +791,10 @@ TEST(load_from_disk) {
 TEST(odd_values) {
   EXPECT_ERROR("suite: t\nmodels: {m: {path: \"\"}}\nphases: []\n", 2, 20, "model 'm': 'path' must not be empty");
   EXPECT_ERROR(H3 "rope: {f: {type: file, path: ''}}\n" CACHE_FULL DEF ONE_PHASE, 4, 30, "'path' must not be empty");
-  EXPECT_ERROR(STD "phases: [{id: p, seeds: 1e300}]\n", 7, 25, "'seeds' must be an integer, got 1e300");
+  EXPECT_ERROR(STD "phases: [{id: p, seeds: 1e300}]\n", 7, 25, "'seeds' is too large, got 1e300");
+  EXPECT_ERROR(STD "phases: [{id: p, windows: 9223372036854775807}]\n", 7, 27,
+               "'windows' is too large, got 9223372036854775807 (at most 2^53");
+  EXPECT_ERROR(STD "phases: [{id: p, seeds: -99999999999999999999}]\n", 7, 25, "'seeds' is too small");
   EXPECT_ERROR(STD "phases: [{id: p, windows: 0x10}]\n", 7, 27, "'windows' must be an integer, got string '0x10'");
   // a quoted value holding a line break stays on one line in the message
   Diagnostics d = {0};

@@ -55,10 +55,38 @@ TEST(rng_is_deterministic_and_uniform) {
   for (int i = 0; i < 1000; i++) EXPECT(rng_below(&a, 7) < 7);
 }
 
+// One parser of whole numbers for options: what is wrong said as such, 2^63-1 "too large".
+static void expect_int_error(const char *text, long lo, long hi, const char *want) {
+  long v = 7;
+  BenchErr err;
+  EXPECT_INT_EQ(parse_int_range(text, lo, hi, &v, &err), -1);
+  EXPECT_CONTAINS(err.msg, want);
+  EXPECT_INT_EQ(v, 7);
+}
+
+TEST(int_range) {
+  long v = 0;
+  BenchErr err;
+  EXPECT_INT_EQ(parse_int_range("42", 1, 100, &v, &err), 0);
+  EXPECT_INT_EQ(v, 42);
+  EXPECT_INT_EQ(parse_int_range("-5", -10, 10, &v, &err), 0);
+  EXPECT_INT_EQ(v, -5);
+  expect_int_error("two", 1, 100, "'two' is not an integer");
+  expect_int_error("4x", 1, 100, "'4x' is not an integer");
+  expect_int_error("", 1, 100, "'' is not an integer");
+  expect_int_error("101", 1, 100, "'101' is too large (at most 100)");
+  expect_int_error("9223372036854775807", 1, 100, "'9223372036854775807' is too large (at most 100)");
+  expect_int_error("9223372036854775808", 1, 100, "is too large");
+  expect_int_error("99999999999999999999", 1, 100, "is too large");
+  expect_int_error("0", 1, 100, "'0' is too small (at least 1)");
+  expect_int_error("-99999999999999999999", 1, 100, "is too small");
+}
+
 int main(void) {
   RUN(sha256_known_vectors);
   RUN(did_you_mean);
   RUN(atomic_write_roundtrip);
   RUN(rng_is_deterministic_and_uniform);
+  RUN(int_range);
   TEST_SUMMARY();
 }
