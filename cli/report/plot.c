@@ -338,7 +338,7 @@ static int run_gnuplot(const char *gnuplot, const char *dir, const char *script_
 static int check_png(const char *path, BenchErr *err) {
   static const unsigned char MAGIC[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   unsigned char head[8] = {0};
-  FILE *f = fopen(path, "rb");
+  FILE *f = fopen_regular(path, NULL);
   if (!f) return err_set(err, "gnuplot wrote no '%s'", path);
   size_t got = fread(head, 1, 8, f);
   fclose(f);

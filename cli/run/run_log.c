@@ -14,8 +14,8 @@ int run_log_open(RunLog *lg, const char *path, BenchErr *err) {
   const char *nc = getenv("NO_COLOR");
   lg->color = lg->tty && !(nc && nc[0]);
   if (!path) return 0;
-  lg->file = fopen(path, "a");
-  if (!lg->file) return err_set(err, "cannot open '%s' for appending: %s", path, strerror(errno));
+  lg->file = fopen_regular_append(path, err);
+  if (!lg->file) return -1;
   return 0;
 }
 

@@ -299,7 +299,7 @@ char *token_cache_path(const char *encoder_fp, const char *data_fp, int32_t sepa
 
 long long token_cache_count(const char *encoder_fp, const char *data_fp, int32_t separator) {
   char *path = token_cache_path(encoder_fp, data_fp, separator);
-  FILE *f = fopen(path, "rb");
+  FILE *f = fopen_regular(path, NULL);
   free(path);
   if (!f) return -1;
   unsigned char head[BENCHTOK_HEADER_BYTES];

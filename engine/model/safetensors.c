@@ -287,12 +287,12 @@ fail:
 
 int st_open(const char *path, StFile *out, BenchErr *err) {
   memset(out, 0, sizeof *out);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+  int fd = open_regular(path, err);
+  if (fd < 0) return -1;
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
     close(fd);
-    return err_set(err, "'%s' is not a regular file", path);
+    return err_set(err, "cannot stat '%s': %s", path, strerror(errno));
   }
   size_t size = (size_t)st.st_size;
   if (size < 8) {
