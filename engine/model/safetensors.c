@@ -1,5 +1,6 @@
 // safetensors.c — parsing, validating and converting safetensors files (format: safetensors.h).
 #include "safetensors.h"
+#include "json_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -248,7 +249,7 @@ int st_parse(const char *label, const uint8_t *bytes, size_t size, StFile *out, 
   json_error_t je;
   json_t *root = json_loadb((const char *)bytes + 8, (size_t)hl, JSON_REJECT_DUPLICATES, &je);
   if (!root) {
-    err_set(err, "%s: header is not valid JSON: %s (header line %d, column %d)", label, je.text,
+    err_set(err, "%s: header is not valid JSON: %s (header line %d, column %d)", label, json_error_reason(&je),
             je.line, je.column);
     goto fail;
   }
