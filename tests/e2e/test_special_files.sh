@@ -14,17 +14,7 @@ LIMIT=${BENCH_TEST_HANG_S:-30}  # seconds after which a command counts as blocke
 
 expect_rc "init-model" 0 "$BENCH" init-model m --arch llama --seed 3
 word_text 5 40 > data/text.txt
-cat > suite.yaml <<'YAML'
-suite: special
-defaults: {model: m, dataset: text, protocol: chunks, windows: 1, lengths: [32], seeds: [0],
-           rope: native, cache: full, dtype: fp32, device: cpu}
-models: { m: { path: m } }
-datasets: { text: { path: data/text.txt } }
-rope: { native: { type: model } }
-cache: { full: { type: full } }
-phases:
-  - id: p
-YAML
+one_phase_suite suite.yaml special m data/text.txt 32 1
 expect_rc "a first run" 0 "$BENCH" run suite.yaml --results r --no-report
 ID=$(basename "$(ls r/jobs/*.json | head -1)" .json)
 
