@@ -14,8 +14,9 @@
 // beyond it fails as the job's oom instead of waking the kernel's OOM killer (GPU workers are not
 // capped: the CUDA driver maps device memory into the address space); BENCH_STOP_GRACE
 // (seconds, default 30) is how long running jobs may finish after SIGINT/SIGTERM;
-// BENCH_JOB_STALL_S (seconds, default none) kills a job that finishes no window for that long and
-// records it crashed, so a hung job cannot hold up the rest of a night run.
+// BENCH_JOB_STALL_S (seconds, default 600, 0: never) kills a worker that shows no sign of life (no
+// CPU time used, nothing read: runner.h) for that long and records its job crashed, so a hung job
+// cannot hold up the rest of a night run.
 // GPUs: `auto` is cuda:0 when a GPU is usable. Before the first job on a GPU, that GPU is checked
 // against the CPU engine (cli/doctor/doctor.h: kernels, models/quickstart, and each model that
 // will run there, in its jobs' dtypes), in a child process, the outcome cached per GPU, driver,
@@ -97,7 +98,8 @@ const char cmd_run_help[] =
     "environment:\n"
     "  BENCH_MEM_LIMIT=48G   cap each CPU worker's memory, so a job beyond it fails as oom\n"
     "  BENCH_STOP_GRACE=S    seconds the running job may finish after SIGINT/SIGTERM (30)\n"
-    "  BENCH_JOB_STALL_S=S   kill and record crashed a job that finishes no window for S seconds\n";
+    "  BENCH_JOB_STALL_S=S   kill and record crashed a job whose worker shows no sign of life (no\n"
+    "                        CPU time used, nothing read) for S seconds (600; 0: never)\n";
 
 typedef struct {
   const char *suite_path;
@@ -557,7 +559,7 @@ int cmd_run(int argc, char **argv) {
     }
   }
   double grace = env_seconds("BENCH_STOP_GRACE", DEFAULT_STOP_GRACE_S);
-  double stall = env_seconds("BENCH_JOB_STALL_S", 0);
+  double stall = env_seconds("BENCH_JOB_STALL_S", RUNNER_DEFAULT_STALL_S);
   if (grace < 0 || stall < 0) {
     free_args(&a);
     return EXIT_BAD_INPUT;

@@ -106,15 +106,80 @@ char *xasprintf(const char *fmt, ...) {
   return p;
 }
 
+static const char *file_type_name(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "a special file";
+}
+
+static int refuse_special(const char *path, const struct stat *st, BenchErr *err) {
+  if (S_ISREG(st->st_mode)) return 0;
+  return err_set(err, "'%s' is %s, not a regular file", path, file_type_name(st->st_mode));
+}
+
+int stat_regular(const char *path, struct stat *st, BenchErr *err) {
+  if (stat(path, st) != 0) return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+  return refuse_special(path, st, err);
+}
+
+// O_NONBLOCK keeps open() from waiting for a FIFO's other end; the type is then read from the open
+// descriptor itself (no window between a stat and the open), and blocking mode comes back.
+static int open_checked(const char *path, int flags, BenchErr *err) {
+  int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0) {
+    int e = errno;
+    struct stat st;
+    // a FIFO with no reader refuses a non-blocking writer (ENXIO): name what it is instead
+    if (e == ENXIO && stat(path, &st) == 0 && refuse_special(path, &st, err) != 0) return -1;
+    return err_set(err, "cannot open '%s': %s", path, strerror(e));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return err_set(err, "cannot stat '%s': %s", path, strerror(e));
+  }
+  if (refuse_special(path, &st, err) != 0) {
+    close(fd);
+    return -1;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
+}
+
+int open_regular(const char *path, BenchErr *err) { return open_checked(path, O_RDONLY, err); }
+
+static FILE *stream_of(int fd, const char *mode, const char *path, BenchErr *err) {
+  if (fd < 0) return NULL;
+  FILE *f = fdopen(fd, mode);
+  if (!f) {
+    err_set(err, "cannot open '%s': %s", path, strerror(errno));
+    close(fd);
+  }
+  return f;
+}
+
+FILE *fopen_regular(const char *path, BenchErr *err) {
+  return stream_of(open_checked(path, O_RDONLY, err), "rb", path, err);
+}
+
+int open_regular_append(const char *path, BenchErr *err) {
+  return open_checked(path, O_WRONLY | O_APPEND | O_CREAT, err);
+}
+
 int read_file(const char *path, size_t max_bytes, char **out, size_t *len, BenchErr *err) {
   *out = NULL;
   if (len) *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+  FILE *f = fopen_regular(path, err);
+  if (!f) return -1;
   struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fileno(f), &st) != 0) {
     fclose(f);
-    return err_set(err, "'%s' is not a regular file", path);
+    return err_set(err, "cannot stat '%s': %s", path, strerror(errno));
   }
   if ((unsigned long long)st.st_size > max_bytes) {
     fclose(f);
@@ -345,8 +410,8 @@ void sha256_hex(const void *data, size_t n, char out[65]) {
 }
 
 int sha256_file_hex(const char *path, char out[65], BenchErr *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+  FILE *f = fopen_regular(path, err);
+  if (!f) return -1;
   Sha256 h;
   sha256_init(&h);
   char buf[1 << 16];

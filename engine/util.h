@@ -41,6 +41,16 @@ char *xstrdup_at(const char *s, const char *file, int line);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// Every reader of a file named by a user or found in a directory opens it through these: they never
+// block (a FIFO with no writer would hang the open forever) and refuse anything but a regular file
+// with its kind named ("'x' is a FIFO, not a regular file"). A descriptor / stream, or -1 / NULL.
+int open_regular(const char *path, BenchErr *err);
+FILE *fopen_regular(const char *path, BenchErr *err);
+// The same for a log appended to (created 0644 when missing).
+int open_regular_append(const char *path, BenchErr *err);
+// stat() with the same refusal, for a reader that only needs a file's size and times. 0 or -1.
+struct stat;
+int stat_regular(const char *path, struct stat *st, BenchErr *err);
 // Reads a whole file (NUL-terminated copy; *len excludes the NUL). Fails if larger than max_bytes.
 int read_file(const char *path, size_t max_bytes, char **out, size_t *len, BenchErr *err);
 // Writes atomically: temp file in the same directory, fsync, rename, fsync directory.

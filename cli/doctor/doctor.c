@@ -20,6 +20,7 @@
 #include "device.h"
 #include "doctor_internal.h"
 #include "fingerprint.h"
+#include "json_file.h"
 
 #define GPU_CHECK_SCHEMA "bench.gpu_check/1"
 
@@ -81,7 +82,7 @@ static char *entry_path(const char *key) {
 static int cache_read(const char *key, CheckTally *t, ProbeResult *pr) {
   char *p = entry_path(key);
   if (!p) return -1;
-  json_t *j = json_load_file(p, JSON_REJECT_DUPLICATES, NULL);
+  json_t *j = json_load_regular(p, JSON_REJECT_DUPLICATES, NULL, NULL);
   free(p);
   const char *schema = json_string_value(json_object_get(j, "schema"));
   const char *k = json_string_value(json_object_get(j, "key"));

@@ -39,8 +39,7 @@ typedef struct {
 
 static int cache_key_init(CacheKey *k, const char *path, const char *field, BenchErr *err) {
   struct stat st;
-  if (stat(path, &st) != 0) return err_set(err, "cannot open '%s': %s", path, strerror(errno));
-  if (!S_ISREG(st.st_mode)) return err_set(err, "'%s' is not a regular file", path);
+  if (stat_regular(path, &st, err) != 0) return -1;
   char real[PATH_MAX];
   k->abs_path = xstrdup(realpath(path, real) ? real : path);
   k->size = (long long)st.st_size;
@@ -145,8 +144,8 @@ static void jsonl_line(const char *line, size_t n, long long lineno, const char 
 }
 
 static int compute(const char *path, const char *field, int kind, DataStats *s, BenchErr *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+  FILE *f = fopen_regular(path, err);
+  if (!f) return -1;
   Sha256 h;
   sha256_init(&h);
   s->text_bytes = s->docs = s->tokens = -1;

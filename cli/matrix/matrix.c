@@ -83,10 +83,14 @@ const char *matrix_tokenizer_fp(MatrixCtx *c, int i) {
   char *path = path_join(d->path, "tokenizer.json");
   char hex[65];
   BenchErr e;
-  if (file_exists(path) && file_sha256_cached(path, hex, &e) == 0) {
+  int exists = file_exists(path);
+  if (exists && file_sha256_cached(path, hex, &e) == 0) {
     m->tokenizer_fp[i] = xstrdup(hex);
   } else {
-    if (is_directory(d->path))
+    if (is_directory(d->path) && exists)
+      matrix_note(m, "model '%s' has no readable tokenizer.json (%s): text datasets cannot be encoded",
+                  d->name, e.msg);
+    else if (is_directory(d->path))
       matrix_note(m, "model '%s' has no readable tokenizer.json ('%s'): text datasets cannot be encoded",
                   d->name, path);
     m->tokenizer_fp[i] = missing_fp(path);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "forward.h"
+#include "json_file.h"
 
 #define CONFIG_MAX_BYTES (16u << 20)
 #define WORKSPACE_FIXED_BYTES (256.0 * 1024 * 1024)  // runtime, BLAS buffers, logits chunk
@@ -46,7 +47,7 @@ int model_shape_from_config(const char *dir, long long n_params_headers, ModelSh
   json_t *c = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
   free(text);
   if (!json_is_object(c)) {
-    err_set(err, "%s: not a JSON object (%s)", path, c ? "" : je.text);
+    err_set(err, "%s: not a JSON object (%s)", path, c ? "" : json_error_reason(&je));
     json_decref(c);
     free(path);
     return -1;

@@ -10,6 +10,7 @@
 #include "data.h"
 #include "data_stats.h"
 #include "device.h"
+#include "json_file.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
@@ -82,7 +83,7 @@ static long separator_of(const char *tokenizer_path) {
   char *cfg = path_join(dir, "config.json");
   free(dir);
   long sep = -1;
-  json_t *c = json_load_file(cfg, JSON_REJECT_DUPLICATES, NULL);
+  json_t *c = json_load_regular(cfg, JSON_REJECT_DUPLICATES, NULL, NULL);
   free(cfg);
   json_t *eos = json_object_get(c, "eos_token_id");
   if (json_is_array(eos)) eos = json_array_get(eos, 0);

@@ -1,13 +1,21 @@
 // plot.c — writes a gnuplot script with inline data and runs gnuplot on it (fork/exec, a time
 // limit, stderr kept in DIR/gnuplot/NAME.log). Nothing here knows what is plotted.
+//
+// Figures are written whole or not at all: gnuplot draws into temporary names in the same folder
+// (.NAME.tmp-PID.png / .svg), renamed over NAME.png and NAME.svg only once both are complete. A
+// stop signal (SIGINT, SIGTERM, SIGHUP) while gnuplot runs kills it and removes the temporary
+// files before bench dies of the signal; if bench itself is killed outright, the kernel kills
+// gnuplot (PR_SET_PDEATHSIG). Either way no gnuplot is left running and no figure half-written.
 #include "plot.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -175,7 +183,9 @@ static void x_tics(const Plot *p, const Bounds *bd, StrBuf *b) {
 static void script(const Plot *p, const char *name, StrBuf *b) {
   sb_printf(b, "# %s — written by `bench report`. Redraw from the report folder: gnuplot gnuplot/%s.gp\n",
             name, name);
-  sb_append(b, "set encoding utf8\n");
+  sb_append(b, "if (!exists(\"out\")) out = ");  // bench passes a temporary name (gnuplot -e)
+  gp_str(b, name);
+  sb_append(b, "\nset encoding utf8\n");
   for (int i = 0; i < p->n_series; i++) {
     const PlotSeries *s = &p->series[i];
     sb_printf(b, "$d%d << EOD\n", i);
@@ -184,7 +194,7 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
     sb_append(b, "EOD\n");
   }
   sb_append(b, "set terminal pngcairo size " SIZE " font '" FONT "' linewidth 2 rounded enhanced\n");
-  sb_printf(b, "set output '%s.png'\n", name);
+  sb_append(b, "set output out.'.png'\n");
   sb_append(b, "set border 3 linewidth 1\nset tics nomirror out scale 0.6\n");
   sb_append(b, "set grid xtics ytics mytics linecolor rgb '#e6e6e6' linewidth 0.6 dashtype 1, linecolor rgb '#f2f2f2' linewidth 0.5\n");
   int titled = 0;
@@ -280,7 +290,7 @@ static void script(const Plot *p, const char *name, StrBuf *b) {
   }
   sb_append(b, "\n");
   sb_append(b, "set terminal svg size " SIZE " dynamic font '" FONT "' linewidth 2 rounded enhanced\n");
-  sb_printf(b, "set output '%s.svg'\nreplot\nunset output\n", name);
+  sb_append(b, "set output out.'.svg'\nreplot\nunset output\n");
 }
 
 // Last non-empty line of a file, trimmed (gnuplot's error message).
@@ -300,11 +310,58 @@ static void last_line(const char *path, char *out, size_t n) {
   free(text);
 }
 
-static int run_gnuplot(const char *gnuplot, const char *dir, const char *script_rel, const char *log_path,
-                       int *status, BenchErr *err) {
+// ---- the figure being drawn, for a stop signal ----
+static volatile sig_atomic_t g_gnuplot_pid;  // 0: none running
+static char g_tmp_png[PATH_MAX], g_tmp_svg[PATH_MAX];
+static volatile sig_atomic_t g_tmp_set;
+
+static void on_stop_signal(int sig) {
+  if (g_gnuplot_pid > 0) {
+    kill((pid_t)g_gnuplot_pid, SIGKILL);
+    waitpid((pid_t)g_gnuplot_pid, NULL, 0);
+  }
+  if (g_tmp_set) {
+    unlink(g_tmp_png);
+    unlink(g_tmp_svg);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static const int STOP_SIGNALS[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_STOP_SIGNALS 3
+
+// Installs on_stop_signal for the stop signals that are not ignored; the old actions go to old[].
+static void guard_signals(struct sigaction old[N_STOP_SIGNALS]) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < N_STOP_SIGNALS; i++) {
+    sigaction(STOP_SIGNALS[i], NULL, &old[i]);
+    if (old[i].sa_handler != SIG_IGN) sigaction(STOP_SIGNALS[i], &sa, NULL);
+  }
+}
+
+static void unguard_signals(const struct sigaction old[N_STOP_SIGNALS]) {
+  for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(STOP_SIGNALS[i], &old[i], NULL);
+}
+
+// Runs `gnuplot -e "out='OUT'" SCRIPT` in dir.
+static int run_gnuplot(const char *gnuplot, const char *dir, const char *script_rel, const char *out,
+                       const char *log_path, int *status, BenchErr *err) {
+  StrBuf def = {0};
+  sb_append(&def, "out = ");
+  gp_str(&def, out);
+  pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid < 0) return err_set(err, "cannot start gnuplot: %s", strerror(errno));
+  if (pid < 0) {
+    sb_free(&def);
+    return err_set(err, "cannot start gnuplot: %s", strerror(errno));
+  }
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // bench killed outright: gnuplot goes with it
+    if (getppid() != parent) _exit(1);
     int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
@@ -317,32 +374,42 @@ static int run_gnuplot(const char *gnuplot, const char *dir, const char *script_
       close(devnull);
     }
     if (chdir(dir) != 0) _exit(126);
-    execlp(gnuplot, gnuplot, script_rel, (char *)NULL);
+    execlp(gnuplot, gnuplot, "-e", def.data, script_rel, (char *)NULL);
     _exit(127);
   }
+  sb_free(&def);
+  g_gnuplot_pid = pid;
   double deadline = mono_time() + PLOT_TIMEOUT_S;
+  int rc = 0;
   for (;;) {
     pid_t w = waitpid(pid, status, WNOHANG);
-    if (w == pid) return 0;
-    if (w < 0 && errno != EINTR) return err_set(err, "cannot wait for gnuplot: %s", strerror(errno));
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) {
+      rc = err_set(err, "cannot wait for gnuplot: %s", strerror(errno));
+      break;
+    }
     if (mono_time() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, status, 0);
-      return err_set(err, "gnuplot ran longer than %d s and was stopped", PLOT_TIMEOUT_S);
+      rc = err_set(err, "gnuplot ran longer than %d s and was stopped", PLOT_TIMEOUT_S);
+      break;
     }
     struct timespec ts = {0, 20 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
+  g_gnuplot_pid = 0;
+  return rc;
 }
 
-static int check_png(const char *path, BenchErr *err) {
+// path: what gnuplot wrote; shown: the figure's name in a message.
+static int check_png(const char *path, const char *shown, BenchErr *err) {
   static const unsigned char MAGIC[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   unsigned char head[8] = {0};
-  FILE *f = fopen(path, "rb");
-  if (!f) return err_set(err, "gnuplot wrote no '%s'", path);
+  FILE *f = fopen_regular(path, NULL);
+  if (!f) return err_set(err, "gnuplot wrote no '%s'", shown);
   size_t got = fread(head, 1, 8, f);
   fclose(f);
-  if (got != 8 || memcmp(head, MAGIC, 8) != 0) return err_set(err, "'%s' is not a PNG image", path);
+  if (got != 8 || memcmp(head, MAGIC, 8) != 0) return err_set(err, "'%s' is not a PNG image", shown);
   return 0;
 }
 
@@ -356,14 +423,22 @@ int plot_render(const Plot *p, const char *gnuplot, const char *dir, const char 
   char *script_path = path_join(dir, script_rel);
   char *log_path = xasprintf("%s/%s.log", gp_dir, name);
   char *png = xasprintf("%s/%s.png", dir, name), *svg = xasprintf("%s/%s.svg", dir, name);
-  unlink(png);  // a failed run must not leave last time's figure looking current
-  unlink(svg);
+  char *tmp = xasprintf(".%s.tmp-%ld", name, (long)getpid());  // relative to dir, where gnuplot runs
+  char *tmp_png = xasprintf("%s/%s.png", dir, tmp), *tmp_svg = xasprintf("%s/%s.svg", dir, tmp);
   StrBuf b = {0};
   script(p, name, &b);
   int rc = write_file_atomic(script_path, b.data, b.len, err);
   sb_free(&b);
   int status = 0;
-  if (rc == 0) rc = run_gnuplot(gnuplot, dir, script_rel, log_path, &status, err);
+  if (rc == 0) {
+    struct sigaction old[N_STOP_SIGNALS];
+    snprintf(g_tmp_png, sizeof g_tmp_png, "%s", tmp_png);
+    snprintf(g_tmp_svg, sizeof g_tmp_svg, "%s", tmp_svg);
+    g_tmp_set = 1;
+    guard_signals(old);
+    rc = run_gnuplot(gnuplot, dir, script_rel, tmp, log_path, &status, err);
+    unguard_signals(old);
+  }
   if (rc == 0) {
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
       rc = err_set(err, "'%s' not found (install gnuplot: Debian package gnuplot-nox)", gnuplot);
@@ -372,13 +447,25 @@ int plot_render(const Plot *p, const char *gnuplot, const char *dir, const char 
       last_line(log_path, line, sizeof line);
       rc = err_set(err, "gnuplot failed (%s): %s", WIFEXITED(status) ? "exit status" : "signal",
                    line[0] ? line : "no message");
-    } else if (check_png(png, err) != 0) {
+    } else if (check_png(tmp_png, png, err) != 0) {
       rc = -1;
-    } else if (!file_exists(svg)) {
+    } else if (!file_exists(tmp_svg)) {
       rc = err_set(err, "gnuplot wrote no '%s'", svg);
+    } else if (rename(tmp_png, png) != 0 || rename(tmp_svg, svg) != 0) {
+      rc = err_set(err, "cannot write '%s': %s", png, strerror(errno));
     }
   }
+  if (rc != 0) {  // a failed run must not leave last time's figure looking current
+    unlink(png);
+    unlink(svg);
+  }
+  unlink(tmp_png);
+  unlink(tmp_svg);
+  g_tmp_set = 0;
   if (rc == 0) unlink(log_path);
+  free(tmp);
+  free(tmp_png);
+  free(tmp_svg);
   free(gp_dir);
   free(script_rel);
   free(script_path);

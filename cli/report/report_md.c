@@ -136,7 +136,9 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 static void header(StrBuf *b, const ReportCtx *ctx, const PhaseData *pds, int n, const char *results_dir) {
   const ReportText *t = ctx->t;
   const ReportPlan *plan = ctx->plan;
-  sb_printf(b, "# %s\n\n", plan->title);
+  sb_append(b, "# ");
+  rfmt_md_escape(b, plan->title);  // the suite's text, like a phase title: no raw HTML, one line
+  sb_append(b, "\n\n");
   header_models(b, ctx, pds, n);
   header_device(b, ctx, ctx->results);
   double start, end;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "eval.h"
+#include "json_file.h"
 
 #define RESULT_MAX_BYTES ((size_t)64 << 20)
 #define RESULT_REAL_DIGITS 12
@@ -291,7 +292,8 @@ int job_result_read(const char *path, JobResult *r, BenchErr *err) {
   json_error_t jerr;
   json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
   free(text);
-  if (!j) return err_set(err, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column, jerr.text);
+  if (!j)
+    return err_set(err, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column, json_error_reason(&jerr));
   int rc = job_result_from_json(j, path, r, err);
   json_decref(j);
   return rc;

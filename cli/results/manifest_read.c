@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "results.h"
+#include "json_file.h"
 
 #define MANIFEST_MAX_BYTES ((size_t)64 << 20)
 
@@ -29,7 +30,8 @@ void manifest_read(const char *results_dir, Manifest *m) {
   free(text);
   if (!root || !json_is_object(root)) {
     m->problem = root ? xasprintf("%s: not a JSON object", path)
-                      : xasprintf("%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column, jerr.text);
+                      : xasprintf("%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column,
+                                  json_error_reason(&jerr));
     json_decref(root);
     free(path);
     return;

@@ -68,7 +68,7 @@ static int describe_shards(const char *dir, StrBuf *out) {
       if (strncmp(e->d_name, "shard-", 6) != 0 || len < 5 || strcmp(e->d_name + len - 5, ".lock") != 0)
         continue;
       char *p = path_join(rundir, e->d_name);
-      int fd = open(p, O_RDONLY | O_CLOEXEC);
+      int fd = open_regular(p, NULL);
       if (fd >= 0) {
         if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
           flock(fd, LOCK_UN);
@@ -189,7 +189,7 @@ void run_lock_forget(RunLock *l) {
 
 int run_lock_probe(const char *dir, StrBuf *holders) {
   char *path = path_join(dir, ".lock");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open_regular(path, NULL);
   if (fd < 0) {
     free(path);
     return -1;

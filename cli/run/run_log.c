@@ -17,8 +17,8 @@ int run_log_open(RunLog *lg, const char *path, BenchErr *err) {
   lg->color = lg->tty && !(nc && nc[0]);
   lg->fd = -1;
   if (!path) return 0;
-  lg->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (lg->fd < 0) return err_set(err, "cannot open '%s' for appending: %s", path, strerror(errno));
+  lg->fd = open_regular_append(path, err);
+  if (lg->fd < 0) return -1;
   lg->path = xstrdup(path);
   return 0;
 }

@@ -19,6 +19,7 @@
 #include "run_status.h"
 #include "runner_job.h"
 #include "runner_worker.h"
+#include "worker_beat.h"
 
 #define STATUS_EVERY_S 0.5      // status file rewritten at most this often while something changes
 #define HEARTBEAT_S 5.0         // and this often regardless (progress of the running jobs)
@@ -288,7 +289,7 @@ static int spawn(Sup *s, Lane *ln, const ModelDef *model, const char *device) {
     if (strncmp(device, "cuda", 4) != 0) apply_mem_limit(c->mem_limit);
     WorkerSpec w = {c->suite, c->dir, c->jobs, c->n, gpu_refusal(c->gpu_refused, c->n_gpu_refused, device),
                     model, device, s->threads,
-                    cmd[0], evt[1]};
+                    cmd[0], evt[1], c->stall_s > 0 ? worker_beat_interval(c->stall_s) : 0};
     s->child_exit = worker_main(&w);
     close(cmd[0]);
     close(evt[1]);
@@ -438,7 +439,8 @@ static void worker_ended(Sup *s, Lane *ln) {
     int replaced = file_stamp_changed(&ln->before, path);
     free(path);
     char *msg = ln->stalled
-                    ? xasprintf("no progress for %.0f s (BENCH_JOB_STALL_S): the worker was killed", c->stall_s)
+                    ? xasprintf("hung: no sign of life (CPU time or reads) for %g s (BENCH_JOB_STALL_S): the "
+                                "worker was killed", c->stall_s)
                     : xasprintf("worker %s%s%s", how, ln->last_err[0] ? "; its last message: " : "", ln->last_err);
     if (replaced) {
       accept_result(s, ln, j, ln->killed ? "" : " (its worker then died)");
@@ -512,6 +514,8 @@ static void on_event(Sup *s, Lane *ln, char *line) {
   } else if (strncmp(line, "start ", 6) == 0) {
     ln->start_mono = ln->last_progress = mono_time();
     ln->start_wall = wall_time();
+  } else if (strcmp(line, WORKER_BEAT_EVENT) == 0) {
+    ln->last_progress = mono_time();
   } else if (strncmp(line, "prog ", 5) == 0) {
     long j, d, t, tok;
     double f;
@@ -709,17 +713,18 @@ static void start_stopping(Sup *s, int sig) {
   }
 }
 
-// Kills the workers whose job has been silent for stall_s (taken for hung).
+// Kills the workers that have shown no sign of life for stall_s while loading or running a job
+// (worker_beat.h): taken for hung.
 static void kill_stalled(Sup *s) {
   const RunnerConfig *c = s->c;
   if (c->stall_s <= 0) return;
   double now = mono_time();
   for (int k = 0; k < s->n_lanes; k++) {
     Lane *ln = &s->lanes[k];
-    if (!ln->pid || ln->job < 0 || !ln->loaded || ln->killed || ln->stalled || now - ln->last_progress < c->stall_s)
+    if (!ln->pid || ln->job < 0 || ln->killed || ln->stalled || now - ln->last_progress < c->stall_s)
       continue;
-    run_log(c->log, "%s: no progress for %.0f s; killing its worker %d", c->jobs[ln->job].label, c->stall_s,
-            (int)ln->pid);
+    run_log(c->log, "%s: no sign of life from worker %d for %g s; killing it", c->jobs[ln->job].label,
+            (int)ln->pid, c->stall_s);
     kill(ln->pid, SIGKILL);
     ln->stalled = 1;
   }
@@ -818,6 +823,14 @@ int runner_run(const RunnerConfig *c, RunOutcome *out, BenchErr *err) {
   sigaction(SIGPIPE, &sa, &old_pipe);
 
   refuse_unrunnable(&s);
+  if (c->n > 0) {
+    if (c->stall_s > 0)
+      run_log(c->log, "stall limit: a worker with no sign of life (CPU time or reads) for %g s is taken for "
+              "hung and its job recorded crashed (BENCH_JOB_STALL_S)", c->stall_s);
+    else
+      run_log(c->log, "no stall limit (BENCH_JOB_STALL_S=0): a hung worker holds its job until the run is "
+              "stopped");
+  }
   write_status(&s, "running", -1);
   s.last_line = mono_time();
   struct pollfd *pfd = xcalloc((size_t)(2 * s.n_lanes + 1), sizeof *pfd);

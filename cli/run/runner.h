@@ -29,9 +29,11 @@
 // line), and a fresh worker takes the next job; the crashed job is tried again at the end of the
 // queue, and given up after RUNNER_MAX_CRASHES crashes in one run. A worker that dies while loading
 // its model is restarted; after RUNNER_MAX_CRASHES such deaths every job of that model is recorded
-// crashed. A job whose result file was replaced before its worker died keeps that result. With
-// stall_s set, a job that reports no progress (no window finished) for that long is taken for hung:
-// its worker is killed and the job recorded crashed like any other crash.
+// crashed. A job whose result file was replaced before its worker died keeps that result. A worker
+// that shows no sign of life (worker_beat.h: no CPU time used, nothing read) for stall_s while it
+// loads its model or runs a job is taken for hung: it is killed and the job recorded crashed like
+// any other crash, the reason saying so. Progress is the worker's heartbeat, never the job's length,
+// so however slow a window is, a working job is not killed.
 //
 // Stopping. On SIGINT, SIGTERM or SIGHUP the supervisor hands out no more jobs, lets running jobs
 // finish for up to stop_grace_s seconds, then kills the workers; an abandoned job records nothing
@@ -51,6 +53,8 @@
 #include "run_space.h"
 
 #define RUNNER_MAX_CRASHES 2
+// The stall limit when BENCH_JOB_STALL_S is not set: 10 minutes without a sign of life.
+#define RUNNER_DEFAULT_STALL_S 600.0
 
 typedef struct {
   const Suite *suite;
@@ -67,7 +71,7 @@ typedef struct {
   double started;            // wall time
   double stop_grace_s;       // after a stop signal, how long running jobs may go on
   size_t mem_limit;          // address-space limit of each CPU worker (RLIMIT_AS); 0: none
-  double stall_s;            // a job silent this long (no window finished) is killed; 0: never
+  double stall_s;            // a worker with no sign of life this long is killed; 0: never
   const char *const *gpu_refused;  // [n_gpu_refused] per GPU index: why no job may run on it (its
   int n_gpu_refused;               // check failed, cmd_run.c), NULL where jobs may; such jobs are
                                    // recorded error before any worker starts

@@ -32,6 +32,7 @@
 #include "runner_engine.h"
 #include "runner_job.h"
 #include "train_job.h"
+#include "worker_beat.h"
 
 // ---- fault hooks ----
 typedef struct {
@@ -295,6 +296,9 @@ static int read_command(int fd, long *index, int *attempt) {
 }
 
 int worker_main(const WorkerSpec *w) {
+  if (w->beat_s > 0 && worker_beat_start(w->evt_fd, w->beat_s) != 0)
+    fprintf(stderr, "bench: warning: cannot start the heartbeat thread: the stall limit may take this "
+            "worker for hung\n");
   Faults f;
   faults_init(&f);
   Loaded ld;

@@ -15,6 +15,7 @@ typedef struct {
   const char *device;        // the group's device ("cpu", "cuda:N")
   int threads;               // engine threads (0: all cores)
   int cmd_fd, evt_fd;        // job assignments in, events out
+  double beat_s;             // heartbeat interval (worker_beat.h); 0: no heartbeat
 } WorkerSpec;
 
 // The worker process's loop; returns its exit status.

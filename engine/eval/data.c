@@ -1,6 +1,7 @@
 // data.c — datasets (.txt, .jsonl, .bin, .u16.bin) to one token stream, with the token cache.
 // Formats and cache layout: data.h.
 #include "data.h"
+#include "json_file.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -233,7 +234,7 @@ static int encode_jsonl(const char *name, const char *text, size_t len, const ch
     json_error_t jerr;
     json_t *obj = json_loadb(s, m, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj)
-      return err_set(err, "%s:%ld: not a JSON object: %s (column %d)", name, line, jerr.text,
+      return err_set(err, "%s:%ld: not a JSON object: %s (column %d)", name, line, json_error_reason(&jerr),
                      jerr.column);
     if (!json_is_object(obj)) {
       json_decref(obj);
@@ -299,7 +300,7 @@ char *token_cache_path(const char *encoder_fp, const char *data_fp, int32_t sepa
 
 long long token_cache_count(const char *encoder_fp, const char *data_fp, int32_t separator) {
   char *path = token_cache_path(encoder_fp, data_fp, separator);
-  FILE *f = fopen(path, "rb");
+  FILE *f = fopen_regular(path, NULL);
   free(path);
   if (!f) return -1;
   unsigned char head[BENCHTOK_HEADER_BYTES];

@@ -51,11 +51,11 @@ static int header_params(const char *path, const char *hdr, size_t n, long long 
 // One file: its length prefix and header, then the digest of its bytes.
 static int hash_file(Sha256 *h, const char *dir, const char *name, long long *n_params, BenchErr *err) {
   char *path = path_join(dir, name);
-  FILE *f = fopen(path, "rb");
+  FILE *f = fopen_regular(path, err);
   int rc = 0;
   char *hdr = NULL;
   if (!f) {
-    rc = err_set(err, "cannot open '%s': %s", path, strerror(errno));
+    rc = -1;
     goto done;
   }
   unsigned char lenb[8];

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "json_file.h"
 
 #define CONFIG_MAX_BYTES (16u << 20)
 
@@ -349,7 +350,7 @@ int model_config_parse(const char *label, const char *text, size_t len, ModelCon
   json_error_t je;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
   if (!root)
-    return err_set(err, "%s:%d:%d: %s", label, je.line, je.column, je.text);
+    return err_set(err, "%s:%d:%d: %s", label, je.line, je.column, json_error_reason(&je));
   if (!json_is_object(root)) {
     json_decref(root);
     return err_set(err, "%s: not a JSON object", label);

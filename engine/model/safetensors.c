@@ -1,5 +1,6 @@
 // safetensors.c — parsing, validating and converting safetensors files (format: safetensors.h).
 #include "safetensors.h"
+#include "json_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -248,7 +249,7 @@ int st_parse(const char *label, const uint8_t *bytes, size_t size, StFile *out, 
   json_error_t je;
   json_t *root = json_loadb((const char *)bytes + 8, (size_t)hl, JSON_REJECT_DUPLICATES, &je);
   if (!root) {
-    err_set(err, "%s: header is not valid JSON: %s (header line %d, column %d)", label, je.text,
+    err_set(err, "%s: header is not valid JSON: %s (header line %d, column %d)", label, json_error_reason(&je),
             je.line, je.column);
     goto fail;
   }
@@ -287,12 +288,12 @@ fail:
 
 int st_open(const char *path, StFile *out, BenchErr *err) {
   memset(out, 0, sizeof *out);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+  int fd = open_regular(path, err);
+  if (fd < 0) return -1;
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
     close(fd);
-    return err_set(err, "'%s' is not a regular file", path);
+    return err_set(err, "cannot stat '%s': %s", path, strerror(errno));
   }
   size_t size = (size_t)st.st_size;
   if (size < 8) {

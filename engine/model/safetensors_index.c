@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "safetensors.h"
+#include "json_file.h"
 
 #define INDEX_MAX_BYTES (64u << 20)
 
@@ -25,7 +26,8 @@ static int read_index(const char *path, StShards *out, BenchErr *err) {
   json_error_t je;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
   free(text);
-  if (!root) return err_set(err, "%s:%d:%d: invalid JSON: %s", path, je.line, je.column, je.text);
+  if (!root)
+    return err_set(err, "%s:%d:%d: invalid JSON: %s", path, je.line, je.column, json_error_reason(&je));
   json_t *map = json_object_get(root, "weight_map");
   if (!json_is_object(root) || !json_is_object(map)) {
     json_decref(root);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fingerprint.h"
+#include "json_file.h"
 
 // ---- XXH64 (xxHash specification, version 0.1.1) ----
 #define P1 0x9E3779B185EBCA87ULL
@@ -79,8 +80,8 @@ static uint64_t digest_bytes(const uint8_t *bytes, size_t n) {
 }
 
 static int digest_file(const char *path, size_t size, uint64_t *out, BenchErr *err) {
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return err_set(err, "cannot open '%s': %s", path, strerror(errno));
+  int fd = open_regular(path, err);
+  if (fd < 0) return -1;
   void *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
   close(fd);
   if (map == MAP_FAILED) return err_set(err, "cannot map '%s': %s", path, strerror(errno));
@@ -101,8 +102,7 @@ static long long ns_of(struct timespec t) { return (long long)t.tv_sec * 1000000
 
 static int key_init(Key *k, const char *path, BenchErr *err) {
   struct stat st;
-  if (stat(path, &st) != 0) return err_set(err, "cannot open '%s': %s", path, strerror(errno));
-  if (!S_ISREG(st.st_mode)) return err_set(err, "'%s' is not a regular file", path);
+  if (stat_regular(path, &st, err) != 0) return -1;
   char real[PATH_MAX];
   *k = (Key){.abs_path = xstrdup(realpath(path, real) ? real : path), .size = (long long)st.st_size,
              .mtime_ns = ns_of(st.st_mtim), .ctime_ns = ns_of(st.st_ctim), .inode = (long long)st.st_ino};
@@ -122,7 +122,7 @@ static json_t *key_json(const Key *k) {
 // The cached digest of exactly this key; 0 when found.
 static int cache_read(const Key *k, uint64_t *out) {
   if (!k->entry || !file_exists(k->entry)) return -1;
-  json_t *o = json_load_file(k->entry, JSON_REJECT_DUPLICATES, NULL);
+  json_t *o = json_load_regular(k->entry, JSON_REJECT_DUPLICATES, NULL, NULL);
   json_t *want = key_json(k);
   const char *hex = json_string_value(json_object_get(o, "digest"));
   int rc = -1;

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "rope_formulas.h"
+#include "json_file.h"
 
 // ---- parameter tables ----
 
@@ -358,7 +359,7 @@ static json_t *load_scaling(const RopeModelInfo *m, BenchErr *err, int *failed) 
   json_t *j = json_loads(m->rope_scaling_json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
   if (!j) {
     *failed = 1;
-    err_set(err, "checkpoint rope_scaling is not valid JSON: %s", je.text);
+    err_set(err, "checkpoint rope_scaling is not valid JSON: %s", json_error_reason(&je));
     return NULL;
   }
   if (json_is_null(j)) {
@@ -432,7 +433,8 @@ static int read_freq_file(const json_t *spec, int n, double *inv, BenchErr *err)
     json_t *arr = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!arr || !json_is_array(arr)) {
       rc = arr ? err_set(err, "'%s': expected a JSON array of numbers", path)
-               : err_set(err, "'%s':%d:%d: %s", path, je.line, je.column, je.text);
+               : err_set(err, "'%s':%d:%d: %s (expected a JSON array of numbers)", path, je.line,
+                         je.column, json_error_reason(&je));
     } else {
       for (size_t i = 0; i < json_array_size(arr) && rc == 0; i++) {
         const json_t *e = json_array_get(arr, i);
@@ -463,10 +465,13 @@ static int read_freq_file(const json_t *spec, int n, double *inv, BenchErr *err)
         char *end;
         double x = strtod(q, &end);
         while (isspace((unsigned char)*end)) end++;
+        // the file's text is never quoted: its place and what was expected
         if (end == q || *end)
-          rc = err_set(err, "'%s':%d: '%.40s' is not a number", path, line, q);
+          rc = err_set(err, "'%s':%d:%d: expected one number per line ('#' starts a comment)", path, line,
+                       (int)((end == q ? q : end) - s) + 1);
         else if (!(isfinite(x) && x > 0))
-          rc = err_set(err, "'%s':%d: frequency %g is not positive and finite", path, line, x);
+          rc = err_set(err, "'%s':%d:%d: frequency %g is not positive and finite", path, line,
+                       (int)(q - s) + 1, x);
         else if (count < n)
           inv[count] = x;
         count++;

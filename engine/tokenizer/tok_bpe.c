@@ -78,8 +78,8 @@ int tok_bpe_build(TokBpe *b, BenchErr *err) {
       int32_t o = b->slots[i];
       if (b->str_len[o] == b->str_len[e] &&
           memcmp(b->pool + b->str_off[o], b->pool + b->str_off[e], b->str_len[e]) == 0)
-        return err_set(err, "duplicate vocab entry '%.*s'", (int)b->str_len[e],
-                       b->pool + b->str_off[e]);
+        return err_set(err, "duplicate vocab entry: ids %d and %d are the same token", b->str_id[o],
+                       b->str_id[e]);
       i = (i + 1) & b->slot_mask;
     }
     b->slots[i] = (int32_t)e;

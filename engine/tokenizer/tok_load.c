@@ -9,6 +9,7 @@
 
 #include "tok_internal.h"
 #include "unicode.h"
+#include "json_file.h"
 
 #define TOKENIZER_JSON_MAX_BYTES (512u << 20)
 #define MAX_COMPONENTS 64  // normalizers or pre-tokenizer steps after flattening Sequences
@@ -78,18 +79,17 @@ static int merge_ids(TokBpe *b, const char *l, size_t ll, const char *r, size_t 
                      StrBuf *tmp, int32_t *lid, int32_t *rid, int32_t *nid, BenchErr *err) {
   *rid = *nid = -1;
   *lid = tok_bpe_lookup(b, l, ll);
-  if (*lid < 0) return err_set(err, "merge %zu: token '%.*s' is not in the vocab", line, (int)ll, l);
+  if (*lid < 0) return err_set(err, "merge %zu: its first token is not in the vocab", line);
   *rid = tok_bpe_lookup(b, r, rl);
-  if (*rid < 0) return err_set(err, "merge %zu: token '%.*s' is not in the vocab", line, (int)rl, r);
+  if (*rid < 0) return err_set(err, "merge %zu: its second token is not in the vocab", line);
   if (rl < b->prefix_len)
-    return err_set(err, "merge %zu: token '%.*s' is shorter than continuing_subword_prefix", line,
-                   (int)rl, r);
+    return err_set(err, "merge %zu: its second token is shorter than continuing_subword_prefix", line);
   tmp->len = 0;
   sb_appendn(tmp, l, ll);
   sb_appendn(tmp, r + b->prefix_len, rl - b->prefix_len);
   *nid = tok_bpe_lookup(b, tmp->data, tmp->len);
   if (*nid < 0)
-    return err_set(err, "merge %zu: merged token '%s' is not in the vocab", line, tmp->data);
+    return err_set(err, "merge %zu: the merged token is not in the vocab", line);
   return 0;
 }
 
@@ -131,11 +131,13 @@ static int load_model(json_t *m, TokBpe *b, BenchErr *err) {
   size_t key_len;
   json_t *val;
   b->max_id = -1;
+  size_t entry = 0;
   json_object_keylen_foreach(vocab, key, key_len, val) {
     json_int_t id = json_is_integer(val) ? json_integer_value(val) : -1;
+    entry++;
     if (id < 0 || id > INT32_MAX / 2) {
       sb_free(&pool);
-      return err_set(err, "vocab entry '%.*s' has an invalid id", (int)key_len, key);
+      return err_set(err, "vocab entry %zu has an invalid id (expected 0..%d)", entry, INT32_MAX / 2);
     }
     add_vocab_string(b, &pool, &cap, key, key_len, (int32_t)id);
   }
@@ -156,7 +158,7 @@ static int load_model(json_t *m, TokBpe *b, BenchErr *err) {
       const char *sp = memchr(line, ' ', line_len);
       if (!sp || memchr(sp + 1, ' ', line_len - (size_t)(sp - line) - 1)) {
         sb_free(&tmp);
-        return err_set(err, "merge %zu: '%s' is not two tokens separated by one space", i + 1, line);
+        return err_set(err, "merge %zu is not two tokens separated by one space", i + 1);
       }
       l = line;
       ll = (size_t)(sp - line);
@@ -527,7 +529,7 @@ int tokenizer_load_json(const char *json, size_t len, const char *name, Tokenize
   json_error_t jerr;
   json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
   if (!root) {
-    err_set(err, "%s:%d:%d: invalid JSON: %s", name, jerr.line, jerr.column, jerr.text);
+    err_set(err, "%s:%d:%d: invalid JSON: %s", name, jerr.line, jerr.column, json_error_reason(&jerr));
     tokenizer_free(t);
     return -1;
   }

@@ -13,6 +13,7 @@
 
 #include "safetensors.h"
 #include "train_internal.h"
+#include "json_file.h"
 
 #define CKPT_JSON_MAX (256u << 20)
 
@@ -203,11 +204,10 @@ int train_ckpt_write(const Trainer *t, const TrainCkptInfo *ci, const char *dir,
 
 json_t *train_ckpt_read(Trainer *t, const char *dir, BenchErr *err) {
   char *p = path_join(dir, "trainer_state.json");
-  json_error_t je;
-  json_t *state = json_load_file(p, JSON_REJECT_DUPLICATES, &je);
+  json_t *state = json_load_regular(p, JSON_REJECT_DUPLICATES, NULL, err);
   if (!state || !json_is_object(state) ||
       !json_is_integer(json_object_get(state, "step"))) {
-    err_set(err, "%s: not a trainer state (%s)", p, state ? "no 'step'" : je.text);
+    if (state) err_set(err, "%s: not a trainer state (no 'step')", p);
     free(p);
     json_decref(state);
     return NULL;
@@ -229,7 +229,7 @@ json_t *train_ckpt_read(Trainer *t, const char *dir, BenchErr *err) {
   }
   long step = (long)json_integer_value(json_object_get(state, "step"));
   if (rc == 0) {
-    json_t *m = meta ? json_loads(meta, 0, &je) : NULL;
+    json_t *m = meta ? json_loads(meta, 0, NULL) : NULL;
     const char *s = json_string_value(json_object_get(m, "step"));
     if (!s || strtol(s, NULL, 10) != step)
       rc = err_set(err, "%s: the optimizer state is not from step %ld", dir, step);

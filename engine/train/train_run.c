@@ -7,6 +7,7 @@
 
 #include "train_internal.h"
 #include "train_ops.h"
+#include "json_file.h"
 
 static const char *schedule_name(TrainSchedule s) {
   return s == SCHED_COSINE ? "cosine" : s == SCHED_LINEAR ? "linear" : "constant";
@@ -43,11 +44,9 @@ static json_t *config_json(const TrainConfig *c) {
 
 json_t *train_record_load(const char *dir, BenchErr *err) {
   char *p = path_join(dir, "training.json");
-  json_error_t je;
-  json_t *r = json_load_file(p, JSON_REJECT_DUPLICATES, &je);
-  if (!r) err_set(err, "cannot read '%s': %s", p, je.text);
-  else if (!json_is_object(r) || !json_is_string(json_object_get(r, "schema")) ||
-           strcmp(json_string_value(json_object_get(r, "schema")), "bench.train/1") != 0) {
+  json_t *r = json_load_regular(p, JSON_REJECT_DUPLICATES, NULL, err);  // err names the file
+  if (r && (!json_is_object(r) || !json_is_string(json_object_get(r, "schema")) ||
+            strcmp(json_string_value(json_object_get(r, "schema")), "bench.train/1") != 0)) {
     err_set(err, "'%s' is not a bench.train/1 record (retrain: remove the directory)", p);
     json_decref(r);
     r = NULL;

@@ -72,3 +72,19 @@ word_text() {
     }
   }'
 }
+
+# one_phase_suite FILE ID MODEL_DIR DATA LENGTH WINDOWS: a suite of one CPU job (phase p, chunks,
+# model m, dataset text) for the tests that need a run, not a matrix.
+one_phase_suite() {
+  cat > "$1" <<YAML
+suite: $2
+defaults: {model: m, dataset: text, protocol: chunks, windows: $6, lengths: [$5], seeds: [0],
+           rope: native, cache: full, dtype: fp32, device: cpu}
+models: { m: { path: $3 } }
+datasets: { text: { path: $4 } }
+rope: { native: { type: model } }
+cache: { full: { type: full } }
+phases:
+  - id: p
+YAML
+}

@@ -219,9 +219,9 @@ expect_true "hang: exit 130 (got $RC)" test $RC -eq 130
 expect_true "hang: abandoned" grep -q "${IDS[0]} .*abandoned (the run was stopped); nothing recorded" hang/run.log
 expect_true "hang: no result for it" test ! -e "hang/jobs/${IDS[0]}.json"
 
-# ---- a job silent for BENCH_JOB_STALL_S is taken for hung: killed, recorded crashed, the run goes on ----
+# ---- a worker with no sign of life for BENCH_JOB_STALL_S is taken for hung: killed, recorded crashed, the run goes on ----
 expect_rc "stall: run completes" 1 env BENCH_JOB_STALL_S=1 BENCH_FAULT=hang:${IDS[0]} "$BENCH" run suite.yaml --only chunks --results stall
-expect_true "stall: recorded" grep -q "no progress for 1 s (BENCH_JOB_STALL_S): the worker was killed (try 2 of 2)" "stall/jobs/${IDS[0]}.json"
+expect_true "stall: recorded" grep -q "hung: no sign of life (CPU time or reads) for 1 s (BENCH_JOB_STALL_S): the worker was killed (try 2 of 2)" "stall/jobs/${IDS[0]}.json"
 expect_true "stall: the others ok" test "$(grep -l '"status": "ok"' stall/jobs/*.json | wc -l)" -eq 3
 
 # ---- injected failures: recorded, the run completes, exit 1; a re-run retries them ----

@@ -119,7 +119,7 @@ expect_err "10,000-deep block nesting" "$TMP/deep_block.yaml:1:129: nesting deep
 head -c 2000000 /dev/zero | tr '\0' '#' >"$TMP/large.yaml"
 expect_err "file too large" "'$TMP/large.yaml' is too large (2000000 bytes, limit 1048576)" \
   "$BENCH" validate "$TMP/large.yaml"
-expect_err "a directory" "is not a regular file" "$BENCH" validate "$TMP/suite"
+expect_err "a directory" "is a directory, not a regular file" "$BENCH" validate "$TMP/suite"
 expect_err "missing file" "cannot open '$TMP/none.yaml'" "$BENCH" validate "$TMP/none.yaml"
 
 # usage

@@ -393,9 +393,25 @@ TEST(file_round_trip) {
   free(spec);
   write_text(p1, "1\n0.5\nnan\n");
   spec = xasprintf("{\"type\":\"file\",\"path\":\"%s\"}", p1);
-  EXPECT_BUILD_ERR(spec, &m, ":3: frequency nan is not positive and finite");
+  EXPECT_BUILD_ERR(spec, &m, ":3:1: frequency nan is not positive and finite");
   write_text(p1, "1\n0.5\nabc\n");
-  EXPECT_BUILD_ERR(spec, &m, ":3: 'abc' is not a number");
+  EXPECT_BUILD_ERR(spec, &m, ":3:1: expected one number per line");
+  write_text(p1, "1\n0.5\nSECRET text\n");
+  EXPECT_BUILD_ERR(spec, &m, ":3:1: expected one number per line");
+  write_text(p1, "1\n 0.5 SECRET\n");
+  EXPECT_BUILD_ERR(spec, &m, ":2:6: expected one number per line");
+  write_text(p1, "[1, 0.5, SECRET]");
+  EXPECT_BUILD_ERR(spec, &m, ":1:15: invalid token (expected a JSON array of numbers)");
+  {  // the file's text is never quoted: a `file:` variant's error goes to run.log and the job result
+    const char *texts[] = {"1\n0.5\nSECRET text\n", "[1, 0.5, SECRET]", "[1, 0.5, \"SECRET\"]"};
+    for (int i = 0; i < 3; i++) {
+      write_text(p1, texts[i]);
+      RopeTable t_;
+      BenchErr e_ = {{0}};
+      EXPECT(build_text(spec, &m, 0, &t_, &e_) < 0);
+      if (strstr(e_.msg, "SECRET")) TEST_FAIL_AT("the error quotes the file: %s", e_.msg);
+    }
+  }
   write_text(p1, "[1, -0.5]");
   EXPECT_BUILD_ERR(spec, &m, "frequency 1 is -0.5");
   unlink(p1);

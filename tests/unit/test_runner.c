@@ -298,12 +298,20 @@ TEST(gpu_refusal_names_the_failed_gpu_only) {
   EXPECT(gpu_refusal(NULL, 0, "cuda:0") == NULL);
 }
 
-// A run.log line that cannot be written (/dev/full: every write fails with ENOSPC) is kept as the
-// log's write_error, naming the path; the run checks it before its first job.
+// A run.log line that cannot be written is kept as the log's write_error, naming the path; the run
+// checks it before its first job. run.log is a regular file (a device is refused), so the full disk
+// is played by /dev/full put under the open log's descriptor: every write then fails with ENOSPC.
 TEST(log_write_failure_is_recorded) {
   RunLog lg;
   BenchErr err;
-  EXPECT_INT_EQ(run_log_open(&lg, "/dev/full", &err), 0);
+  char *dir = tmp_dir(), *path = xasprintf("%s/run.log", dir);
+  RunLog device;
+  EXPECT_INT_EQ(run_log_open(&device, "/dev/full", &err), -1);
+  EXPECT_CONTAINS(err.msg, "not a regular file");
+  EXPECT_INT_EQ(run_log_open(&lg, path, &err), 0);
+  int full = open("/dev/full", O_WRONLY);
+  EXPECT(full >= 0 && dup2(full, lg.fd) == lg.fd);
+  close(full);
   EXPECT(lg.write_error == NULL);
   fflush(stderr);
   int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
@@ -316,10 +324,15 @@ TEST(log_write_failure_is_recorded) {
   close(null);
   EXPECT(lg.write_error != NULL);
   if (lg.write_error) {
-    EXPECT_CONTAINS(lg.write_error, "cannot write '/dev/full': No space left on device");
+    char *want = xasprintf("cannot write '%s': No space left on device", path);
+    EXPECT_CONTAINS(lg.write_error, want);
     EXPECT_CONTAINS(lg.write_error, "free");
+    free(want);
   }
   run_log_close(&lg);
+  remove_tree(dir);
+  free(path);
+  free(dir);
 }
 
 // The space a run claims before its first job: a probe result (removed) and the reserve (kept

@@ -291,11 +291,28 @@ TEST(load_errors_name_the_problem) {
   expect_load_error("{" MODEL ",\"post_processor\":{\"type\":\"Weird\"}}",
                     "unsupported post_processor 'Weird'");
   expect_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a b\"]}}",
-                    "token 'b' is not in the vocab");
+                    "merge 1: its second token is not in the vocab");
   expect_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},\"merges\":[\"a b\"]}}",
-                    "merged token 'ab' is not in the vocab");
+                    "merge 1: the merged token is not in the vocab");
   expect_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a\"]}}",
                     "merge 1");
+  // the file's own text (tokens, merges, JSON) is never quoted in an error: its place instead
+  const char *leaks[][2] = {
+      {"{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a SECRET\"]}}", "merge 1: its second"},
+      {"{\"model\":{\"type\":\"BPE\",\"vocab\":{\"SECRET\":0,\"b\":1},\"merges\":[\"SECRET b\"]}}",
+       "merge 1: the merged token"},
+      {"{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"SECRET\"]}}", "merge 1 is not two"},
+      {"{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"SECRET\":-1},\"merges\":[]}}", "vocab entry 2"},
+      {"{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":SECRET},\"merges\":[]}}", ":1:"},
+  };
+  for (size_t i = 0; i < sizeof leaks / sizeof leaks[0]; i++) {
+    BenchErr err = {{0}};
+    Tokenizer *t = load_text(leaks[i][0], &err);
+    EXPECT(t == NULL);
+    EXPECT_CONTAINS(err.msg, leaks[i][1]);
+    if (strstr(err.msg, "SECRET")) TEST_FAIL_AT("the error quotes the file: %s", err.msg);
+    tokenizer_free(t);
+  }
   expect_load_error("{\"model\":{\"type\":\"BPE\",\"dropout\":0.1,\"vocab\":{},\"merges\":[]}}",
                     "dropout");
   expect_load_error("{" MODEL ",\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":"

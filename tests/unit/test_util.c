@@ -1,5 +1,6 @@
-// test_util.c — SHA-256 vectors, edit distance, atomic writes, random numbers.
+// test_util.c — SHA-256 vectors, edit distance, atomic writes, special files, random numbers.
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -44,6 +45,41 @@ TEST(atomic_write_roundtrip) {
   free(sub);
 }
 
+// A FIFO nobody writes, a directory and a device: refused at once, by kind (never a blocked open;
+// SIGALRM ends the test if one blocks).
+TEST(special_files_are_refused_not_waited_on) {
+  char dir[] = "/tmp/bench_test_util_XXXXXX";
+  EXPECT(mkdtemp(dir) != NULL);
+  char *fifo = path_join(dir, "config.json");
+  EXPECT_INT_EQ(mkfifo(fifo, 0644), 0);
+  alarm(20);
+  BenchErr err = {{0}};
+  char *data = NULL;
+  size_t len = 0;
+  EXPECT_INT_EQ(read_file(fifo, 100, &data, &len, &err), -1);
+  char *want = xasprintf("'%s' is a FIFO, not a regular file", fifo);
+  EXPECT_CONTAINS(err.msg, want);
+  char hex[65];
+  EXPECT_INT_EQ(sha256_file_hex(fifo, hex, &err), -1);
+  EXPECT_CONTAINS(err.msg, want);
+  EXPECT(fopen_regular(fifo, &err) == NULL);
+  EXPECT_CONTAINS(err.msg, want);
+  EXPECT(open_regular_append(fifo, &err) < 0);
+  EXPECT_CONTAINS(err.msg, want);
+  struct stat st;
+  EXPECT_INT_EQ(stat_regular(fifo, &st, &err), -1);
+  EXPECT_CONTAINS(err.msg, want);
+  EXPECT_INT_EQ(open_regular(dir, &err), -1);
+  EXPECT_CONTAINS(err.msg, "is a directory, not a regular file");
+  EXPECT_INT_EQ(open_regular("/dev/null", &err), -1);
+  EXPECT_CONTAINS(err.msg, "'/dev/null' is a character device, not a regular file");
+  alarm(0);
+  unlink(fifo);
+  rmdir(dir);
+  free(want);
+  free(fifo);
+}
+
 TEST(rng_is_deterministic_and_uniform) {
   Rng a, b;
   rng_seed(&a, 42);
@@ -86,6 +122,7 @@ int main(void) {
   RUN(sha256_known_vectors);
   RUN(did_you_mean);
   RUN(atomic_write_roundtrip);
+  RUN(special_files_are_refused_not_waited_on);
   RUN(rng_is_deterministic_and_uniform);
   RUN(int_range);
   TEST_SUMMARY();
