@@ -79,6 +79,8 @@ static int cmp_double(const void *a, const void *b) {
 
 static void tic_label(double x, char out[32]) {
   if (x >= 1024 && fmod(x, 1024) == 0) snprintf(out, 32, "%.0fk", x / 1024);
+  else if (x >= 1e6 && fmod(x, 1e5) == 0) snprintf(out, 32, "%gM", x / 1e6);  // θ = 1.5M
+  else if (x >= 1e5 && fmod(x, 1e3) == 0) snprintf(out, 32, "%gk", x / 1e3);  // θ = 500k
   else snprintf(out, 32, "%g", x);
 }
 

@@ -10,6 +10,7 @@
 #include "plot.h"
 #include "report.h"
 #include "rope.h"
+#include "train.h"
 
 
 // ---- colours: the same config label gets the same colour in every figure of a report ----
@@ -226,6 +227,19 @@ static int config_param(const PhaseData *pd, int c, const char *param, int *axis
   return -1;
 }
 
+// A swept parameter spanning a decade or more (θ 500k..5M): drawn on a log axis, where its values
+// spread out instead of crowding the low end and its tick labels do not overlap.
+static int param_spans_decades(const double *val, const int *has, int n) {
+  double lo = INFINITY, hi = 0;
+  for (int c = 0; c < n; c++) {
+    if (!has[c]) continue;
+    if (val[c] <= 0) return 0;
+    lo = fmin(lo, val[c]);
+    hi = fmax(hi, val[c]);
+  }
+  return hi >= 10 * lo;
+}
+
 static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const ReportReq *rq, Plot *p,
                             const char **why) {
   static char msg[160];
@@ -251,6 +265,8 @@ static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const Rep
   p->xlabel = param;
   p->ylabel = "Perplexity";
   p->logy = 10;
+  p->logx = param_spans_decades(val, has, n) ? 10 : 0;
+  p->xtics_k = p->logx ? 1 : 0;  // a labelled tic at each swept value
   // contexts: configs equal on every axis but the swept one share a line (per length)
   int *ctx_of = xcalloc((size_t)n, sizeof *ctx_of), n_ctx = 0;
   for (int c = 0; c < n; c++) {
@@ -300,6 +316,41 @@ static const char *model_path(const ReportCtx *ctx, const char *name) {
   return i >= 0 ? ctx->plan->model_paths.items[i] : NULL;
 }
 
+// A variant's spec with the variants it names (mix `of`, compress `base`) replaced by their specs
+// as stored in another job's result: a job file keeps those by name. New reference.
+static json_t *rope_resolved(const StoredJobs *rs, const json_t *spec, int depth) {
+  if (json_is_string(spec) && depth < 8) {
+    for (int i = 0; rs && i < rs->n_jobs; i++)
+      if (strcmp(rs->jobs[i].axis[AX_ROPE], json_string_value(spec)) == 0)
+        return rope_resolved(rs, json_object_get(rs->jobs[i].res.spec, "rope"), depth + 1);
+  }
+  json_t *out = json_deep_copy(spec);
+  if (!json_is_object(out) || depth >= 8) return out;
+  json_t *of = json_object_get(out, "of");
+  for (size_t i = 0; json_is_array(of) && i < json_array_size(of); i++)
+    json_array_set_new(of, i, rope_resolved(rs, json_array_get(of, i), depth + 1));
+  json_t *base = json_object_get(out, "base");
+  if (json_is_string(base)) json_object_set_new(out, "base", rope_resolved(rs, base, depth + 1));
+  return out;
+}
+
+// A trained model's RoPE, known without its checkpoint: the recipe's shape (spec.train: hidden,
+// heads, seq_len) and the variant's theta, as the training run built it. -1 when the job trained
+// nothing.
+static int trained_rope_info(const StoredJob *run, const json_t *rope, RopeModelInfo *info) {
+  const json_t *tr = json_object_get(run->res.spec, "train");
+  long hidden = (long)json_number_value(json_object_get(tr, "hidden"));
+  long heads = (long)json_number_value(json_object_get(tr, "heads"));
+  if (!json_is_object(tr) || hidden <= 0 || heads <= 0) return -1;
+  TrainConfig c;
+  train_config_defaults(&c);
+  c.hidden_size = (int)hidden;
+  c.n_heads = (int)heads;
+  c.seq_len = (long)json_number_value(json_object_get(tr, "seq_len"));
+  train_rope_info(&c, train_rope_theta(rope), info);
+  return 0;
+}
+
 static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
   static char msg[512];
   StrList done = {0};
@@ -311,26 +362,31 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
       if (phase_cell(pd, c, l)->n_runs > 0) run = phase_cell(pd, c, l)->runs[0];
     json_t *spec = run ? json_object_get(run->res.spec, "rope") : NULL;
     if (!json_is_object(spec)) continue;
-    const char *path = model_path(ctx, pd->configs[c].axis[AX_MODEL]);
     ModelConfig cfg;
     memset(&cfg, 0, sizeof cfg);
     BenchErr err;
-    if (!path || !path[0] || model_config_load(path, &cfg, &err) != 0) {
-      snprintf(msg, sizeof msg, "the model's config.json is not readable here (%.400s)",
-               path && path[0] ? err.msg : "no model path in the suite");
-      *why = msg;
-      strlist_free(&done);
-      return -1;
+    RopeModelInfo info;
+    if (trained_rope_info(run, spec, &info) != 0) {
+      const char *path = model_path(ctx, pd->configs[c].axis[AX_MODEL]);
+      if (!path || !path[0] || model_config_load(path, &cfg, &err) != 0) {
+        snprintf(msg, sizeof msg, "the model's config.json is not readable here (%.400s)",
+                 path && path[0] ? err.msg : "no model path in the suite");
+        *why = msg;
+        strlist_free(&done);
+        return -1;
+      }
+      info = (RopeModelInfo){.head_dim = cfg.head_dim,
+                             .partial_rotary_factor = cfg.partial_rotary_factor,
+                             .rope_theta = cfg.rope_theta,
+                             .max_position_embeddings = cfg.max_position_embeddings,
+                             .rope_scaling_json = cfg.rope_scaling_json,
+                             .native_spec_json = cfg.bench_rope_json};
     }
-    RopeModelInfo info = {.head_dim = cfg.head_dim,
-                          .partial_rotary_factor = cfg.partial_rotary_factor,
-                          .rope_theta = cfg.rope_theta,
-                          .max_position_embeddings = cfg.max_position_embeddings,
-                          .rope_scaling_json = cfg.rope_scaling_json,
-                          .native_spec_json = cfg.bench_rope_json};
     RopeTable table;
     memset(&table, 0, sizeof table);
-    int rc = rope_build(spec, &info, run->length, &table, &err);
+    json_t *resolved = rope_resolved(ctx->results, spec, 0);
+    int rc = rope_build(resolved, &info, run->length, &table, &err);
+    json_decref(resolved);
     model_config_free(&cfg);
     if (rc != 0) {
       snprintf(msg, sizeof msg, "variant '%.100s': %.380s", rope, err.msg);
