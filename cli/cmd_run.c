@@ -421,7 +421,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   sb_free(&lanes_text);
   if (probe->problem[0]) run_log_warn(&lg, "device facts unavailable: %s", probe->problem);
   for (int i = 0; i < warnings->n; i++) run_log_warn(&lg, "%s", warnings->items[i]);
-  if (run_plan_write(dir, s, sel, a->shard_i, a->shard_n, &err) != 0) run_log_warn(&lg, "%s", err.msg);
+  if (run_plan_write(dir, s, sel, a->shard_i, a->shard_n, a->fresh, &err) != 0) run_log_warn(&lg, "%s", err.msg);
   GpuChecks checks;
   check_gpus(todo, n_todo, lanes, probe->n_gpus, &lg, &checks);
   ManifestRun mr = {.suite = s, .mx = mx, .probe = probe, .lanes = lanes, .suite_path = a->suite_path,

@@ -73,8 +73,10 @@ static void free_run_files(json_t **v, int n) {
 }
 
 // The jobs the latest runs cover: the union of the plan files written for the newest suite
-// version (a suite edited since leaves its old plan files out). Object: job_id → label.
-static json_t *planned_jobs(json_t **plans, int n) {
+// version (a suite edited since leaves its old plan files out). Object: job_id → label. Jobs of a
+// --fresh run go in *fresh_since too (job_id → the plan's written time): an older result of such a
+// job is being recomputed, not done.
+static json_t *planned_jobs(json_t **plans, int n, json_t *fresh_since) {
   const char *sha = NULL;
   double newest = -1;
   for (int i = 0; i < n; i++) {
@@ -88,12 +90,15 @@ static json_t *planned_jobs(json_t **plans, int n) {
   for (int i = 0; i < n; i++) {
     const char *s = json_string_value(json_object_get(plans[i], "suite_sha256"));
     if (sha && (!s || strcmp(s, sha) != 0)) continue;
+    int fresh = json_is_true(json_object_get(plans[i], "fresh"));
+    double written = parse_iso(json_string_value(json_object_get(plans[i], "written")));
     size_t k;
     json_t *e;
     json_array_foreach(json_object_get(plans[i], "jobs"), k, e) {
       const char *id = json_string_value(json_object_get(e, "job_id"));
       const char *label = json_string_value(json_object_get(e, "label"));
       if (id) json_object_set_new(jobs, id, json_string(label ? label : id));
+      if (id && fresh) json_object_set_new(fresh_since, id, json_real(written));
     }
   }
   return jobs;
@@ -105,8 +110,9 @@ typedef struct {
   int listed;
 } Tally;
 
-// Counts the result files of the planned jobs (every file when there is no plan).
-static void tally_results(const char *dir, json_t *planned, Tally *t) {
+// Counts the result files of the planned jobs (every file when there is no plan), but not a
+// result a --fresh run has yet to replace (finished before that run's plan was written).
+static void tally_results(const char *dir, json_t *planned, json_t *fresh_since, Tally *t) {
   JobFiles files;
   BenchErr err;
   if (job_files_list(dir, &files, &err) != 0) return;  // nothing to count
@@ -117,6 +123,12 @@ static void tally_results(const char *dir, json_t *planned, Tally *t) {
     char *p = job_result_path(dir, id);
     JobResult r;
     if (job_result_read(p, &r, &err) == 0) {
+      json_t *since = json_object_get(fresh_since, id);
+      if (since && parse_iso(r.finished) < json_number_value(since)) {
+        job_result_free(&r);
+        free(p);
+        continue;
+      }
       t->n++;
       if (r.status == JOB_OK) t->ok++;
       else {
@@ -211,7 +223,8 @@ int cmd_status(int argc, char **argv) {
   json_t **plans, **stats;
   int n_plans = load_run_files(dir, "plan", &plans);
   int n_stats = load_run_files(dir, "status", &stats);
-  json_t *planned = planned_jobs(plans, n_plans);
+  json_t *fresh_since = json_object();
+  json_t *planned = planned_jobs(plans, n_plans, fresh_since);
   const char *suite_name = n_plans ? json_string_value(json_object_get(plans[0], "suite")) : NULL;
 
   printf("results   %s%s%s%s\n", dir, suite_name ? " (suite '" : "", suite_name ? suite_name : "",
@@ -247,7 +260,7 @@ int cmd_status(int argc, char **argv) {
   }
   Tally t;
   memset(&t, 0, sizeof t);
-  tally_results(dir, planned, &t);
+  tally_results(dir, planned, fresh_since, &t);
   long total = json_object_size(planned) ? (long)json_object_size(planned) : t.n;
   long failed = t.oom + t.error + t.crashed;
   printf("jobs      %ld/%ld done (%.0f%%): %ld ok, %ld failed", t.n, total,
@@ -267,6 +280,7 @@ int cmd_status(int argc, char **argv) {
   sb_free(&t.failures);
   sb_free(&holders);
   json_decref(planned);
+  json_decref(fresh_since);
   free_run_files(plans, n_plans);
   free_run_files(stats, n_stats);
   return EXIT_OK;

@@ -3,6 +3,7 @@
 //
 //   DIR/.run/plan[-shard-I-of-N].json    written once when the run starts: every job it covers
 //     {"schema":"bench.plan/1","suite":..,"suite_sha256":..,"written":T,"shard":"I/N"|null,
+//      "fresh":true|false (--fresh: a result finished before "written" is not done),
 //      "jobs":[{"job_id":..,"label":..,"cost":x},..]}
 //   DIR/.run/status[-shard-I-of-N].json  rewritten atomically every few seconds and at the end
 //     {"schema":"bench.status/1","state":"running"|"stopping"|"finished"|"interrupted",
@@ -49,9 +50,9 @@ typedef struct {
 
 // Writes the status file atomically.
 int run_status_write(const char *dir, const RunStatus *st, BenchErr *err);
-// Writes the plan file of a run covering sel.
+// Writes the plan file of a run covering sel (fresh: the run recomputes finished jobs).
 int run_plan_write(const char *dir, const Suite *s, const RunSelection *sel, int shard_i, int shard_n,
-                   BenchErr *err);
+                   int fresh, BenchErr *err);
 // Reads a JSON file of .run/ (size-limited); NULL when missing or malformed.
 json_t *run_file_load(const char *path);
 
