@@ -168,6 +168,9 @@ expect_true "checkpoint plan exits 0" test "$RC" -eq 0
 expect_true "compute estimate from the checkpoint" grep -q "compute   about .* FLOP (2·params·tokens + attention) for 4 of 4 jobs$" <<<"$OUT"
 expect_true "time estimate states its throughput" grep -q "time      about .*, assuming 400 TFLOP/s on a GPU (50 in fp32) and 50 GFLOP/s on the CPU" <<<"$OUT"
 expect_true "its trained positions" grep -q "phase 'a': length 4096 exceeds the 2048 positions model 'm' was trained on" <<<"$OUT"
+# 20000 bytes that its tokenizer makes 20000 tokens: enough for 4096 × 2 (at 4 bytes per token the
+# plan used to warn that it held about 5000)
+expect_true "text counted with the model's tokenizer" bash -c '! grep -q "dataset .d. holds" <<<"$1"' _ "$OUT"
 expect_true "no provisional ids" bash -c '! grep -q provisional <<<"$1"' _ "$OUT"
 run "$BENCH" plan "$TMP/tiny/s.yaml" --json
 ids1=$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')
