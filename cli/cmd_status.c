@@ -168,6 +168,8 @@ static void print_runner(const json_t *st, double now, int running) {
     double started = parse_iso(json_string_value(json_object_get(e, "started")));
     long wd = (long)json_integer_value(json_object_get(e, "windows_done"));
     long wt = (long)json_integer_value(json_object_get(e, "windows_total"));
+    long sd = (long)json_integer_value(json_object_get(e, "steps_done"));
+    long stp = (long)json_integer_value(json_object_get(e, "steps_total"));
     double tps = json_number_value(json_object_get(e, "tokens_per_s"));
     char el[48];
     format_eta(now - started, el, sizeof el);
@@ -175,6 +177,7 @@ static void print_runner(const json_t *st, double now, int running) {
            json_string_value(json_object_get(e, "device")),
            (long long)json_integer_value(json_object_get(e, "pid")));
     if (wt > 0) printf(", window %ld/%ld", wd, wt);
+    else if (stp > 0) printf(", training step %ld/%ld", sd, stp);
     if (tps > 0) printf(", %.0f tokens/s", tps);
     printf(", for %s\n", el);
   }

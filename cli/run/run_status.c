@@ -69,6 +69,8 @@ int run_status_write(const char *dir, const RunStatus *st, BenchErr *err) {
     json_object_set_new(e, "started", time_or_null(r->started));
     json_object_set_new(e, "windows_done", json_integer(r->windows_done));
     json_object_set_new(e, "windows_total", json_integer(r->windows_total));
+    json_object_set_new(e, "steps_done", json_integer(r->steps_done));
+    json_object_set_new(e, "steps_total", json_integer(r->steps_total));
     json_object_set_new(e, "tokens_per_s", isfinite(r->tokens_per_s) ? json_real(r->tokens_per_s) : json_null());
     json_array_append_new(run, e);
   }

@@ -11,7 +11,8 @@
 //      "total":n,"skipped":n (done before this run),"ok":n,"oom":n,"error":n,"crashed":n,
 //      "remaining":n,"eta_s":x|null,"rate":x|null (cost per second per lane, measured),
 //      "running":[{"job_id":..,"label":..,"device":..,"pid":..,"started":T,
-//                  "windows_done":n,"windows_total":n,"tokens_per_s":x}],
+//                  "windows_done":n,"windows_total":n,"steps_done":n,"steps_total":n,
+//                  "tokens_per_s":x}],
 //      "exit_code":n|null}
 // T: ISO-8601 UTC. Cost: a job's estimated work (run_plan.h), so ETA = remaining cost / rate.
 #ifndef BENCH_RUN_STATUS_H
@@ -32,6 +33,7 @@ typedef struct {
   long pid;
   double started;               // wall time
   long windows_done, windows_total;
+  long steps_done, steps_total;  // training steps (0/0 when the job is not training)
   double tokens_per_s;          // 0: not measured yet
 } StatusRunning;
 
