@@ -134,6 +134,34 @@ static int run_has_positions(const StoredJob *r) {
   return json_is_array(v) && json_array_size(v) > 1;
 }
 
+static const char *model_path(const ReportCtx *ctx, const char *name);
+
+// The positions the phase's model was trained on: a trained model's seq_len, else the checkpoint's
+// max_position_embeddings (the smallest where configs differ); 0 when unknown.
+static long trained_positions(const PhaseData *pd, const ReportCtx *ctx) {
+  long best = 0;
+  for (int c = 0; c < pd->n_configs; c++) {
+    const StoredJob *run = NULL;
+    for (int l = 0; l < pd->n_lengths && !run; l++)
+      if (phase_cell(pd, c, l)->n_runs > 0) run = phase_cell(pd, c, l)->runs[0];
+    if (!run) continue;
+    long n = 0;
+    const json_t *tr = json_object_get(run->res.spec, "train");
+    if (json_is_object(tr)) {
+      n = (long)json_number_value(json_object_get(tr, "seq_len"));
+    } else {
+      const char *path = model_path(ctx, pd->configs[c].axis[AX_MODEL]);
+      ModelConfig cfg;
+      memset(&cfg, 0, sizeof cfg);
+      BenchErr err;
+      if (path && path[0] && model_config_load(path, &cfg, &err) == 0) n = cfg.max_position_embeddings;
+      model_config_free(&cfg);
+    }
+    if (n > 0 && (best == 0 || n < best)) best = n;
+  }
+  return best;
+}
+
 static int fig_nll_vs_position(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
   static char vlab[64];
   int lmax = -1;
@@ -184,7 +212,12 @@ static int fig_nll_vs_position(const PhaseData *pd, const ReportCtx *ctx, Plot *
     free(sum);
     free(cnt);
   }
-  if (pd->base_length > 0 && pd->base_length < pd->lengths[lmax]) {
+  long trained = trained_positions(pd, ctx);
+  if (trained > 0 && trained < pd->lengths[lmax]) {  // where the model leaves its trained positions
+    p->vline = (double)trained;
+    snprintf(vlab, sizeof vlab, strcmp(ctx->t->lang, "zh") == 0 ? "训练位置上限 %ld" : "trained positions: %ld", trained);
+    p->vline_label = vlab;
+  } else if (pd->base_length > 0 && pd->base_length < pd->lengths[lmax]) {
     p->vline = (double)pd->base_length;
     snprintf(vlab, sizeof vlab, "%ld", pd->base_length);
     p->vline_label = vlab;
@@ -238,6 +271,31 @@ static int param_spans_decades(const double *val, const int *has, int n) {
     hi = fmax(hi, val[c]);
   }
   return hi >= 10 * lo;
+}
+
+// A cache sweep's reference: each full-cache config of the phase (it has no swept parameter) as a
+// flat line across the swept range, one per length, so the sweep reads against the full cache.
+static void full_cache_reference(const PhaseData *pd, const double *val, const int *has, int *colour, Plot *p) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (int c = 0; c < pd->n_configs; c++)
+    if (has[c]) lo = fmin(lo, val[c]), hi = fmax(hi, val[c]);
+  for (int c = 0; c < pd->n_configs && lo < hi; c++) {
+    if (has[c]) continue;
+    const StoredJob *run = NULL;
+    for (int l = 0; l < pd->n_lengths && !run; l++)
+      if (phase_cell(pd, c, l)->n_runs > 0) run = phase_cell(pd, c, l)->runs[0];
+    const char *type = run ? json_string_value(json_object_get(json_object_get(run->res.spec, "cache"), "type")) : NULL;
+    if (!type || strcmp(type, "full") != 0) continue;
+    for (int l = 0; l < pd->n_lengths; l++) {
+      double m = mean_at(pd, c, l);
+      if (!isfinite(m)) continue;
+      double x[2] = {lo, hi}, y[2] = {m, m};
+      StrBuf t = {0};
+      sb_printf(&t, "%s, L = %ld", pd->configs[c].label, pd->lengths[l]);
+      plot_add(p, t.data, (*colour)++, SERIES_CURVE, x, y, NULL, 2);
+      sb_free(&t);
+    }
+  }
 }
 
 static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const ReportReq *rq, Plot *p,
@@ -306,6 +364,7 @@ static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const Rep
       plot_add(p, t.data, colour++, SERIES_LINES, x, y, NULL, m);
       sb_free(&t);
     }
+  full_cache_reference(pd, val, has, &colour, p);
   free(x), free(y), free(ctx_of), free(val), free(ax), free(has);
   return 0;
 }
