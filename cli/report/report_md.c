@@ -261,6 +261,7 @@ static void phase_section(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd, 
     return;
   }
   phase_training(b, pd, ctx);
+  phase_numerics(b, pd, ctx);
   int kv_asked = 0;
   for (int i = 0; i < pd->plan->n_reqs; i++) {
     const ReportReq *rq = &pd->plan->reqs[i];

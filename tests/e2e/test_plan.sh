@@ -171,6 +171,10 @@ expect_true "its trained positions" grep -q "phase 'a': length 4096 exceeds the 
 # 20000 bytes that its tokenizer makes 20000 tokens: enough for 4096 × 2 (at 4 bytes per token the
 # plan used to warn that it held about 5000)
 expect_true "text counted with the model's tokenizer" bash -c '! grep -q "dataset .d. holds" <<<"$1"' _ "$OUT"
+# the CPU engine computes bf16/fp16 jobs in fp32: the plan says so (fp32 jobs need no note)
+expect_true "fp32 on the cpu: no note" bash -c '! grep -q "on cpu)" <<<"$1"' _ "$OUT"
+sed 's/device: cpu, seeds/device: cpu, dtype: bf16, seeds/' "$TMP/tiny/s.yaml" >"$TMP/tiny/bf16.yaml"
+expect_out "bf16 on the cpu computes in fp32" "bf16 (fp32 on cpu)" "$BENCH" plan "$TMP/tiny/bf16.yaml"
 expect_true "no provisional ids" bash -c '! grep -q provisional <<<"$1"' _ "$OUT"
 run "$BENCH" plan "$TMP/tiny/s.yaml" --json
 ids1=$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')
