@@ -479,6 +479,27 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   return code;
 }
 
+// With --only, a warning about another phase ("phase 'X': ...") is not this run's: left out.
+static int warning_selected(const char *w, const RunArgs *a) {
+  const char *p = strstr(w, "phase '");
+  if (!p || a->n_only == 0) return 1;
+  p += 7;
+  const char *end = strchr(p, '\'');
+  if (!end) return 1;
+  for (int i = 0; i < a->n_only; i++)
+    if (strlen(a->only[i]) == (size_t)(end - p) && strncmp(a->only[i], p, (size_t)(end - p)) == 0) return 1;
+  return 0;
+}
+
+static void drop_unselected_warnings(StrList *w, const RunArgs *a) {
+  int k = 0;
+  for (int i = 0; i < w->n; i++) {
+    if (warning_selected(w->items[i], a)) w->items[k++] = w->items[i];
+    else free(w->items[i]);
+  }
+  w->n = k;
+}
+
 int cmd_run(int argc, char **argv) {
   RunArgs a;
   if (parse_args(argc, argv, &a) != 0) {
@@ -511,7 +532,9 @@ int cmd_run(int argc, char **argv) {
   const Suite *s = prep.suite;
   StrList *warnings = &prep.warnings;
   host_probe(&prep.mx, prep.shapes, &probe);
-  for (int i = 0; i < probe.warnings.n; i++) strlist_add(warnings, "%s", probe.warnings.items[i]);
+  for (int i = 0; i < probe.warnings.n; i++)
+    if (warning_selected(probe.warnings.items[i], &a)) strlist_add(warnings, "%s", probe.warnings.items[i]);
+  drop_unselected_warnings(warnings, &a);
   if (make_lanes(&a, &probe, &lanes) != 0) goto out;
   char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
   if (a.dry_run) {
