@@ -58,6 +58,7 @@ static int fig_ppl_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
   }
   double *x = xcalloc((size_t)pd->n_lengths, sizeof *x), *y = xcalloc((size_t)pd->n_lengths, sizeof *y),
          *e = xcalloc((size_t)pd->n_lengths, sizeof *e);
+  int *stacked = xcalloc((size_t)pd->n_lengths, sizeof *stacked);  // OOM marks already at a length
   for (int c = 0; c < pd->n_configs; c++) {
     int n = 0, n_oom = 0, colour = figure_colour(pd->configs[c].label);
     for (int l = 0; l < pd->n_lengths; l++) {
@@ -71,8 +72,9 @@ static int fig_ppl_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
     for (int l = 0; l < pd->n_lengths; l++) {
       const Cell *cell = phase_cell(pd, c, l);
       if (cell->n_ok == 0 && cell->n_oom > 0) {
+        // configs that ran out of memory at the same length stack upwards, each mark visible
         x[n_oom] = (double)pd->lengths[l];
-        y[n_oom++] = top * 1.6;
+        y[n_oom++] = top * 1.6 * pow(1.25, stacked[l]++);
       }
     }
     if (n_oom > 0) {
@@ -83,6 +85,7 @@ static int fig_ppl_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
   free(x);
   free(y);
   free(e);
+  free(stacked);
   return 0;
 }
 
