@@ -57,9 +57,30 @@ for s in night_9h:128 hybrid_rope:128 unified_search:128 h2o_pythia:32 streaming
   expect_true "$name report" test -s "rep/$name/REPORT.md"
 done
 
+# --only: only the selected phases' warnings (night_9h warns about the 64 positions in every phase)
+run "$BENCH" run night_9h.yaml --only 1A --dry-run --results res/only
+expect_true "--only 1A: its warning" grep -q "warning: phase '1A': length 128 exceeds" <<<"$ERR"
+expect_true "--only 1A: no other phase's warnings" test "$(grep -c "warning: phase '" <<<"$ERR")" -eq 1
+
+# unified_search: --shard splits by trained model (rope, seed), so two machines never train one.
+for i in 1 2; do
+  "$BENCH" run unified_search.yaml --shard $i/2 --dry-run --results res/shards 2>/dev/null |
+    grep -o "seed=[0-9]* rope=[^ :]*" | sort -u > shard$i.models
+done
+expect_true "shards: 14 trained models in all" test "$(cat shard1.models shard2.models | sort -u | wc -l)" -eq 14
+expect_true "shards: no model trained on both ($(comm -12 shard1.models shard2.models | tr '\n' ' '))" \
+  test -z "$(comm -12 shard1.models shard2.models)"
+# ... and the note's A/B alignment recipe: split B alone on a second machine matches split A's geo jobs.
+expect_rc "unified_search split B alone" 0 "$BENCH" run unified_search.yaml --only search-b --results res/split_b --no-report
+expect_out "compare matches the ALIGN configs" "matched 20 jobs (20 by job id" "$BENCH" compare res/unified_search res/split_b
+expect_true "compare lists the ALIGN jobs with both values" \
+  grep -qE "geo_500k/full/bf16/tiny50m L=128 seed=42 +[0-9.]+ +[0-9.]+ +[-+][0-9.]+%" <<<"$OUT"
+expect_true "compare summarises the runs, not their records" grep -q "  runs: 1 run on .* (cpu); 44 ok, 0 oom" <<<"$OUT"
+expect_true "no run records dumped" bash -c '! grep -q "\"command\"" <<<"$1"' _ "$OUT"
+
 cat > check.py <<'EOF'
 # Reads each REPORT.md back against its stand-in suite.
-import glob, json, os, re, sys
+import glob, json, math, os, re, sys
 import yaml
 bad = []
 def check(cond, msg):
@@ -110,9 +131,32 @@ for name in ("night_9h", "hybrid_rope", "unified_search", "h2o_pythia", "streami
         for img in images:
             check(os.path.getsize("rep/%s/%s" % (name, img)) > 0, "%s: %s exists" % (name, img))
 
+    if name == "unified_search":  # the recipe and each trained model, its training in the wall time
+        for pid, n in (("search-a", 5), ("search-b", 5), ("seeds", 9)):
+            sec = secs.get(pid, "")
+            check("### Training: recipe tiny50m, %d models" % n in sec, "unified: %s names its %d trained models" % (pid, n))
+            rows = table(sec, "Training: recipe")
+            check(len(rows) == 2 + n and all(r[4] == "12" and r[3] == "768" for r in rows[2:]), "unified: %s training rows %s" % (pid, rows))
+            check("llama, 1 layers, hidden 16, 2 heads, MLP 32, vocab 512; 768 tokens in sequences of 16, batch 4" in sec, "unified: recipe line")
+        for j in jobs(name):
+            check(j["metrics"]["train"]["steps"] == 12, "unified: 12 steps")
+        for pid in ("search-a", "search-b", "seeds"):
+            train = {j["metrics"]["train"]["train_id"]: j["metrics"]["train"]["wall_s"] for j in jobs(name) if pid in j["phase"].split(",")}
+            wall = re.search(r"\| %s \|.*\| (?:(\d+)m )?(\d+)s \|$" % pid, md, re.M)
+            secs_shown = wall and int(wall.group(1) or 0) * 60 + int(wall.group(2))
+            check(wall and secs_shown + 1 >= sum(train.values()), "unified: %s wall time %s includes training %.1f s" % (pid, secs_shown, sum(train.values())))
     if name == "night_9h":  # θ spans a decade: a log axis, a readable tic at each θ
         gp = open("rep/night_9h/gnuplot/ext1-theta_ppl_vs_theta.gp").read()
         check("set logscale x 10" in gp and "'500k' 500000" in gp and "'1.5M' 1500000" in gp, "night: θ axis " + gp[-600:])
+        for fig in glob.glob("rep/night_9h/gnuplot/*.gp"):  # labelled x tics never crowd each other
+            gp = open(fig).read()
+            tics = re.search(r"set xtics \((.*)\)", gp)
+            if not tics: continue
+            pos = [float(v) for lab, v in re.findall(r"'([^']*)' ([0-9.e+]+)", tics.group(1)) if lab]
+            f = (lambda v: math.log(v)) if "set logscale x" in gp else (lambda v: v)
+            span = f(max(pos)) - f(min(pos)) if len(pos) > 1 else 1
+            gaps = [(f(b) - f(a)) / span for a, b in zip(pos, pos[1:])]
+            check(not gaps or min(gaps) >= 0.099, "night: %s tic labels %.3f of the axis apart" % (os.path.basename(fig), min(gaps or [1])))
     if name == "h2o_pythia":
         lengths = table(secs.get("within-limit", ""), "PPL")
         check([r[0] for r in lengths[2:]] == ["full", "h2o_256", "window_256"], "h2o: within-limit rows " + str(lengths))
@@ -121,6 +165,8 @@ for name in ("night_9h", "hybrid_rope", "unified_search", "h2o_pythia", "streami
         check("window_256" in [r[0] for r in beyond], "h2o: beyond-limit runs the window control")
         collapse = table(secs.get("beyond-limit", ""), "PPL@101 / PPL@39")
         check(len(collapse) == 5, "h2o: beyond-limit collapse ratios against 1256 " + str(collapse))
+        gp = open("rep/h2o_pythia/gnuplot/extreme_nll_vs_position.gp").read()
+        check("'训练位置上限 64'" in gp and "first 64, graph 0 to first 64" in gp, "h2o: NLL by position marks the 2048 (/32) trained positions")
         for j in jobs(name):
             c = j["spec"]["cache"]
             if c["name"] == "window_256":
@@ -134,6 +180,13 @@ for name in ("night_9h", "hybrid_rope", "unified_search", "h2o_pythia", "streami
             check(s["windows"] == want and j["metrics"]["tokens"] == want * (s["length"] - s["prompt"]),
                   "streaming: exp1 %s at %d has %d windows" % (s["cache"]["name"], s["length"], want))
         check(len(exp1) == 8, "streaming: exp1's 8 jobs")
+        check("*计算精度: fp16 → fp32" in secs.get("exp1-length", ""), "streaming: exp1 says its fp16 jobs computed in fp32")
+        num = table(secs.get("exp4-device", ""), "数值")
+        refs = [r[0] for r in num[2:] if r[6] == "(参照)"]
+        check(len(num) == 2 + 8 and refs == ["full · fp32 · cpu", "stream_256 · fp32 · cpu"] and all(r[4] == r[0].split(" · ")[0] + " · fp32 · cpu" for r in num[2:]),
+              "streaming: exp4 compares each run with the fp32 CPU run " + str(num))
+        gp = open("rep/streaming_pythia/gnuplot/exp2-cache_ppl_vs_recent.gp").read()
+        check("title 'full, L = 70'" in gp, "streaming: the cache sweep draws the full cache as reference")
         exp4 = table(secs.get("exp4-device", ""), "PPL")
         check(exp4 and len(exp4) == 2 + 8, "streaming: exp4 lists its 8 configs " + str(exp4))
 
