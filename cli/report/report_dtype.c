@@ -50,8 +50,8 @@ static void compute_note(StrBuf *b, const PhaseData *pd, int zh) {
     if (!asked.data || !strstr(asked.data, item)) sb_printf(&asked, "%s%s", asked.len ? ", " : "", item);
   }
   if (asked.len)
-    sb_printf(b, zh ? "*计算精度: %s (CPU 引擎以 fp32 计算; 表中按所请求的 dtype 标注)。*\n\n"
-                    : "*Compute dtype: %s (the CPU engine computes in fp32; tables name the dtype asked for).*\n\n",
+    sb_printf(b, zh ? "*计算精度: %s (CPU 引擎以 fp32 计算)。*\n\n"
+                    : "*Compute dtype: %s (the CPU engine computes in fp32).*\n\n",
               asked.data);
   sb_free(&asked);
 }
