@@ -101,6 +101,11 @@ int cmd_compare(int argc, char **argv) {
   for (int i = 0; i < c.n_pairs; i++) n_spec += c.pairs[i].by_spec;
   printf("matched %d jobs (%d by job id, %d by phase and spec); %d only in A, %d only in B\n", c.n_pairs,
          c.n_pairs - n_spec, n_spec, c.n_only_a, c.n_only_b);
+  if (c.n_pairs > 0) {  // every matched job with its values
+    printf("  %-16s %-48s %10s %10s %10s\n", "JOB", "PHASE CONFIG", "PPL A", "PPL B", "Δ PPL");
+    for (int i = 0; i < c.n_pairs && i < MAX_LISTED; i++) print_pair(&c.pairs[i]);
+    if (c.n_pairs > MAX_LISTED) printf("  ... and %d more\n", c.n_pairs - MAX_LISTED);
+  }
   if (c.n_compared > 0) {
     char name[256];
     compare_job_name(c.pairs[c.i_max_ppl].a, name, sizeof name);

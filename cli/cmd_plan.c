@@ -79,7 +79,10 @@ static void print_phase(FILE *out, const Matrix *m, int pi) {
     row[COL_CACHE] = xstrdup(json_string_value(json_object_get(json_object_get(spec, "cache"), "name")));
     row[COL_LENGTH] = xasprintf("%ld", j->length);
     row[COL_SEED] = xasprintf("%ld", j->seed);
-    row[COL_DTYPE] = xstrdup(json_string_value(json_object_get(spec, "dtype")));
+    // the CPU engine computes every dtype in fp32: say so where the job will run there
+    const char *dt = json_string_value(json_object_get(spec, "dtype"));
+    row[COL_DTYPE] = dt && strcmp(dt, "fp32") != 0 && device_runs_on_cpu(j->device) ? xasprintf("%s (fp32 on cpu)", dt)
+                                                                                     : xstrdup(dt ? dt : "");
     row[COL_DEVICE] = xstrdup(json_string_value(json_object_get(spec, "device")));
     row[COL_TRAIN] = xstrdup(train ? train : "");
     StrBuf also = {0};

@@ -476,7 +476,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   sb_free(&lanes_text);
   if (probe->problem[0]) run_log_warn(&lg, "device facts unavailable: %s", probe->problem);
   for (int i = 0; i < warnings->n; i++) run_log_warn(&lg, "%s", warnings->items[i]);
-  if (run_plan_write(dir, s, sel, a->shard_i, a->shard_n, &err) != 0) run_log_warn(&lg, "%s", err.msg);
+  if (run_plan_write(dir, s, sel, a->shard_i, a->shard_n, a->fresh, &err) != 0) run_log_warn(&lg, "%s", err.msg);
   GpuChecks checks;
   check_gpus(todo, n_todo, lanes, probe->n_gpus, &lg, &checks);
   ManifestRun mr = {.suite = s, .mx = mx, .probe = probe, .lanes = lanes, .suite_path = a->suite_path,
@@ -543,6 +543,27 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   return code;
 }
 
+// With --only, a warning about another phase ("phase 'X': ...") is not this run's: left out.
+static int warning_selected(const char *w, const RunArgs *a) {
+  const char *p = strstr(w, "phase '");
+  if (!p || a->n_only == 0) return 1;
+  p += 7;
+  const char *end = strchr(p, '\'');
+  if (!end) return 1;
+  for (int i = 0; i < a->n_only; i++)
+    if (strlen(a->only[i]) == (size_t)(end - p) && strncmp(a->only[i], p, (size_t)(end - p)) == 0) return 1;
+  return 0;
+}
+
+static void drop_unselected_warnings(StrList *w, const RunArgs *a) {
+  int k = 0;
+  for (int i = 0; i < w->n; i++) {
+    if (warning_selected(w->items[i], a)) w->items[k++] = w->items[i];
+    else free(w->items[i]);
+  }
+  w->n = k;
+}
+
 int cmd_run(int argc, char **argv) {
   RunArgs a;
   if (parse_args(argc, argv, &a) != 0) {
@@ -575,7 +596,9 @@ int cmd_run(int argc, char **argv) {
   const Suite *s = prep.suite;
   StrList *warnings = &prep.warnings;
   host_probe(&prep.mx, prep.shapes, &probe);
-  for (int i = 0; i < probe.warnings.n; i++) strlist_add(warnings, "%s", probe.warnings.items[i]);
+  for (int i = 0; i < probe.warnings.n; i++)
+    if (warning_selected(probe.warnings.items[i], &a)) strlist_add(warnings, "%s", probe.warnings.items[i]);
+  drop_unselected_warnings(warnings, &a);
   if (make_lanes(&a, &probe, &lanes) != 0) goto out;
   char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
   BenchErr derr;

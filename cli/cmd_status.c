@@ -77,8 +77,9 @@ static void free_run_files(json_t **v, int n) {
 
 // The jobs the latest runs cover: the union of the plan files written for the newest suite
 // version (a suite edited since leaves its old plan files out). Object: job_id → its plan entry
-// {"label","spec",..}.
-static json_t *planned_jobs(json_t **plans, int n) {
+// {"label","spec",..}. Jobs of a --fresh run go in *fresh_since too (job_id → the plan's written
+// time): an older result of such a job is being recomputed, not done.
+static json_t *planned_jobs(json_t **plans, int n, json_t *fresh_since) {
   const char *sha = NULL;
   double newest = -1;
   for (int i = 0; i < n; i++) {
@@ -92,11 +93,14 @@ static json_t *planned_jobs(json_t **plans, int n) {
   for (int i = 0; i < n; i++) {
     const char *s = json_string_value(json_object_get(plans[i], "suite_sha256"));
     if (sha && (!s || strcmp(s, sha) != 0)) continue;
+    int fresh = json_is_true(json_object_get(plans[i], "fresh"));
+    double written = parse_iso(json_string_value(json_object_get(plans[i], "written")));
     size_t k;
     json_t *e;
     json_array_foreach(json_object_get(plans[i], "jobs"), k, e) {
       const char *id = json_string_value(json_object_get(e, "job_id"));
       if (id) json_object_set(jobs, id, e);
+      if (id && fresh) json_object_set_new(fresh_since, id, json_real(written));
     }
   }
   return jobs;
@@ -110,8 +114,9 @@ typedef struct {
 } Tally;
 
 // Counts the valid result files of the planned jobs (every file when there is no plan), held to
-// the one rule (results.h) with each job's planned spec; the others are listed as invalid.
-static void tally_results(const char *dir, json_t *planned, Tally *t) {
+// the one rule (results.h) with each job's planned spec; the others are listed as invalid. A result
+// a --fresh run has yet to replace (finished before that run's plan was written) is not counted.
+static void tally_results(const char *dir, json_t *planned, json_t *fresh_since, Tally *t) {
   JobFiles files;
   BenchErr err;
   if (job_files_list(dir, &files, &err) != 0) return;  // nothing to count
@@ -124,6 +129,11 @@ static void tally_results(const char *dir, json_t *planned, Tally *t) {
     JobResult r;
     if (job_result_load(dir, id, json_object_get(entry, "spec"), &r, &err) != RESULT_VALID) {
       if (t->invalid++ < MAX_FAILURES_LISTED) sb_printf(&t->invalids, "  %s\n", err.msg);
+      continue;
+    }
+    json_t *since = json_object_get(fresh_since, id);
+    if (since && parse_iso(r.finished) < json_number_value(since)) {
+      job_result_free(&r);
       continue;
     }
     t->n++;
@@ -159,6 +169,8 @@ static void print_runner(const json_t *st, double now, int running) {
     double started = parse_iso(json_string_value(json_object_get(e, "started")));
     long wd = (long)json_integer_value(json_object_get(e, "windows_done"));
     long wt = (long)json_integer_value(json_object_get(e, "windows_total"));
+    long sd = (long)json_integer_value(json_object_get(e, "steps_done"));
+    long stp = (long)json_integer_value(json_object_get(e, "steps_total"));
     double tps = json_number_value(json_object_get(e, "tokens_per_s"));
     char el[48];
     format_eta(now - started, el, sizeof el);
@@ -166,6 +178,7 @@ static void print_runner(const json_t *st, double now, int running) {
            json_string_value(json_object_get(e, "device")),
            (long long)json_integer_value(json_object_get(e, "pid")));
     if (wt > 0) printf(", window %ld/%ld", wd, wt);
+    else if (stp > 0) printf(", training step %ld/%ld", sd, stp);
     if (tps > 0) printf(", %.0f tokens/s", tps);
     printf(", for %s\n", el);
   }
@@ -214,7 +227,8 @@ int cmd_status(int argc, char **argv) {
   json_t **plans, **stats;
   int n_plans = load_run_files(dir, "plan", &plans);
   int n_stats = load_run_files(dir, "status", &stats);
-  json_t *planned = planned_jobs(plans, n_plans);
+  json_t *fresh_since = json_object();
+  json_t *planned = planned_jobs(plans, n_plans, fresh_since);
   const char *suite_name = n_plans ? json_string_value(json_object_get(plans[0], "suite")) : NULL;
 
   printf("results   %s%s%s%s\n", dir, suite_name ? " (suite '" : "", suite_name ? suite_name : "",
@@ -260,7 +274,7 @@ int cmd_status(int argc, char **argv) {
            room, dir);
   Tally t;
   memset(&t, 0, sizeof t);
-  tally_results(dir, planned, &t);
+  tally_results(dir, planned, fresh_since, &t);
   long total = json_object_size(planned) ? (long)json_object_size(planned) : t.n + t.invalid;
   long failed = t.oom + t.error + t.crashed;
   if (total == 0) {
@@ -291,6 +305,7 @@ int cmd_status(int argc, char **argv) {
   sb_free(&t.invalids);
   sb_free(&holders);
   json_decref(planned);
+  json_decref(fresh_since);
   free_run_files(plans, n_plans);
   free_run_files(stats, n_stats);
   return EXIT_OK;

@@ -138,7 +138,7 @@ static char *sbatch(char **argv, BenchErr *err) {
 }
 
 static json_t *submission_json(const SubmitArgs *a, const Suite *s, const SlurmJobSpec *js,
-                               const char **ids, long n, int max_array, const char *array_id,
+                               const char **ids, const char **keys, long n, int max_array, const char *array_id,
                                const char *report_id) {
   const SlurmPack *p = js->pack;
   char when[32];
@@ -149,7 +149,7 @@ static json_t *submission_json(const SubmitArgs *a, const Suite *s, const SlurmJ
     int shard = p->task_ids[t] + 1;
     json_t *jobs = json_array();
     for (long k = 0; k < n; k++)
-      if (shard_of(ids[k], p->n_shards) == shard) json_array_append_new(jobs, json_string(ids[k]));
+      if (shard_of(keys[k], p->n_shards) == shard) json_array_append_new(jobs, json_string(ids[k]));
     char *sh = xasprintf("%d/%d", shard, p->n_shards);
     json_array_append_new(tasks, json_pack("{s:i, s:s, s:o}", "task", shard - 1, "shard", sh, "jobs", jobs));
     free(sh);
@@ -165,7 +165,7 @@ static json_t *submission_json(const SubmitArgs *a, const Suite *s, const SlurmJ
 }
 
 // Writes the scripts, then submits (or prints the commands). Returns the exit code.
-static int submit(const SubmitArgs *a, const Suite *s, const char **ids, const double *costs, long n,
+static int submit(const SubmitArgs *a, const Suite *s, const char **ids, const char **keys, const double *costs, long n,
                   const char *dir, const char *argv0) {
   BenchErr err;
   int rc = EXIT_BAD_INPUT;
@@ -205,7 +205,7 @@ static int submit(const SubmitArgs *a, const Suite *s, const char **ids, const d
     rc = EXIT_OK;
     goto out;
   }
-  slurm_pack(ids, costs, n, max_array, &pack);
+  slurm_pack(keys, costs, n, max_array, &pack);
   SlurmJobSpec js = {.bench = bench, .suite_path = suite_path, .suite_name = s->suite, .results = results,
                      .reports = reports, .workdir = workdir, .partition = a->partition, .gres = a->gres,
                      .time = a->time, .account = a->account, .max_parallel = a->max_parallel, .pack = &pack};
@@ -243,7 +243,7 @@ static int submit(const SubmitArgs *a, const Suite *s, const char **ids, const d
   char *argv_r[] = {"sbatch", "--parsable", dep, report_sh, NULL};
   report_id = sbatch(argv_r, &err);
   free(dep);
-  json_t *j = submission_json(a, s, &js, ids, n, max_array, array_id, report_id);
+  json_t *j = submission_json(a, s, &js, ids, keys, n, max_array, array_id, report_id);
   char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
   char *sub_path = slurm_submitted_path(results);
   BenchErr werr;
@@ -302,17 +302,19 @@ int cmd_submit(int argc, char **argv) {
       free(a.command);
       return EXIT_BAD_INPUT;
     }
-    const char **ids = xcalloc((size_t)sel->n + 1, sizeof *ids);
+    const char **ids = xcalloc((size_t)sel->n + 1, sizeof *ids), **keys = xcalloc((size_t)sel->n + 1, sizeof *keys);
     double *costs = xcalloc((size_t)sel->n + 1, sizeof *costs);
     long n = 0;
     for (long k = 0; k < sel->n; k++) {
       if (job_result_ok(dir, sel->jobs[k].job->id, sel->jobs[k].job->spec)) continue;
       ids[n] = sel->jobs[k].job->id;
+      keys[n] = job_shard_key(sel->jobs[k].job);
       costs[n++] = sel->jobs[k].cost;
     }
     if (n < sel->n) printf("%ld of %ld jobs already have an ok result in %s\n", sel->n - n, sel->n, dir);
-    rc = submit(&a, s, ids, costs, n, dir, argv[0]);
+    rc = submit(&a, s, ids, keys, costs, n, dir, argv[0]);
     free((void *)ids);
+    free((void *)keys);
     free(costs);
     free(dir);
   }

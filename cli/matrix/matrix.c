@@ -164,6 +164,7 @@ typedef struct {
   const char **devices; int n_devices;
   long *seeds; int n_seeds;
   long *lengths; int n_lengths;
+  long windows;                           // an include entry's windows; 0: the phase's
 } Axes;
 
 static void axes_free(Axes *a) {
@@ -365,6 +366,10 @@ static int axes_override(const Suite *s, const Assignment *as, Axes *a, BenchErr
         a->n_devices = 1;
         break;
       default:
+        if (strcmp(as->axes[i], "windows") == 0 && parse_long(val, &num) == 0 && num >= 1) {
+          a->windows = num;
+          break;
+        }
         return matrix_err_at(err, s, mk, "unknown matrix axis '%s'", as->axes[i]);
     }
   }
@@ -378,6 +383,7 @@ typedef struct {
   const Member *train, *rope, *cache;
   const char *dtype, *device;
   long seed, length;
+  long windows;  // 0: the phase's
 } Draft;
 
 static int member_matches(const Member *m, const char *selector) {
@@ -523,7 +529,7 @@ static int job_make(MatrixCtx *c, const Phase *ph, const Draft *d, Job *j, Bench
   j->dtype = d->dtype;
   j->device = d->device;
   j->protocol = st->protocol;
-  j->windows = st->windows;
+  j->windows = d->windows ? d->windows : st->windows;
   if (strcmp(j->protocol, "sliding") == 0) j->stride = st->stride > 0 ? st->stride : d->length / 2;
   if (strcmp(j->protocol, "decode") == 0) {
     j->prompt = st->prompt;
@@ -670,7 +676,7 @@ static int expand(MatrixCtx *c, int pi, const Axes *a, int *hits, int *added, Be
   for (;;) {
     Draft d = {a->models[at[0]], a->datasets[at[1]], &a->train[at[2]], &a->rope[at[3]],
                &a->cache[at[4]], a->dtypes[at[5]], a->devices[at[6]], a->seeds[at[7]],
-               a->lengths[at[8]]};
+               a->lengths[at[8]], a->windows};
     int drop = 0;
     for (int e = 0; hits && e < ph->n_exclude; e++) {
       if (draft_matches(&d, &ph->exclude[e])) {

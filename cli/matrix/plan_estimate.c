@@ -156,6 +156,11 @@ void job_cost(const Job *j, const ModelShape *s, int on_cpu, JobCost *out) {
   out->work_bytes = in_flight * (8.0 * s->hidden + 3.0 * s->intermediate) * 4 + WORKSPACE_FIXED_BYTES;
 }
 
+double train_work(const Variant *recipe, int member, const ModelShape *s) {
+  double f = train_flops(recipe, member, s);
+  return f > 0 ? f : 3.0 * recipe_num(recipe, member, "tokens", 0);
+}
+
 double train_flops(const Variant *recipe, int member, const ModelShape *s) {
   if (!s->known || s->params <= 0) return 0;
   double tokens = recipe_num(recipe, member, "tokens", 0);

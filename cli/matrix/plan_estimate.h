@@ -44,5 +44,8 @@ long long job_tokens_needed(const Job *j);
 long cache_budget(const Job *j);
 // FLOPs of training one model with a recipe (6·P·tokens + attention); 0 when unknown.
 double train_flops(const Variant *recipe, int member, const ModelShape *shape);
+// Training's work in job_cost's units: its FLOPs, or (shape unknown: costs are then tokens through
+// the model) 3 × the tokens trained on, forward and backward.
+double train_work(const Variant *recipe, int member, const ModelShape *shape);
 
 #endif

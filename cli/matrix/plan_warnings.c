@@ -11,6 +11,8 @@
 #include "data_stats.h"
 #include "device.h"
 #include "json_file.h"
+#include "eval.h"
+#include "tokenizer.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
@@ -92,8 +94,27 @@ static long separator_of(const char *tokenizer_path) {
   return sep;
 }
 
-// Tokens a job's dataset holds: exact for token files and for text in the engine's token cache;
-// otherwise an estimate from the text bytes (*about = 1). -1 when unknown.
+// Tokenizes a text dataset with the job's tokenizer as the run will (same separator between jsonl
+// documents), which leaves it in the token cache for the run. -1 when it cannot.
+static long long tokenize_dataset(const Job *j) {
+  long sep = separator_of(j->tokenizer_path);
+  Tokenizer *tok;
+  BenchErr err;
+  if (tokenizer_load(j->tokenizer_path, &tok, &err) != 0) return -1;
+  if (sep < 0) sep = tokenizer_bos_id(tok);
+  TextEncoder enc;
+  text_encoder_from_tokenizer(tok, (int32_t)sep, &enc);
+  DataSource src = {j->dataset->path, j->dataset->field, j->dataset->name};
+  Tokens toks;
+  long long n = dataset_tokens(&src, &enc, &toks, &err) == 0 ? toks.n : -1;
+  if (n >= 0) tokens_free(&toks);
+  tokenizer_free(tok);
+  return n;
+}
+
+// Tokens a job's dataset holds: exact for token files and for text, which the job's tokenizer
+// counts (once: the token cache keeps the ids for the run); an estimate from the text bytes
+// (*about = 1) only when the tokenizer cannot be read. -1 when unknown.
 static long long job_dataset_tokens(const Matrix *m, const Job *j, int *about) {
   int di = (int)(j->dataset - m->suite->datasets);
   const DataStats *s = &m->dataset_stats[di];
@@ -103,6 +124,7 @@ static long long job_dataset_tokens(const Matrix *m, const Job *j, int *about) {
   if (s->text_bytes < 0) return -1;
   if (j->tokenizer_fp && strncmp(j->tokenizer_fp, "missing:", 8) != 0) {
     long long n = token_cache_count(j->tokenizer_fp, s->fingerprint, separator_of(j->tokenizer_path));
+    if (n < 0) n = tokenize_dataset(j);
     if (n >= 0) return n;
   }
   *about = 1;

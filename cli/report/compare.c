@@ -140,7 +140,50 @@ static int is_time_key(const char *key) {
   return 0;
 }
 
+// The manifest's "runs" (one record per bench run on the directory) in one line: how many, on which
+// hosts and devices, which shards, and the job outcomes; commands and times differ by nature.
+static char *runs_summary(json_t *runs) {
+  StrList hosts = {0}, devs = {0}, shards = {0};
+  long ok = 0, oom = 0, error = 0, crashed = 0;
+  size_t i;
+  json_t *r;
+  json_array_foreach(runs, i, r) {
+    const char *h = json_string_value(json_object_get(r, "host"));
+    if (h && strlist_find(&hosts, h) < 0) strlist_add(&hosts, "%s", h);
+    const char *sh = json_string_value(json_object_get(r, "shard"));
+    if (sh && strlist_find(&shards, sh) < 0) strlist_add(&shards, "%s", sh);
+    size_t k;
+    json_t *d;
+    json_array_foreach(json_object_get(r, "devices"), k, d)
+      if (json_is_string(d) && strlist_find(&devs, json_string_value(d)) < 0) strlist_add(&devs, "%s", json_string_value(d));
+    ok += (long)json_integer_value(json_object_get(r, "ok"));
+    oom += (long)json_integer_value(json_object_get(r, "oom"));
+    error += (long)json_integer_value(json_object_get(r, "error"));
+    crashed += (long)json_integer_value(json_object_get(r, "crashed"));
+  }
+  StrBuf b = {0};
+  size_t n = json_array_size(runs);
+  sb_printf(&b, "%zu run%s on ", n, n == 1 ? "" : "s");
+  for (int k = 0; k < hosts.n; k++) sb_printf(&b, "%s%s", k ? ", " : "", hosts.items[k]);
+  sb_append(&b, " (");
+  for (int k = 0; k < devs.n; k++) sb_printf(&b, "%s%s", k ? ", " : "", devs.items[k]);
+  sb_append(&b, ")");
+  for (int k = 0; k < shards.n; k++) sb_printf(&b, "%s%s", k ? ", " : ", shard ", shards.items[k]);
+  sb_printf(&b, "; %ld ok, %ld oom, %ld error, %ld crashed", ok, oom, error, crashed);
+  strlist_free(&hosts);
+  strlist_free(&devs);
+  strlist_free(&shards);
+  return b.data;
+}
+
 static void flatten(json_t *v, const char *prefix, StrList *keys, StrList *vals) {
+  if (strcmp(prefix, "runs") == 0 && json_is_array(v)) {
+    char *text = runs_summary(v);
+    strlist_add(keys, "%s", prefix);
+    strlist_add(vals, "%s", text ? text : "");
+    free(text);
+    return;
+  }
   if (json_is_object(v)) {
     const char *k;
     json_t *child;

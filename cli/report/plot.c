@@ -87,6 +87,8 @@ static int cmp_double(const void *a, const void *b) {
 
 static void tic_label(double x, char out[32]) {
   if (x >= 1024 && fmod(x, 1024) == 0) snprintf(out, 32, "%.0fk", x / 1024);
+  else if (x >= 1e6 && fmod(x, 1e5) == 0) snprintf(out, 32, "%gM", x / 1e6);  // θ = 1.5M
+  else if (x >= 1e5 && fmod(x, 1e3) == 0) snprintf(out, 32, "%gk", x / 1e3);  // θ = 500k
   else snprintf(out, 32, "%g", x);
 }
 
@@ -142,6 +144,11 @@ static int log_tics(double lo, double hi, StrBuf *b) {
   return n;
 }
 
+// Labelled x tics stay this fraction of the axis apart (a 600-pixel axis: 60 pixels, room for a
+// label such as "1.5M" or "208").
+#define MIN_TIC_GAP 0.1
+static double tic_pos(const Plot *p, double x) { return p->logx && x > 0 ? log(x) : x; }
+
 static void x_tics(const Plot *p, const Bounds *bd, StrBuf *b) {
   if (p->xtics_k == 1) {
     int n = 0;
@@ -151,18 +158,23 @@ static void x_tics(const Plot *p, const Bounds *bd, StrBuf *b) {
     for (int i = 0; i < p->n_series; i++)
       for (int k = 0; k < p->series[i].n; k++) xs[m++] = p->series[i].x[k];
     qsort(xs, (size_t)m, sizeof *xs, cmp_double);
-    // at most 8 labelled tics: every other length when the scan is dense
-    int distinct = 0;
-    for (int k = 0; k < m; k++) distinct += k == 0 || xs[k] != xs[k - 1];
-    int every = distinct > 8 ? (distinct + 7) / 8 : 1;
+    // a label only where it does not run into the previous one: labelled tics at least
+    // MIN_TIC_GAP of the axis apart (on a log axis, dense long lengths crowd the right end);
+    // the others are unlabelled minor tics
+    double pos_lo = tic_pos(p, xs[0]), span = m ? tic_pos(p, xs[m - 1]) - pos_lo : 0, last = -INFINITY;
     sb_append(b, "set xtics (");
-    int first = 1, idx = 0;
+    int first = 1;
     for (int k = 0; k < m; k++) {
       if (k > 0 && xs[k] == xs[k - 1]) continue;
       char lab[32];
       tic_label(xs[k], lab);
-      if (idx++ % every == 0) sb_printf(b, "%s'%s' %.10g", first ? "" : ", ", lab, xs[k]);
-      else sb_printf(b, "%s'' %.10g 1", first ? "" : ", ", xs[k]);
+      double at = span > 0 ? (tic_pos(p, xs[k]) - pos_lo) / span : 0;
+      if (k == 0 || at - last >= MIN_TIC_GAP) {
+        sb_printf(b, "%s'%s' %.10g", first ? "" : ", ", lab, xs[k]);
+        last = at;
+      } else {
+        sb_printf(b, "%s'' %.10g 1", first ? "" : ", ", xs[k]);
+      }
       first = 0;
     }
     sb_append(b, ")\n");

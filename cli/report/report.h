@@ -335,6 +335,15 @@ int phase_shows_kv(const PhaseData *pd);
 // The table "KV cache: memory and speed vs full": Config | Length | KV budget | Peak KV tokens |
 // Peak KV memory | Saved vs full | tokens/s | Speed vs full, one row per (config, length).
 void table_kv_cost(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
+// ---- numerics (report_dtype.c) ----
+// A note where jobs computed in another dtype than they asked for, and, in a phase that varies
+// device or dtype, each config's PPL against the most precise run of the same config.
+void phase_numerics(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx);
+// ---- training phases (report_train.c) ----
+// "### Training": the recipe as run and one row per trained model; nothing when the phase trains none.
+void phase_training(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx);
+// Seconds spent training the phase's models (each once), which its wall time includes.
+double phase_train_wall_s(const PhaseData *pd);
 // One finding per cache policy (at its longest length with a full-cache match, else its longest):
 // its KV tokens, the memory saved and the speed against full, when it saves memory or its speed
 // differs from full by more than 10%.

@@ -10,6 +10,7 @@
 #include "plot.h"
 #include "report.h"
 #include "rope.h"
+#include "train.h"
 
 
 // ---- colours: the same config label gets the same colour in every figure of a report ----
@@ -57,6 +58,7 @@ static int fig_ppl_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
   }
   double *x = xcalloc((size_t)pd->n_lengths, sizeof *x), *y = xcalloc((size_t)pd->n_lengths, sizeof *y),
          *e = xcalloc((size_t)pd->n_lengths, sizeof *e);
+  int *stacked = xcalloc((size_t)pd->n_lengths, sizeof *stacked);  // OOM marks already at a length
   for (int c = 0; c < pd->n_configs; c++) {
     int n = 0, n_oom = 0, colour = figure_colour(pd->configs[c].label);
     for (int l = 0; l < pd->n_lengths; l++) {
@@ -70,8 +72,9 @@ static int fig_ppl_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
     for (int l = 0; l < pd->n_lengths; l++) {
       const Cell *cell = phase_cell(pd, c, l);
       if (cell->n_ok == 0 && cell->n_oom > 0) {
+        // configs that ran out of memory at the same length stack upwards, each mark visible
         x[n_oom] = (double)pd->lengths[l];
-        y[n_oom++] = top * 1.6;
+        y[n_oom++] = top * 1.6 * pow(1.25, stacked[l]++);
       }
     }
     if (n_oom > 0) {
@@ -82,6 +85,7 @@ static int fig_ppl_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
   free(x);
   free(y);
   free(e);
+  free(stacked);
   return 0;
 }
 
@@ -131,6 +135,34 @@ static int fig_collapse_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plo
 static int run_has_positions(const StoredJob *r) {
   json_t *v = r->res.metrics ? json_object_get(r->res.metrics, "nll_by_position") : NULL;
   return json_is_array(v) && json_array_size(v) > 1;
+}
+
+static const char *model_path(const ReportCtx *ctx, const char *name);
+
+// The positions the phase's model was trained on: a trained model's seq_len, else the checkpoint's
+// max_position_embeddings (the smallest where configs differ); 0 when unknown.
+static long trained_positions(const PhaseData *pd, const ReportCtx *ctx) {
+  long best = 0;
+  for (int c = 0; c < pd->n_configs; c++) {
+    const StoredJob *run = NULL;
+    for (int l = 0; l < pd->n_lengths && !run; l++)
+      if (phase_cell(pd, c, l)->n_runs > 0) run = phase_cell(pd, c, l)->runs[0];
+    if (!run) continue;
+    long n = 0;
+    const json_t *tr = json_object_get(run->res.spec, "train");
+    if (json_is_object(tr)) {
+      n = (long)json_number_value(json_object_get(tr, "seq_len"));
+    } else {
+      const char *path = model_path(ctx, pd->configs[c].axis[AX_MODEL]);
+      ModelConfig cfg;
+      memset(&cfg, 0, sizeof cfg);
+      BenchErr err;
+      if (path && path[0] && model_config_load(path, &cfg, &err) == 0) n = cfg.max_position_embeddings;
+      model_config_free(&cfg);
+    }
+    if (n > 0 && (best == 0 || n < best)) best = n;
+  }
+  return best;
 }
 
 static int fig_nll_vs_position(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
@@ -183,7 +215,12 @@ static int fig_nll_vs_position(const PhaseData *pd, const ReportCtx *ctx, Plot *
     free(sum);
     free(cnt);
   }
-  if (pd->base_length > 0 && pd->base_length < pd->lengths[lmax]) {
+  long trained = trained_positions(pd, ctx);
+  if (trained > 0 && trained < pd->lengths[lmax]) {  // where the model leaves its trained positions
+    p->vline = (double)trained;
+    snprintf(vlab, sizeof vlab, strcmp(ctx->t->lang, "zh") == 0 ? "训练位置上限 %ld" : "trained positions: %ld", trained);
+    p->vline_label = vlab;
+  } else if (pd->base_length > 0 && pd->base_length < pd->lengths[lmax]) {
     p->vline = (double)pd->base_length;
     snprintf(vlab, sizeof vlab, "%ld", pd->base_length);
     p->vline_label = vlab;
@@ -226,6 +263,44 @@ static int config_param(const PhaseData *pd, int c, const char *param, int *axis
   return -1;
 }
 
+// A swept parameter spanning a decade or more (θ 500k..5M): drawn on a log axis, where its values
+// spread out instead of crowding the low end and its tick labels do not overlap.
+static int param_spans_decades(const double *val, const int *has, int n) {
+  double lo = INFINITY, hi = 0;
+  for (int c = 0; c < n; c++) {
+    if (!has[c]) continue;
+    if (val[c] <= 0) return 0;
+    lo = fmin(lo, val[c]);
+    hi = fmax(hi, val[c]);
+  }
+  return hi >= 10 * lo;
+}
+
+// A cache sweep's reference: each full-cache config of the phase (it has no swept parameter) as a
+// flat line across the swept range, one per length, so the sweep reads against the full cache.
+static void full_cache_reference(const PhaseData *pd, const double *val, const int *has, int *colour, Plot *p) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (int c = 0; c < pd->n_configs; c++)
+    if (has[c]) lo = fmin(lo, val[c]), hi = fmax(hi, val[c]);
+  for (int c = 0; c < pd->n_configs && lo < hi; c++) {
+    if (has[c]) continue;
+    const StoredJob *run = NULL;
+    for (int l = 0; l < pd->n_lengths && !run; l++)
+      if (phase_cell(pd, c, l)->n_runs > 0) run = phase_cell(pd, c, l)->runs[0];
+    const char *type = run ? json_string_value(json_object_get(json_object_get(run->res.spec, "cache"), "type")) : NULL;
+    if (!type || strcmp(type, "full") != 0) continue;
+    for (int l = 0; l < pd->n_lengths; l++) {
+      double m = mean_at(pd, c, l);
+      if (!isfinite(m)) continue;
+      double x[2] = {lo, hi}, y[2] = {m, m};
+      StrBuf t = {0};
+      sb_printf(&t, "%s, L = %ld", pd->configs[c].label, pd->lengths[l]);
+      plot_add(p, t.data, (*colour)++, SERIES_CURVE, x, y, NULL, 2);
+      sb_free(&t);
+    }
+  }
+}
+
 static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const ReportReq *rq, Plot *p,
                             const char **why) {
   static char msg[160];
@@ -251,6 +326,8 @@ static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const Rep
   p->xlabel = param;
   p->ylabel = "Perplexity";
   p->logy = 10;
+  p->logx = param_spans_decades(val, has, n) ? 10 : 0;
+  p->xtics_k = p->logx ? 1 : 0;  // a labelled tic at each swept value
   // contexts: configs equal on every axis but the swept one share a line (per length)
   int *ctx_of = xcalloc((size_t)n, sizeof *ctx_of), n_ctx = 0;
   for (int c = 0; c < n; c++) {
@@ -290,6 +367,7 @@ static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const Rep
       plot_add(p, t.data, colour++, SERIES_LINES, x, y, NULL, m);
       sb_free(&t);
     }
+  full_cache_reference(pd, val, has, &colour, p);
   free(x), free(y), free(ctx_of), free(val), free(ax), free(has);
   return 0;
 }
@@ -298,6 +376,41 @@ static int fig_ppl_vs_param(const PhaseData *pd, const ReportCtx *ctx, const Rep
 static const char *model_path(const ReportCtx *ctx, const char *name) {
   int i = strlist_find(&ctx->plan->model_names, name);
   return i >= 0 ? ctx->plan->model_paths.items[i] : NULL;
+}
+
+// A variant's spec with the variants it names (mix `of`, compress `base`) replaced by their specs
+// as stored in another job's result: a job file keeps those by name. New reference.
+static json_t *rope_resolved(const StoredJobs *rs, const json_t *spec, int depth) {
+  if (json_is_string(spec) && depth < 8) {
+    for (int i = 0; rs && i < rs->n_jobs; i++)
+      if (strcmp(rs->jobs[i].axis[AX_ROPE], json_string_value(spec)) == 0)
+        return rope_resolved(rs, json_object_get(rs->jobs[i].res.spec, "rope"), depth + 1);
+  }
+  json_t *out = json_deep_copy(spec);
+  if (!json_is_object(out) || depth >= 8) return out;
+  json_t *of = json_object_get(out, "of");
+  for (size_t i = 0; json_is_array(of) && i < json_array_size(of); i++)
+    json_array_set_new(of, i, rope_resolved(rs, json_array_get(of, i), depth + 1));
+  json_t *base = json_object_get(out, "base");
+  if (json_is_string(base)) json_object_set_new(out, "base", rope_resolved(rs, base, depth + 1));
+  return out;
+}
+
+// A trained model's RoPE, known without its checkpoint: the recipe's shape (spec.train: hidden,
+// heads, seq_len) and the variant's theta, as the training run built it. -1 when the job trained
+// nothing.
+static int trained_rope_info(const StoredJob *run, const json_t *rope, RopeModelInfo *info) {
+  const json_t *tr = json_object_get(run->res.spec, "train");
+  long hidden = (long)json_number_value(json_object_get(tr, "hidden"));
+  long heads = (long)json_number_value(json_object_get(tr, "heads"));
+  if (!json_is_object(tr) || hidden <= 0 || heads <= 0) return -1;
+  TrainConfig c;
+  train_config_defaults(&c);
+  c.hidden_size = (int)hidden;
+  c.n_heads = (int)heads;
+  c.seq_len = (long)json_number_value(json_object_get(tr, "seq_len"));
+  train_rope_info(&c, train_rope_theta(rope), info);
+  return 0;
 }
 
 static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p, const char **why) {
@@ -311,22 +424,26 @@ static int fig_rope_spectrum(const PhaseData *pd, const ReportCtx *ctx, Plot *p,
       if (phase_cell(pd, c, l)->n_runs > 0) run = phase_cell(pd, c, l)->runs[0];
     json_t *spec = run ? json_object_get(run->res.spec, "rope") : NULL;
     if (!json_is_object(spec)) continue;
-    const char *path = model_path(ctx, pd->configs[c].axis[AX_MODEL]);
     ModelConfig cfg;
     memset(&cfg, 0, sizeof cfg);
     BenchErr err;
-    if (!path || !path[0] || model_config_load(path, &cfg, &err) != 0) {
-      snprintf(msg, sizeof msg, "the model's config.json is not readable here (%.400s)",
-               path && path[0] ? err.msg : "no model path in the suite");
-      *why = msg;
-      strlist_free(&done);
-      return -1;
-    }
     RopeModelInfo info;
-    model_rope_info(&cfg, &info);
+    if (trained_rope_info(run, spec, &info) != 0) {
+      const char *path = model_path(ctx, pd->configs[c].axis[AX_MODEL]);
+      if (!path || !path[0] || model_config_load(path, &cfg, &err) != 0) {
+        snprintf(msg, sizeof msg, "the model's config.json is not readable here (%.400s)",
+                 path && path[0] ? err.msg : "no model path in the suite");
+        *why = msg;
+        strlist_free(&done);
+        return -1;
+      }
+      model_rope_info(&cfg, &info);
+    }
     RopeTable table;
     memset(&table, 0, sizeof table);
-    int rc = rope_build(spec, &info, run->length, &table, &err);
+    json_t *resolved = rope_resolved(ctx->results, spec, 0);
+    int rc = rope_build(resolved, &info, run->length, &table, &err);
+    json_decref(resolved);
     model_config_free(&cfg);
     if (rc != 0) {
       snprintf(msg, sizeof msg, "variant '%.100s': %.380s", rope, err.msg);

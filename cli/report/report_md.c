@@ -225,7 +225,7 @@ static void experiment_list(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd
   for (int i = 0; i < n; i++) {
     const PhaseData *pd = &pds[i];
     char wall[32], jobs[48], missing[16];
-    rfmt_duration(pd->n_jobs ? pd->wall_s : NAN, wall);
+    rfmt_duration(pd->n_jobs ? pd->wall_s + phase_train_wall_s(pd) : NAN, wall);
     if (pd->n_expected > 0) snprintf(jobs, sizeof jobs, "%d/%d", pd->n_jobs, pd->n_expected);
     else snprintf(jobs, sizeof jobs, "%d", pd->n_jobs);
     if (pd->n_expected > 0) snprintf(missing, sizeof missing, "%d", pd->n_missing);
@@ -310,6 +310,8 @@ static void phase_section(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd, 
     sb_printf(b, "*%s*\n\n---\n\n", line);
     return;
   }
+  phase_training(b, pd, ctx);
+  phase_numerics(b, pd, ctx);
   int kv_asked = 0;
   for (int i = 0; i < pd->plan->n_reqs; i++) {
     const ReportReq *rq = &pd->plan->reqs[i];

@@ -47,6 +47,8 @@ int shard_of(const char *job_id, int n) {
   return 1 + (int)(h % (uint64_t)(n < 1 ? 1 : n));
 }
 
+const char *job_shard_key(const Job *j) { return j->train_id[0] ? j->train_id : j->id; }
+
 // ---- selection ----
 static char *job_label(const Suite *s, const Job *j) {
   return xasprintf("%s %s %s L=%ld seed=%ld rope=%s", s->phases[j->phases[0]].id, j->id, j->protocol,
@@ -75,7 +77,7 @@ void run_select(const Suite *s, const Matrix *m, char *const *only, int n_only, 
     int keep = n_only == 0;
     for (int p = 0; p < job->n_phases && !keep; p++)
       for (int o = 0; o < n_only && !keep; o++) keep = strcmp(s->phases[job->phases[p]].id, only[o]) == 0;
-    if (!keep || (shard_n > 0 && shard_of(job->id, shard_n) != shard_i)) continue;
+    if (!keep || (shard_n > 0 && shard_of(job_shard_key(job), shard_n) != shard_i)) continue;
     RunJob *r = &out->jobs[out->n++];
     r->job = job;
     r->index = i;
@@ -99,6 +101,18 @@ void run_select(const Suite *s, const Matrix *m, char *const *only, int n_only, 
   free(models);
   free(engines);
   qsort(out->jobs, (size_t)out->n, sizeof *out->jobs, cmp_run_jobs);
+  // the first job of each trained model trains it: its cost includes the training's
+  for (long k = 0; k < out->n; k++) {
+    RunJob *r = &out->jobs[k];
+    if (!r->job->train_id[0]) continue;
+    int first = 1;
+    for (long q = 0; q < k && first; q++) first = strcmp(out->jobs[q].job->train_id, r->job->train_id) != 0;
+    if (!first) continue;
+    ModelShape scratch;
+    const ModelShape *sh = job_shape(m, r->job, shapes, &scratch);
+    r->train_cost = train_work(r->job->train.variant, r->job->train.member, sh);
+    r->cost += r->train_cost;
+  }
 }
 
 void run_selection_free(RunSelection *sel) {

@@ -4,9 +4,11 @@
 // time per lane: one per --devices entry, else one lane whose device follows each job), and each
 // job's estimated cost, from which the ETA is measured.
 //
-// Shards: job j belongs to shard 1 + (h mod N), h the job id's 16 hex digits read as a 64-bit
-// number. Ids are hashes of what a job computes, so the split is disjoint, covers the matrix, and
-// is the same on every machine that sees the same checkpoints and data.
+// Shards: job j belongs to shard 1 + (h mod N), h the 16 hex digits of its shard key read as a
+// 64-bit number: the job id, or for a job that trains its model the trained model's id, so every
+// job of one trained model lands in one shard and two machines never train the same model (seed
+// 003's split A / split B). Ids are hashes of what a job computes, so the split is disjoint,
+// covers the matrix, and is the same on every machine that sees the same checkpoints and data.
 #ifndef BENCH_RUN_PLAN_H
 #define BENCH_RUN_PLAN_H
 
@@ -20,7 +22,9 @@ typedef struct {
   int engine;         // order of first appearance of its (model, device, dtype): within a group,
                       // jobs run grouped by it (they share one engine)
   char *label;        // "PHASE JOB_ID PROTOCOL L=.. seed=.. rope=.." for logs and status
-  double cost;        // estimated work: FLOPs, or tokens through the model when its size is unknown
+  double cost;        // estimated work: FLOPs, or tokens through the model when its size is unknown;
+                      // training included for the first job of each trained model in run order
+  double train_cost;  // of which training (0 when the job trains nothing)
 } RunJob;
 
 typedef struct {
@@ -30,8 +34,10 @@ typedef struct {
 
 // Parses "I/N" (1 ≤ I ≤ N).
 int shard_parse(const char *text, int *i, int *n, BenchErr *err);
-// The shard (1..n) a job id belongs to.
+// The shard (1..n) a shard key belongs to.
 int shard_of(const char *job_id, int n);
+// A job's shard key: its trained model's id when it trains one, else its job id.
+const char *job_shard_key(const Job *j);
 
 // The jobs of the phases in only[n_only] (all when n_only is 0) that belong to shard shard_i of
 // shard_n (all when shard_n is 0). shapes: per suite model, for the costs.

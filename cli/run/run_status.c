@@ -69,6 +69,8 @@ int run_status_write(const char *dir, const RunStatus *st, BenchErr *err) {
     json_object_set_new(e, "started", time_or_null(r->started));
     json_object_set_new(e, "windows_done", json_integer(r->windows_done));
     json_object_set_new(e, "windows_total", json_integer(r->windows_total));
+    json_object_set_new(e, "steps_done", json_integer(r->steps_done));
+    json_object_set_new(e, "steps_total", json_integer(r->steps_total));
     json_object_set_new(e, "tokens_per_s", isfinite(r->tokens_per_s) ? json_real(r->tokens_per_s) : json_null());
     json_array_append_new(run, e);
   }
@@ -83,13 +85,14 @@ int run_status_write(const char *dir, const RunStatus *st, BenchErr *err) {
 }
 
 int run_plan_write(const char *dir, const Suite *s, const RunSelection *sel, int shard_i, int shard_n,
-                   BenchErr *err) {
+                   int fresh, BenchErr *err) {
   json_t *j = json_object();
   json_object_set_new(j, "schema", json_string(RUN_PLAN_SCHEMA));
   json_object_set_new(j, "suite", json_string(s->suite));
   json_object_set_new(j, "suite_sha256", json_string(s->sha256));
   json_object_set_new(j, "written", time_or_null(wall_time()));
   json_object_set_new(j, "shard", shard_json(shard_i, shard_n));
+  json_object_set_new(j, "fresh", json_boolean(fresh));
   json_t *jobs = json_array();
   for (long i = 0; i < sel->n; i++)
     json_array_append_new(jobs, json_pack("{s:s,s:s,s:f,s:O}", "job_id", sel->jobs[i].job->id, "label",

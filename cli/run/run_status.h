@@ -3,6 +3,7 @@
 //
 //   DIR/.run/plan[-shard-I-of-N].json    written once when the run starts: every job it covers
 //     {"schema":"bench.plan/1","suite":..,"suite_sha256":..,"written":T,"shard":"I/N"|null,
+//      "fresh":true|false (--fresh: a result finished before "written" is not done),
 //      "jobs":[{"job_id":..,"label":..,"cost":x,"spec":{..}},..]}  (spec: the job as planned, which
 //      `bench status` holds a stored result to, results.h)
 //   DIR/.run/status[-shard-I-of-N].json  rewritten atomically every few seconds and at the end
@@ -11,7 +12,8 @@
 //      "total":n,"skipped":n (done before this run),"ok":n,"oom":n,"error":n,"crashed":n,
 //      "remaining":n,"eta_s":x|null,"rate":x|null (cost per second per lane, measured),
 //      "running":[{"job_id":..,"label":..,"device":..,"pid":..,"started":T,
-//                  "windows_done":n,"windows_total":n,"tokens_per_s":x}],
+//                  "windows_done":n,"windows_total":n,"steps_done":n,"steps_total":n,
+//                  "tokens_per_s":x}],
 //      "exit_code":n|null,"error":"one line"|null (state failed: what stopped the run, e.g. a
 //      result that could not be written)}
 // T: ISO-8601 UTC. Cost: a job's estimated work (run_plan.h), so ETA = remaining cost / rate.
@@ -33,6 +35,7 @@ typedef struct {
   long pid;
   double started;               // wall time
   long windows_done, windows_total;
+  long steps_done, steps_total;  // training steps (0/0 when the job is not training)
   double tokens_per_s;          // 0: not measured yet
 } StatusRunning;
 
@@ -52,9 +55,9 @@ typedef struct {
 
 // Writes the status file atomically.
 int run_status_write(const char *dir, const RunStatus *st, BenchErr *err);
-// Writes the plan file of a run covering sel.
+// Writes the plan file of a run covering sel (fresh: the run recomputes finished jobs).
 int run_plan_write(const char *dir, const Suite *s, const RunSelection *sel, int shard_i, int shard_n,
-                   BenchErr *err);
+                   int fresh, BenchErr *err);
 // Reads a JSON file of .run/ (size-limited); NULL when missing or malformed.
 json_t *run_file_load(const char *path);
 

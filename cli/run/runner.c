@@ -64,6 +64,7 @@ typedef struct {
   double start_mono, start_wall;
   double last_progress;     // mono time of the job's last sign of life
   long wdone, wtotal, tokens;
+  long sdone, stotal;       // training steps of the running job (0/0: it trains nothing yet)
   double fwd_s;
   FileStamp before;         // the job's result file when it was handed over
 } Lane;
@@ -320,6 +321,7 @@ static void hand_over(Sup *s, Lane *ln, long q) {
   ln->start_mono = ln->last_progress = mono_time();
   ln->start_wall = wall_time();
   ln->wdone = ln->wtotal = ln->tokens = 0;
+  ln->sdone = ln->stotal = 0;
   ln->fwd_s = 0;
   char *path = job_result_path(c->dir, c->jobs[j].job->id);
   file_stamp(path, &ln->before);
@@ -526,6 +528,14 @@ static void on_event(Sup *s, Lane *ln, char *line) {
       ln->tokens = tok;
       ln->fwd_s = f;
     }
+  } else if (strncmp(line, "tprog ", 6) == 0) {
+    long j, d, t, tok;
+    double f;
+    if (sscanf(line, "tprog %ld %ld %ld %ld %lf", &j, &d, &t, &tok, &f) == 5 && j == ln->job) {
+      ln->last_progress = mono_time();
+      ln->sdone = d;
+      ln->stotal = t;
+    }
   } else if (strncmp(line, "done ", 5) == 0) {
     long j;
     int wrote;
@@ -569,6 +579,15 @@ static int read_lines(Sup *s, Lane *ln, int is_err) {
 }
 
 // ---- progress: ETA, live line, status file ----
+// The share of a running job's estimated cost done: its training steps (the training's share of
+// the cost), then its windows (the rest).
+static double job_fraction_done(const RunJob *rj, const Lane *ln) {
+  double train = rj->cost > 0 ? rj->train_cost / rj->cost : 0;
+  if (ln->wtotal > 0) return train + (1 - train) * (double)ln->wdone / (double)ln->wtotal;
+  if (ln->stotal > 0) return train * (double)ln->sdone / (double)ln->stotal;
+  return 0;
+}
+
 // Estimated seconds left (-1 unknown): remaining cost over the measured cost per second and lane.
 static double eta_seconds(const Sup *s, double *rate_out) {
   const RunnerConfig *c = s->c;
@@ -580,7 +599,7 @@ static double eta_seconds(const Sup *s, double *rate_out) {
     if (!ln->pid || ln->job < 0) continue;
     left++;
     double cost = c->jobs[ln->job].cost;
-    double frac = ln->wtotal > 0 ? (double)ln->wdone / (double)ln->wtotal : 0;
+    double frac = job_fraction_done(&c->jobs[ln->job], ln);
     remaining += cost * (1 - frac);
     if (rate <= 0 && frac > 0 && now > ln->start_mono) rate = cost * frac / (now - ln->start_mono);
   }
@@ -608,6 +627,8 @@ static void write_status(Sup *s, const char *state, int exit_code) {
     r->started = ln->start_wall;
     r->windows_done = ln->wdone;
     r->windows_total = ln->wtotal;
+    r->steps_done = ln->sdone;
+    r->steps_total = ln->stotal;
     r->tokens_per_s = tokens_per_s(ln);
   }
   double rate;
@@ -650,6 +671,7 @@ static void describe_progress(const Sup *s, StrBuf *b, int live) {
     sb_printf(b, "%s %s", shown ? ";" : " ·", short_label(s, ln->job, lb, sizeof lb));
     if (s->n_lanes > 1) sb_printf(b, " on %s", ln->device);
     if (ln->wtotal > 0) sb_printf(b, " window %ld/%ld", ln->wdone, ln->wtotal);
+    else if (ln->stotal > 0) sb_printf(b, " training step %ld/%ld", ln->sdone, ln->stotal);
     double tps = tokens_per_s(ln);
     if (tps > 0) sb_printf(b, ", %.0f tokens/s", tps);
     shown = 1;

@@ -119,6 +119,17 @@ static void on_progress(void *ctx, long done, long total, long tokens, double fo
   if (p->delay_ms > 0) sleep_ms(p->delay_ms);
 }
 
+// Training steps: "tprog INDEX STEP STEPS TOKENS SECONDS", steps counted as steps, not windows.
+static void on_train_progress(void *ctx, long done, long total, long tokens, double seconds) {
+  Progress *p = ctx;
+  double now = mono_time();
+  if (done == total || now - p->last_sent >= 0.25) {
+    send_event(p->fd, "tprog %ld %ld %ld %ld %.6f", p->index, done, total, tokens, seconds);
+    p->last_sent = now;
+  }
+  if (p->delay_ms > 0) sleep_ms(p->delay_ms);
+}
+
 // ---- loaded state: the group's model and the tokenizers used so far ----
 typedef struct {
   Model model;
@@ -180,7 +191,7 @@ static int job_engine(Loaded *ld, TrainJobs *tj, WorkerEngine *we, const Job *j,
   if (!j->model) {  // a training phase's job: its model is trained (or reused) first
     key = xasprintf("train:%s", j->train_id);
     worker_engine_close_unless(we, key);  // another trained model is about to replace its weights
-    TrainHooks hooks = {train_log, on_progress, prog};
+    TrainHooks hooks = {train_log, on_train_progress, prog};
     if (train_jobs_model(tj, j, &hooks, model, train_rec, err) != 0) {
       free(key);
       return -1;

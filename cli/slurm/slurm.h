@@ -40,7 +40,8 @@ typedef struct {
   double max_cost;     // the largest shard's estimated cost
 } SlurmPack;
 
-// Packs n jobs (ids, estimated costs; a cost ≤ 0 counts as 1) into at most max_array_size shards.
+// Packs n jobs (their shard keys, run_plan.h's job_shard_key, and estimated costs; a cost ≤ 0
+// counts as 1) into at most max_array_size shards.
 void slurm_pack(const char *const *ids, const double *costs, long n, int max_array_size, SlurmPack *p);
 void slurm_pack_free(SlurmPack *p);
 // "0-3,5,7-9" (+ "%P" when max_parallel > 0) from ascending indices (caller frees).

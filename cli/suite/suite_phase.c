@@ -15,6 +15,9 @@ static const char *const DEFAULT_KEYS[] = {SETTING_KEYS};
 static const char *const PHASE_KEYS[] = {SETTING_KEYS, "id", "title", "include", "exclude", "report"};
 static const char *const AXES[] = {"model", "dataset", "rope", "cache", "length",
                                    "seed",  "dtype",   "device", "train"};
+// An include entry may also set the windows of the jobs it adds (seed 004: 3 samples at 5000 tokens).
+static const char *const INCLUDE_KEYS[] = {"model", "dataset", "rope", "cache", "length",
+                                           "seed",  "dtype",   "device", "train", "windows"};
 static const char *const DTYPES[] = {"bf16", "fp16", "fp32"};
 static const char *const PROTOCOLS[] = {"chunks", "random", "sliding", "half", "decode"};
 static const char *const TABLES[] = {"collapse", "lengths", "seeds", "improvement", "leaderboard", "verdict",
@@ -439,7 +442,9 @@ static void parse_assignments(Ctx *c, const char *key, const YNode *n, Assignmen
                       "seed, dtype, device, train", key);
       continue;
     }
-    check_keys(c, e, AXES, COUNT(AXES));
+    int is_include = !strcmp(key, "include");
+    if (is_include) check_keys(c, e, INCLUDE_KEYS, COUNT(INCLUDE_KEYS));
+    else check_keys(c, e, AXES, COUNT(AXES));
     Assignment *a = &(*out)[(*n_out)++];
     a->mark = e->mark;
     a->axes = xcalloc((size_t)e->n, sizeof(char *));
@@ -450,12 +455,13 @@ static void parse_assignments(Ctx *c, const char *key, const YNode *n, Assignmen
       const YNode *v = ytree_val(e, j);
       int known = 0;
       for (int k = 0; k < COUNT(AXES) && !known; k++) known = strcmp(AXES[k], axis) == 0;
-      if (!known) continue;
+      if (!known && !(is_include && !strcmp(axis, "windows"))) continue;
       const char *str;
       long l;
       char num[32];
-      if (!strcmp(axis, "length") || !strcmp(axis, "seed")) {
+      if (!strcmp(axis, "length") || !strcmp(axis, "seed") || !strcmp(axis, "windows")) {
         if (want_int(c, axis, v, &l)) continue;
+        if (!strcmp(axis, "windows") && check_range(c, axis, v->mark, (double)l, R_GE(1))) continue;
         snprintf(num, sizeof num, "%ld", l);
         str = num;
       } else if (want_string(c, axis, v, &str)) {

@@ -168,6 +168,13 @@ expect_true "checkpoint plan exits 0" test "$RC" -eq 0
 expect_true "compute estimate from the checkpoint" grep -q "compute   about .* FLOP (2·params·tokens + attention) for 4 of 4 jobs$" <<<"$OUT"
 expect_true "time estimate states its throughput" grep -q "time      about .*, assuming 400 TFLOP/s on a GPU (50 in fp32) and 50 GFLOP/s on the CPU" <<<"$OUT"
 expect_true "its trained positions" grep -q "phase 'a': length 4096 exceeds the 2048 positions model 'm' was trained on" <<<"$OUT"
+# 20000 bytes that its tokenizer makes 20000 tokens: enough for 4096 × 2 (at 4 bytes per token the
+# plan used to warn that it held about 5000)
+expect_true "text counted with the model's tokenizer" bash -c '! grep -q "dataset .d. holds" <<<"$1"' _ "$OUT"
+# the CPU engine computes bf16/fp16 jobs in fp32: the plan says so (fp32 jobs need no note)
+expect_true "fp32 on the cpu: no note" bash -c '! grep -q "on cpu)" <<<"$1"' _ "$OUT"
+sed 's/device: cpu, seeds/device: cpu, dtype: bf16, seeds/' "$TMP/tiny/s.yaml" >"$TMP/tiny/bf16.yaml"
+expect_out "bf16 on the cpu computes in fp32" "bf16 (fp32 on cpu)" "$BENCH" plan "$TMP/tiny/bf16.yaml"
 expect_true "no provisional ids" bash -c '! grep -q provisional <<<"$1"' _ "$OUT"
 run "$BENCH" plan "$TMP/tiny/s.yaml" --json
 ids1=$(printf '%s' "$OUT" | grep -o '"job_id":"[0-9a-f]*"')

@@ -158,6 +158,20 @@ expect_out "default reports dir" "reports/lab_notes/REPORT.md" "$BENCH" report "
 expect_true "default reports dir exists" test -s "$TMP/proj/reports/lab_notes/REPORT.md"
 expect_true "no temp file left" test -z "$(ls "$TMP/proj/reports/lab_notes" | grep tmp)"
 
+# ---- two configs out of memory at one length: both OOM marks visible (stacked, not on one spot) ----
+cp -r "$FIX" "$TMP/oom2"
+"$PY" - "$TMP/oom2/jobs" <<'PY'
+import json, sys
+for jid in ("a3ce9fac60a2289a", "dcfdba0d0985ec06", "d605709eb472cd0e", "7cf99ad4baed7bde"):  # 49152, seed 42
+    p = "%s/%s.json" % (sys.argv[1], jid)
+    j = json.load(open(p))
+    j["status"], j["error"], j["metrics"] = "oom", "CUDA out of memory", None
+    json.dump(j, open(p, "w"))
+PY
+expect_out "report with two OOMs at 49152" "REPORT.md" "$BENCH" report "$TMP/oom2" --reports "$TMP/oom2rep"
+expect_true "two OOM marks at 49152, at two heights" \
+  test "$(grep -E '^49152 ' "$TMP/oom2rep/gnuplot/1B_ppl_vs_length.gp" | sort -u | wc -l)" -eq 2
+
 # ---- usage errors ----
 expect_err "missing results dir" "does not exist" "$BENCH" report "$TMP/nope"
 expect_err "no argument" "missing RESULTS_DIR" "$BENCH" report

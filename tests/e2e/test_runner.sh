@@ -208,6 +208,19 @@ expect_rc "SIGTERM: re-run continues" 0 "$BENCH" run suite.yaml --results conc
 numbers conc > conc.numbers
 expect_true "SIGTERM: identical numbers" cmp ref.numbers conc.numbers
 
+# ---- --fresh: the old results are being recomputed, not done ----
+sleep 1  # the old results finished in an earlier second than the fresh run's plan
+BENCH_FAULT=delay:$DELAY "$BENCH" run suite.yaml --results conc --fresh >fresh.out 2>&1 &
+SUP=$!
+expect_true "fresh: a job running" wait_until 20 status_shows_job
+done_count() { "$BENCH" status conc | sed -nE 's#^jobs      ([0-9]+)/[0-9]+ done.*#\1#p'; }
+expect_true "fresh: status does not count the old results ($(done_count)/$N)" test "$(done_count)" -lt $N
+kill -TERM $SUP
+wait $SUP
+expect_true "fresh, stopped: still not counted ($(done_count)/$N)" test "$(done_count)" -lt $N
+expect_rc "fresh: re-run of the same command" 0 "$BENCH" run suite.yaml --results conc --fresh
+expect_out "fresh: all done" "jobs      $N/$N done" "$BENCH" status conc
+
 # ---- a hanging job is abandoned after the grace period; nothing recorded for it ----
 BENCH_STOP_GRACE=1 BENCH_FAULT=hang:${IDS[0]} "$BENCH" run suite.yaml --results hang >hang.out 2>&1 &
 SUP=$!

@@ -77,6 +77,16 @@ expect_true "nothing trained" test ! -e mres/models
 
 write_suite tt 30 10
 expect_rc "train run" 0 "$BENCH" run tt.yaml --results res --reports rep
+# bench status while a model trains: steps counted as steps, an ETA from the measured rate
+wait_until() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+BENCH_FAULT=delay:100 "$BENCH" run tt.yaml --results slow --no-report >slow.out 2>&1 &
+SLOW=$!
+training_step() { "$BENCH" status slow | grep -qE "^running   .* training step ([3-9]|[1-9][0-9])/30, for"; }
+expect_true "status: training step N/30" wait_until 60 training_step
+expect_out "status while training" "ETA       " "$BENCH" status slow
+expect_true "status: a real ETA while training" bash -c '! grep -q "ETA       unknown" <<<"$1"' _ "$OUT"
+kill -TERM $SLOW
+wait $SLOW
 expect_true "four jobs recorded" test "$(ls res/jobs | wc -l)" -eq 4
 expect_true "two trained models" test "$(ls -d res/models/*/ | wc -l)" -eq 2
 geo_job=$(grep -l '"name":"geo"' res/jobs/*.json | head -1)

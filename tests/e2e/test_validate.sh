@@ -34,6 +34,17 @@ expect_out "relative paths resolve against the suite's directory" \
   "ok.yaml: valid: 1 phase, 1 model, 1 dataset, 1 rope variant, 1 cache policy" "$BENCH" validate "$TMP/suite/ok.yaml"
 expect_true "no warnings when paths exist" test -z "$ERR"
 
+# an include entry may set the windows of the jobs it adds; an exclude entry may not
+sed 's/lengths: \[64\], seeds: \[0\] }/lengths: [64], seeds: [0], include: [{ length: 128, windows: 3 }] }/' \
+  "$TMP/suite/ok.yaml" >"$TMP/suite/incw.yaml"
+expect_out "include sets windows" "incw.yaml: valid" "$BENCH" validate "$TMP/suite/incw.yaml"
+expect_out "the included job has 3 windows" '"length":128,"seed":0,"protocol":"chunks","windows":3' \
+  "$BENCH" plan "$TMP/suite/incw.yaml" --json
+sed 's/include: \[{ length: 128, windows: 3 }\]/exclude: [{ length: 64, windows: 3 }]/' "$TMP/suite/incw.yaml" >"$TMP/suite/excw.yaml"
+expect_err "exclude cannot name windows" "unknown key 'windows'" "$BENCH" validate "$TMP/suite/excw.yaml"
+sed 's/windows: 3 }/windows: 0 }/' "$TMP/suite/incw.yaml" >"$TMP/suite/incw0.yaml"
+expect_err "include windows >= 1" "'windows' must be >= 1, got 0" "$BENCH" validate "$TMP/suite/incw0.yaml"
+
 # ---- bad suites: exit 2, FILE:LINE:COL: message ----
 bad() {  # name, fixture, expected "LINE:COL: message"
   expect_err "$1" "bench: error: $S/$2:$3" "$BENCH" validate "$S/$2"
