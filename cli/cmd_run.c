@@ -171,7 +171,7 @@ static int make_lanes(const RunArgs *a, const HostProbe *p, Lanes *ln) {
   char dev[32];
   const char *given = a->device ? a->device : "auto";
   if (strcmp(given, "auto") == 0)
-    snprintf(dev, sizeof dev, "%s", p->n_gpus > 0 ? "cuda:0" : "cpu");
+    snprintf(dev, sizeof dev, "%s", device_auto(p->n_gpus));
   else if (device_normalise(given, 1, dev, sizeof dev, &err) != 0)
     return cli_usage_error("--device: %s", err.msg);
   if (!a->devices && check_gpu(dev, given, p) != 0) return -1;
@@ -510,9 +510,10 @@ int cmd_run(int argc, char **argv) {
   rc = EXIT_BAD_INPUT;
   const Suite *s = prep.suite;
   StrList *warnings = &prep.warnings;
-  host_probe(&prep.mx, prep.shapes, &probe);
+  host_probe(&prep.mx, prep.shapes, a.devices ? a.devices : a.device, &probe);
   for (int i = 0; i < probe.warnings.n; i++) strlist_add(warnings, "%s", probe.warnings.items[i]);
   if (make_lanes(&a, &probe, &lanes) != 0) goto out;
+  matrix_place_jobs(&prep.mx, lanes.devices[0]);
   char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
   if (a.dry_run) {
     RunLog lg;

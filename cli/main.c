@@ -16,8 +16,8 @@ const Command COMMANDS[] = {
      "run SUITE [--only PHASE[,PHASE]] [--device auto|cpu|cuda[:N]] [--devices 0,1,..] "
      "[--shard I/N] [--results DIR] [--reports DIR] [--fresh] [--dry-run]",
      "run every job of a suite (resumes by default) and write the report", cmd_run_help},
-    {"plan", cmd_plan, "plan SUITE [--json]",
-     "show the expanded job matrix: phases, jobs, ids, cost estimate, warnings", NULL},
+    {"plan", cmd_plan, "plan SUITE [--device auto|cpu|cuda[:N]] [--json]",
+     "show the expanded job matrix: phases, jobs, ids, cost estimate, warnings", cmd_plan_help},
     {"validate", cmd_validate, "validate SUITE", "parse and check a suite; errors name file:line:col", NULL},
     {"status", cmd_status, "status RESULTS_DIR", "done/total, running job, failures, ETA of a run", cmd_status_help},
     {"report", cmd_report, "report RESULTS_DIR [--reports DIR]",
