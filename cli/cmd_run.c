@@ -278,7 +278,8 @@ static double env_seconds(const char *name, double fallback) {
 
 // The GPU check of each GPU the jobs left to run will use (doctor.h), each in a child process (the
 // supervisor never touches CUDA): parts 1–2, and part 3 for every (model, dtype) of the jobs that
-// may run there (jobs that train their model have no checkpoint yet). GPUs the probe did not count
+// may run there (jobs that train their model have no checkpoint yet), on the text of the first
+// such job in run order. GPUs the probe did not count
 // are left to the engine, whose error each of their jobs records. refused[N]: why GPU N runs
 // nothing, NULL when it passed.
 typedef struct {
@@ -328,12 +329,15 @@ static void check_gpus(const RunJob *todo, long n_todo, const Lanes *lanes, int 
       if (!here) continue;
       used = 1;
       if (!job->model) continue;
+      const JobInputs *in = matrix_job_inputs(job);  // part 3 reads the first job's text
       int dup = 0;
       for (int m = 0; m < n_models && !dup; m++)
         dup = strcmp(models[m].dir, job->model->path) == 0 && strcmp(models[m].dtype, job->dtype) == 0;
       if (dup) continue;
       if (n_models < DOCTOR_MAX_MODELS)
-        models[n_models++] = (DoctorModel){job->model->name, job->model->path, job->dtype};
+        models[n_models++] = (DoctorModel){job->model->name, job->model->path, job->dtype,
+                                           .data = in->dataset_path, .data_field = in->dataset_field,
+                                           .tokenizer = in->tokenizer_path, .data_name = job->dataset->name};
       else  // never silently: its jobs run with the kernels and engine checked, its weights not
         run_log_warn(lg, "%s: model '%s' (%s) not probed on its own weights: the check takes at most "
                      "%d (model, dtype) pairs", want, job->model->name, job->dtype, DOCTOR_MAX_MODELS);

@@ -31,7 +31,7 @@ const Command COMMANDS[] = {
     {"init-model", cmd_init_model,
      "init-model DIR --arch llama|qwen2|mistral|gpt_neox [--layers N] [--seed S] [...]",
      "write a random, complete Hugging Face checkpoint", cmd_init_model_help},
-    {"doctor", cmd_doctor, "doctor [--device cuda[:N]] [--dtype LIST] [--kernels LIST] [MODEL_DIR ...]",
+    {"doctor", cmd_doctor, "doctor [--device cuda[:N]] [--dtype LIST] [--kernels LIST] [--data FILE] [MODEL_DIR ...]",
      "check a GPU against the CPU engine: kernels, the quickstart model, each model's weights",
      cmd_doctor_help},
     {"inspect", cmd_inspect, "inspect MODEL_DIR",
