@@ -344,7 +344,7 @@ static void check_gpus(const RunJob *todo, long n_todo, const Lanes *lanes, int 
     }
     if (!used) continue;
     DoctorRequest rq = {.gpu = gpu, .models = models, .n_models = n_models, .use_cache = 1, .out = NULL};
-    char cmd[1024];
+    char cmd[4096];  // the command with --data and up to DOCTOR_MAX_MODELS model paths
     doctor_command(&rq, cmd, sizeof cmd);
     run_log(lg, "%s: checking the GPU against the CPU engine before its first job (%s)", want, cmd);
     DoctorOutcome *o = xcalloc(1, sizeof *o);

@@ -87,7 +87,7 @@ typedef struct {
   CheckTally kernels, engine, models[DOCTOR_MAX_MODELS];
   ProbeResult probes[DOCTOR_MAX_MODELS];
   int n_models;
-  char summary[768];          // "passed — kernels 344/344, engine 14/14, llama3_8b bf16 max |ΔNLL| ..."
+  char summary[2048];         // "passed — kernels 344/344, engine 14/14, llama3_8b bf16 max |ΔNLL| ..."
   char first_fail[512];       // the first failing row ("" when passed)
 } DoctorOutcome;
 
