@@ -1,8 +1,14 @@
-// cmd_plan.c — `bench plan SUITE [--json]`: the expanded job matrix (phases, jobs, ids), totals with
-// a cost estimate, and warnings, before anything runs. Exit 0, or 2 when the suite has errors.
+// cmd_plan.c — `bench plan SUITE [--device auto|cpu|cuda[:N]] [--json]`: the expanded job matrix
+// (phases, jobs, ids), totals with a cost estimate, and warnings, before anything runs. Exit 0, or 2
+// when the suite has errors.
 //
-// --json prints {"suite":..,"jobs":[{"job_id":..,"phase":..,"spec":{..}},..],"warnings":[..]}, one
-// entry per (phase, job): a job that several phases share appears under each with one id.
+// Each job is priced on the device it will run on, as `bench run` places it (matrix_place_jobs):
+// `auto` is --device, else cuda:0 when a GPU is visible here and the CPU otherwise; time at that
+// device's assumed speed, memory against that device's (GPU memory or RAM).
+//
+// --json prints {"suite":..,"jobs":[{"job_id":..,"phase":..,"runs_on":..,"spec":{..}},..],
+// "warnings":[..]}, one entry per (phase, job): a job that several phases share appears under each
+// with one id.
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +17,8 @@
 #include "matrix.h"
 #include "plan_estimate.h"
 #include "plan_warnings.h"
+#include "run_common.h"
+#include "run_plan.h"
 #include "suite.h"
 
 // ---- text helpers ----
@@ -81,9 +89,9 @@ static void print_phase(FILE *out, const Matrix *m, int pi) {
     row[COL_SEED] = xasprintf("%ld", j->seed);
     // the CPU engine computes every dtype in fp32: say so where the job will run there
     const char *dt = json_string_value(json_object_get(spec, "dtype"));
-    row[COL_DTYPE] = dt && strcmp(dt, "fp32") != 0 && device_runs_on_cpu(j->device) ? xasprintf("%s (fp32 on cpu)", dt)
-                                                                                     : xstrdup(dt ? dt : "");
-    row[COL_DEVICE] = xstrdup(json_string_value(json_object_get(spec, "device")));
+    row[COL_DTYPE] = dt && strcmp(dt, "fp32") != 0 && strcmp(j->runs_on, "cpu") == 0 ? xasprintf("%s (fp32 on cpu)", dt)
+                                                                                   : xstrdup(dt ? dt : "");
+    row[COL_DEVICE] = xstrdup(j->runs_on);
     row[COL_TRAIN] = xstrdup(train ? train : "");
     StrBuf also = {0};
     for (int q = 0; q < j->n_phases; q++)
@@ -130,7 +138,48 @@ static int by_train_id(const void *a, const void *b) {
   return c ? c : (x > y) - (x < y);  // the first job of a trained model first: its device counts
 }
 
-static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+// Per device the jobs run on: the most memory one job needs (weights + KV cache + workspace, in
+// fp32 on the CPU) against what that device has.
+static void print_memory(FILE *out, const Matrix *m, const ModelShape *shapes) {
+  char *done = xcalloc((size_t)m->n_jobs + 1, 1);
+  for (int a = 0; a < m->n_jobs; a++) {
+    if (done[a]) continue;
+    const char *dev = m->jobs[a].runs_on;
+    int on_cpu, worst = -1;
+    char what[160];
+    double have = device_memory_bytes(dev, &on_cpu, what, sizeof what), need = 0;
+    for (int b = a; b < m->n_jobs; b++) {
+      const Job *j = &m->jobs[b];
+      if (strcmp(j->runs_on, dev) != 0) continue;
+      done[b] = 1;
+      ModelShape scratch;
+      JobCost c;
+      job_cost(j, job_shape(m, j, shapes, &scratch), on_cpu, &c);
+      double bytes = c.weight_bytes > 0 ? c.weight_bytes + c.kv_bytes + c.work_bytes : 0;
+      if (bytes > need) {
+        need = bytes;
+        worst = b;
+      }
+    }
+    char where[224];
+    if (have <= 0) snprintf(where, sizeof where, "%s (not visible here)", dev);
+    else if (on_cpu) snprintf(where, sizeof where, "cpu (RAM %.1f GiB)", have / GIB);
+    else snprintf(where, sizeof where, "%s, %.1f GiB", what, have / GIB);
+    if (worst < 0) {
+      fprintf(out, "  memory    %s: unknown (no model size is known here)\n", where);
+      continue;
+    }
+    const Job *w = &m->jobs[worst];
+    fprintf(out, "  memory    %s: the largest job needs about %.1f GiB (%s '%s' in %s, length %ld)\n", where,
+            need / GIB, w->model ? "model" : "trained model", w->model ? w->model->name : w->train.name,
+            on_cpu ? "fp32" : w->dtype, w->length);
+  }
+  free(done);
+}
+
+static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes, const char *placed) {
   int entries = 0;
   for (int p = 0; p < m->n_phases; p++) entries += m->phases[p].n_jobs;
   double scored = 0, processed = 0, flops = 0, seconds = 0;
@@ -140,7 +189,7 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
     ModelShape scratch;
     const ModelShape *sh = job_shape(m, j, shapes, &scratch);
     JobCost c;
-    int on_cpu = device_runs_on_cpu(j->device);  // auto: where bench run puts it on this machine
+    int on_cpu = strcmp(j->runs_on, "cpu") == 0;
     job_cost(j, sh, on_cpu, &c);
     scored += c.tokens_scored;
     processed += c.tokens_processed;
@@ -170,7 +219,7 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
     if (f > 0) {
       train_costed++;
       tflops += f;
-      tseconds += f / (device_runs_on_cpu(j->device) ? PLAN_CPU_FLOPS : PLAN_GPU_FLOPS);
+      tseconds += f / (strcmp(j->runs_on, "cpu") == 0 ? PLAN_CPU_FLOPS : PLAN_GPU_FLOPS);
     }
   }
   free(training);
@@ -181,6 +230,7 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
   matrix_format_count(scored, a, sizeof a);
   matrix_format_count(processed, b, sizeof b);
   fprintf(out, "  tokens    %s to score, %s through the model (unique jobs)\n", a, b);
+  fprintf(out, "  devices   %s\n", placed);
   if (costed) {
     format_duration(seconds, t, sizeof t);
     format_sci(flops, a, sizeof a);
@@ -191,6 +241,7 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
   } else {
     fprintf(out, "  compute   unknown: no job's model size is known here (models missing)\n");
   }
+  print_memory(out, m, shapes);
   if (trained) {
     if (train_costed) {
       format_duration(tseconds, t, sizeof t);
@@ -207,11 +258,12 @@ static void print_totals(FILE *out, const Matrix *m, const ModelShape *shapes) {
 }
 
 // ---- output ----
-static void print_text(FILE *out, const Suite *s, const Matrix *m, const ModelShape *shapes, const StrList *w) {
+static void print_text(FILE *out, const Suite *s, const Matrix *m, const ModelShape *shapes, const char *placed,
+                       const StrList *w) {
   fprintf(out, "suite %s%s%s\n", s->suite, s->title ? " — " : "", s->title ? s->title : "");
   fprintf(out, "file %s (sha256 %.12s)\n\n", s->path, s->sha256);
   for (int p = 0; p < m->n_phases; p++) print_phase(out, m, p);
-  print_totals(out, m, shapes);
+  print_totals(out, m, shapes, placed);
   if (w->n == 0) {
     fprintf(out, "no warnings\n");
     return;
@@ -232,7 +284,8 @@ static void print_json(FILE *out, const Suite *s, const Matrix *m, const StrList
     const PhaseJobs *pj = &m->phases[p];
     for (int k = 0; k < pj->n_jobs; k++) {
       const Job *j = &m->jobs[pj->jobs[k]];
-      json_t *e = json_pack("{s:s,s:s,s:O}", "job_id", j->id, "phase", pj->phase->id, "spec", pj->specs[k]);
+      json_t *e = json_pack("{s:s,s:s,s:s,s:O}", "job_id", j->id, "phase", pj->phase->id, "runs_on", j->runs_on,
+                            "spec", pj->specs[k]);
       sb_append(&b, first ? "\n" : ",\n");
       json_write(&b, e, 0, 0);
       json_decref(e);
@@ -293,27 +346,67 @@ static void print_count_only(FILE *out, const Suite *s, const Diagnostics *diag,
   strlist_free(&w);
 }
 
+const char cmd_plan_help[] =
+    "options:\n"
+    "  --device auto|cpu|cuda[:N]  price `auto` jobs on this device, as `bench run --device` would\n"
+    "                        run them (default auto: cuda:0 when a GPU is visible here, else the CPU)\n"
+    "  --json                the jobs as JSON (with the device each runs on), no totals\n"
+    "\n"
+    "Each job is priced where it will run: its time at the device's assumed speed (a GPU in the\n"
+    "job's dtype, the CPU in fp32), its memory (weights + KV cache + workspace) against that\n"
+    "device's: GPU memory, or RAM on the CPU. The device column shows where each job runs.\n";
+
+#define PLAN_USAGE "usage: bench plan SUITE [--device auto|cpu|cuda[:N]] [--json]"
+
+// The device `auto` jobs run on (into dflt) and the totals' line that says why.
+static int plan_device(const char *given, char dflt[DEVICE_NAME_MAX], char **placed) {
+  if (given && strcmp(given, "auto") != 0) {
+    BenchErr err;
+    if (device_normalise(given, 1, dflt, DEVICE_NAME_MAX, &err) != 0) return cli_usage_error("--device: %s", err.msg);
+    *placed = xasprintf("auto jobs priced on %s (--device)", dflt);
+    return 0;
+  }
+  int n = device_gpu_count();
+  snprintf(dflt, DEVICE_NAME_MAX, "%s", device_auto(n));
+  GpuInfo info;
+  if (n > 0 && device_gpu_info(0, &info) == 0)
+    *placed = xasprintf("auto jobs priced on cuda:0 (%s), as bench run puts them on this machine", info.name);
+  else
+    *placed = xasprintf("auto jobs priced on the cpu: no GPU is visible on this machine (--device cuda "
+                        "prices them on a GPU)");
+  return 0;
+}
+
 int cmd_plan(int argc, char **argv) {
-  const char *path = NULL;
+  const char *path = NULL, *device = NULL;
   int json = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--json") == 0) {
+    const char *val;
+    static const char *const TAKES[] = {"--device"};
+    if (option_value(argc, argv, &i, TAKES, 1, &val) != 0) return EXIT_BAD_INPUT;
+    if (val) {  // --device
+      device = val;
+    } else if (strcmp(argv[i], "--json") == 0) {
       json = 1;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      return cli_usage_error("unknown option '%s' for 'plan' (usage: bench plan SUITE [--json])", argv[i]);
+      return cli_usage_error("unknown option '%s' for 'plan' (" PLAN_USAGE ")", argv[i]);
     } else if (path) {
-      return cli_usage_error("unexpected argument '%s' (usage: bench plan SUITE [--json])", argv[i]);
+      return cli_usage_error("unexpected argument '%s' (" PLAN_USAGE ")", argv[i]);
     } else {
       path = argv[i];
     }
   }
-  if (!path) return cli_usage_error("'plan' needs a suite file (usage: bench plan SUITE [--json])");
+  if (!path) return cli_usage_error("'plan' needs a suite file (" PLAN_USAGE ")");
+  char dflt[DEVICE_NAME_MAX];
+  char *placed = NULL;
+  if (plan_device(device, dflt, &placed) != 0) return EXIT_BAD_INPUT;
 
   Diagnostics diag = {0};
   Suite *s = suite_load(path, &diag);
   if (!s) {
     diagnostics_print(&diag, stderr);
     diagnostics_free(&diag);
+    free(placed);
     return EXIT_BAD_INPUT;
   }
   BenchErr err;
@@ -323,6 +416,7 @@ int cmd_plan(int argc, char **argv) {
   if (count > MATRIX_MAX_JOBS) {
     print_count_only(stdout, s, &diag, per_phase, count, exact, json);
     free(per_phase);
+    free(placed);
     diagnostics_free(&diag);
     suite_free(s);
     return EXIT_OK;
@@ -333,6 +427,7 @@ int cmd_plan(int argc, char **argv) {
     cli_usage_error("%s", err.msg);
     diagnostics_free(&diag);
     suite_free(s);
+    free(placed);
     return EXIT_BAD_INPUT;
   }
 
@@ -340,11 +435,13 @@ int cmd_plan(int argc, char **argv) {
   suite_warnings(&diag, &w);
   for (int i = 0; i < m.n_notes; i++) strlist_add(&w, "%s", m.notes[i]);
 
+  matrix_place_jobs(&m, dflt);
   ModelShape *shapes = suite_model_shapes(s, &m, &w);
   plan_warnings(&m, shapes, &w);
 
   if (json) print_json(stdout, s, &m, &w);
-  else print_text(stdout, s, &m, shapes, &w);
+  else print_text(stdout, s, &m, shapes, placed, &w);
+  free(placed);
 
   free(shapes);
   strlist_free(&w);

@@ -186,7 +186,7 @@ static int make_lanes(const RunArgs *a, const HostProbe *p, Lanes *ln) {
   char dev[32];
   const char *given = a->device ? a->device : "auto";
   if (strcmp(given, "auto") == 0)
-    snprintf(dev, sizeof dev, "%s", p->n_gpus > 0 ? "cuda:0" : "cpu");
+    snprintf(dev, sizeof dev, "%s", device_auto(p->n_gpus));
   else if (device_normalise(given, 1, dev, sizeof dev, &err) != 0)
     return cli_usage_error("--device: %s", err.msg);
   if (!a->devices && check_gpu(dev, given, p) != 0) return -1;
@@ -299,7 +299,8 @@ static double env_seconds(const char *name, double fallback) {
 
 // The GPU check of each GPU the jobs left to run will use (doctor.h), each in a child process (the
 // supervisor never touches CUDA): parts 1–2, and part 3 for every (model, dtype) of the jobs that
-// may run there (jobs that train their model have no checkpoint yet). GPUs the probe did not count
+// may run there (jobs that train their model have no checkpoint yet), on the text of the first
+// such job in run order. GPUs the probe did not count
 // are left to the engine, whose error each of their jobs records. refused[N]: why GPU N runs
 // nothing, NULL when it passed.
 typedef struct {
@@ -349,19 +350,22 @@ static void check_gpus(const RunJob *todo, long n_todo, const Lanes *lanes, int 
       if (!here) continue;
       used = 1;
       if (!job->model) continue;
+      const JobInputs *in = matrix_job_inputs(job);  // part 3 reads the first job's text
       int dup = 0;
       for (int m = 0; m < n_models && !dup; m++)
         dup = strcmp(models[m].dir, job->model->path) == 0 && strcmp(models[m].dtype, job->dtype) == 0;
       if (dup) continue;
       if (n_models < DOCTOR_MAX_MODELS)
-        models[n_models++] = (DoctorModel){job->model->name, job->model->path, job->dtype};
+        models[n_models++] = (DoctorModel){job->model->name, job->model->path, job->dtype,
+                                           .data = in->dataset_path, .data_field = in->dataset_field,
+                                           .tokenizer = in->tokenizer_path, .data_name = job->dataset->name};
       else  // never silently: its jobs run with the kernels and engine checked, its weights not
         run_log_warn(lg, "%s: model '%s' (%s) not probed on its own weights: the check takes at most "
                      "%d (model, dtype) pairs", want, job->model->name, job->dtype, DOCTOR_MAX_MODELS);
     }
     if (!used) continue;
     DoctorRequest rq = {.gpu = gpu, .models = models, .n_models = n_models, .use_cache = 1, .out = NULL};
-    char cmd[1024];
+    char cmd[4096];  // the command with --data and up to DOCTOR_MAX_MODELS model paths
     doctor_command(&rq, cmd, sizeof cmd);
     run_log(lg, "%s: checking the GPU against the CPU engine before its first job (%s)", want, cmd);
     DoctorOutcome *o = xcalloc(1, sizeof *o);
@@ -595,11 +599,12 @@ int cmd_run(int argc, char **argv) {
   rc = EXIT_BAD_INPUT;
   const Suite *s = prep.suite;
   StrList *warnings = &prep.warnings;
-  host_probe(&prep.mx, prep.shapes, &probe);
+  host_probe(&prep.mx, prep.shapes, a.devices ? a.devices : a.device, &probe);
   for (int i = 0; i < probe.warnings.n; i++)
     if (warning_selected(probe.warnings.items[i], &a)) strlist_add(warnings, "%s", probe.warnings.items[i]);
   drop_unselected_warnings(warnings, &a);
   if (make_lanes(&a, &probe, &lanes) != 0) goto out;
+  matrix_place_jobs(&prep.mx, lanes.devices[0]);
   char *dir = a.results ? xstrdup(a.results) : xasprintf("results/%s", s->suite);
   BenchErr derr;
   if (results_dir_check(dir, s->suite, a.force, &derr) != 0) {

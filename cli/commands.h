@@ -50,6 +50,6 @@ int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 // What `--help` prints after the usage line (options, examples), for the commands that say more.
 extern const char cmd_run_help[], cmd_status_help[], cmd_submit_help[], cmd_init_model_help[],
-    cmd_inspect_help[], cmd_doctor_help[];
+    cmd_inspect_help[], cmd_doctor_help[], cmd_plan_help[];
 
 #endif

@@ -46,16 +46,40 @@ void device_cuda_versions(int *driver, int *runtime, size_t *cublaslt) {
 #endif
 }
 
+const char *device_auto(int n_gpus) { return n_gpus > 0 ? "cuda:0" : "cpu"; }
+
+void device_for_job(const char *want, const char *dflt, char out[DEVICE_NAME_MAX]) {
+  if (!want || strcmp(want, "auto") == 0) snprintf(out, DEVICE_NAME_MAX, "%s", dflt);
+  else if (strcmp(want, "cuda") == 0) snprintf(out, DEVICE_NAME_MAX, "%s", strncmp(dflt, "cuda", 4) == 0 ? dflt : "cuda:0");
+  else snprintf(out, DEVICE_NAME_MAX, "%s", want);
+}
+
+// "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar 5 ..."
+void device_nvidia_driver(char out[64]) {
+  out[0] = 0;
+  FILE *f = fopen("/proc/driver/nvidia/version", "r");
+  if (!f) return;
+  char line[512];
+  if (fgets(line, sizeof line, f)) {
+    const char *k = strstr(line, "Kernel Module");
+    if (k) {
+      k += strlen("Kernel Module");
+      while (*k == ' ') k++;
+      size_t n = strcspn(k, " \t\r\n");
+      if (n < 64) snprintf(out, 64, "%.*s", (int)n, k);
+    }
+  }
+  fclose(f);
+}
+
 int device_resolve(const char *spec, char out[DEVICE_NAME_MAX], int *gpu, BenchErr *err) {
   *gpu = -1;
   snprintf(out, DEVICE_NAME_MAX, "cpu");
   if (strcmp(spec, "cpu") == 0) return 0;
   int n = device_gpu_count();
   if (strcmp(spec, "auto") == 0) {
-    if (n > 0) {
-      *gpu = 0;
-      snprintf(out, DEVICE_NAME_MAX, "cuda:0");
-    }
+    snprintf(out, DEVICE_NAME_MAX, "%s", device_auto(n));
+    *gpu = n > 0 ? 0 : -1;
     return 0;
   }
   long idx = 0;

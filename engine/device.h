@@ -9,6 +9,7 @@
 typedef struct {
   int index;
   char name[128];
+  char uuid[48];       // "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as nvidia-smi -L prints it; "" unknown
   size_t total_bytes;  // device memory
   size_t free_bytes;
   int cc_major, cc_minor;  // compute capability
@@ -24,6 +25,16 @@ int device_gpu_count(void);
 // not exist, or cuda in a build without CUDA.
 #define DEVICE_NAME_MAX 24
 int device_resolve(const char *spec, char out[DEVICE_NAME_MAX], int *gpu, BenchErr *err);
+// What `auto` stands for on a machine with n_gpus usable GPUs: "cuda:0" when there is one, else
+// "cpu". The one rule of bench run (its default device) and bench plan (its estimates).
+const char *device_auto(int n_gpus);
+// Where a job whose suite asks for `want` (auto, cpu, cuda or cuda:N; NULL: auto) runs when the
+// run's device is `dflt` (a resolved name: --device, else device_auto): auto → dflt; cuda → dflt
+// when that is a GPU, else cuda:0; cpu and cuda:N as asked. Into out.
+void device_for_job(const char *want, const char *dflt, char out[DEVICE_NAME_MAX]);
+// The NVIDIA kernel driver's version ("550.54.15", from /proc/driver/nvidia/version) into out;
+// "" when there is none.
+void device_nvidia_driver(char out[64]);
 // Fills info for GPU i; -1 when it cannot be queried.
 int device_gpu_info(int i, GpuInfo *info);
 // Driver and runtime versions as CUDA encodes them (e.g. 12040); 0 when unknown.

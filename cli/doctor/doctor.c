@@ -2,9 +2,9 @@
 // line a run records, and the same in a child process for bench run's supervisor.
 //
 // Cache: $BENCH_CACHE_DIR/gpu-check (else $XDG_CACHE_HOME/bench/gpu-check, else
-// ~/.cache/bench/gpu-check), one JSON file per key: parts 1–2 under sha256(GPU name, CUDA driver,
-// CUDA runtime, bench commit, this binary's size and mtime), part 3 per model under that key plus
-// the model's fingerprint and dtype. Failed outcomes are cached too (the same card and binary
+// ~/.cache/bench/gpu-check), one JSON file per key (doctor_cache_key): parts 1–2 under sha256(GPU
+// name and UUID, NVIDIA driver, CUDA driver and runtime, bench commit, this binary's size and
+// mtime), part 3 per model under that key plus the model's fingerprint and dtype. Failed outcomes are cached too (the same card and binary
 // fail the same way); `bench doctor` always checks afresh and rewrites them.
 #include "doctor.h"
 
@@ -54,18 +54,34 @@ static char *cache_dir(void) {  // as data_stats.h's fingerprint cache, folder g
   return NULL;
 }
 
-// The key of parts 1–2 on this GPU with this binary.
-static char *base_key(int gpu, const char *gpu_name) {
-  int driver = 0, runtime = 0;
+char *doctor_cache_key(const GpuCheckIdentity *id) {
+  return xasprintf("gpu %s\nuuid %s\nnvidia driver %s\ncuda driver %d\ncuda runtime %d\nbench %s\nbinary %lld %lld",
+                   id->gpu_name, id->gpu_uuid, id->nvidia_driver, id->cuda_driver, id->cuda_runtime, id->commit,
+                   id->exe_size, id->exe_mtime);
+}
+
+char *doctor_model_key(const char *base, const char *fingerprint, const char *dtype) {
+  return xasprintf("%s\nmodel %s\ndtype %s", base, fingerprint, dtype);
+}
+
+// The key of parts 1–2 on this GPU with this binary. A card whose UUID the driver does not give
+// (all zeros) is told apart by its index.
+static char *base_key(int gpu, const GpuInfo *info) {
+  GpuCheckIdentity id = {.gpu_name = info->name, .commit = BENCH_GIT_COMMIT};
+  char nvidia[64], uuid[64];
+  device_nvidia_driver(nvidia);
+  id.nvidia_driver = nvidia;
   size_t lt = 0;
-  device_cuda_versions(&driver, &runtime, &lt);
+  device_cuda_versions(&id.cuda_driver, &id.cuda_runtime, &lt);
+  if (info->uuid[0] && strspn(info->uuid, "GPU-0") != strlen(info->uuid)) snprintf(uuid, sizeof uuid, "%s", info->uuid);
+  else snprintf(uuid, sizeof uuid, "unknown, cuda:%d", gpu);
+  id.gpu_uuid = uuid;
   struct stat st;
-  long long size = 0, mtime = 0;
   if (stat("/proc/self/exe", &st) == 0) {
-    size = (long long)st.st_size;
-    mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    id.exe_size = (long long)st.st_size;
+    id.exe_mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
   }
-  return xasprintf("%s\n%d\n%d\n%s\n%lld\n%lld", gpu_name, driver, runtime, BENCH_GIT_COMMIT, size, mtime);
+  return doctor_cache_key(&id);
 }
 
 static char *entry_path(const char *key) {
@@ -97,6 +113,8 @@ static int cache_read(const char *key, CheckTally *t, ProbeResult *pr) {
       pr->max_dnll = json_real_value(json_object_get(j, "max_dnll"));
       pr->mean_dnll = json_real_value(json_object_get(j, "mean_dnll"));
       pr->tokens = (long)json_integer_value(json_object_get(j, "tokens"));
+      const char *text = json_string_value(json_object_get(j, "text"));
+      snprintf(pr->text, sizeof pr->text, "%s", text ? text : "");
     }
   }
   json_decref(j);
@@ -115,6 +133,7 @@ static void cache_write(const char *key, const CheckTally *t, const ProbeResult 
       json_object_set_new(j, "max_dnll", json_real(pr->max_dnll));
       json_object_set_new(j, "mean_dnll", json_real(pr->mean_dnll));
       json_object_set_new(j, "tokens", json_integer(pr->tokens));
+      json_object_set_new(j, "text", json_string(pr->text));
     }
     char *text = json_dumps(j, JSON_COMPACT);
     write_file_atomic(p, text, strlen(text), &err);  // a cache: a failed write costs a re-check
@@ -150,7 +169,8 @@ static void summarise(const DoctorRequest *rq, DoctorOutcome *o) {
     if (o->models[i].failed || !o->probes[i].tokens)
       sb_printf(&sb, ", %s failed", label);
     else
-      sb_printf(&sb, ", %s max |ΔNLL| %.1e over %ld tokens", label, o->probes[i].max_dnll, o->probes[i].tokens);
+      sb_printf(&sb, ", %s max |ΔNLL| %.1e over %ld tokens of %s", label, o->probes[i].max_dnll,
+                o->probes[i].tokens, o->probes[i].text[0] ? o->probes[i].text : "text");
   }
   snprintf(o->summary, sizeof o->summary, "%s", sb.data);
   sb_free(&sb);
@@ -173,7 +193,7 @@ int doctor_check_gpu(const DoctorRequest *rq, DoctorOutcome *o, BenchErr *err) {
   if (device_gpu_info(rq->gpu, &info) != 0) snprintf(info.name, sizeof info.name, "GPU %d", rq->gpu);
   snprintf(o->gpu_name, sizeof o->gpu_name, "%s", info.name);
   char *root = doctor_root();
-  char *key = base_key(rq->gpu, info.name);
+  char *key = base_key(rq->gpu, &info);
   o->n_models = rq->n_models;
   int cached = rq->use_cache && cache_read(key, &o->kernels, NULL) == 0;
   if (cached) {
@@ -215,18 +235,13 @@ int doctor_check_gpu(const DoctorRequest *rq, DoctorOutcome *o, BenchErr *err) {
       check_rows_now = (CheckRows){0};
       continue;
     }
-    char *mk = xasprintf("%s\nmodel\n%s\n%s", key, fp, m->dtype);
+    char *mk = doctor_model_key(key, fp, m->dtype);
     if (rq->use_cache && cache_read(mk, &o->models[i], &o->probes[i]) == 0) {
       free(mk);
       continue;
     }
     o->from_cache = 0;
-    if (root) model_probe(rq->gpu, m, root, rq->out, &o->models[i], &o->probes[i], err);
-    else {
-      check_rows_now = (CheckRows){&o->models[i], rq->out, "model"};
-      check_row(0, m->name, "data/kjv/valid.txt not found beside the bench binary (set BENCH_ROOT)");
-      check_rows_now = (CheckRows){0};
-    }
+    model_probe(rq->gpu, m, root, rq->out, &o->models[i], &o->probes[i], err);
     cache_write(mk, &o->models[i], &o->probes[i]);
     free(mk);
   }
@@ -308,6 +323,10 @@ void doctor_command(const DoctorRequest *rq, char *buf, size_t n) {
     if (!strstr(dts.data ? dts.data : "", rq->models[i].dtype))
       sb_printf(&dts, "%s%s", dts.data && dts.data[0] ? "," : "", rq->models[i].dtype);
   if (dts.data && strcmp(dts.data, "bf16") != 0) sb_printf(&sb, " --dtype %s", dts.data);
+  int one_text = rq->n_models > 0 && rq->models[0].data;
+  for (int i = 1; i < rq->n_models && one_text; i++)
+    one_text = rq->models[i].data && strcmp(rq->models[i].data, rq->models[0].data) == 0;
+  if (one_text) sb_printf(&sb, " --data %s", rq->models[0].data);
   for (int i = 0; i < rq->n_models; i++) {
     int dup = 0;
     for (int k = 0; k < i; k++) dup |= strcmp(rq->models[k].dir, rq->models[i].dir) == 0;

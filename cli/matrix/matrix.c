@@ -831,6 +831,10 @@ int matrix_build(const Suite *s, Matrix *m, BenchErr *err) {
   return 0;
 }
 
+void matrix_place_jobs(Matrix *m, const char *dflt) {
+  for (int i = 0; i < m->n_jobs; i++) device_for_job(m->jobs[i].device, dflt, m->jobs[i].runs_on);
+}
+
 void matrix_free(Matrix *m) {
   const Suite *s = m->suite;
   for (int j = 0; j < m->n_jobs; j++) job_free(&m->jobs[j]);

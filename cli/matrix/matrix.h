@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "data_stats.h"
+#include "device.h"
 #include "suite.h"
 
 #define JOB_ID_HEX 16
@@ -67,6 +68,8 @@ typedef struct {
   Member rope, cache, train;
   long length, seed;
   const char *dtype, *device;
+  char runs_on[DEVICE_NAME_MAX];  // where it runs on this machine ("cpu", "cuda:N"): set by
+                                  // matrix_place_jobs; "" until then
   const char *protocol;
   long windows;
   long stride, prompt, warmup; // the effective values the protocol uses; 0 otherwise
@@ -135,6 +138,9 @@ void matrix_format_count(double x, char *out, size_t n);
 // and (err: "FILE: message") on a suite of more than MATRIX_MAX_JOBS jobs.
 int matrix_build(const Suite *s, Matrix *m, BenchErr *err);
 void matrix_free(Matrix *m);
+// Sets every job's runs_on for a run whose device is dflt (resolved: --device, else
+// device_auto(GPUs here)), by device_for_job: what bench plan prices and bench run's lanes use.
+void matrix_place_jobs(Matrix *m, const char *dflt);
 // Index of the job with this id, or -1.
 int matrix_find(const Matrix *m, const char *id);
 // The engine's inputs for a job.

@@ -37,26 +37,20 @@ const ModelShape *job_shape(const Matrix *m, const Job *j, const ModelShape *sha
   return NULL;
 }
 
-int device_runs_on_cpu(const char *device) {
-  return strcmp(device, "cpu") == 0 || (strcmp(device, "auto") == 0 && device_gpu_count() == 0);
-}
-
-double device_memory_bytes(const char *device, int *on_cpu, char *what, size_t what_len) {
-  static int n_gpus = -1;
-  if (n_gpus < 0) n_gpus = device_gpu_count();
-  int gpu = -1;
-  *on_cpu = 0;
-  if (strcmp(device, "cpu") == 0 || (strcmp(device, "auto") == 0 && n_gpus == 0)) {
-    *on_cpu = 1;
+double device_memory_bytes(const char *runs_on, int *on_cpu, char *what, size_t what_len) {
+  *on_cpu = strcmp(runs_on, "cpu") == 0;
+  if (*on_cpu) {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     snprintf(what, what_len, "cpu memory");
     return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
   }
-  if (strcmp(device, "auto") == 0 || strcmp(device, "cuda") == 0) gpu = 0;
-  else if (strncmp(device, "cuda:", 5) == 0) gpu = atoi(device + 5);
+  static int n_gpus = -1;
+  if (n_gpus < 0) n_gpus = device_gpu_count();
+  int gpu = strncmp(runs_on, "cuda:", 5) == 0 ? atoi(runs_on + 5) : -1;
   GpuInfo info;
+  snprintf(what, what_len, "%s", runs_on);
   if (gpu < 0 || gpu >= n_gpus || device_gpu_info(gpu, &info) != 0) return 0;
-  snprintf(what, what_len, "cuda:%d (%s)", gpu, info.name);
+  snprintf(what, what_len, "%s (%s)", runs_on, info.name);
   return (double)info.total_bytes;
 }
 
@@ -308,14 +302,14 @@ static void warn_memory(const Matrix *m, const ModelShape *shapes, StrList *out)
     if (!sh || !sh->known || sh->params <= 0) continue;
     int on_cpu;
     char what[160];
-    double have = device_memory_bytes(j->device, &on_cpu, what, sizeof what);
+    double have = device_memory_bytes(j->runs_on, &on_cpu, what, sizeof what);
     // the group: same model (or recipe), device and dtype
     Longs over = {0};
     JobCost first = {0};
     long min_len = LONG_MAX;
     for (int b = a; b < m->n_jobs; b++) {
       const Job *o = &m->jobs[b];
-      if (o->model != j->model || o->train.variant != j->train.variant || strcmp(o->device, j->device) != 0 ||
+      if (o->model != j->model || o->train.variant != j->train.variant || strcmp(o->runs_on, j->runs_on) != 0 ||
           strcmp(o->dtype, j->dtype) != 0)
         continue;
       done[b] = 1;
@@ -337,7 +331,7 @@ static void warn_memory(const Matrix *m, const ModelShape *shapes, StrList *out)
       StrBuf b = {0};
       sb_printf(&b, "%s '%s' in %s on device %s (%s, %.1f GiB): length %ld needs about %.1f GiB (weights %.1f + KV cache "
                 "%.1f + workspace %.1f)", j->model ? "model" : "trained model", name,
-                on_cpu ? "fp32" : j->dtype, j->device, what, have / GIB, min_len,
+                on_cpu ? "fp32" : j->dtype, j->runs_on, what, have / GIB, min_len,
                 (first.weight_bytes + first.kv_bytes + first.work_bytes) / GIB, first.weight_bytes / GIB,
                 first.kv_bytes / GIB, first.work_bytes / GIB);
       if (over.n > 1) {
@@ -353,8 +347,8 @@ static void warn_memory(const Matrix *m, const ModelShape *shapes, StrList *out)
   }
   free(done);
   if (unchecked)
-    strlist_add(out, "%d job%s pin a CUDA device, but none is visible on this machine: their memory was not checked",
-                unchecked, unchecked == 1 ? "" : "s");
+    strlist_add(out, "%d job%s on a CUDA device that is not visible on this machine: their memory was not checked",
+                unchecked, unchecked == 1 ? " runs" : "s run");
 }
 
 // ---- seeds that change nothing, decode prompts ----

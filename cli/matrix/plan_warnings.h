@@ -14,14 +14,13 @@
 ModelShape *suite_model_shapes(const Suite *s, const Matrix *m, StrList *warnings);
 // The shape of a job's model: shapes[model index], or the train recipe's (into *scratch).
 const ModelShape *job_shape(const Matrix *m, const Job *j, const ModelShape *shapes, ModelShape *scratch);
-// Device memory a job would have on this machine: the GPU it names (auto: GPU 0 when one is
-// visible), else RAM for cpu and for auto without a GPU. 0 when unknown (cuda with no GPU visible).
-double device_memory_bytes(const char *device, int *on_cpu, char *what, size_t what_len);
-// 1 when a job on device runs on this machine's CPU, as `bench run` places it: cpu, and auto when
-// no GPU is visible (auto is cuda:0 when one is).
-int device_runs_on_cpu(const char *device);
+// Memory of a resolved device (Job.runs_on) on this machine: the GPU's for cuda:N, RAM for cpu
+// (*on_cpu = 1); what names it ("cpu memory", "cuda:0 (NVIDIA H100 ..)"). 0 when unknown (a GPU
+// that is not visible here).
+double device_memory_bytes(const char *runs_on, int *on_cpu, char *what, size_t what_len);
 
 // Appends every warning (one line each) to out. shapes: per suite model (known = 0 when absent).
+// The jobs must be placed (matrix_place_jobs): memory is checked on the device each runs on.
 void plan_warnings(const Matrix *m, const ModelShape *shapes, StrList *out);
 
 #endif

@@ -31,7 +31,7 @@
 // {"schema":"bench.manifest/1","suite":..,"suite_path":..,"suite_sha256":..,
 //  "bench_version":..,"git_commit":..,"engine_numerics":..,
 //  "host":..,"cpu":..,"cpu_cores":n,"memory_bytes":n,
-//  "gpus":[{"index":i,"name":..,"memory_bytes":n}],"driver":"550.54.15"|null,
+//  "gpus":[{"index":i,"name":..,"uuid":"GPU-..","memory_bytes":n}],"driver":"550.54.15"|null,
 //  "cuda":"12.4"|null (runtime),"cuda_driver":"12.4"|null (what the driver supports),
 //  "models":{"NAME":{"fingerprint":..,"params":n}},"datasets":{"NAME":{"fingerprint":..}},
 //  "started":T (the first run's start),"finished":T|null (the last run's end),

@@ -185,9 +185,9 @@ const char *lane_device(const Lanes *ln, int k, const Job *j, char *buf, size_t 
   const char *want = j->device ? j->device : "auto";
   int lane_cuda = strncmp(lane, "cuda", 4) == 0;
   if (ln->flexible) {
-    if (strcmp(want, "auto") == 0) snprintf(buf, len, "%s", lane);
-    else if (strcmp(want, "cuda") == 0) snprintf(buf, len, "%s", lane_cuda ? lane : "cuda:0");
-    else snprintf(buf, len, "%s", want);
+    char dev[DEVICE_NAME_MAX];
+    device_for_job(want, lane, dev);
+    snprintf(buf, len, "%s", dev);
     return buf;
   }
   int ok = strcmp(want, "auto") == 0 || strcmp(want, lane) == 0 ||

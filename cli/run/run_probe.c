@@ -9,6 +9,7 @@
 
 #include "device.h"
 #include "plan_warnings.h"
+#include "run_plan.h"
 
 #define PROBE_MAX_BYTES ((size_t)16 << 20)
 
@@ -18,15 +19,24 @@ void cuda_version_text(int v, char out[16]) {
 }
 
 // In the child: everything that may touch the GPU, as one JSON object on fd.
-static void probe_child(int fd, const Matrix *m, const ModelShape *shapes) {
+static void probe_child(int fd, Matrix *m, const ModelShape *shapes, const char *device) {
   json_t *j = json_object();
   int n = device_gpu_count();
+  char dflt[DEVICE_NAME_MAX];
+  snprintf(dflt, sizeof dflt, "%s", device_auto(n));
+  if (device && strcmp(device, "auto") != 0) {  // --device, or the first entry of --devices
+    BenchErr err;
+    char *first = xstrndup(device, strcspn(device, ","));
+    if (device_normalise(first, 1, dflt, sizeof dflt, &err) != 0) snprintf(dflt, sizeof dflt, "%s", device_auto(n));
+    free(first);
+  }
+  matrix_place_jobs(m, dflt);
   json_t *gpus = json_array();
   for (int i = 0; i < n; i++) {
     GpuInfo info;
     if (device_gpu_info(i, &info) != 0) continue;
-    json_array_append_new(gpus, json_pack("{s:i,s:s,s:I}", "index", i, "name", info.name,
-                                          "memory_bytes", (json_int_t)info.total_bytes));
+    json_array_append_new(gpus, json_pack("{s:i,s:s,s:s,s:I}", "index", i, "name", info.name, "uuid",
+                                          info.uuid, "memory_bytes", (json_int_t)info.total_bytes));
   }
   json_object_set_new(j, "gpus", gpus);
   int driver, runtime;
@@ -70,24 +80,10 @@ static void cpu_facts(HostProbe *p) {
   p->cpu_cores = sysconf(_SC_NPROCESSORS_ONLN);
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   p->memory_bytes = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
-  // "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar 5 ..."
-  f = fopen("/proc/driver/nvidia/version", "r");
-  if (f) {
-    char line[512];
-    if (fgets(line, sizeof line, f)) {
-      const char *k = strstr(line, "Kernel Module");
-      if (k) {
-        k += strlen("Kernel Module");
-        while (*k == ' ') k++;
-        size_t n = strcspn(k, " \t\r\n");
-        if (n < sizeof p->driver) snprintf(p->driver, sizeof p->driver, "%.*s", (int)n, k);
-      }
-    }
-    fclose(f);
-  }
+  device_nvidia_driver(p->driver);
 }
 
-void host_probe(const Matrix *m, const ModelShape *shapes, HostProbe *out) {
+void host_probe(Matrix *m, const ModelShape *shapes, const char *device, HostProbe *out) {
   memset(out, 0, sizeof *out);
   out->gpus = json_array();
   cpu_facts(out);
@@ -106,7 +102,7 @@ void host_probe(const Matrix *m, const ModelShape *shapes, HostProbe *out) {
   }
   if (pid == 0) {
     close(fds[0]);
-    probe_child(fds[1], m, shapes);
+    probe_child(fds[1], m, shapes, device);
     close(fds[1]);
     _exit(0);
   }

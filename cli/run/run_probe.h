@@ -25,8 +25,10 @@ typedef struct HostProbe {
   char problem[256];         // "" when the probe worked; otherwise why the GPU facts are missing
 } HostProbe;
 
-// shapes: per suite model, as plan_warnings takes them.
-void host_probe(const Matrix *m, const ModelShape *shapes, HostProbe *out);
+// shapes: per suite model, as plan_warnings takes them. device: --device, or --devices' list (its
+// first entry is the run's device for the warnings); NULL: auto (device_auto of the GPUs counted).
+// The warnings price each job on the device the run puts it on (matrix_place_jobs, in the child).
+void host_probe(Matrix *m, const ModelShape *shapes, const char *device, HostProbe *out);
 void host_probe_free(HostProbe *p);
 // "12.4" from 12040 (into out[16]; "" for 0).
 void cuda_version_text(int v, char out[16]);

@@ -27,6 +27,10 @@ extern "C" int cuda_gpu_info(int i, GpuInfo *info) {
   }
   info->index = i;
   snprintf(info->name, sizeof info->name, "%.127s", prop.name);
+  const unsigned char *u = (const unsigned char *)prop.uuid.bytes;
+  snprintf(info->uuid, sizeof info->uuid,
+           "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
+           u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
   info->total_bytes = prop.totalGlobalMem;
   info->cc_major = prop.major;
   info->cc_minor = prop.minor;

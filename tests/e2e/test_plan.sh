@@ -28,7 +28,8 @@ assert isinstance(doc["suite"], str) and doc["jobs"] and isinstance(doc["warning
 base = ["model", "dataset", "rope", "cache", "length", "seed", "protocol", "windows"]
 specs = {}
 for e in doc["jobs"]:
-    assert list(e) == ["job_id", "phase", "spec"], list(e)
+    assert list(e) == ["job_id", "phase", "runs_on", "spec"], list(e)
+    assert re.fullmatch(r"cpu|cuda:[0-9]+", e["runs_on"]), e["runs_on"]
     assert re.fullmatch(r"[0-9a-f]{16}", e["job_id"]), e["job_id"]
     s = e["spec"]
     keys = list(s)
@@ -217,6 +218,34 @@ expect_true "validate names the limit" grep -q "more than the 100,000" <<<"$ERR"
 expect_err "run refuses a million jobs" "expands to 1,000,000 jobs, more than the 100,000" \
   timeout 120 "$BENCH" run "$TMP/big/s.yaml" --results "$TMP/big/r" --dry-run
 expect_true "the refused run wrote nothing" test ! -e "$TMP/big/r"
+
+# ---- auto jobs are priced where bench run puts them: cuda:0 with a GPU here, else the CPU ----
+sed 's/device: cpu, //' "$TMP/tiny/s.yaml" >"$TMP/tiny/auto.yaml"
+run "$BENCH" doctor
+if grep -q "no CUDA GPU found" <<<"$OUT"; then here=cpu; else here=cuda:0; fi
+run "$BENCH" plan "$TMP/tiny/auto.yaml"
+expect_true "auto rows show the device they run on ($here)" bash -c '[ "$(grep -c "^  [0-9a-f]\{16\} .* $2\$" <<<"$1")" = 4 ] && ! grep -q " auto$" <<<"$1"' _ "$OUT" "$here"
+if [ "$here" = cpu ]; then
+  expect_true "no GPU: the totals say auto is the cpu" grep -q "devices   auto jobs priced on the cpu: no GPU is visible on this machine" <<<"$OUT"
+  expect_true "no GPU: memory against RAM" grep -q "memory    cpu (RAM .* GiB): the largest job needs about .* GiB (model 'm' in fp32, length 4096)" <<<"$OUT"
+fi
+auto_time=$(grep "^  time" <<<"$OUT")
+run "$BENCH" plan "$TMP/tiny/auto.yaml" --device cpu
+expect_true "--device cpu: every row on the cpu" test "$(grep -c '^  [0-9a-f]\{16\} .* cpu$' <<<"$OUT")" = 4
+cpu_time=$(grep "^  time" <<<"$OUT")
+[ "$here" = cpu ] && expect_true "no GPU: auto is timed as the cpu" test "$auto_time" = "$cpu_time"
+run "$BENCH" plan "$TMP/tiny/auto.yaml" --device cuda:7
+expect_true "--device cuda:7: rows on cuda:7" test "$(grep -c '^  [0-9a-f]\{16\} .* cuda:7$' <<<"$OUT")" = 4
+expect_true "--device cuda:7: timed at GPU speed, not the cpu's" test "$(grep "^  time" <<<"$OUT")" != "$cpu_time"
+expect_true "--device cuda:7: its memory is unknown here" grep -q "memory    cuda:7 (not visible here): the largest job needs about .* GiB (model 'm' in fp32, length 4096)" <<<"$OUT"
+expect_true "--device cuda:7: memory not checked, said" grep -q "4 jobs run on a CUDA device that is not visible on this machine" <<<"$OUT"
+run "$BENCH" plan "$TMP/tiny/auto.yaml" --device cuda:7 --json
+expect_true "--json: each entry says where it runs" "$PYTHON" -c '
+import json, sys
+jobs = json.loads(sys.argv[1])["jobs"]
+assert [e["runs_on"] for e in jobs] == ["cuda:7"] * 4, jobs
+assert all("device" not in e["spec"] or e["spec"]["device"] == "auto" for e in jobs), jobs' "$OUT"
+expect_err "--device names a device" "--device: unknown device 'gpu'" "$BENCH" plan "$TMP/tiny/auto.yaml" --device gpu
 
 # ---- errors ----
 expect_err "no suite" "'plan' needs a suite file" "$BENCH" plan

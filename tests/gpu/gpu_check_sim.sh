@@ -46,6 +46,7 @@ if [ "$MODE" = good ]; then
   check "doctor: no failing row" "! grep -q '^FAIL' '$OUTDIR/doctor.txt'"
   check "doctor: the summary says passed" "grep -q '^GPU check of cuda:0 .*: passed — kernels [0-9]*/[0-9]*, engine 14/14, quickstart fp32 max' '$OUTDIR/doctor.txt'"
   check "doctor: every part has rows" "grep -q '^ok  *kernels' '$OUTDIR/doctor.txt' && grep -q '^ok  *engine  *decode h2o bf16' '$OUTDIR/doctor.txt' && grep -q '^ok  *model  *quickstart bf16' '$OUTDIR/doctor.txt'"
+  check "doctor: the model rows name the text they read" "grep -q '^ok  *model  *quickstart bf16 .* over 256 tokens of data/kjv/valid.txt vs cpu fp32' '$OUTDIR/doctor.txt' && grep -q '^GPU check of cuda:0 .*quickstart bf16 max |ΔNLL| .* over 256 tokens of data/kjv/valid.txt' '$OUTDIR/doctor.txt'"
   PYTHON=$PY "$ROOT/tests/gpu/bench_run_parity.sh" "$BENCH" "$OUTDIR/run" cuda --quick >"$OUTDIR/parity.txt" 2>&1
   prc=$?
   cat "$OUTDIR/parity.txt"

@@ -98,6 +98,37 @@ TEST(devices_normalise) {
   EXPECT(device_normalise("cuda:x", 1, out, sizeof out, &err) != 0);
 }
 
+// One rule for where a job runs, whichever asks: bench run's lanes and bench plan's estimates.
+TEST(auto_is_the_first_gpu_else_the_cpu_for_run_and_plan_alike) {
+  EXPECT_STR_EQ(device_auto(0), "cpu");
+  EXPECT_STR_EQ(device_auto(1), "cuda:0");
+  EXPECT_STR_EQ(device_auto(4), "cuda:0");
+  const char *wants[] = {"auto", "cpu", "cuda", "cuda:2", NULL};
+  const char *dflts[] = {"cpu", "cuda:0", "cuda:1"};
+  const char *want_on[3][5] = {{"cpu", "cpu", "cuda:0", "cuda:2", "cpu"},
+                               {"cuda:0", "cpu", "cuda:0", "cuda:2", "cuda:0"},
+                               {"cuda:1", "cpu", "cuda:1", "cuda:2", "cuda:1"}};
+  Job jobs[5];
+  memset(jobs, 0, sizeof jobs);
+  Matrix m;
+  memset(&m, 0, sizeof m);
+  m.jobs = jobs;
+  m.n_jobs = 5;
+  for (int k = 0; k < 5; k++) jobs[k].device = wants[k];
+  for (int d = 0; d < 3; d++) {
+    matrix_place_jobs(&m, dflts[d]);  // bench plan
+    Lanes ln;
+    BenchErr err;
+    EXPECT(lanes_init(&ln, NULL, dflts[d], &err) == 0);  // bench run without --devices
+    for (int k = 0; k < 5; k++) {
+      char buf[32];
+      EXPECT_STR_EQ(jobs[k].runs_on, want_on[d][k]);
+      EXPECT_STR_EQ(lane_device(&ln, 0, &jobs[k], buf, sizeof buf), jobs[k].runs_on);
+    }
+    lanes_free(&ln);
+  }
+}
+
 TEST(lanes_place_jobs) {
   Lanes ln;
   BenchErr err;
@@ -375,6 +406,7 @@ int main(void) {
   RUN(gpu_refusal_names_the_failed_gpu_only);
   RUN(shards_are_disjoint_covering_and_stable);
   RUN(devices_normalise);
+  RUN(auto_is_the_first_gpu_else_the_cpu_for_run_and_plan_alike);
   RUN(lanes_place_jobs);
   RUN(byte_sizes_and_oom_messages);
   RUN(lock_refuses_a_second_runner_and_names_the_first);
