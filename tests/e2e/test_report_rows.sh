@@ -67,6 +67,7 @@ phases:
     report:
       - { table: collapse, at: 64 }
       - { table: leaderboard, at: 64 }
+      - { plot: collapse_vs_length }
 EOF
 
 expect_rc "suite runs" 0 "$BENCH" run rows.yaml
@@ -121,6 +122,11 @@ expect_rc "flags: report" 0 "$BENCH" report flags --reports rep_flags
 section rep_flags/REPORT.md seeds > fl.md
 expect_true "seeds: the ratio is the mean of per-seed ratios ± std" grep -qF "| geo_1k | 13.597 | **16.316** | 1.33x±0.58 |" fl.md
 expect_true "seeds: the table says how the ratio is made" grep -qF "mean of the per-seed ratios ± their sample std" fl.md
+# the figure plots the table's numbers: geo_1k's ratio at 64 is 1.33 ± 0.58, not 1.20
+gp=rep_flags/gnuplot/seeds_collapse_vs_length.gp
+expect_true "seeds: the figure's ratio is the mean of per-seed ratios ± std" \
+  grep -qE '^64 1\.3333333[0-9]* 0\.577350[0-9]*$' "$gp"
+expect_true "seeds: no ratio of means in the figure" test "$(grep -c '^64 1\.2 ' "$gp")" -eq 0
 expect_true "flags: ✅ on the lowest ratio, not on the lowest PPL" grep -qF "| geo_10k | 17.947 | 17.947 | **1.00x±0.07** ✅ best |" fl.md
 expect_true "flags: the legend says which is which" grep -qF "✅ marks the lowest collapse ratio (of each model and dataset); the bold PPL@64 is the lowest PPL there" fl.md
 expect_true "vs best: note 003's 9.1% prints 9.1%" grep -qF "| 2 | geo_10k | 17.947 | 17.947 | 9.1% |" fl.md
