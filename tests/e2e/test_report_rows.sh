@@ -146,6 +146,15 @@ phases:
     report:
       - { table: metrics }
       - { table: lengths }
+  - id: half
+    dtype: [bf16]
+    lengths: [32, 64]
+    report:
+      - { table: lengths }
+      - { table: collapse, at: 64 }
+      - { table: leaderboard, at: 64 }
+      - { table: metrics }
+      - { plot: ppl_vs_length }
 EOF
 run "$BENCH" run met.yaml
 section reports/met/REPORT.md metrics > met.md
@@ -162,6 +171,15 @@ expect_true "failed cell says why" grep -qF "| tiny | 32 | error: dataset too sh
 expect_true "failed cell says why in the lengths table" grep -qF "| tiny | error: dataset too short | error: dataset too short |" met.md
 expect_true "the full reason under the tables" grep -qF -- "- \`tiny\` @ 64: error: dataset 'tiny' has" met.md
 expect_true "no bare error cell" test "$(grep -c '| error |' met.md)" -eq 0
+
+# ---- dtype honesty: every table of a bf16 phase on the CPU says it computed in fp32 ----
+section reports/met/REPORT.md half > half.md
+# each "### " heading's next non-blank line
+awk '/^### /{h=$0; next} h && NF {print h " => " $0; h=""}' half.md > half_heads.txt
+expect_true "dtype: the bf16 phase has its tables" test "$(grep -c '^### ' half.md)" -ge 5
+expect_true "dtype: a compute-dtype line under every table heading" \
+  test "$(grep -c '=> \*Compute dtype: bf16 → fp32 on cpu\.\*$' half_heads.txt)" -eq "$(grep -c '^### ' half.md)"
+expect_true "dtype: no such line where the dtype computed as asked" test "$(grep -c 'Compute dtype' met.md)" -eq 0
 
 # ---- two results for one job: another machine's copies (other ids: other checkpoint bytes) ----
 cp -r results/rows merged
