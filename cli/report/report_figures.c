@@ -546,7 +546,9 @@ static const char *figure_caption(const ReportReq *rq, const ReportText *t) {
   const char *n = rq->name;
   if (strcmp(n, "ppl_vs_length") == 0) return zh ? "PPL vs 序列长度 (多种子时误差棒为 ±1 标准差; ✕ 为 OOM)"
                                                 : "PPL vs context length (error bars: ±1 std over seeds where several; ✕ marks OOM)";
-  if (strcmp(n, "collapse_vs_length") == 0) return zh ? "崩溃比 vs 序列长度 (虚线: 阈值)" : "Collapse ratio vs context length (dashed: thresholds)";
+  if (strcmp(n, "collapse_vs_length") == 0)
+    return zh ? "崩溃比 vs 序列长度 (虚线: 阈值; 多种子时为各种子比值的均值, 误差棒为 ±1 标准差)"
+              : "Collapse ratio vs context length (dashed: thresholds; with seeds, the mean of the per-seed ratios, error bars ±1 std)";
   if (strcmp(n, "nll_vs_position") == 0) return zh ? "窗口内各位置的 NLL (最长长度)" : "NLL by position inside the window (longest length)";
   if (strcmp(n, "ppl_vs_param") == 0) return zh ? "PPL vs 扫描参数" : "PPL vs the swept parameter";
   if (strcmp(n, "rope_spectrum") == 0) return zh ? "RoPE 频谱 ω_k vs k (对数坐标)" : "RoPE spectrum ω_k vs k (log scale)";

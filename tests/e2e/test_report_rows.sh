@@ -127,6 +127,8 @@ gp=rep_flags/gnuplot/seeds_collapse_vs_length.gp
 expect_true "seeds: the figure's ratio is the mean of per-seed ratios ± std" \
   grep -qE '^64 1\.3333333[0-9]* 0\.577350[0-9]*$' "$gp"
 expect_true "seeds: no ratio of means in the figure" test "$(grep -c '^64 1\.2 ' "$gp")" -eq 0
+expect_true "seeds: the figure's caption says how its points are made" \
+  grep -qF "with seeds, the mean of the per-seed ratios, error bars ±1 std" fl.md
 expect_true "flags: ✅ on the lowest ratio, not on the lowest PPL" grep -qF "| geo_10k | 17.947 | 17.947 | **1.00x±0.07** ✅ best |" fl.md
 expect_true "flags: the legend says which is which" grep -qF "✅ marks the lowest collapse ratio (of each model and dataset); the bold PPL@64 is the lowest PPL there" fl.md
 expect_true "vs best: note 003's 9.1% prints 9.1%" grep -qF "| 2 | geo_10k | 17.947 | 17.947 | 9.1% |" fl.md
