@@ -336,8 +336,11 @@ int phase_shows_kv(const PhaseData *pd);
 // Peak KV memory | Saved vs full | tokens/s | Speed vs full, one row per (config, length).
 void table_kv_cost(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx);
 // ---- numerics (report_dtype.c) ----
-// A note where jobs computed in another dtype than they asked for, and, in a phase that varies
-// device or dtype, each config's PPL against the most precise run of the same config.
+// A table's (or the figures', findings') heading "### TEXT", then, where the phase's jobs computed
+// in another dtype than they asked for, the line saying so: "*Compute dtype: bf16 → fp32 on cpu.*".
+void report_heading(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, const char *text);
+// In a phase that varies device or dtype, each config's PPL against the most precise run of the
+// same config.
 void phase_numerics(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx);
 // ---- training phases (report_train.c) ----
 // "### Training": the recipe as run and one row per trained model; nothing when the phase trains none.

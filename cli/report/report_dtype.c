@@ -1,6 +1,6 @@
 // report_dtype.c — a phase's numerics (seed 004: do the numbers change with hardware and
-// precision?): which jobs computed in another dtype than they asked for (the CPU engine computes
-// bf16/fp16 in fp32: metrics.compute_dtype), and, where a phase varies device or dtype, each
+// precision?): under every table's heading, which jobs computed in another dtype than they asked
+// for (the CPU engine computes bf16/fp16 in fp32: metrics.compute_dtype), and, where a phase varies device or dtype, each
 // config's PPL against the most precise run of the same config otherwise (compute dtype fp32 >
 // fp16 > bf16; the CPU first among equals).
 #include <math.h>
@@ -40,25 +40,29 @@ static int reference_of(const PhaseData *pd, int c) {
   return best;
 }
 
+// "*Compute dtype: bf16 → fp32 on cpu.*" where some config's jobs computed in another dtype than
+// they asked for; nothing otherwise.
 static void compute_note(StrBuf *b, const PhaseData *pd, int zh) {
   StrBuf asked = {0};
   for (int c = 0; c < pd->n_configs; c++) {
     const char *want = pd->configs[c].axis[AX_DTYPE], *got = compute_dtype(pd, c);
     if (!want[0] || !got[0] || strcmp(want, got) == 0) continue;
-    char item[64];
-    snprintf(item, sizeof item, "%s → %s", want, got);
+    const char *dev = first_run(pd, c)->axis[AX_DEVICE];
+    char item[96];
+    snprintf(item, sizeof item, zh ? "%s → %s (%s)" : "%s → %s on %s", want, got, dev[0] ? dev : "?");
     if (!asked.data || !strstr(asked.data, item)) sb_printf(&asked, "%s%s", asked.len ? ", " : "", item);
   }
-  if (asked.len)
-    sb_printf(b, zh ? "*计算精度: %s (CPU 引擎以 fp32 计算)。*\n\n"
-                    : "*Compute dtype: %s (the CPU engine computes in fp32).*\n\n",
-              asked.data);
+  if (asked.len) sb_printf(b, zh ? "*计算精度: %s。*\n\n" : "*Compute dtype: %s.*\n\n", asked.data);
   sb_free(&asked);
+}
+
+void report_heading(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx, const char *text) {
+  sb_printf(b, "### %s\n\n", text);
+  compute_note(b, pd, strcmp(ctx->t->lang, "zh") == 0);
 }
 
 void phase_numerics(StrBuf *b, const PhaseData *pd, const ReportCtx *ctx) {
   int zh = strcmp(ctx->t->lang, "zh") == 0;
-  compute_note(b, pd, zh);
   if (!pd->varies[AX_DEVICE] && !pd->varies[AX_DTYPE]) return;
   sb_append(b, zh ? "### 数值: 相对最精确运行的 PPL 差异\n\n" : "### Numerics: PPL against the most precise run\n\n");
   sb_append(b, zh ? "| 配置 | 序列长度 | 计算精度 | PPL | 参照 | 参照 PPL | 差异 |\n"

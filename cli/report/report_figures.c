@@ -103,20 +103,28 @@ static int fig_collapse_vs_length(const PhaseData *pd, const ReportCtx *ctx, Plo
     *why = ctx->t->n_no_data;
     return -1;
   }
-  double *x = xcalloc((size_t)pd->n_lengths, sizeof *x), *y = xcalloc((size_t)pd->n_lengths, sizeof *y);
+  // the collapse table's numbers: with seeds, the mean of per-seed ratios ± their std
+  double *x = xcalloc((size_t)pd->n_lengths, sizeof *x), *y = xcalloc((size_t)pd->n_lengths, sizeof *y),
+         *e = xcalloc((size_t)pd->n_lengths, sizeof *e);
+  int seeds = 0;
+  for (int c = 0; c < pd->n_configs; c++)
+    for (int l = 0; l < pd->n_lengths; l++) seeds |= phase_cell(pd, c, l)->n_ok > 1;
   for (int c = 0; c < pd->n_configs; c++) {
-    double b = mean_at(pd, c, lB);
     int n = 0;
-    for (int l = 0; l < pd->n_lengths && isfinite(b); l++) {
-      double m = mean_at(pd, c, l);
-      if (!isfinite(m)) continue;
+    for (int l = 0; l < pd->n_lengths; l++) {
+      double sd;
+      int n_seeds;
+      double r = phase_ratio(pd, c, l, lB, &sd, &n_seeds);
+      if (!isfinite(r)) continue;
       x[n] = (double)pd->lengths[l];
-      y[n++] = m / b;
+      e[n] = isfinite(sd) ? sd : 0;
+      y[n++] = r;
     }
-    if (n > 1) plot_add(p, pd->configs[c].label, figure_colour(pd->configs[c].label), SERIES_LINES, x, y, NULL, n);
+    if (n > 1) plot_add(p, pd->configs[c].label, figure_colour(pd->configs[c].label), SERIES_LINES, x, y, seeds ? e : NULL, n);
   }
   free(x);
   free(y);
+  free(e);
   if (p->n_series == 0) {
     *why = ctx->t->n_no_data;
     return -1;
@@ -538,7 +546,9 @@ static const char *figure_caption(const ReportReq *rq, const ReportText *t) {
   const char *n = rq->name;
   if (strcmp(n, "ppl_vs_length") == 0) return zh ? "PPL vs 序列长度 (多种子时误差棒为 ±1 标准差; ✕ 为 OOM)"
                                                 : "PPL vs context length (error bars: ±1 std over seeds where several; ✕ marks OOM)";
-  if (strcmp(n, "collapse_vs_length") == 0) return zh ? "崩溃比 vs 序列长度 (虚线: 阈值)" : "Collapse ratio vs context length (dashed: thresholds)";
+  if (strcmp(n, "collapse_vs_length") == 0)
+    return zh ? "崩溃比 vs 序列长度 (虚线: 阈值; 多种子时为各种子比值的均值, 误差棒为 ±1 标准差)"
+              : "Collapse ratio vs context length (dashed: thresholds; with seeds, the mean of the per-seed ratios, error bars ±1 std)";
   if (strcmp(n, "nll_vs_position") == 0) return zh ? "窗口内各位置的 NLL (最长长度)" : "NLL by position inside the window (longest length)";
   if (strcmp(n, "ppl_vs_param") == 0) return zh ? "PPL vs 扫描参数" : "PPL vs the swept parameter";
   if (strcmp(n, "rope_spectrum") == 0) return zh ? "RoPE 频谱 ω_k vs k (对数坐标)" : "RoPE spectrum ω_k vs k (log scale)";

@@ -229,7 +229,7 @@ static void lengths_note(StrBuf *b, const char *fmt, const long *v, int n) {
 void table_kv_cost(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx) {
   (void)rq;
   const ReportText *t = ctx->t;
-  sb_printf(b, "### %s\n\n", t->tbl_kv);
+  report_heading(b, pd, ctx, t->tbl_kv);
   sb_printf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", t->col_config, t->col_length, t->col_kv_budget,
             t->col_kv_peak, t->col_kv_mem, t->col_kv_saved, t->col_kv_tps, t->col_kv_speed);
   sb_append(b, "|---|---:|---:|---:|---:|---:|---:|---:|\n");

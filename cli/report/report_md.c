@@ -324,12 +324,15 @@ static void phase_section(StrBuf *b, const ReportCtx *ctx, const PhaseData *pd, 
   report_failures(b, pd, t);
   StrBuf f = {0};
   phase_findings(&f, pd, ctx);
-  if (f.len) sb_printf(b, "### %s\n\n%s\n", t->key_findings, f.data);
+  if (f.len) {
+    report_heading(b, pd, ctx, t->key_findings);
+    sb_printf(b, "%s\n", f.data);
+  }
   sb_free(&f);
   int has_plot = 0;
   for (int i = 0; i < pd->plan->n_reqs; i++) has_plot |= strcmp(pd->plan->reqs[i].kind, "plot") == 0;
   if (has_plot) {
-    sb_printf(b, "### %s\n\n", t->figures);
+    report_heading(b, pd, ctx, t->figures);
     phase_figures(b, pd, ctx, render, count);
   }
   missing_list(b, pd, t);

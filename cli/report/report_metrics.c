@@ -27,7 +27,7 @@ static double cell_metric(const Cell *cell, MetricOf f) {
 void table_metrics(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx) {
   (void)rq;
   const ReportText *t = ctx->t;
-  sb_printf(b, "### %s\n\n", t->tbl_metrics);
+  report_heading(b, pd, ctx, t->tbl_metrics);
   sb_printf(b, "| %s | %s | PPL | %s | %s | %s |\n", t->col_config, t->col_length, t->col_acc, t->col_peak_mem,
             t->col_tokens);
   sb_append(b, "|---|---:|---:|---:|---:|---:|\n");

@@ -66,7 +66,6 @@ static void row_rule(StrBuf *b, int n_cols) {
   sb_append(b, "\n");
 }
 
-static void caption(StrBuf *b, const char *text) { sb_printf(b, "### %s\n\n", text); }
 
 static void note(StrBuf *b, const char *text) { sb_printf(b, "*%s*\n\n", text); }
 
@@ -120,7 +119,7 @@ void table_collapse(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const R
   len_text(L, sL);
   len_text(base, sB);
   snprintf(cap, sizeof cap, t->tbl_collapse, sL, sB);
-  caption(b, cap);
+  report_heading(b, pd, ctx, cap);
   int lL = phase_length_index(pd, L), lB = phase_length_index(pd, base);
   if (lL < 0 || L == 0) {
     char msg[128];
@@ -183,7 +182,7 @@ void table_collapse(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const R
 void table_lengths(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx) {
   (void)rq;
   const ReportText *t = ctx->t;
-  caption(b, t->tbl_lengths);
+  report_heading(b, pd, ctx, t->tbl_lengths);
   sb_printf(b, "| %s |", t->col_config);
   for (int l = 0; l < pd->n_lengths; l++) sb_printf(b, " %ld |", pd->lengths[l]);
   sb_append(b, "\n");
@@ -205,7 +204,7 @@ void table_lengths(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Re
 void table_seeds(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const ReportCtx *ctx) {
   (void)rq;
   const ReportText *t = ctx->t;
-  caption(b, t->tbl_seeds);
+  report_heading(b, pd, ctx, t->tbl_seeds);
   sb_printf(b, "| %s | %s |", t->col_config, t->col_seeds);
   for (int l = 0; l < pd->n_lengths; l++) {
     sb_append(b, " ");
@@ -297,7 +296,7 @@ void table_improvement(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
   const ReportText *t = ctx->t;
   char cap[256];
   snprintf(cap, sizeof cap, t->tbl_improvement, rq->baseline ? rq->baseline : "");
-  caption(b, cap);
+  report_heading(b, pd, ctx, cap);
   BaselineGroups g;
   baseline_groups(pd, rq->baseline, &g);
   if (baseline_missing(b, &g, rq, t)) return;
@@ -374,7 +373,7 @@ void table_leaderboard(StrBuf *b, const PhaseData *pd, const ReportReq *rq, cons
   len_text(L, sL);
   len_text(pd->base_length, sB);
   snprintf(cap, sizeof cap, t->tbl_leaderboard, sL);
-  caption(b, cap);
+  report_heading(b, pd, ctx, cap);
   int lL = phase_length_index(pd, L), lB = phase_length_index(pd, pd->base_length);
   if (lL < 0 || L == 0) {
     char msg[128];
@@ -468,7 +467,7 @@ void table_verdict(StrBuf *b, const PhaseData *pd, const ReportReq *rq, const Re
   char sL[32], cap[512];
   len_text(L, sL);
   snprintf(cap, sizeof cap, t->tbl_verdict, rq->baseline ? rq->baseline : "", sL);
-  caption(b, cap);
+  report_heading(b, pd, ctx, cap);
   BaselineGroups g;
   baseline_groups(pd, rq->baseline, &g);
   if (baseline_missing(b, &g, rq, t)) return;

@@ -1,13 +1,17 @@
 // run_space.c — the probe and the reserve of a run (run_space.h).
 #include "run_space.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "results.h"
+
+#define PROBE_PREFIX ".probe."  // jobs/.probe.PID: the probe of the run with that process id
 
 // Writes len zero bytes to path and syncs them (so that a file system that allocates late has
 // allocated them); -1 with err naming path and the free space.
@@ -33,9 +37,32 @@ static int write_synced(const char *path, size_t len, BenchErr *err) {
   return err_set(err, "cannot write '%s': %s (%s)", path, strerror(e), room);
 }
 
+// Removes the probes that runs killed while probing (kill -9) left in jobs/: those whose process is
+// gone. A probe of a live run on another machine sharing the directory may go too; its run still
+// writes and syncs its bytes (into the open file) and then finds nothing to remove.
+static void remove_dead_probes(const char *jobs) {
+  DIR *d = opendir(jobs);
+  if (!d) return;
+  struct dirent *e;
+  size_t n = strlen(PROBE_PREFIX);
+  while ((e = readdir(d))) {
+    if (strncmp(e->d_name, PROBE_PREFIX, n) != 0) continue;
+    char *end;
+    errno = 0;
+    long pid = strtol(e->d_name + n, &end, 10);
+    if (end == e->d_name + n || *end || errno || pid <= 0 || (pid_t)pid != pid) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to signal)
+    char *p = path_join(jobs, e->d_name);
+    unlink(p);
+    free(p);
+  }
+  closedir(d);
+}
+
 int run_space_claim(const char *dir, int shard_i, int shard_n, RunSpace *sp, BenchErr *err) {
   memset(sp, 0, sizeof *sp);
-  char *jobs = job_results_dir(dir), *name = xasprintf(".probe.%ld", (long)getpid());
+  char *jobs = job_results_dir(dir), *name = xasprintf(PROBE_PREFIX "%ld", (long)getpid());
+  remove_dead_probes(jobs);
   char *probe = path_join(jobs, name);
   int rc = write_synced(probe, RUN_PROBE_BYTES, err);
   if (rc == 0) unlink(probe);

@@ -15,7 +15,8 @@ typedef struct {
   char *reserve;  // path of the reserve file; NULL when none is held
 } RunSpace;
 
-// Writes the probe (then removes it) and the reserve. -1 with err naming the path that could not be
+// Removes the probes of runs that were killed before removing theirs (jobs/.probe.PID whose
+// process is gone), then writes the probe (then removes it) and the reserve. -1 with err naming the path that could not be
 // written and the free space.
 int run_space_claim(const char *dir, int shard_i, int shard_n, RunSpace *sp, BenchErr *err);
 // Removes the reserve (at the end of the run, or when a write failed and room is needed now).

@@ -67,6 +67,7 @@ phases:
     report:
       - { table: collapse, at: 64 }
       - { table: leaderboard, at: 64 }
+      - { plot: collapse_vs_length }
 EOF
 
 expect_rc "suite runs" 0 "$BENCH" run rows.yaml
@@ -121,6 +122,13 @@ expect_rc "flags: report" 0 "$BENCH" report flags --reports rep_flags
 section rep_flags/REPORT.md seeds > fl.md
 expect_true "seeds: the ratio is the mean of per-seed ratios ± std" grep -qF "| geo_1k | 13.597 | **16.316** | 1.33x±0.58 |" fl.md
 expect_true "seeds: the table says how the ratio is made" grep -qF "mean of the per-seed ratios ± their sample std" fl.md
+# the figure plots the table's numbers: geo_1k's ratio at 64 is 1.33 ± 0.58, not 1.20
+gp=rep_flags/gnuplot/seeds_collapse_vs_length.gp
+expect_true "seeds: the figure's ratio is the mean of per-seed ratios ± std" \
+  grep -qE '^64 1\.3333333[0-9]* 0\.577350[0-9]*$' "$gp"
+expect_true "seeds: no ratio of means in the figure" test "$(grep -c '^64 1\.2 ' "$gp")" -eq 0
+expect_true "seeds: the figure's caption says how its points are made" \
+  grep -qF "with seeds, the mean of the per-seed ratios, error bars ±1 std" fl.md
 expect_true "flags: ✅ on the lowest ratio, not on the lowest PPL" grep -qF "| geo_10k | 17.947 | 17.947 | **1.00x±0.07** ✅ best |" fl.md
 expect_true "flags: the legend says which is which" grep -qF "✅ marks the lowest collapse ratio (of each model and dataset); the bold PPL@64 is the lowest PPL there" fl.md
 expect_true "vs best: note 003's 9.1% prints 9.1%" grep -qF "| 2 | geo_10k | 17.947 | 17.947 | 9.1% |" fl.md
@@ -140,6 +148,15 @@ phases:
     report:
       - { table: metrics }
       - { table: lengths }
+  - id: half
+    dtype: [bf16]
+    lengths: [32, 64]
+    report:
+      - { table: lengths }
+      - { table: collapse, at: 64 }
+      - { table: leaderboard, at: 64 }
+      - { table: metrics }
+      - { plot: ppl_vs_length }
 EOF
 run "$BENCH" run met.yaml
 section reports/met/REPORT.md metrics > met.md
@@ -156,6 +173,15 @@ expect_true "failed cell says why" grep -qF "| tiny | 32 | error: dataset too sh
 expect_true "failed cell says why in the lengths table" grep -qF "| tiny | error: dataset too short | error: dataset too short |" met.md
 expect_true "the full reason under the tables" grep -qF -- "- \`tiny\` @ 64: error: dataset 'tiny' has" met.md
 expect_true "no bare error cell" test "$(grep -c '| error |' met.md)" -eq 0
+
+# ---- dtype honesty: every table of a bf16 phase on the CPU says it computed in fp32 ----
+section reports/met/REPORT.md half > half.md
+# each "### " heading's next non-blank line
+awk '/^### /{h=$0; next} h && NF {print h " => " $0; h=""}' half.md > half_heads.txt
+expect_true "dtype: the bf16 phase has its tables" test "$(grep -c '^### ' half.md)" -ge 5
+expect_true "dtype: a compute-dtype line under every table heading" \
+  test "$(grep -c '=> \*Compute dtype: bf16 → fp32 on cpu\.\*$' half_heads.txt)" -eq "$(grep -c '^### ' half.md)"
+expect_true "dtype: no such line where the dtype computed as asked" test "$(grep -c 'Compute dtype' met.md)" -eq 0
 
 # ---- two results for one job: another machine's copies (other ids: other checkpoint bytes) ----
 cp -r results/rows merged

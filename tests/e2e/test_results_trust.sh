@@ -75,6 +75,16 @@ for i in "${IDS[@]}"; do expect_true "set aside: $i" compgen -G "r1/jobs/invalid
 expect_true "the set-aside file keeps its bytes" grep -q '"job_id": $' <(cat r1/jobs/invalid/${IDS[0]}.json.*; echo)
 expect_out "status: all six done again" "6/6 done (100%)" "$BENCH" status r1
 expect_true "status: nothing invalid now" bash -c "! '$BENCH' status r1 | grep -q invalid"
+# a run killed (-9) while probing the disk left jobs/.probe.PID: never counted, removed next run
+true & gone=$!; wait $gone   # a process id that is gone
+head -c 65536 /dev/zero > "r1/jobs/.probe.$gone"
+expect_out "killed probe: status still 6/6 done" "6/6 done (100%)" "$BENCH" status r1
+expect_true "killed probe: status lists nothing invalid" bash -c "! '$BENCH' status r1 | grep -qE 'invalid|probe'"
+run "$BENCH" report r1 --reports rep_killed
+expect_true "killed probe: the report does not name it" test "$(grep -c "\.probe\." <<<"$OUT$ERR")" -eq 0
+expect_true "killed probe: the report counts six results" grep -qF "**6 of 6 planned jobs have results" rep_killed/REPORT.md
+expect_rc "killed probe: re-run" 0 "$BENCH" run trust.yaml --results r1 --no-report
+expect_true "killed probe: the next run removed it" test ! -e "r1/jobs/.probe.$gone"
 # another schema
 sed -i 's/"bench.job\/1"/"bench.job\/0"/' "r1/jobs/${IDS[0]}.json"
 expect_out "status: another schema listed" "written by another bench version" "$BENCH" status r1

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "results.h"
@@ -367,7 +368,8 @@ TEST(log_write_failure_is_recorded) {
 }
 
 // The space a run claims before its first job: a probe result (removed) and the reserve (kept
-// until released); a results directory that cannot take them is refused with the path.
+// until released); the probes of killed runs are removed, never counted as results; a results
+// directory that cannot take them is refused with the path.
 TEST(space_claim_and_release) {
   char *dir = tmp_dir();
   char *jobs = path_join(dir, "jobs"), *run = path_join(dir, ".run");
@@ -387,6 +389,24 @@ TEST(space_claim_and_release) {
   run_space_release(&sp);
   EXPECT(reserve && !file_exists(reserve));
   free(reserve);
+  // a run killed while probing left its probe: the next claim removes it (its process is gone);
+  // a live run's probe stays; no scan ever counts a probe as a result
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, NULL, 0);
+  char *stale = xasprintf("%s/.probe.%ld", jobs, (long)dead), *live = xasprintf("%s/.probe.%ld", jobs, (long)getppid());
+  EXPECT_INT_EQ(write_file_atomic(stale, "x", 1, &err), 0);
+  EXPECT_INT_EQ(write_file_atomic(live, "x", 1, &err), 0);
+  EXPECT_INT_EQ(job_files_list(dir, &f, &err), 0);
+  EXPECT_INT_EQ(f.n, 0);
+  job_files_free(&f);
+  EXPECT_INT_EQ(run_space_claim(dir, 0, 0, &sp, &err), 0);
+  EXPECT(!file_exists(stale));
+  EXPECT(file_exists(live));
+  run_space_release(&sp);
+  unlink(live);
+  free(stale);
+  free(live);
   rmdir(run);
   rmdir(jobs);
   // jobs/ is a file: nothing can be written there
