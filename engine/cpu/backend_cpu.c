@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "backend_cpu_kv.h"
 #include "cpu_vec.h"
+#include "matmul_few.h"
 #include "util.h"
 
 #ifdef _OPENMP
@@ -60,13 +61,18 @@ static void sgemm_part(float *y, const float *x, const float *w, const float *b,
               beta, y, N);
 }
 
-// y[T, N] = x[T, Cin] · w[N, Cin]ᵀ + b[N]: split over output features (each thread packs its
-// slice of w once), or over rows when there are too few features for the threads.
+// y[T, N] = x[T, Cin] · w[N, Cin]ᵀ + b[N]: a few rows (decode steps) read w once (matmul_few.c);
+// more go to sgemm, split over output features (each thread packs its slice of w once), or over
+// rows when there are too few features for the threads.
 static void cpu_matmul(float *y, const float *x, const void *wv, const float *b, long T, int Cin,
                        int N) {
   const float *w = wv;
   CHECK(T >= 0 && T <= INT_MAX);
   if (T == 0) return;
+  if (T <= MATMUL_FEW_ROWS) {
+    matmul_few(y, x, w, b, (int)T, Cin, N);
+    return;
+  }
   int p = omp_get_max_threads();
   if (p == 1 || (double)T * N * Cin < 262144.0) {
     sgemm_part(y, x, w, b, T, Cin, N, N);
@@ -474,7 +480,7 @@ static void cpu_lm_head_nll(float *nll, int32_t *argmax, const float *h, const v
   for (long t0 = 0; t0 < T; t0 += block) {
     long n = T - t0 < block ? T - t0 : block;
     cpu_matmul(logits, h + t0 * C, w, NULL, n, C, V);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (n * V > 16 * PAR_MIN) schedule(static)
     for (long i = 0; i < n; i++)
       lm_row(logits + i * V, V, target[t0 + i], fp64, &nll[t0 + i], &argmax[t0 + i]);
   }
