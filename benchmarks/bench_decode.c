@@ -15,6 +15,7 @@
 
 #include "decode.h"
 #include "forward.h"
+#include "omp_env.h"
 #include "random_model.h"
 
 static double cpu_time(void) {
@@ -72,6 +73,7 @@ static Speed run_decode(const Model *m, const RopeTable *rope, const char *spec_
 }
 
 int main(int argc, char **argv) {
+  omp_env_apply(argv);  // as bench itself: threads wait asleep unless the user chose
   int threads = 1, quick = 0, batch = 4;
   long T = 0, P = 0;
   const char *model_dir = NULL;

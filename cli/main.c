@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "omp_env.h"
 #include "util.h"
 
 #ifndef BENCH_GIT_COMMIT
@@ -92,6 +93,7 @@ int cmd_help(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  omp_env_apply(argv);  // threads wait asleep (unless the user chose): re-executes once
   if (argc < 2) {
     print_overview(stderr);
     return EXIT_BAD_INPUT;
