@@ -39,6 +39,7 @@
 #include "engine.h"
 #include "forward.h"
 #include "model.h"
+#include "omp_env.h"
 #include "random_model.h"
 #include "rope.h"
 
@@ -634,6 +635,7 @@ static int write_tokens(const char *path, const int32_t *tok, long n) {
 }
 
 int main(int argc, char **argv) {
+  omp_env_apply(argv);  // as bench itself: threads wait asleep unless the user chose
   Opts o;
   int rc = parse_opts(argc, argv, &o);
   if (rc) return rc;

@@ -347,7 +347,8 @@ CPU_HOT static void att_block_f32(float *out, const float *q, const float *k, co
 static void attention_f32(float *out, const float *q, const float *k, const float *v, long Tq,
                           long q0, int H, int K, int D, float scale, long window) {
   long nqb = (Tq + ATT_BQ - 1) / ATT_BQ;
-#pragma omp parallel
+  double work = (double)Tq * (double)(q0 + Tq) * H * D;  // multiply-adds, at most
+#pragma omp parallel if (work > 1048576.0)  // a single-token block stays on one thread
   {
     AttScratch w;
     att_scratch_init(&w, D);
