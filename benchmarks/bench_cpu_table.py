@@ -78,6 +78,15 @@ def measured(cmd, env=None, timeout=7200):
         return p.returncode, fo.read(), fe.read(), ru.ru_maxrss * 1024
 
 
+def peer_env(a):
+    """The peers' environment: the threads bench runs with, and bench's way of waiting (asleep,
+    OMP_WAIT_POLICY=passive, unless the user set a policy), so that all three wait alike."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:
+        env["OMP_WAIT_POLICY"] = "passive"
+    return env
+
+
 def last_json(text):
     for line in reversed(text.strip().splitlines()):
         line = line.strip()
@@ -136,8 +145,7 @@ class Bench:
         cmd = [self.py, os.path.join(ROOT, "benchmarks/bench_cpu_peers.py"), name, "--model", model,
                "--tokens", self.tokens, "--kind", kind, "--T", str(n), "--prompt", str(a.decode_prompt),
                "--threads", str(a.threads)]
-        env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-        rc, out, err, rss = measured(cmd, env)
+        rc, out, err, rss = measured(cmd, peer_env(a))
         r = last_json(out) or {"error": f"exit {rc}: {err.strip()[-200:]}"}
         r["rss"] = rss
         return r
@@ -234,7 +242,9 @@ def main(argv):
                  f"held keys and values), so at most "
                  f"{fmt(bytes_step and bw * 1e9 / bytes_step, '.1f')} tokens/s.\n")
     lines.append(f"Medians of {a.reps} repetition(s), the programs taking turns (order rotated each "
-                 f"repetition); each measurement its own process, peak RSS of that process. Windows: PPL of one "
+                 f"repetition); each measurement its own process, peak RSS of that process; every program "
+                 f"with {a.threads} threads waiting asleep (OMP_WAIT_POLICY="
+                 f"{os.environ.get('OMP_WAIT_POLICY', 'passive')}, bench's default). Windows: PPL of one "
                  f"window after a warm-up (scored predictions/s); decode: prompt {a.decode_prompt} prefilled, "
                  f"{a.decode_steps} teacher-forced steps of one token (tokens/s). GFLOP/s counts the same "
                  f"work for every program (bench's forward_flops).\n")
