@@ -15,7 +15,7 @@
 
 #include "decode.h"
 #include "forward.h"
-#include "omp_env.h"
+#include "cpu_env.h"
 #include "random_model.h"
 
 static double cpu_time(void) {
@@ -73,7 +73,7 @@ static Speed run_decode(const Model *m, const RopeTable *rope, const char *spec_
 }
 
 int main(int argc, char **argv) {
-  omp_env_apply(argv);  // as bench itself: threads wait asleep unless the user chose
+  cpu_env_apply(argv);  // as bench itself: threads asleep, BLAS kernels for this CPU
   int threads = 1, quick = 0, batch = 4;
   long T = 0, P = 0;
   const char *model_dir = NULL;

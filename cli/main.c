@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "omp_env.h"
+#include "cpu_env.h"
 #include "util.h"
 
 #ifndef BENCH_GIT_COMMIT
@@ -93,7 +93,7 @@ int cmd_help(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  omp_env_apply(argv);  // threads wait asleep (unless the user chose): re-executes once
+  cpu_env_apply(argv);  // threads asleep, BLAS kernels for this CPU (unless set): re-executes once
   if (argc < 2) {
     print_overview(stderr);
     return EXIT_BAD_INPUT;
