@@ -180,7 +180,8 @@ def main(argv):
     try:
         r = (run_hf if a.peer == "hf" else run_llama)(a, tokens)
     except ImportError as e:
-        r = {"error": f"not installed: {e}"}
+        r = {"error": f"not installed ({e}); benchmarks/bench_cpu_setup.sh installs it, its log is "
+                      f"build/bench-venv.log"}
     except Exception as e:  # out of memory or anything else: a result, not a crash
         r = {"error": str(e).splitlines()[0][:200] if str(e) else type(e).__name__}
     print(json.dumps(r))
