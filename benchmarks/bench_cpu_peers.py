@@ -130,7 +130,7 @@ def run_llama(a, tokens):
     window = a.kind == "window"
     n_ctx = a.T + 8
     llm = Llama(model_path=a.model, n_ctx=n_ctx, n_batch=min(n_ctx, 2048), n_ubatch=512,
-                n_threads=a.threads, n_threads_batch=a.threads, logits_all=window, verbose=False)
+                n_threads=a.threads, n_threads_batch=a.threads, logits_all=True, verbose=False)
 
     def nll_rows(scores, targets):
         s = scores.astype(np.float64)
