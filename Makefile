@@ -52,7 +52,7 @@ CU_OBJ :=
 BUILT_WITH := cpu
 endif
 
-.PHONY: sim all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-plan bench-tokenizer bench-decode bench-train bench-train-gpu bench-gpu gpu-test gpu-bundle
+.PHONY: sim all setup setup-tests demo test unit-test fuzz clean bench-cpu bench-load bench-plan bench-tokenizer bench-decode bench-train bench-train-gpu bench-gpu gpu-test gpu-bundle
 all: bench
 	@echo "bench: built ./bench with backends: $(BUILT_WITH)"
 
@@ -219,7 +219,11 @@ endif
 sim: $(SIM_PROGS)
 
 # ---- benchmarks (tables, not tests): benchmarks/*.c linked like the tests, run by their scripts ----
-# bench_cpu: CPU forward (benchmarks/bench_cpu.sh [--threads N] [--quick]);
+# bench-cpu: bench beside transformers and llama.cpp on the CPU (benchmarks/bench_cpu.sh [--quick]
+#   [--no-setup]: reports/perf/CPU.md; the peers go into build/bench-venv, never by make test);
+# bench-load: eval and training throughput next to a busy process, threads spinning or asleep
+#   (benchmarks/bench_load.sh [--reps N] [--threads N]);
+# bench_cpu: CPU forward on random shapes against the sgemm peak ([--threads N] [--quick]);
 # bench_decode: decode protocol ([--threads N] [--quick]);
 # bench_gpu: engine speed on a device against transformers (benchmarks/bench_gpu.sh [--quick]
 #   [--out DIR], on a GPU machine; reports/perf/REPORT.md's content);
@@ -230,8 +234,11 @@ $(REL)/bench_%: benchmarks/bench_%.c $(REL_OBJ) $(CU_OBJ)
 	@mkdir -p $(dir $@)
 	$(PROG_LINK)
 
-bench-cpu: all $(REL)/bench_cpu
+bench-cpu: all $(REL)/bench_gpu
 	@benchmarks/bench_cpu.sh $(BENCH_ARGS)
+
+bench-load: all $(REL)/bench_gpu $(REL)/bench_train
+	@benchmarks/bench_load.sh $(BENCH_ARGS)
 
 bench-decode: all $(REL)/bench_decode
 	@$(REL)/bench_decode $(BENCH_ARGS)

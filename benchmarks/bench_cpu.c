@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "forward.h"
+#include "cpu_env.h"
 #include "random_model.h"
 
 typedef struct {
@@ -112,6 +113,7 @@ static int run_shape(const Shape *s, int threads, int runs, double peak) {
 }
 
 int main(int argc, char **argv) {
+  cpu_env_apply(argv);  // as bench itself: threads asleep, BLAS kernels for this CPU
   int threads = 0, runs = 3, quick = 0;
   const char *only = NULL;
   for (int i = 1; i < argc; i++) {

@@ -39,6 +39,7 @@
 #include "engine.h"
 #include "forward.h"
 #include "model.h"
+#include "cpu_env.h"
 #include "random_model.h"
 #include "rope.h"
 
@@ -634,6 +635,7 @@ static int write_tokens(const char *path, const int32_t *tok, long n) {
 }
 
 int main(int argc, char **argv) {
+  cpu_env_apply(argv);  // as bench itself: threads asleep, BLAS kernels for this CPU
   Opts o;
   int rc = parse_opts(argc, argv, &o);
   if (rc) return rc;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cpu_env.h"
 #include "rope.h"
 #include "train.h"
 
@@ -63,6 +64,7 @@ static double sgemm_peak(int threads) {
 }
 
 int main(int argc, char **argv) {
+  cpu_env_apply(argv);  // as bench itself: threads asleep, BLAS kernels for this CPU
   int threads = 0, runs = 3;
   const char *only = NULL;
   for (int i = 1; i < argc; i++) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "cpu_env.h"
 #include "util.h"
 
 #ifndef BENCH_GIT_COMMIT
@@ -92,6 +93,7 @@ int cmd_help(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  cpu_env_apply(argv);  // threads asleep, BLAS kernels for this CPU (unless set): re-executes once
   if (argc < 2) {
     print_overview(stderr);
     return EXIT_BAD_INPUT;

@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "backend_cpu_kv.h"
 #include "cpu_vec.h"
+#include "matmul_few.h"
 #include "util.h"
 
 #ifdef _OPENMP
@@ -60,13 +61,18 @@ static void sgemm_part(float *y, const float *x, const float *w, const float *b,
               beta, y, N);
 }
 
-// y[T, N] = x[T, Cin] · w[N, Cin]ᵀ + b[N]: split over output features (each thread packs its
-// slice of w once), or over rows when there are too few features for the threads.
+// y[T, N] = x[T, Cin] · w[N, Cin]ᵀ + b[N]: a few rows (decode steps) read w once (matmul_few.c);
+// more go to sgemm, split over output features (each thread packs its slice of w once), or over
+// rows when there are too few features for the threads.
 static void cpu_matmul(float *y, const float *x, const void *wv, const float *b, long T, int Cin,
                        int N) {
   const float *w = wv;
   CHECK(T >= 0 && T <= INT_MAX);
   if (T == 0) return;
+  if (T <= MATMUL_FEW_ROWS) {
+    matmul_few(y, x, w, b, (int)T, Cin, N);
+    return;
+  }
   int p = omp_get_max_threads();
   if (p == 1 || (double)T * N * Cin < 262144.0) {
     sgemm_part(y, x, w, b, T, Cin, N, N);
@@ -240,20 +246,40 @@ CPU_INLINE void att_scores(AttScratch *w, int nq) {
   }
 }
 
-// acc[nq, Dp] = acc · corr + s[nq, BK] · v[BK, Dp] over the first nk keys, four rows × 8 dims per
-// register tile.
+// Row r of a four-row tile at dims [db, db + 8), rescaled: acc · corr (zero past the nr rows).
+#define ACC_ROW(r, db) \
+  (nr > (r) ? v8_load(acc + (r) * Dp + (db)) * w->corr[i + (r)] : v8_splat(0.0f))
+
+// acc[nq, Dp] = acc · corr + s[nq, BK] · v[BK, Dp] over the first nk keys: four rows × 16 dims per
+// register tile (each weight loaded once for two vectors of values), then four rows × 8 dims for
+// a last 8; every output the same sum in the same order either way.
 CPU_INLINE void att_accumulate(AttScratch *w, int nq, int nk) {
   int Dp = w->Dp;
   for (int i = 0; i < nq; i += 4) {
     int nr = nq - i < 4 ? nq - i : 4;
     const float *s0 = w->s + i * ATT_BK, *s1 = s0 + ATT_BK, *s2 = s1 + ATT_BK, *s3 = s2 + ATT_BK;
     float *acc = w->acc + i * Dp;
-    for (int db = 0; db < Dp; db += 8) {
-      // rows past nq: zero weights and accumulators, never stored
-      v8f o0 = v8_load(acc + db) * w->corr[i];
-      v8f o1 = nr > 1 ? v8_load(acc + Dp + db) * w->corr[i + 1] : v8_splat(0.0f);
-      v8f o2 = nr > 2 ? v8_load(acc + 2 * Dp + db) * w->corr[i + 2] : v8_splat(0.0f);
-      v8f o3 = nr > 3 ? v8_load(acc + 3 * Dp + db) * w->corr[i + 3] : v8_splat(0.0f);
+    int db = 0;
+    for (; db + 16 <= Dp; db += 16) {  // rows past nq: zero weights and accumulators, never stored
+      v8f o0 = ACC_ROW(0, db), o1 = ACC_ROW(1, db), o2 = ACC_ROW(2, db), o3 = ACC_ROW(3, db);
+      v8f p0 = ACC_ROW(0, db + 8), p1 = ACC_ROW(1, db + 8), p2 = ACC_ROW(2, db + 8),
+          p3 = ACC_ROW(3, db + 8);
+      const float *vj = w->v + db;
+      for (int j = 0; j < nk; j++, vj += Dp) {
+        v8f x = v8_load(vj), y = v8_load(vj + 8);
+        o0 += s0[j] * x, p0 += s0[j] * y;
+        o1 += s1[j] * x, p1 += s1[j] * y;
+        o2 += s2[j] * x, p2 += s2[j] * y;
+        o3 += s3[j] * x, p3 += s3[j] * y;
+      }
+      v8f os[4] = {o0, o1, o2, o3}, ps[4] = {p0, p1, p2, p3};
+      for (int r = 0; r < nr; r++) {
+        v8_store(acc + r * Dp + db, os[r]);
+        v8_store(acc + r * Dp + db + 8, ps[r]);
+      }
+    }
+    for (; db < Dp; db += 8) {
+      v8f o0 = ACC_ROW(0, db), o1 = ACC_ROW(1, db), o2 = ACC_ROW(2, db), o3 = ACC_ROW(3, db);
       const float *vj = w->v + db;
       for (int j = 0; j < nk; j++, vj += Dp) {
         v8f x = v8_load(vj);
@@ -262,13 +288,12 @@ CPU_INLINE void att_accumulate(AttScratch *w, int nq, int nk) {
         o2 += s2[j] * x;
         o3 += s3[j] * x;
       }
-      v8_store(acc + db, o0);
-      if (nr > 1) v8_store(acc + Dp + db, o1);
-      if (nr > 2) v8_store(acc + 2 * Dp + db, o2);
-      if (nr > 3) v8_store(acc + 3 * Dp + db, o3);
+      v8f os[4] = {o0, o1, o2, o3};
+      for (int r = 0; r < nr; r++) v8_store(acc + r * Dp + db, os[r]);
     }
   }
 }
+#undef ACC_ROW
 
 // One (head h, block of nq ≤ ATT_BQ queries starting at i0). Keys go by blocks of ATT_BK; each
 // block's scores update a running max m, sum l and weighted value sum acc per query (online
@@ -341,7 +366,8 @@ CPU_HOT static void att_block_f32(float *out, const float *q, const float *k, co
 static void attention_f32(float *out, const float *q, const float *k, const float *v, long Tq,
                           long q0, int H, int K, int D, float scale, long window) {
   long nqb = (Tq + ATT_BQ - 1) / ATT_BQ;
-#pragma omp parallel
+  double work = (double)Tq * (double)(q0 + Tq) * H * D;  // multiply-adds, at most
+#pragma omp parallel if (work > 1048576.0)  // a single-token block stays on one thread
   {
     AttScratch w;
     att_scratch_init(&w, D);
@@ -474,7 +500,7 @@ static void cpu_lm_head_nll(float *nll, int32_t *argmax, const float *h, const v
   for (long t0 = 0; t0 < T; t0 += block) {
     long n = T - t0 < block ? T - t0 : block;
     cpu_matmul(logits, h + t0 * C, w, NULL, n, C, V);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (n * V > 16 * PAR_MIN) schedule(static)
     for (long i = 0; i < n; i++)
       lm_row(logits + i * V, V, target[t0 + i], fp64, &nll[t0 + i], &argmax[t0 + i]);
   }

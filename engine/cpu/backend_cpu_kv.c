@@ -104,13 +104,7 @@ CPU_INLINE void slot_scores(float *s, const float *q, const float *k, long j0, l
   for (; j + 4 <= n; j += 4) {
     const float *k0 = k + j * D, *k1 = k0 + D, *k2 = k1 + D, *k3 = k2 + D;
     v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    for (int e = 0; e < D8; e += 8) {
-      v8f qv = v8_load(q + e);
-      a0 += qv * v8_load(k0 + e);
-      a1 += qv * v8_load(k1 + e);
-      a2 += qv * v8_load(k2 + e);
-      a3 += qv * v8_load(k3 + e);
-    }
+    v8_dot4(q, k0, k1, k2, k3, D8, a0, a1, a2, a3);
     float d0 = v8_hsum(a0), d1 = v8_hsum(a1), d2 = v8_hsum(a2), d3 = v8_hsum(a3);
     DOT_TAIL(d0, q, k0, D8, D);
     DOT_TAIL(d1, q, k1, D8, D);

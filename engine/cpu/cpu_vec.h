@@ -66,6 +66,17 @@ typedef int32_t v8i __attribute__((vector_size(32)));
     ((v8_h_[0] + v8_h_[4]) + (v8_h_[1] + v8_h_[5])) + ((v8_h_[2] + v8_h_[6]) + (v8_h_[3] + v8_h_[7])); \
   })
 
+// a0..a3 (v8f lvalues, zeroed) += x[n8] · rows r0..r3 lane by lane, n8 a multiple of 8: four dot
+// products sharing each load of x, their lanes not yet summed.
+#define v8_dot4(x, r0, r1, r2, r3, n8, a0, a1, a2, a3) \
+  for (long v8_e_ = 0; v8_e_ < (long)(n8); v8_e_ += 8) { \
+    v8f v8_x_ = v8_load((x) + v8_e_);                   \
+    (a0) += v8_x_ * v8_load((r0) + v8_e_);              \
+    (a1) += v8_x_ * v8_load((r1) + v8_e_);              \
+    (a2) += v8_x_ * v8_load((r2) + v8_e_);              \
+    (a3) += v8_x_ * v8_load((r3) + v8_e_);              \
+  }
+
 // e^x: x = n·ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of ln2), e^r by its degree-7 Taylor
 // polynomial (truncation error < 1e-8 relative), times 2^n assembled in the exponent bits.
 // Accurate to a few ulp on [−87, 88]; exactly 0 below −87 (so −inf gives 0); e^88 above 88 (only

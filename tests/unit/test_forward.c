@@ -293,8 +293,11 @@ TEST(vector_exp_nan_stays_nan) {
 TEST(matmul_against_naive) {
   Rng r;
   rng_seed(&r, 1);
-  int shapes[][3] = {{1, 7, 5}, {37, 53, 29}, {130, 64, 96}};
-  for (int s = 0; s < 3; s++) {
+  // few rows (a decode step's product, weights read once: 1, 6 and 16 rows, an odd output count,
+  // inputs not a multiple of 8, one large enough to split over threads) and sgemm's sizes
+  int shapes[][3] = {{1, 7, 5},     {1, 128, 514},  {6, 37, 90},  {16, 300, 2050},
+                     {5, 260, 2050}, {37, 53, 29}, {130, 64, 96}};
+  for (int s = 0; s < 7; s++) {
     long T = shapes[s][0];
     int Cin = shapes[s][1], N = shapes[s][2];
     float *x = rand_f(&r, T * Cin, 1.0), *w = rand_f(&r, (size_t)N * Cin, 1.0), *b = rand_f(&r, N, 1.0);
@@ -309,6 +312,30 @@ TEST(matmul_against_naive) {
     }
     free(x); free(w); free(b); free(y); free(xd); free(yd);
   }
+}
+
+// A row's product does not depend on the rows computed with it or on the number of threads (what
+// makes batched decode steps equal steps alone, and runs the same however scheduled).
+TEST(few_row_matmul_rows_independent_and_thread_free) {
+  Rng r;
+  rng_seed(&r, 2);
+  enum { T = 11, CIN = 260, N = 2051 };  // N · CIN large enough to split over threads
+  float *x = rand_f(&r, (size_t)T * CIN, 1.0), *w = rand_f(&r, (size_t)N * CIN, 1.0);
+  float *b = rand_f(&r, N, 1.0);
+  float *all = xmalloc(sizeof(float) * T * N), *one = xmalloc(sizeof(float) * N);
+  be->set_threads(2);
+  be->matmul(all, x, w, b, T, CIN, N);
+  for (int threads = 1; threads <= 2; threads++) {
+    be->set_threads(threads);
+    for (long t = 0; t < T; t++) {
+      be->matmul(one, x + t * CIN, w, b, 1, CIN, N);
+      if (memcmp(one, all + t * N, sizeof(float) * N) != 0)
+        TEST_FAIL_AT("row %ld alone on %d thread(s) differs from the %d rows together", t,
+                     threads, T);
+    }
+  }
+  be->set_threads(0);
+  free(x); free(w); free(b); free(all); free(one);
 }
 
 TEST(norms_against_naive) {
@@ -712,6 +739,7 @@ int main(void) {
   RUN(vector_exp_accuracy);
   RUN(vector_exp_nan_stays_nan);
   RUN(matmul_against_naive);
+  RUN(few_row_matmul_rows_independent_and_thread_free);
   RUN(norms_against_naive);
   RUN(rope_against_naive);
   RUN(attention_against_full_matrix);

@@ -1,0 +1,25 @@
+# test_perf_cpu.sh — `make bench-cpu`'s table script end to end on a tiny checkpoint, without the
+# peers' venv (their rows then say why they are empty): the table, its ceilings and the bench rows,
+# and CPU.md written with the machine named; and the load benchmark's usage error.
+# no-asan (bench_gpu is built in the release tree only)
+. "$(dirname "$0")/lib.sh"
+
+cd "$ROOT" || exit 1
+expect_true "bench_gpu is built" test -x build/release/bench_gpu
+run python3 benchmarks/bench_cpu_table.py --tiny --windows 64,128 --decode-prompt 16 --decode-steps 8 \
+  --threads 1 --venv "$TMP/no-venv" --work "$TMP/work" --out "$TMP/CPU.md"
+expect_true "exit 0 (${ERR: -300})" test "$RC" -eq 0
+expect_true "CPU.md written" test -s "$TMP/CPU.md"
+expect_true "the machine is named" grep -q "^Machine: $(hostname)," "$TMP/CPU.md"
+expect_true "ceilings measured" grep -qE "sgemm [0-9.]+ GFLOP/s .* copy [0-9.]+ GB/s" "$TMP/CPU.md"
+for m in "window 64" "window 128" "decode (prompt 16, 8 steps)"; do
+  expect_true "$m: bench has tokens/s and RSS" grep -qE "^\| $(sed 's/[()]/\\&/g' <<<"$m") \| bench \| [0-9.]+ \|.*\| [0-9]+ \| ([0-9.]+|—) \|$" "$TMP/CPU.md"
+  expect_true "$m: transformers says why it is empty" grep -qF "| $m | transformers | — | | | | | | $TMP/no-venv missing" "$TMP/CPU.md"
+done
+expect_true "decode row has GB/s and its fraction of the copy bandwidth" \
+  grep -qE "^\| decode .* \| bench \| [0-9.]+ \| +\| +\| [0-9.]+ \| [0-9.]+ \|" "$TMP/CPU.md"
+expect_true "window row has GFLOP/s and its fraction of the sgemm peak" \
+  grep -qE "^\| window 128 \| bench \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| +\| +\|" "$TMP/CPU.md"
+expect_err "bench_cpu_table: bad windows" "--windows 'x'" python3 benchmarks/bench_cpu_table.py --windows x
+expect_err "bench_load: unknown option" "unknown option '--bogus'" benchmarks/bench_load.sh --bogus
+finish
