@@ -42,8 +42,9 @@ inline __attribute__((always_inline)) float b_elem(int k, int n, bool f16) {
 }
 
 // This lane's four sums of products of the warp's A and B: products of 16-bit floats are exact
-// in fp32; each sum is kept exact (double). Reads the slots in place (see shuffle_from).
-CUDA_SIM_UNCHECKED void mma_products(int lane, bool f16, double *s) {
+// in fp32; each sum is kept exact (double). Reads the slots in place. (Checked: it calls the
+// checked __half2float; see sim_sched.cpp on unchecked functions.)
+void mma_products(int lane, bool f16, double *s) {
   int g = lane >> 2, q = lane & 3;
   for (int i = 0; i < 4; i++) {
     int row = g + (i >= 2 ? 8 : 0), col = 2 * q + (i & 1);

@@ -6,6 +6,9 @@
 // in the block's order; only when none is left does the CPU go back to the scheduler, which
 // releases what waits (or finds the deadlock). Each warp counts its lanes that wait and that
 // ended, so no synchronisation scans the block. Also the launch checks and the fault path.
+// The switching functions are CUDA_SIM_UNCHECKED (cuda_sim.h) and call no checked function but
+// fault(), which ends the fiber: a checked function called from an unchecked one can leave the
+// fiber stack's shadow stale (a false stack-use-after-scope in a later frame).
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
