@@ -38,11 +38,11 @@
 
 #include "commands.h"
 #include "device.h"
-#include "doctor.h"
 #include "matrix.h"
 #include "report.h"
 #include "results.h"
 #include "run_common.h"
+#include "run_gpu_check.h"
 #include "run_lock.h"
 #include "run_log.h"
 #include "run_plan.h"
@@ -297,101 +297,6 @@ static double env_seconds(const char *name, double fallback) {
   return g;
 }
 
-// The GPU check of each GPU the jobs left to run will use (doctor.h), each in a child process (the
-// supervisor never touches CUDA): parts 1–2, and part 3 for every (model, dtype) of the jobs that
-// may run there (jobs that train their model have no checkpoint yet), on the text of the first
-// such job in run order. GPUs the probe did not count
-// are left to the engine, whose error each of their jobs records. refused[N]: why GPU N runs
-// nothing, NULL when it passed.
-typedef struct {
-  char **refused;   // [n]
-  int n;
-  json_t *manifest; // {"cuda:N": {..}} or NULL when no GPU is used
-  char *summary;    // "passed — .." (one GPU) or "cuda:0 passed — ..; cuda:1 FAILED — .."
-} GpuChecks;
-
-static void gpu_checks_free(GpuChecks *g) {
-  for (int i = 0; i < g->n; i++) free(g->refused[i]);
-  free(g->refused);
-  json_decref(g->manifest);
-  free(g->summary);
-  memset(g, 0, sizeof *g);
-}
-
-static void check_gpus(const RunJob *todo, long n_todo, const Lanes *lanes, int n_gpus, RunLog *lg,
-                       GpuChecks *g) {
-  memset(g, 0, sizeof *g);
-  int max_gpu = -1;
-  char buf[32];
-  for (long j = 0; j < n_todo; j++)
-    for (int k = 0; k < lanes->n; k++) {
-      const char *d = lane_device(lanes, k, todo[j].job, buf, sizeof buf);
-      if (d && strncmp(d, "cuda:", 5) == 0 && atoi(d + 5) > max_gpu) max_gpu = atoi(d + 5);
-    }
-  if (max_gpu >= n_gpus) max_gpu = n_gpus - 1;  // a GPU not there: its jobs fail with the engine's reason
-  if (max_gpu < 0) return;
-  g->n = max_gpu + 1;
-  g->refused = xcalloc((size_t)g->n, sizeof *g->refused);
-  g->manifest = json_object();
-  StrBuf all = {0};
-  int n_checked = 0;
-  for (int gpu = 0; gpu < g->n; gpu++) {
-    DoctorModel models[DOCTOR_MAX_MODELS];
-    int n_models = 0, used = 0;
-    char want[32];
-    snprintf(want, sizeof want, "cuda:%d", gpu);
-    for (long j = 0; j < n_todo; j++) {
-      const Job *job = todo[j].job;
-      int here = 0;
-      for (int k = 0; k < lanes->n && !here; k++) {
-        const char *d = lane_device(lanes, k, job, buf, sizeof buf);
-        here = d && strcmp(d, want) == 0;
-      }
-      if (!here) continue;
-      used = 1;
-      if (!job->model) continue;
-      const JobInputs *in = matrix_job_inputs(job);  // part 3 reads the first job's text
-      int dup = 0;
-      for (int m = 0; m < n_models && !dup; m++)
-        dup = strcmp(models[m].dir, job->model->path) == 0 && strcmp(models[m].dtype, job->dtype) == 0;
-      if (dup) continue;
-      if (n_models < DOCTOR_MAX_MODELS)
-        models[n_models++] = (DoctorModel){job->model->name, job->model->path, job->dtype,
-                                           .data = in->dataset_path, .data_field = in->dataset_field,
-                                           .tokenizer = in->tokenizer_path, .data_name = job->dataset->name};
-      else  // never silently: its jobs run with the kernels and engine checked, its weights not
-        run_log_warn(lg, "%s: model '%s' (%s) not probed on its own weights: the check takes at most "
-                     "%d (model, dtype) pairs", want, job->model->name, job->dtype, DOCTOR_MAX_MODELS);
-    }
-    if (!used) continue;
-    DoctorRequest rq = {.gpu = gpu, .models = models, .n_models = n_models, .use_cache = 1, .out = NULL};
-    char cmd[4096];  // the command with --data and up to DOCTOR_MAX_MODELS model paths
-    doctor_command(&rq, cmd, sizeof cmd);
-    run_log(lg, "%s: checking the GPU against the CPU engine before its first job (%s)", want, cmd);
-    DoctorOutcome *o = xcalloc(1, sizeof *o);
-    BenchErr err;
-    json_t *e;
-    if (doctor_check_gpu_child(&rq, o, &err) != 0) {
-      g->refused[gpu] = xasprintf("GPU check of %s could not run: %s; '%s' shows it", want, err.msg, cmd);
-      e = json_pack("{s:b, s:s, s:s}", "passed", 0, "summary", "could not run", "first_failure", err.msg);
-      sb_printf(&all, "%s%s could not run: %s", n_checked++ ? "; " : "", want, err.msg);
-    } else {
-      e = json_pack("{s:s, s:b, s:s, s:s, s:b}", "gpu", o->gpu_name, "passed", o->passed, "summary", o->summary,
-                    "first_failure", o->first_fail, "cached", o->from_cache);
-      sb_printf(&all, "%s%s%s%s", n_checked++ ? "; " : "", g->n > 1 ? want : "", g->n > 1 ? " " : "", o->summary);
-      if (!o->passed)
-        g->refused[gpu] = xasprintf("GPU check failed on %s (%s): %s; '%s' shows every check", want, o->gpu_name,
-                                    o->first_fail[0] ? o->first_fail : o->summary, cmd);
-    }
-    json_object_set_new(e, "doctor", json_string(cmd));
-    json_object_set_new(g->manifest, want, e);
-    if (g->refused[gpu]) run_log_warn(lg, "%s: no job runs there: %s", want, g->refused[gpu]);
-    else run_log(lg, "%s: GPU check %s%s", want, o->summary, o->from_cache ? " (cached)" : "");
-    free(o);
-  }
-  g->summary = all.data;
-}
-
 // 1 when the job has a valid ok result (and not --fresh): skipped. A result that is not valid
 // (results.h) is moved to jobs/invalid/ with a warning, and the job runs again.
 static int job_done_or_set_aside(const char *dir, const RunJob *rj, int fresh, RunLog *lg) {
@@ -482,7 +387,7 @@ static int run_for_real(const RunArgs *a, const Suite *s, const Matrix *mx, cons
   for (int i = 0; i < warnings->n; i++) run_log_warn(&lg, "%s", warnings->items[i]);
   if (run_plan_write(dir, s, sel, a->shard_i, a->shard_n, a->fresh, &err) != 0) run_log_warn(&lg, "%s", err.msg);
   GpuChecks checks;
-  check_gpus(todo, n_todo, lanes, probe->n_gpus, &lg, &checks);
+  gpu_checks_run(todo, n_todo, lanes, probe->n_gpus, &lg, &checks);
   ManifestRun mr = {.suite = s, .mx = mx, .probe = probe, .lanes = lanes, .suite_path = a->suite_path,
                     .command = a->command, .shard_i = a->shard_i, .shard_n = a->shard_n,
                     .started = started, .jobs = sel->n, .skipped = skipped, .gpu_check = checks.manifest,

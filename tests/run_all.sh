@@ -3,7 +3,9 @@
 #  - unit tests: build/release/tests/test_* and their ASan+UBSan twins in build/asan/tests/
 #  - end-to-end tests: tests/e2e/test_*.sh against ./bench, then against build/asan/bench
 #  - the CUDA engine on the CUDA simulator: build/sim (see tests/cuda_sim/cuda_sim.h)
-# Each group prints its own "N passed, N failed" last line, which is summed here.
+# Each group prints its own "N passed, N failed" last line, which is summed here; the groups run
+# side by side (one core for the unit and end-to-end groups in turn, the others for the
+# simulator's lanes) and are reported in the order below.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHON=${PYTHON:-build/venv/bin/python}
@@ -37,73 +39,82 @@ record_group() {  # name, exit status, seconds
   fi
 }
 
-run_group() {  # name, command...
-  local name=$1 start=$SECONDS rc
+# Runs a group, its output into its log and "exit-status seconds" into the log's .rc file.
+run_logged() {  # name, command...
+  local name=$1 start=$SECONDS
   shift
   "$@" >"$(log_of "$name")" 2>&1
-  rc=$?
-  record_group "$name" $rc $((SECONDS - start))
+  echo "$? $((SECONDS - start))" >"$(log_of "$name").rc.tmp"
+  mv "$(log_of "$name").rc.tmp" "$(log_of "$name").rc"
 }
 
-# Runs groups side by side, as many at a time as there are cores (for single-threaded programs
-# such as the CUDA simulator's), then records them in the order given.
-parallel_names=()
-parallel_group() {  # name, command...
-  local name=$1
-  shift
-  while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n; done
-  parallel_names+=("$name")
-  (
-    start=$SECONDS
-    "$@" >"$(log_of "$name")" 2>&1
-    echo "$? $((SECONDS - start))" >"$(log_of "$name").rc"
-  ) &
-}
-parallel_wait() {
-  wait
-  local name rc secs
-  for name in "${parallel_names[@]}"; do
-    read -r rc secs <"$(log_of "$name").rc" || { rc=1; secs=0; }
-    record_group "$name" "$rc" "$secs"
+# The groups, each as `$1 NAME COMMAND...` (note_group lists them, run_logged runs them).
+# One after the other: the unit tests, their ASan+UBSan twins, the end-to-end tests against ./bench,
+# then against build/asan/bench.
+serial_groups() {  # each
+  local each=$1 t
+  for t in build/release/tests/test_*; do
+    [ -x "$t" ] && $each "unit/$(basename "$t")" "$t"
   done
-  parallel_names=()
+  for t in build/asan/tests/test_*; do
+    [ -x "$t" ] && $each "asan-unit/$(basename "$t")" "$t"
+  done
+  for t in tests/e2e/test_*.sh; do
+    $each "e2e/$(basename "$t" .sh)" env BENCH="$PWD/bench" bash "$t"
+  done
+  for t in tests/e2e/test_*.sh; do
+    # Scripts that are too slow under sanitizers opt out with a 'no-asan' line.
+    grep -q '^# no-asan' "$t" && continue
+    $each "asan-e2e/$(basename "$t" .sh)" env BENCH="$PWD/build/asan/bench" BENCH_ASAN=1 bash "$t"
+  done
 }
-
-for t in build/release/tests/test_*; do
-  [ -x "$t" ] && run_group "unit/$(basename "$t")" "$t"
-done
-for t in build/asan/tests/test_*; do
-  [ -x "$t" ] && run_group "asan-unit/$(basename "$t")" "$t"
-done
-for t in tests/e2e/test_*.sh; do
-  run_group "e2e/$(basename "$t" .sh)" env BENCH="$PWD/bench" bash "$t"
-done
-for t in tests/e2e/test_*.sh; do
-  # Scripts that are too slow under sanitizers opt out with a 'no-asan' line.
-  grep -q '^# no-asan' "$t" && continue
-  run_group "asan-e2e/$(basename "$t" .sh)" env BENCH="$PWD/build/asan/bench" BENCH_ASAN=1 bash "$t"
-done
 
 # The CUDA engine on the CUDA simulator (tests/cuda_sim; built when the CUDA headers are there):
 # the GPU test programs at their --quick sizes, half of them with blocks and threads run in
 # reverse order (a missing barrier then changes a result), `bench doctor` and `bench run` on cuda
-# vs cpu, and the check failing on a bench built with one wrong kernel.
-if [ -x build/sim/test_sim ]; then
-  mkdir -p "$BENCH_TEST_TMP/sim-train"
-  # longest first, so that the lanes end together
-  parallel_group "sim/test_parity_gpu" build/sim/gpu/test_parity_gpu --quick
+# vs cpu, and the check failing on a bench built with one wrong kernel. Each is one
+# single-threaded lane (OMP_NUM_THREADS=1: the lanes, not OpenMP, fill the cores), longest first.
+sim_groups() {  # each
+  local each=$1
+  [ -x build/sim/test_sim ] || return 0
+  $each "sim/test_parity_gpu" build/sim/gpu/test_parity_gpu --quick
   # bench doctor (its kernel part is test_kernels --quick, here in reverse order), then bench run
   # --device cuda against the CPU (tests/gpu/bench_run_parity.sh);
   # and a bench whose attention kernel is wrong: the check fails and the run refuses the GPU
-  parallel_group "sim/gpu_check (real kernels)" tests/gpu/gpu_check_sim.sh good build/sim/bench "$BENCH_TEST_TMP/sim-check"
-  parallel_group "sim/gpu_check (a broken kernel)" \
+  $each "sim/gpu_check (real kernels)" tests/gpu/gpu_check_sim.sh good build/sim/bench "$BENCH_TEST_TMP/sim-check"
+  $each "sim/test_train_gpu" build/sim/gpu/test_train_gpu --quick --tmp "$BENCH_TEST_TMP/sim-train"
+  $each "sim/gpu_check (a broken kernel)" \
     tests/gpu/gpu_check_sim.sh broken build/sim/broken/bench "$BENCH_TEST_TMP/sim-check-broken"
-  parallel_group "sim/test_train_kernels (reverse order)" \
+  $each "sim/test_train_kernels (reverse order)" \
     env CUDA_SIM_ORDER=reverse build/sim/gpu/test_train_kernels --quick
-  parallel_group "sim/test_train_gpu" build/sim/gpu/test_train_gpu --quick --tmp "$BENCH_TEST_TMP/sim-train"
-  parallel_group "sim/test_sim" build/sim/test_sim
-  parallel_wait
-fi
+  $each "sim/test_sim" build/sim/test_sim
+}
+
+names=()
+note_group() { names+=("$1"); rm -f "$(log_of "$1").rc"; }
+serial_groups note_group
+sim_groups note_group
+
+# As many groups at a time as there are cores: the serial groups take one core from the start,
+# the simulator's lanes the others, and every core once the serial groups are done.
+serial_done=$BENCH_TEST_TMP/serial.done
+rm -f "$serial_done"
+free_cores() { if [ -e "$serial_done" ]; then nproc; else echo $(($(nproc) - 1)); fi; }
+start_lane() {  # name, command...
+  while [ "$(jobs -rp | wc -l)" -ge "$(free_cores)" ]; do sleep 1; done
+  OMP_NUM_THREADS=1 run_logged "$@" &
+}
+mkdir -p "$BENCH_TEST_TMP/sim-train"
+(serial_groups run_logged; touch "$serial_done") &
+(sim_groups start_lane; wait) &
+
+# Results in the order above, each as soon as it is there.
+for name in "${names[@]}"; do
+  while [ ! -e "$(log_of "$name").rc" ] && [ -n "$(jobs -rp)" ]; do sleep 1; done
+  read -r rc secs <"$(log_of "$name").rc" || { rc=1; secs=0; }
+  record_group "$name" "$rc" "$secs"
+done
+wait
 
 echo
 [ ${#failed_groups[@]} -eq 0 ] || echo "failed groups: ${failed_groups[*]}"

@@ -2,7 +2,6 @@
 #include "matrix.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,113 +9,6 @@
 #include "fingerprint.h"
 #include "matrix_internal.h"
 #include "version.h"
-
-// ---- notes ----
-void matrix_note(Matrix *m, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char buf[BENCH_ERR_MAX];
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  m->notes = xrealloc(m->notes, (size_t)(m->n_notes + 1) * sizeof *m->notes);
-  m->notes[m->n_notes++] = xstrdup(buf);
-}
-
-void matrix_format_count(double x, char *out, size_t n) {
-  char digits[64];
-  snprintf(digits, sizeof digits, "%.0f", x);
-  size_t len = strlen(digits), k = 0;
-  for (size_t i = 0; i < len && k + 2 < n; i++) {
-    if (i > 0 && (len - i) % 3 == 0) out[k++] = ',';
-    out[k++] = digits[i];
-  }
-  out[k] = 0;
-}
-
-void matrix_too_large(double n, int exact, char *out, size_t len) {
-  char count[64], limit[64];
-  matrix_format_count(n, count, sizeof count);
-  matrix_format_count(MATRIX_MAX_JOBS, limit, sizeof limit);
-  snprintf(out, len, "the suite expands to %s%s jobs, more than the %s that bench runs from one suite "
-           "(docs/DESIGN.md, Scale): narrow its axes or split its phases into several suites",
-           exact ? "" : "up to ", count, limit);
-}
-
-// ---- fingerprints, once per model / dataset ----
-int matrix_model_index(const Suite *s, const ModelDef *d) {
-  int i = (int)(d - s->models);
-  CHECK(i >= 0 && i < s->n_models);
-  return i;
-}
-
-int matrix_dataset_index(const Suite *s, const DatasetDef *d) {
-  int i = (int)(d - s->datasets);
-  CHECK(i >= 0 && i < s->n_datasets);
-  return i;
-}
-
-static char *missing_fp(const char *path) { return xasprintf("missing:%s", path); }
-
-const char *matrix_model_fp(MatrixCtx *c, int i) {
-  Matrix *m = c->m;
-  if (m->model_fp[i]) return m->model_fp[i];
-  const ModelDef *d = &c->s->models[i];
-  char hex[65];
-  BenchErr e;
-  long long n_params = -1;
-  if (is_directory(d->path) && checkpoint_fingerprint(d->path, hex, &n_params, &e) == 0) {
-    m->model_fp[i] = xstrdup(hex);
-    m->model_params[i] = n_params;
-  } else {
-    if (file_exists(d->path))
-      matrix_note(m, "model '%s' cannot be fingerprinted (%s): its job ids are provisional", d->name,
-                  is_directory(d->path) ? e.msg : "not a directory");
-    m->model_fp[i] = missing_fp(d->path);
-  }
-  return m->model_fp[i];
-}
-
-const char *matrix_tokenizer_fp(MatrixCtx *c, int i) {
-  Matrix *m = c->m;
-  if (m->tokenizer_fp[i]) return m->tokenizer_fp[i];
-  const ModelDef *d = &c->s->models[i];
-  char *path = path_join(d->path, "tokenizer.json");
-  char hex[65];
-  BenchErr e;
-  int exists = file_exists(path);
-  if (exists && file_sha256_cached(path, hex, &e) == 0) {
-    m->tokenizer_fp[i] = xstrdup(hex);
-  } else {
-    if (is_directory(d->path) && exists)
-      matrix_note(m, "model '%s' has no readable tokenizer.json (%s): text datasets cannot be encoded",
-                  d->name, e.msg);
-    else if (is_directory(d->path))
-      matrix_note(m, "model '%s' has no readable tokenizer.json ('%s'): text datasets cannot be encoded",
-                  d->name, path);
-    m->tokenizer_fp[i] = missing_fp(path);
-  }
-  free(path);
-  return m->tokenizer_fp[i];
-}
-
-const char *matrix_dataset_fp(MatrixCtx *c, int i) {
-  Matrix *m = c->m;
-  if (m->dataset_fp[i]) return m->dataset_fp[i];
-  const DatasetDef *d = &c->s->datasets[i];
-  BenchErr e;
-  if (file_exists(d->path) && data_stats(d->path, d->field, &m->dataset_stats[i], &e) == 0) {
-    m->dataset_fp[i] = xstrdup(m->dataset_stats[i].fingerprint);
-    m->dataset_ok[i] = 1;
-  } else {
-    if (file_exists(d->path))
-      matrix_note(m, "dataset '%s' cannot be fingerprinted (%s): its job ids are provisional", d->name,
-                  e.msg);
-    m->dataset_fp[i] = missing_fp(d->path);
-  }
-  return m->dataset_fp[i];
-}
-
-static int is_missing(const char *fp) { return strncmp(fp, "missing:", 8) == 0; }
 
 // ---- the job table (open addressing on the id) ----
 static unsigned long id_hash(const char *id) {
@@ -444,7 +336,7 @@ static char *job_tokenizer(MatrixCtx *c, const Draft *d, char **fp) {
           char hex[65];
           BenchErr e;
           *fp = file_exists(pv->str) && file_sha256_cached(pv->str, hex, &e) == 0 ? xstrdup(hex)
-                                                                                  : missing_fp(pv->str);
+                                                                                  : matrix_missing_fp(pv->str);
           return xstrdup(pv->str);
         }
       }
@@ -480,7 +372,7 @@ static Member member_copy(const Member *m) {
 
 static void add_fp(json_t *o, const char *key, const char *fp, int *provisional) {
   json_object_set_new(o, key, json_string(fp));
-  if (is_missing(fp)) *provisional = 1;
+  if (matrix_is_missing(fp)) *provisional = 1;
 }
 
 // The job spec in DESIGN's key order, with the names a draft uses (one phase's names for a job
@@ -564,7 +456,7 @@ static int job_make(MatrixCtx *c, const Phase *ph, const Draft *d, Job *j, Bench
   if (train_id) {
     const char *k;
     json_t *v;
-    json_object_foreach(train_id, k, v) if (json_is_string(v) && is_missing(json_string_value(v))) j->provisional = 1;
+    json_object_foreach(train_id, k, v) if (json_is_string(v) && matrix_is_missing(json_string_value(v))) j->provisional = 1;
   }
   json_object_set(id, "rope", rope_id);
   json_object_set_new(id, "cache", cache_id);
@@ -810,11 +702,11 @@ int matrix_build(const Suite *s, Matrix *m, BenchErr *err) {
   }
   int missing_models = 0, missing_datasets = 0;
   for (int i = 0; i < s->n_models; i++)
-    missing_models += ((m->model_fp[i] && is_missing(m->model_fp[i])) ||
-                       (m->tokenizer_fp[i] && is_missing(m->tokenizer_fp[i]))) &&
+    missing_models += ((m->model_fp[i] && matrix_is_missing(m->model_fp[i])) ||
+                       (m->tokenizer_fp[i] && matrix_is_missing(m->tokenizer_fp[i]))) &&
                       !file_exists(s->models[i].path);
   for (int i = 0; i < s->n_datasets; i++)
-    missing_datasets += m->dataset_fp[i] && is_missing(m->dataset_fp[i]) && !file_exists(s->datasets[i].path);
+    missing_datasets += m->dataset_fp[i] && matrix_is_missing(m->dataset_fp[i]) && !file_exists(s->datasets[i].path);
   if (missing_models || missing_datasets) {
     char what[128];
     if (missing_models && missing_datasets)

@@ -40,12 +40,16 @@ int matrix_member_selected(const Variant *v, int member, const char *selector);
 json_t *matrix_variant_json(MatrixCtx *c, VariantKind kind, const Variant *v, int member,
                             VariantJsonMode mode, BenchErr *err);
 
-// Fingerprints, computed once per suite entry ("missing:<path>" when the path does not exist).
+// Fingerprints, computed once per suite entry ("missing:<path>" when the path does not exist)
+// (matrix_inputs.c, with matrix_note).
 const char *matrix_model_fp(MatrixCtx *c, int model_index);
 const char *matrix_tokenizer_fp(MatrixCtx *c, int model_index);
 const char *matrix_dataset_fp(MatrixCtx *c, int dataset_index);
 int matrix_model_index(const Suite *s, const ModelDef *d);
 int matrix_dataset_index(const Suite *s, const DatasetDef *d);
+// "missing:<path>" (malloc'd), and whether a fingerprint is one.
+char *matrix_missing_fp(const char *path);
+int matrix_is_missing(const char *fp);
 
 void matrix_note(Matrix *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -204,7 +204,7 @@ void diagnostics_free(Diagnostics *d);
 // Prints "bench: error: FILE:LINE:COL: message" (and "bench: warning: ...") lines to out.
 void diagnostics_print(const Diagnostics *d, FILE *out);
 
-// Lookups (NULL when absent).
+// Lookups (NULL when absent; suite_lookup.c).
 const ModelDef *suite_model(const Suite *s, const char *name);
 const DatasetDef *suite_dataset(const Suite *s, const char *name);
 const Variant *suite_rope(const Suite *s, const char *name);

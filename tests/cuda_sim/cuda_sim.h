@@ -47,6 +47,16 @@
 
 namespace cuda_sim {
 
+// The simulator's own bookkeeping (fiber switches, warp exchanges) is left out of
+// AddressSanitizer's checks, which are for the kernels' accesses; the small accessors below are
+// inlined into the kernels (and checked there).
+#if defined(__SANITIZE_ADDRESS__)
+#define CUDA_SIM_UNCHECKED __attribute__((no_sanitize_address))
+#else
+#define CUDA_SIM_UNCHECKED
+#endif
+#define CUDA_SIM_INLINE static inline __attribute__((always_inline))
+
 struct Config {
   dim3 grid, block;
   size_t smem;
@@ -55,12 +65,26 @@ struct Config {
   }
 };
 
-// The running thread's indices and the launch's shape.
-const uint3 &thread_idx();
-const uint3 &block_idx();
-const dim3 &block_dim();
-const dim3 &grid_dim();
-void *dynamic_smem();
+// The running thread and the running launch, as sim_sched.cpp keeps them current (read inline:
+// every threadIdx, blockDim and shuffle goes through them).
+struct Thread {
+  uint3 tid;
+  int lane;
+  int bank;                   // the exchange slots' bank this lane uses next (warp exchanges)
+  unsigned char *slots[2];    // its warp's slots in each bank: [lane 32][64 bytes]
+};
+struct Shape {
+  uint3 block;
+  dim3 block_dim, grid_dim;
+  void *smem;
+};
+extern Thread *g_thread;
+extern Shape g_shape;
+CUDA_SIM_INLINE const uint3 &thread_idx() { return g_thread->tid; }
+CUDA_SIM_INLINE const uint3 &block_idx() { return g_shape.block; }
+CUDA_SIM_INLINE const dim3 &block_dim() { return g_shape.block_dim; }
+CUDA_SIM_INLINE const dim3 &grid_dim() { return g_shape.grid_dim; }
+CUDA_SIM_INLINE void *dynamic_smem() { return g_shape.smem; }
 
 // Runs body() once per thread of every block of the launch (the fiber scheduler).
 typedef void (*Body)(void *ctx);
@@ -81,21 +105,24 @@ void syncthreads();
 // has read calls warp_exchange_end(), which moves it to the other bank, so the next exchange
 // needs no second warp_sync (a lane that writes bank b again has passed a warp_sync that every
 // lane reached after reading bank b).
-void *lane_slot(int lane);
-void warp_exchange_end();
-int lane_id();
+CUDA_SIM_INLINE void *lane_slot(int lane) {
+  return g_thread->slots[g_thread->bank] + (size_t)(lane & 31) * 64;
+}
+CUDA_SIM_INLINE void warp_exchange_end() { g_thread->bank ^= 1; }
+CUDA_SIM_INLINE int lane_id() { return g_thread->lane; }
 // Waits until every lane of the warp has reached a warp_sync; the lanes arriving first hand the
 // CPU to the warp's next runnable lane directly, the last one releases the warp and goes on.
 void warp_sync(unsigned mask, const char *what);
 // Aborts the launch with a message (the running fiber never resumes).
 [[noreturn]] void fault(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-template <typename T> T shuffle_from(unsigned mask, T v, int src, const char *what) {
-  static_assert(sizeof(T) <= 16, "shuffle of a type over 16 bytes");
-  memcpy(lane_slot(lane_id()), &v, sizeof v);
+// (No memcpy here: an unchecked function must not hand its own stack to AddressSanitizer's
+// interceptors, which would read the shadow of frames that ran there before.)
+template <typename T> CUDA_SIM_UNCHECKED T shuffle_from(unsigned mask, T v, int src, const char *what) {
+  static_assert(sizeof(T) <= 16 && alignof(T) <= 16, "shuffle of a type over 16 bytes");
+  *static_cast<T *>(lane_slot(lane_id())) = v;
   warp_sync(mask, what);
-  T r;
-  memcpy(&r, lane_slot(src), sizeof r);
+  T r = *static_cast<const T *>(lane_slot(src));
   warp_exchange_end();
   return r;
 }

@@ -13,28 +13,45 @@ struct MmaIn {
   uint32_t a[4], b[2];
 };
 
-float bf16_lo(uint32_t r, bool hi) {
+inline __attribute__((always_inline)) float bf16_lo(uint32_t r, bool hi) {
   uint16_t h = (uint16_t)(hi ? r >> 16 : r & 0xffff);
-  uint32_t bits = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
+  union {
+    uint32_t bits;
+    float f;
+  } u = {(uint32_t)h << 16};
+  return u.f;
 }
 
-float f16_half(uint32_t r, bool hi) {
+inline __attribute__((always_inline)) float f16_half(uint32_t r, bool hi) {
   __half_raw raw;
   raw.x = (unsigned short)(hi ? r >> 16 : r & 0xffff);
   return __half2float(__half(raw));
 }
 
-// A[row][k] and B[k][n] from the lanes' registers (layouts in engine/cuda/ptx.cuh).
-float a_elem(const MmaIn *in, int row, int k, bool f16) {
-  int lane = (row & 7) * 4 + (k & 7) / 2, reg = (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0);
-  return f16 ? f16_half(in[lane].a[reg], k & 1) : bf16_lo(in[lane].a[reg], k & 1);
+// A[row][k] and B[k][n] from the lanes' registers in their slots (layouts in engine/cuda/ptx.cuh).
+inline __attribute__((always_inline)) const MmaIn &lane_in(int lane) {
+  return *static_cast<const MmaIn *>(cuda_sim::lane_slot(lane));
 }
-float b_elem(const MmaIn *in, int k, int n, bool f16) {
+inline __attribute__((always_inline)) float a_elem(int row, int k, bool f16) {
+  int lane = (row & 7) * 4 + (k & 7) / 2, reg = (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0);
+  return f16 ? f16_half(lane_in(lane).a[reg], k & 1) : bf16_lo(lane_in(lane).a[reg], k & 1);
+}
+inline __attribute__((always_inline)) float b_elem(int k, int n, bool f16) {
   int lane = n * 4 + (k & 7) / 2, reg = k >= 8 ? 1 : 0;
-  return f16 ? f16_half(in[lane].b[reg], k & 1) : bf16_lo(in[lane].b[reg], k & 1);
+  return f16 ? f16_half(lane_in(lane).b[reg], k & 1) : bf16_lo(lane_in(lane).b[reg], k & 1);
+}
+
+// This lane's four sums of products of the warp's A and B: products of 16-bit floats are exact
+// in fp32; each sum is kept exact (double). Reads the slots in place. (Checked: it calls the
+// checked __half2float; see sim_sched.cpp on unchecked functions.)
+void mma_products(int lane, bool f16, double *s) {
+  int g = lane >> 2, q = lane & 3;
+  for (int i = 0; i < 4; i++) {
+    int row = g + (i >= 2 ? 8 : 0), col = 2 * q + (i & 1);
+    double sum = 0;
+    for (int k = 0; k < 16; k++) sum += (double)a_elem(row, k, f16) * b_elem(k, col, f16);
+    s[i] = sum;
+  }
 }
 
 void mma(float *c, const uint32_t *a, uint32_t b0, uint32_t b1, bool f16, const char *what) {
@@ -44,19 +61,11 @@ void mma(float *c, const uint32_t *a, uint32_t b0, uint32_t b1, bool f16, const 
   memcpy(mine.a, a, sizeof mine.a);
   mine.b[0] = b0;
   mine.b[1] = b1;
-  memcpy(lane_slot(lane), &mine, sizeof mine);
+  *static_cast<MmaIn *>(lane_slot(lane)) = mine;
   warp_sync(0xffffffffu, what);
-  MmaIn in[32];
-  for (int l = 0; l < 32; l++) memcpy(&in[l], lane_slot(l), sizeof in[l]);
-  int g = lane >> 2, q = lane & 3;
-  for (int i = 0; i < 4; i++) {
-    int row = g + (i >= 2 ? 8 : 0), col = 2 * q + (i & 1);
-    // products of 16-bit floats are exact in fp32; the sum is kept exact (double) and rounded
-    // once into the accumulator
-    double s = 0;
-    for (int k = 0; k < 16; k++) s += (double)a_elem(in, row, k, f16) * b_elem(in, k, col, f16);
-    c[i] = (float)((double)c[i] + s);
-  }
+  double s[4];
+  mma_products(lane, f16, s);
+  for (int i = 0; i < 4; i++) c[i] = (float)((double)c[i] + s[i]);  // rounded once
   warp_exchange_end();
 }
 

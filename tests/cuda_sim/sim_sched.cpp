@@ -1,9 +1,14 @@
 // sim_sched.cpp — the fiber scheduler of the CUDA simulator (see cuda_sim.h): a launch runs its
 // blocks in order, each block's threads as fibers on the calling thread, switched by a small
 // x86-64 context switch at synchronisation points. A lane waiting at a warp operation switches
-// straight to the next runnable lane of its warp (no trip through the scheduler); the last lane to
-// arrive releases the warp and goes on. __syncthreads, the end of a thread and faults go back to
-// the scheduler. Also the launch checks and the fault path.
+// straight to the next runnable lane of its warp; the last lane to arrive releases the warp and
+// goes on. A thread at __syncthreads or at its end switches straight to the next runnable thread
+// in the block's order; only when none is left does the CPU go back to the scheduler, which
+// releases what waits (or finds the deadlock). Each warp counts its lanes that wait and that
+// ended, so no synchronisation scans the block. Also the launch checks and the fault path.
+// The switching functions are CUDA_SIM_UNCHECKED (cuda_sim.h) and call no checked function but
+// fault(), which ends the fiber: a checked function called from an unchecked one can leave the
+// fiber stack's shadow stale (a false stack-use-after-scope in a later frame).
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,13 +63,11 @@ struct Copy {
   const void *src;  // NULL: zero fill
 };
 
-struct Fiber {
+struct Fiber : Thread {
   void *sp = nullptr;
   char *stack = nullptr;  // usable stack [stack, stack + STACK_BYTES), a guard page below
   State state = READY;
-  uint3 tid;
-  int lane = 0, warp = 0;
-  int bank = 0;  // the exchange slots' bank this lane uses next (cuda_sim.h, warp exchanges)
+  int warp = 0;
   unsigned warp_mask = 0;
   const char *waiting_for = "";
   std::vector<Copy> copies;        // cp.async issued and not landed, in order
@@ -79,6 +82,12 @@ const size_t STACK_BYTES = 256u << 10;
 #endif
 const size_t PAGE = 4096;
 
+struct Warp {
+  int lanes;    // threads of the block in this warp (32 but in a last, partial warp)
+  int waiting;  // lanes at a warp operation
+  int done;     // lanes that ended
+};
+
 struct Launch {
   const char *name = "";
   Config cfg{dim3(1), dim3(1)};
@@ -88,10 +97,10 @@ struct Launch {
   char *smem = nullptr;
   size_t smem_bytes = 0;
   std::vector<Fiber> fibers;
+  std::vector<Warp> warps;
   int nwarps = 0;
   std::vector<uint8_t> slots;  // [bank 2][warp][lane][64]
-  Fiber *cur = nullptr;
-  bool from_scheduler = false;  // whether the scheduler (not another lane) resumed `cur`
+  bool from_scheduler = false;  // whether the scheduler (not another fiber) resumed the running one
   void *sched_sp = nullptr;
   void *sched_fake_stack = nullptr;
   const void *sched_stack_bottom = nullptr;
@@ -101,6 +110,8 @@ struct Launch {
 };
 
 Launch *g_launch = nullptr;  // the running launch (launches come from one host thread)
+// The running fiber (g_thread, cuda_sim.h).
+inline __attribute__((always_inline)) Fiber *current() { return static_cast<Fiber *>(g_thread); }
 std::vector<char *> g_stacks;  // reused between launches (one OS thread launches at a time)
 std::map<const void *, int> g_max_dynamic_smem;
 std::vector<std::pair<void *, size_t>> g_static_shared;  // registered __shared__ variables
@@ -122,7 +133,7 @@ char *stack_for(size_t i) {
 
 // What a fiber does when it runs again (for AddressSanitizer: its fake stack back, and the
 // scheduler's stack recorded when the scheduler is what resumed it).
-void resumed(void *fake_stack) {
+CUDA_SIM_UNCHECKED void resumed(void *fake_stack) {
 #if SIM_ASAN
   Launch *L = g_launch;
   const void *bottom;
@@ -138,9 +149,9 @@ void resumed(void *fake_stack) {
 }
 
 // Switches from the running fiber back to the scheduler (dying: the fiber never resumes).
-void to_scheduler(bool dying) {
+CUDA_SIM_UNCHECKED void to_scheduler(bool dying) {
   Launch *L = g_launch;
-  Fiber *f = L->cur;
+  Fiber *f = current();
 #if SIM_ASAN
   __sanitizer_start_switch_fiber(dying ? nullptr : &f->fake_stack, L->sched_stack_bottom,
                                  L->sched_stack_size);
@@ -151,25 +162,54 @@ void to_scheduler(bool dying) {
   resumed(f->fake_stack);
 }
 
-// A lane hands the CPU to another lane of its warp, which runs until it waits or ends.
-void to_lane(Fiber *next) {
+// The running fiber hands the CPU to another one, which runs until it waits or ends (dying: the
+// running fiber never resumes).
+CUDA_SIM_UNCHECKED void to_fiber(Fiber *next, bool dying) {
   Launch *L = g_launch;
-  Fiber *f = L->cur;
-  L->cur = next;
+  Fiber *f = current();
+  g_thread = next;
   L->from_scheduler = false;
 #if SIM_ASAN
-  __sanitizer_start_switch_fiber(&f->fake_stack, next->stack, STACK_BYTES);
+  __sanitizer_start_switch_fiber(dying ? nullptr : &f->fake_stack, next->stack, STACK_BYTES);
+#else
+  (void)dying;
 #endif
   sim_switch(&f->sp, next->sp);
   resumed(f->fake_stack);
+}
+
+// The next runnable thread after the running one in the block's order (NULL: none).
+CUDA_SIM_UNCHECKED Fiber *next_in_block(Launch *L) {
+  std::vector<Fiber> &fs = L->fibers;
+  size_t me = (size_t)(current() - fs.data()), n = fs.size();
+  if (g_reverse) {
+    for (size_t i = me; i-- > 0;)
+      if (fs[i].state == READY) return &fs[i];
+  } else {
+    for (size_t i = me + 1; i < n; i++)
+      if (fs[i].state == READY) return &fs[i];
+  }
+  return nullptr;
+}
+
+// The running thread waits (state set) or ended: on to the next runnable thread of the block, or
+// back to the scheduler.
+CUDA_SIM_UNCHECKED void yield_block(bool dying) {
+  Launch *L = g_launch;
+  Fiber *next = next_in_block(L);
+  if (next)
+    to_fiber(next, dying);
+  else
+    to_scheduler(dying);
 }
 
 extern "C" void sim_fiber_main() {
   Launch *L = g_launch;
   resumed(nullptr);
   L->body(L->ctx);
-  L->cur->state = DONE;
-  to_scheduler(true);
+  current()->state = DONE;
+  L->warps[current()->warp].done++;
+  yield_block(true);
   abort();  // a dead fiber is never resumed
 }
 
@@ -190,8 +230,8 @@ void start_fiber(Fiber &f, char *stack) {
   f.group_ends.clear();
 }
 
-void run_fiber(Launch *L, Fiber &f) {
-  L->cur = &f;
+CUDA_SIM_UNCHECKED void run_fiber(Launch *L, Fiber &f) {
+  g_thread = &f;
   L->from_scheduler = true;
 #if SIM_ASAN
   __sanitizer_start_switch_fiber(&L->sched_fake_stack, f.stack, STACK_BYTES);
@@ -200,29 +240,20 @@ void run_fiber(Launch *L, Fiber &f) {
 #if SIM_ASAN
   __sanitizer_finish_switch_fiber(L->sched_fake_stack, nullptr, nullptr);
 #endif
-  L->cur = nullptr;
+  g_thread = nullptr;
 }
 
 // Releases the fibers waiting at a synchronisation point that every participant reached; false
 // (with a fault) when fibers wait and none can be released.
-bool release(Launch *L) {
-  bool any = false;
+CUDA_SIM_UNCHECKED bool release(Launch *L) {
   std::vector<Fiber> &fs = L->fibers;
-  for (Fiber &f : fs)
-    if (f.state == READY) return true;  // released by a lane of its warp, not yet resumed
-  // warps whose every lane waits at a warp operation
+  // warps whose every lane waits at a warp operation (the last lane to arrive releases its warp
+  // itself: none here but for a fault)
   for (int w = 0; w < L->nwarps; w++) {
-    size_t lo = (size_t)w * 32, hi = lo + 32 < fs.size() ? lo + 32 : fs.size();
-    int waiting = 0, done = 0, n = (int)(hi - lo);
-    for (size_t i = lo; i < hi; i++) {
-      waiting += fs[i].state == AT_WARP_SYNC;
-      done += fs[i].state == DONE;
-    }
-    if (waiting == 0) continue;
-    if (waiting == n) {
-      for (size_t i = lo; i < hi; i++) fs[i].state = READY;
-      any = true;
-    } else if (waiting + done == n) {
+    Warp &W = L->warps[w];
+    if (W.waiting == 0) continue;
+    size_t lo = (size_t)w * 32, hi = lo + (size_t)W.lanes;
+    if (W.waiting + W.done == W.lanes) {
       L->faulted = true;
       L->fault_msg = std::string(fs[lo].state == DONE ? fs[hi - 1].waiting_for
                                                       : fs[lo].waiting_for) +
@@ -230,12 +261,9 @@ bool release(Launch *L) {
       return false;
     }
   }
-  if (any) return true;
   size_t at_block = 0, done = 0;
-  for (Fiber &f : fs) {
-    at_block += f.state == AT_BLOCK_BARRIER;
-    done += f.state == DONE;
-  }
+  for (Fiber &f : fs) at_block += f.state == AT_BLOCK_BARRIER;
+  for (Warp &W : L->warps) done += (size_t)W.done;
   if (at_block > 0 && at_block + done == fs.size()) {
     for (Fiber &f : fs)
       if (f.state == AT_BLOCK_BARRIER) f.state = READY;
@@ -250,17 +278,29 @@ bool release(Launch *L) {
   return false;
 }
 
+// The first runnable thread in the block's order (NULL: none).
+CUDA_SIM_UNCHECKED Fiber *first_ready(Launch *L) {
+  size_t n = L->fibers.size();
+  for (size_t k = 0; k < n; k++) {
+    Fiber &f = L->fibers[g_reverse ? n - 1 - k : k];
+    if (f.state == READY) return &f;
+  }
+  return nullptr;
+}
+
 void run_block(Launch *L) {
   if (L->smem) memset(L->smem, 0xff, L->smem_bytes);
   for (auto &v : g_static_shared) memset(v.first, 0xff, v.second);
   for (size_t i = 0; i < L->fibers.size(); i++) start_fiber(L->fibers[i], stack_for(i));
-  size_t n = L->fibers.size();
+  for (Warp &W : L->warps) W.waiting = W.done = 0;
   for (;;) {
-    for (size_t k = 0; k < n; k++) {
-      Fiber &f = L->fibers[g_reverse ? n - 1 - k : k];
-      if (f.state != READY) continue;
-      run_fiber(L, f);
+    // the threads hand the CPU on among themselves; it comes back here when the running one
+    // finds none after it in the block's order that can run
+    Fiber *f = first_ready(L);
+    if (f) {
+      run_fiber(L, *f);
       if (L->faulted) return;
+      continue;
     }
     if (!release(L)) return;
   }
@@ -275,65 +315,50 @@ bool register_shared(void *p, size_t bytes) {
   return true;
 }
 
-const uint3 &thread_idx() { return g_launch->cur->tid; }
-const uint3 &block_idx() { return g_launch->block; }
-const dim3 &block_dim() { return g_launch->cfg.block; }
-const dim3 &grid_dim() { return g_launch->cfg.grid; }
-void *dynamic_smem() { return g_launch->smem; }
+Thread *g_thread = nullptr;
+Shape g_shape;
 
 void launch_bounds(int max_threads, int) {
-  const dim3 &b = g_launch->cfg.block;
+  const dim3 &b = g_shape.block_dim;
   if ((long)b.x * b.y * b.z > max_threads)
     fault("a block of %u threads exceeds the kernel's __launch_bounds__(%d)", b.x * b.y * b.z,
           max_threads);
 }
 
-void syncthreads() {
-  g_launch->cur->state = AT_BLOCK_BARRIER;
-  g_launch->cur->waiting_for = "__syncthreads";
-  to_scheduler(false);
+CUDA_SIM_UNCHECKED void syncthreads() {
+  Fiber *f = current();
+  f->state = AT_BLOCK_BARRIER;
+  f->waiting_for = "__syncthreads";
+  yield_block(false);
 }
 
-int lane_id() { return g_launch->cur->lane; }
-
-void *lane_slot(int lane) {
+CUDA_SIM_UNCHECKED void warp_sync(unsigned mask, const char *what) {
   Launch *L = g_launch;
-  Fiber *f = L->cur;
-  return &L->slots[(((size_t)f->bank * L->nwarps + (size_t)f->warp) * 32 + (size_t)(lane & 31)) * 64];
-}
-
-void warp_exchange_end() { g_launch->cur->bank ^= 1; }
-
-void warp_sync(unsigned mask, const char *what) {
-  Launch *L = g_launch;
-  Fiber *f = L->cur;
+  Fiber *f = current();
   if (mask != f->warp_mask)
     fault("%s with mask %#x: only whole-warp masks (%#x here) are simulated", what, mask,
           f->warp_mask);
+  Warp &W = L->warps[f->warp];
   f->state = AT_WARP_SYNC;
   f->waiting_for = what;
   std::vector<Fiber> &fs = L->fibers;
-  size_t lo = (size_t)f->warp * 32, hi = lo + 32 < fs.size() ? lo + 32 : fs.size();
-  size_t n = hi - lo, me = (size_t)(f - fs.data()) - lo, waiting = 0, done = 0;
-  for (size_t i = lo; i < hi; i++) {
-    waiting += fs[i].state == AT_WARP_SYNC;
-    done += fs[i].state == DONE;
-  }
-  if (waiting == n) {  // the last to arrive: the warp goes on, this lane first
-    for (size_t i = lo; i < hi; i++) fs[i].state = READY;
+  size_t lo = (size_t)f->warp * 32, n = (size_t)W.lanes, me = (size_t)(f - fs.data()) - lo;
+  if (++W.waiting == W.lanes) {  // the last to arrive: the warp goes on, this lane first
+    for (size_t i = lo; i < lo + n; i++) fs[i].state = READY;
+    W.waiting = 0;
     return;
   }
-  if (waiting + done == n) fault("%s: lanes of warp %d exited before it", what, f->warp);
-  // the warp's next runnable lane in the block's order (lanes at __syncthreads wait there: back
-  // to the scheduler, which finds the deadlock)
+  if (W.waiting + W.done == W.lanes) fault("%s: lanes of warp %d exited before it", what, f->warp);
+  // the warp's next runnable lane in the block's order (lanes at __syncthreads wait there: on
+  // through the block, and back to the scheduler, which finds the deadlock)
   for (size_t k = 1; k < n; k++) {
     size_t j = g_reverse ? (me + n - k) % n : (me + k) % n;
     if (fs[lo + j].state == READY) {
-      to_lane(&fs[lo + j]);
+      to_fiber(&fs[lo + j], false);
       return;
     }
   }
-  to_scheduler(false);
+  yield_block(false);
 }
 
 void fault(const char *fmt, ...) {
@@ -358,16 +383,16 @@ bool in_dynamic_smem(const void *p, size_t bytes) {
 // ---- cp.async: copies land at the wait that covers their group ----
 
 void ptx_cp_async_push(void *dst, const void *src) {
-  g_launch->cur->copies.push_back(Copy{dst, src});
+  current()->copies.push_back(Copy{dst, src});
 }
 
 void ptx_cp_async_close_group() {
-  Fiber *f = g_launch->cur;
+  Fiber *f = current();
   f->group_ends.push_back(f->copies.size());
 }
 
 void ptx_cp_async_land(int keep) {
-  Fiber *f = g_launch->cur;
+  Fiber *f = current();
   if ((int)f->group_ends.size() <= keep) return;
   size_t upto = f->group_ends[f->group_ends.size() - 1 - (size_t)keep];
   for (size_t i = 0; i < upto; i++) {
@@ -427,27 +452,35 @@ void launch(const void *kernel, const char *name, const Config &c, Body body, vo
   }
   L.fibers.resize(threads);
   L.nwarps = (int)((threads + 31) / 32);
+  L.warps.resize((size_t)L.nwarps);
   L.slots.assign((size_t)2 * L.nwarps * 32 * 64, 0);
+  for (int w = 0; w < L.nwarps; w++)
+    L.warps[w].lanes = threads - (size_t)w * 32 < 32 ? (int)(threads - (size_t)w * 32) : 32;
   for (size_t i = 0; i < threads; i++) {
     Fiber &f = L.fibers[i];
     f.tid = make_uint3((unsigned)(i % c.block.x), (unsigned)(i / c.block.x % c.block.y),
                        (unsigned)(i / ((size_t)c.block.x * c.block.y)));
     f.lane = (int)(i % 32);
     f.warp = (int)(i / 32);
-    size_t in_warp = threads - (size_t)f.warp * 32 < 32 ? threads - (size_t)f.warp * 32 : 32;
+    int in_warp = L.warps[f.warp].lanes;
     f.warp_mask = in_warp == 32 ? 0xffffffffu : (1u << in_warp) - 1;
+    for (int b = 0; b < 2; b++) f.slots[b] = &L.slots[((size_t)b * L.nwarps + f.warp) * 32 * 64];
   }
+  g_shape.block_dim = c.block;
+  g_shape.grid_dim = c.grid;
+  g_shape.smem = L.smem;
   g_launch = &L;
   // blocks in order (reverse: from the last one; a kernel whose blocks depend on each other's
   // order is racy on a GPU, where they run concurrently)
   size_t nblocks = (size_t)c.grid.x * c.grid.y * c.grid.z;
   for (size_t k = 0; k < nblocks && !L.faulted; k++) {
     size_t i = g_reverse ? nblocks - 1 - k : k;
-    L.block = make_uint3((unsigned)(i % c.grid.x), (unsigned)(i / c.grid.x % c.grid.y),
+    L.block = g_shape.block = make_uint3((unsigned)(i % c.grid.x), (unsigned)(i / c.grid.x % c.grid.y),
                          (unsigned)(i / ((size_t)c.grid.x * c.grid.y)));
     run_block(&L);
   }
   g_launch = nullptr;
+  g_thread = nullptr;
   free(L.smem);
 #if SIM_ASAN
   // the frames of fibers abandoned by a fault stay poisoned: clear them before the stacks are
