@@ -109,25 +109,24 @@ typedef struct {
   long delay_ms;
 } Progress;
 
-static void on_progress(void *ctx, long done, long total, long tokens, double forward_s) {
-  Progress *p = ctx;
+// Sends "KIND INDEX DONE TOTAL TOKENS SECONDS" at most every 0.25 s (and at the end).
+static void send_progress(Progress *p, const char *kind, long done, long total, long tokens, double seconds) {
   double now = mono_time();
   if (done == total || now - p->last_sent >= 0.25) {
-    send_event(p->fd, "prog %ld %ld %ld %ld %.6f", p->index, done, total, tokens, forward_s);
+    send_event(p->fd, "%s %ld %ld %ld %ld %.6f", kind, p->index, done, total, tokens, seconds);
     p->last_sent = now;
   }
   if (p->delay_ms > 0) sleep_ms(p->delay_ms);
 }
 
+// Windows: "prog INDEX DONE TOTAL TOKENS FORWARD_SECONDS".
+static void on_progress(void *ctx, long done, long total, long tokens, double forward_s) {
+  send_progress(ctx, "prog", done, total, tokens, forward_s);
+}
+
 // Training steps: "tprog INDEX STEP STEPS TOKENS SECONDS", steps counted as steps, not windows.
 static void on_train_progress(void *ctx, long done, long total, long tokens, double seconds) {
-  Progress *p = ctx;
-  double now = mono_time();
-  if (done == total || now - p->last_sent >= 0.25) {
-    send_event(p->fd, "tprog %ld %ld %ld %ld %.6f", p->index, done, total, tokens, seconds);
-    p->last_sent = now;
-  }
-  if (p->delay_ms > 0) sleep_ms(p->delay_ms);
+  send_progress(ctx, "tprog", done, total, tokens, seconds);
 }
 
 // ---- loaded state: the group's model and the tokenizers used so far ----
