@@ -289,6 +289,16 @@ char *path_join(const char *dir, const char *rel) {
   return xasprintf("%s%s%s", dir, dir[n - 1] == '/' ? "" : "/", rel);
 }
 
+char *bench_cache_dir(const char *kind) {
+  const char *d = getenv("BENCH_CACHE_DIR");
+  if (d && d[0]) return path_join(d, kind);
+  d = getenv("XDG_CACHE_HOME");
+  if (d && d[0] == '/') return xasprintf("%s/bench/%s", d, kind);
+  d = getenv("HOME");
+  if (d && d[0]) return xasprintf("%s/.cache/bench/%s", d, kind);
+  return NULL;
+}
+
 char *path_dirname(const char *path) {
   const char *slash = strrchr(path, '/');
   if (!slash) return xstrdup(".");

@@ -66,6 +66,10 @@ int mkdir_p(const char *path, BenchErr *err);
 void disk_free_text(const char *path, char *out, size_t n);
 // Joins dir and rel unless rel is absolute. Caller frees.
 char *path_join(const char *dir, const char *rel);
+// bench's cache folder of one kind ("tokens", "fingerprints", "gpu-check"): $BENCH_CACHE_DIR/KIND,
+// else $XDG_CACHE_HOME/bench/KIND (an absolute XDG_CACHE_HOME only, as the XDG spec says), else
+// ~/.cache/bench/KIND; NULL when none of them is set (caller frees).
+char *bench_cache_dir(const char *kind);
 // Directory part of a path ("." when none). Caller frees.
 char *path_dirname(const char *path);
 // A file's identity (inode and mtime), to tell whether it was replaced.

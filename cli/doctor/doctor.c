@@ -1,8 +1,8 @@
 // doctor.c — the whole check of one GPU (doctor.h): its three parts, their cache, the summary
 // line a run records, and the same in a child process for bench run's supervisor.
 //
-// Cache: $BENCH_CACHE_DIR/gpu-check (else $XDG_CACHE_HOME/bench/gpu-check, else
-// ~/.cache/bench/gpu-check), one JSON file per key (doctor_cache_key): parts 1–2 under sha256(GPU
+// Cache: bench_cache_dir("gpu-check") (util.h: $BENCH_CACHE_DIR/gpu-check, else $XDG_CACHE_HOME/...,
+// else ~/.cache/...), one JSON file per key (doctor_cache_key): parts 1–2 under sha256(GPU
 // name and UUID, NVIDIA driver, CUDA driver and runtime, bench commit, this binary's size and
 // mtime), part 3 per model under that key plus the model's fingerprint and dtype. Failed outcomes are cached too (the same card and binary
 // fail the same way); `bench doctor` always checks afresh and rewrites them.
@@ -44,15 +44,7 @@ char *doctor_root(void) {
 }
 
 // ---- cache ----
-static char *cache_dir(void) {  // as data_stats.h's fingerprint cache, folder gpu-check
-  const char *d = getenv("BENCH_CACHE_DIR");
-  if (d && d[0]) return path_join(d, "gpu-check");
-  d = getenv("XDG_CACHE_HOME");
-  if (d && d[0]) return xasprintf("%s/bench/gpu-check", d);
-  d = getenv("HOME");
-  if (d && d[0]) return xasprintf("%s/.cache/bench/gpu-check", d);
-  return NULL;
-}
+static char *cache_dir(void) { return bench_cache_dir("gpu-check"); }
 
 char *doctor_cache_key(const GpuCheckIdentity *id) {
   return xasprintf("gpu %s\nuuid %s\nnvidia driver %s\ncuda driver %d\ncuda runtime %d\nbench %s\nbinary %lld %lld",

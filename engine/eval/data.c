@@ -50,13 +50,8 @@ int dataset_fingerprint(const char *path, const char *field, char out[65], Bench
 }
 
 char *token_cache_dir(void) {
-  const char *d = getenv("BENCH_CACHE_DIR");
-  if (d && d[0]) return path_join(d, "tokens");
-  d = getenv("XDG_CACHE_HOME");
-  if (d && d[0] == '/') return path_join(d, "bench/tokens");
-  d = getenv("HOME");
-  if (d && d[0]) return path_join(d, ".cache/bench/tokens");
-  return xstrdup(".cache/bench/tokens");
+  char *d = bench_cache_dir("tokens");
+  return d ? d : xstrdup(".cache/bench/tokens");
 }
 
 // ---- little-endian helpers ----

@@ -126,15 +126,7 @@ int checkpoint_fingerprint(const char *dir, char out[65], long long *n_params, B
   return 0;
 }
 
-char *bench_fingerprint_cache_dir(void) {
-  const char *d = getenv("BENCH_CACHE_DIR");
-  if (d && d[0]) return path_join(d, "fingerprints");
-  d = getenv("XDG_CACHE_HOME");
-  if (d && d[0]) return xasprintf("%s/bench/fingerprints", d);
-  d = getenv("HOME");
-  if (d && d[0]) return xasprintf("%s/.cache/bench/fingerprints", d);
-  return NULL;
-}
+char *bench_fingerprint_cache_dir(void) { return bench_cache_dir("fingerprints"); }
 
 char *fingerprint_cache_entry(const char *key) {
   char *dir = bench_fingerprint_cache_dir();

@@ -80,6 +80,35 @@ TEST(special_files_are_refused_not_waited_on) {
   free(fifo);
 }
 
+// One rule for every cache folder: BENCH_CACHE_DIR, else an absolute XDG_CACHE_HOME, else HOME.
+TEST(cache_dir_rule) {
+  char *saved[3];
+  const char *names[3] = {"BENCH_CACHE_DIR", "XDG_CACHE_HOME", "HOME"};
+  for (int i = 0; i < 3; i++) saved[i] = getenv(names[i]) ? xstrdup(getenv(names[i])) : NULL;
+  setenv("BENCH_CACHE_DIR", "/c", 1);
+  setenv("XDG_CACHE_HOME", "/x", 1);
+  setenv("HOME", "/h", 1);
+  char *d = bench_cache_dir("tokens");
+  EXPECT_STR_EQ(d, "/c/tokens");
+  free(d);
+  unsetenv("BENCH_CACHE_DIR");
+  d = bench_cache_dir("gpu-check");
+  EXPECT_STR_EQ(d, "/x/bench/gpu-check");
+  free(d);
+  setenv("XDG_CACHE_HOME", "relative", 1);  // not absolute: ignored, as the XDG spec says
+  d = bench_cache_dir("fingerprints");
+  EXPECT_STR_EQ(d, "/h/.cache/bench/fingerprints");
+  free(d);
+  unsetenv("XDG_CACHE_HOME");
+  unsetenv("HOME");
+  EXPECT(bench_cache_dir("tokens") == NULL);
+  for (int i = 0; i < 3; i++) {
+    if (saved[i]) setenv(names[i], saved[i], 1);
+    else unsetenv(names[i]);
+    free(saved[i]);
+  }
+}
+
 TEST(rng_is_deterministic_and_uniform) {
   Rng a, b;
   rng_seed(&a, 42);
@@ -123,6 +152,7 @@ int main(void) {
   RUN(did_you_mean);
   RUN(atomic_write_roundtrip);
   RUN(special_files_are_refused_not_waited_on);
+  RUN(cache_dir_rule);
   RUN(rng_is_deterministic_and_uniform);
   RUN(int_range);
   TEST_SUMMARY();
