@@ -1,7 +1,9 @@
-// cpu_vec.h — 8-lane float vectors (GCC/Clang vector extensions) for the CPU backend's hot loops,
-// and an exp that vectorizes. Functions marked CPU_HOT get an AVX2+FMA clone chosen at load time
-// on x86-64 CPUs that have it (products and sums fused into FMAs there); elsewhere the same code
-// runs as SSE2 pairs.
+// cpu_vec.h — 8- and 16-lane float vectors (GCC/Clang vector extensions) for the CPU backend's hot
+// loops, and an exp that vectorizes. Functions marked CPU_HOT get an AVX2+FMA clone chosen at load
+// time on x86-64 CPUs that have it (products and sums fused into FMAs there); elsewhere the same
+// code runs as SSE2 pairs. CPU_AVX512 marks a function compiled for AVX-512 (x86-64-v4) only, to be
+// called when cpu_has_avx512() says so; 16-lane vectors are single registers there (elsewhere the
+// compiler splits them, lane by lane the same arithmetic).
 #ifndef BENCH_CPU_VEC_H
 #define BENCH_CPU_VEC_H
 
@@ -21,37 +23,57 @@
 #else
 #define CPU_HOT
 #endif
+#if defined(__x86_64__) && defined(__clang__)
+#define CPU_AVX512 __attribute__((target("arch=x86-64-v4")))
+#elif defined(__x86_64__)
+#define CPU_AVX512 __attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast")))
+#endif
+#ifdef CPU_AVX512
+// Whether this CPU (and its OS) runs CPU_AVX512 functions.
+static inline int cpu_has_avx512(void) {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+static inline int cpu_has_avx512(void) { return 0; }
+#endif
 // Helpers of CPU_HOT functions are inlined into each clone to run with its instruction set.
 #define CPU_INLINE static inline __attribute__((always_inline))
 
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef int32_t v16i __attribute__((vector_size(64)));
 
 // The vector helpers are macros (statement expressions), not functions: passing a 32-byte vector
 // to a function compiled without AVX changes the ABI, which clang rejects in the SSE2 clone.
-#define v8_load(p)                \
-  ({                              \
-    v8f v8_l_;                    \
-    memcpy(&v8_l_, (p), sizeof v8_l_); \
-    v8_l_;                        \
+// Each is written once for a vector type VF (int lanes VI) and named per width below.
+#define VEC_LOAD(p, VF)             \
+  ({                                \
+    VF vec_l_;                      \
+    memcpy(&vec_l_, (p), sizeof vec_l_); \
+    vec_l_;                         \
   })
-#define v8_store(p, v)             \
-  do {                             \
-    v8f v8_s_ = (v);               \
-    memcpy((p), &v8_s_, sizeof v8_s_); \
+#define VEC_STORE(p, v, VF)          \
+  do {                               \
+    VF vec_s_ = (v);                 \
+    memcpy((p), &vec_s_, sizeof vec_s_); \
   } while (0)
-#define v8_splat(x) ((v8f){0} + (float)(x))
 // Lane-wise m ? a : b for a mask m of all-ones / zero lanes (as comparisons return).
-#define v8_select(m, a, b)                                                 \
-  ({                                                                       \
-    v8i v8_m_ = (m);                                                       \
-    (v8f)((v8_m_ & (v8i)(v8f)(a)) | (~v8_m_ & (v8i)(v8f)(b)));             \
+#define VSEL_VEC(m, a, b, VF, VI) ((VF)(((VI)(m) & (VI)(VF)(a)) | (~(VI)(m) & (VI)(VF)(b))))
+#define VEC_MAX(a, b, VF, VI)                           \
+  ({                                                    \
+    VF vec_a_ = (a), vec_b_ = (b);                      \
+    VSEL_VEC(vec_a_ > vec_b_, vec_a_, vec_b_, VF, VI);  \
   })
-#define v8_max(a, b)                  \
-  ({                                  \
-    v8f v8_a_ = (a), v8_b_ = (b);     \
-    v8_select(v8_a_ > v8_b_, v8_a_, v8_b_); \
-  })
+#define v8_load(p) VEC_LOAD(p, v8f)
+#define v8_store(p, v) VEC_STORE(p, v, v8f)
+#define v8_splat(x) ((v8f){0} + (float)(x))
+#define v8_select(m, a, b) VSEL_VEC(m, a, b, v8f, v8i)
+#define v8_max(a, b) VEC_MAX(a, b, v8f, v8i)
 #define v8_hmax(v)                                        \
   ({                                                      \
     v8f v8_h_ = (v);                                      \
@@ -64,6 +86,42 @@ typedef int32_t v8i __attribute__((vector_size(32)));
   ({                                                                                 \
     v8f v8_h_ = (v);                                                                 \
     ((v8_h_[0] + v8_h_[4]) + (v8_h_[1] + v8_h_[5])) + ((v8_h_[2] + v8_h_[6]) + (v8_h_[3] + v8_h_[7])); \
+  })
+
+// 16-lane counterparts: load, store, splat, select, max; the horizontal max and sum in a fixed
+// order (the sum as v8_hsum2 below).
+#define v16_load(p) VEC_LOAD(p, v16f)
+#define v16_store(p, v) VEC_STORE(p, v, v16f)
+#define v16_splat(x) ((v16f){0} + (float)(x))
+#define v16_select(m, a, b) VSEL_VEC(m, a, b, v16f, v16i)
+#define v16_max(a, b) VEC_MAX(a, b, v16f, v16i)
+#define v4_max(a, b) VEC_MAX(a, b, v4f, v4i)
+#define v16_hmax(v)                                                                        \
+  ({                                                                                       \
+    v16f v16_h_ = (v);                                                                     \
+    v8f v16_a_ = v8_max(__builtin_shufflevector(v16_h_, v16_h_, 0, 1, 2, 3, 4, 5, 6, 7),  \
+                        __builtin_shufflevector(v16_h_, v16_h_, 8, 9, 10, 11, 12, 13, 14, 15)); \
+    v4f v16_b_ = v4_max(__builtin_shufflevector(v16_a_, v16_a_, 0, 1, 2, 3),              \
+                        __builtin_shufflevector(v16_a_, v16_a_, 4, 5, 6, 7));             \
+    float v16_x_ = v16_b_[0] > v16_b_[2] ? v16_b_[0] : v16_b_[2];                          \
+    float v16_y_ = v16_b_[1] > v16_b_[3] ? v16_b_[1] : v16_b_[3];                          \
+    v16_x_ > v16_y_ ? v16_x_ : v16_y_;                                                     \
+  })
+// The sum of the 16 lanes of (lo, hi): lanes i and i + 8, then i and i + 4 of those, then
+// (0 + 2) + (1 + 3). v16_hsum sums one 16-lane vector in that order.
+#define v8_hsum2(lo, hi)                                                                   \
+  ({                                                                                       \
+    v8f v8_a_ = (lo) + (hi);                                                               \
+    v4f v8_b_ = __builtin_shufflevector(v8_a_, v8_a_, 0, 1, 2, 3) +                        \
+                __builtin_shufflevector(v8_a_, v8_a_, 4, 5, 6, 7);                         \
+    (v8_b_[0] + v8_b_[2]) + (v8_b_[1] + v8_b_[3]);                                         \
+  })
+#define v16_lo(v) __builtin_shufflevector((v), (v), 0, 1, 2, 3, 4, 5, 6, 7)
+#define v16_hi(v) __builtin_shufflevector((v), (v), 8, 9, 10, 11, 12, 13, 14, 15)
+#define v16_hsum(v)                          \
+  ({                                         \
+    v16f v16_h_ = (v);                       \
+    v8_hsum2(v16_lo(v16_h_), v16_hi(v16_h_)); \
   })
 
 // a0..a3 (v8f lvalues, zeroed) += x[n8] · rows r0..r3 lane by lane, n8 a multiple of 8: four dot
@@ -97,19 +155,22 @@ typedef int32_t v8i __attribute__((vector_size(32)));
     p = p * r + 1.0f;          \
   } while (0)
 
-#define v8_exp(x)                                                                        \
-  ({                                                                                     \
-    v8f v8_x_ = (x), v8_lo_ = v8_splat(-87.0f), v8_hi_ = v8_splat(88.0f);                \
-    v8f v8_c_ = v8_select(v8_x_ > v8_hi_, v8_hi_, v8_x_);                                \
-    v8_c_ = v8_select(v8_c_ < v8_lo_, v8_lo_, v8_c_);                                    \
-    v8f v8_n_ = (v8_c_ * VEXP_LOG2E + VEXP_MAGIC) - VEXP_MAGIC;                          \
-    v8f v8_r_ = (v8_c_ - v8_n_ * VEXP_LN2_HI) - v8_n_ * VEXP_LN2_LO;                      \
-    v8_n_ = v8_select(v8_n_ == v8_n_, v8_n_, v8_splat(0.0f));                            \
-    v8f v8_p_ = v8_splat(1.0f / 5040.0f);                                                \
-    VEXP_POLY(v8_p_, v8_r_);                                                             \
-    v8i v8_e_ = (__builtin_convertvector(v8_n_, v8i) + 127) << 23;                       \
-    v8_select(v8_x_ < v8_lo_, v8_splat(0.0f), v8_p_ * (v8f)v8_e_);                       \
+// The vector exp for float vectors of type VF with int lanes VI (v8f/v8i, v16f/v16i).
+#define VEXP_VEC(x, VF, VI)                                                                 \
+  ({                                                                                        \
+    VF vx_x_ = (x), vx_lo_ = (VF){0} - 87.0f, vx_hi_ = (VF){0} + 88.0f;                      \
+    VF vx_c_ = VSEL_VEC(vx_x_ > vx_hi_, vx_hi_, vx_x_, VF, VI);                             \
+    vx_c_ = VSEL_VEC(vx_c_ < vx_lo_, vx_lo_, vx_c_, VF, VI);                                \
+    VF vx_n_ = (vx_c_ * VEXP_LOG2E + VEXP_MAGIC) - VEXP_MAGIC;                              \
+    VF vx_r_ = (vx_c_ - vx_n_ * VEXP_LN2_HI) - vx_n_ * VEXP_LN2_LO;                          \
+    vx_n_ = VSEL_VEC(vx_n_ == vx_n_, vx_n_, (VF){0}, VF, VI);                                \
+    VF vx_p_ = (VF){0} + 1.0f / 5040.0f;                                                    \
+    VEXP_POLY(vx_p_, vx_r_);                                                                \
+    VI vx_e_ = (__builtin_convertvector(vx_n_, VI) + 127) << 23;                            \
+    VSEL_VEC(vx_x_ < vx_lo_, (VF){0}, vx_p_ * (VF)vx_e_, VF, VI);                           \
   })
+#define v8_exp(x) VEXP_VEC(x, v8f, v8i)
+#define v16_exp(x) VEXP_VEC(x, v16f, v16i)
 
 // The same for one float (loop tails).
 static inline float vexpf(float x) {

@@ -4,7 +4,9 @@
 // index, the reference and the value.
 // Legend: T tokens, V vocab, C hidden, H query heads, K kv heads, D head dim, R rotary dims.
 #include <stdlib.h>
+#include <string.h>
 
+#include "attention_cpu.h"
 #include "backend.h"
 #include "cpu_vec.h"
 #include "forward.h"
@@ -387,34 +389,78 @@ TEST(rope_against_naive) {
   }
 }
 
-// Blocked online-softmax attention vs the full matrix: T around and across block sizes, GQA
-// ratios 1/2/4, a sliding window, queries after cached keys (q0 > 0), a head dim that is not a
-// multiple of the 8 vector lanes, fp32 and fp64.
+// Tiled online-softmax attention vs the full matrix: T around and across tile sizes, GQA ratios
+// 1/2/4, sliding windows (short, and across tiles with cached keys), queries after cached keys
+// (q0 > 0), head dims that are not a multiple of the vector lanes (12; 72 with its last 16-dim
+// block padded), fp32 at each vector width this CPU has, and fp64.
 TEST(attention_against_full_matrix) {
   Rng r;
   rng_seed(&r, 4);
-  long Ts[] = {1, 31, 65, 100, 130};
+  long Ts[] = {1, 31, 65, 100, 130, 200};
   int ratios[] = {1, 2, 4};
-  int K = 2;
-  for (int ti = 0; ti < 5; ti++)
+  int K = 2, widths[] = {8, 16};
+  for (int ti = 0; ti < 6; ti++)
     for (int gi = 0; gi < 3; gi++)
-      for (int variant = 0; variant < 4; variant++) {
+      for (int variant = 0; variant < 5; variant++) {
         long Tk = Ts[ti];
-        long q0 = variant == 2 ? Tk / 3 : 0;  // the first Tk/3 keys come from a cache
-        long Tq = Tk - q0, window = variant == 1 ? 7 : 0;
-        int H = K * ratios[gi], D = variant == 3 ? 12 : 16;
+        long q0 = variant == 2 || variant == 4 ? Tk / 3 : 0;  // the first Tk/3 keys: a cache
+        long Tq = Tk - q0, window = variant == 1 ? 7 : variant == 4 ? 70 : 0;
+        int H = K * ratios[gi], D = variant == 3 ? 12 : variant == 4 ? 72 : 16;
         float *q = rand_f(&r, Tq * H * D, 1.5), *k = rand_f(&r, Tk * K * D, 1.5);
         float *v = rand_f(&r, Tk * K * D, 1.0), *out = xmalloc(sizeof(float) * Tq * H * D);
         double *qd = to_double(q, Tq * H * D), *kd = to_double(k, Tk * K * D);
         double *vd = to_double(v, Tk * K * D), *od = xmalloc(sizeof(double) * Tq * H * D);
         ref_attention(od, qd, kd, vd, Tq, Tk, q0, H, K, D, 0.25, window);
         double *bound = attention_bound(qd, kd, vd, Tq, Tk, q0, H, K, D, 0.25, window);
-        for (int fp64 = 0; fp64 < 2; fp64++) {
-          be->attention(out, q, k, v, Tq, Tk, q0, H, K, D, 0.25f, window, fp64);
+        for (int wi = 0; wi < 2; wi++) {
+          if (!cpu_attention_lanes(widths[wi])) continue;  // 16 lanes only with AVX-512
+          be->attention(out, q, k, v, Tq, Tk, q0, H, K, D, 0.25f, window, 0);
           EXPECT_ARRAY_WITHIN(out, od, bound, Tq * H * D);
         }
+        cpu_attention_lanes(0);
+        be->attention(out, q, k, v, Tq, Tk, q0, H, K, D, 0.25f, window, 1);
+        EXPECT_ARRAY_WITHIN(out, od, bound, Tq * H * D);
         free(q); free(k); free(v); free(out); free(qd); free(kd); free(vd); free(od); free(bound);
       }
+}
+
+// The 16-lane (AVX-512) and 8-lane tile kernels sum every score and output in the same order:
+// the same bits, on shapes that take every path — several query blocks and key tiles, rows of a
+// register group on both sides of the diagonal and of a window's edge, a last block of 1 row,
+// GQA, cached keys, head dims 64, 80 (a last 16-dim block) and 12 (padding). Where the CPU has
+// no AVX-512 the 8-lane kernel is checked against the fp64 mode instead, and the test says so.
+TEST(attention_vector_widths_agree_bit_for_bit) {
+  Rng r;
+  rng_seed(&r, 41);
+  struct { long Tk, q0, window; int H, K, D; } shapes[] = {
+      {257, 0, 0, 4, 2, 64}, {300, 45, 100, 2, 2, 80}, {193, 0, 37, 4, 1, 12},
+      {129, 128, 0, 2, 1, 64}, {520, 7, 0, 1, 1, 64},
+  };
+  int wide = cpu_attention_lanes(16) == 16;
+  if (!wide) printf("  (this CPU has no AVX-512: only the 8-lane kernel ran)\n");
+  for (int si = 0; si < 5; si++) {
+    long Tk = shapes[si].Tk, q0 = shapes[si].q0, Tq = Tk - q0, window = shapes[si].window;
+    int H = shapes[si].H, K = shapes[si].K, D = shapes[si].D;
+    size_t nq = (size_t)Tq * H * D, nk = (size_t)Tk * K * D;
+    float *q = rand_f(&r, nq, 2.0), *k = rand_f(&r, nk, 2.0), *v = rand_f(&r, nk, 1.0);
+    float *o16 = xmalloc(sizeof(float) * nq), *o8 = xmalloc(sizeof(float) * nq);
+    float *o64 = xmalloc(sizeof(float) * nq);
+    if (wide) {
+      cpu_attention_lanes(16);
+      be->attention(o16, q, k, v, Tq, Tk, q0, H, K, D, 0.125f, window, 0);
+    }
+    EXPECT_INT_EQ(cpu_attention_lanes(8), 8);
+    be->attention(o8, q, k, v, Tq, Tk, q0, H, K, D, 0.125f, window, 0);
+    cpu_attention_lanes(0);
+    if (wide) {
+      size_t diff = 0;
+      for (size_t i = 0; i < nq; i++) diff += memcmp(&o16[i], &o8[i], sizeof(float)) != 0;
+      if (diff) TEST_FAIL_AT("shape %d: %zu of %zu outputs differ between 16 and 8 lanes", si, diff, nq);
+    }
+    be->attention(o64, q, k, v, Tq, Tk, q0, H, K, D, 0.125f, window, 1);
+    EXPECT_ARRAY_NEAR(o8, o64, nq, 1e-4, 1e-5);
+    free(q); free(k); free(v); free(o16); free(o8); free(o64);
+  }
 }
 
 // Element-wise, no sums: the bounds are the approximations' own (vexpf within 4e-7 relative,
@@ -743,6 +789,7 @@ int main(void) {
   RUN(norms_against_naive);
   RUN(rope_against_naive);
   RUN(attention_against_full_matrix);
+  RUN(attention_vector_widths_agree_bit_for_bit);
   RUN(activations_and_add);
   RUN(lm_head_against_full_logits);
   RUN(forward_every_arch_against_naive);
