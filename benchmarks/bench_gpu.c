@@ -417,6 +417,7 @@ static json_t *decode_rows(const Engine *e, const Model *m, const RopeTable *rop
     json_t *row = json_object();
     json_object_set_new(row, "error", json_string(spec ? err.msg : je.text));
     json_array_append_new(rows, row);
+    printf("decode: error: --cache '%s': %s\n", o->cache_spec, spec ? err.msg : je.text);
     json_decref(spec);
     return rows;
   }
