@@ -154,6 +154,9 @@ void job_cost(const Job *j, const ModelShape *s, int on_cpu, JobCost *out) {
   double in_flight = is_protocol(j, "decode") ? fmax(1, (double)j->prompt)
                                                : fmin(L, (double)FORWARD_BLOCK_TOKENS);
   out->work_bytes = in_flight * (8.0 * s->hidden + 3.0 * s->intermediate) * 4 + WORKSPACE_FIXED_BYTES;
+  // The CPU attention lays one layer's keys and values out by tiles for each call: a second copy
+  // of that layer's share of the cache (engine/cpu/attention_cpu.c).
+  if (on_cpu && s->layers > 0) out->work_bytes += out->kv_bytes / s->layers;
 }
 
 double train_work(const Variant *recipe, int member, const ModelShape *s) {

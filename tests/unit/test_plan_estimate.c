@@ -54,8 +54,26 @@ TEST(decode_workspace_follows_the_prompt) {
   EXPECT(p2.work_bytes > p1.work_bytes);
 }
 
+// On the CPU the attention holds a tiled copy of one layer's keys and values beside the cache:
+// the workspace counts it (fp32), the GPU's does not.
+TEST(cpu_workspace_holds_one_layer_of_tiled_keys) {
+  ModelShape s = llama8b();
+  Job j;
+  memset(&j, 0, sizeof j);
+  j.length = 32768;
+  j.windows = 1;
+  j.protocol = "ppl";
+  j.dtype = "bf16";
+  JobCost gpu, cpu;
+  job_cost(&j, &s, 0, &gpu);
+  job_cost(&j, &s, 1, &cpu);
+  EXPECT(cpu.kv_bytes == 2 * gpu.kv_bytes);  // fp32 on the CPU
+  EXPECT_NEAR(cpu.work_bytes - gpu.work_bytes, cpu.kv_bytes / s.layers, 1e-12, 0);
+}
+
 int main(void) {
   RUN(one_pass_workspace_stops_growing_past_one_block);
+  RUN(cpu_workspace_holds_one_layer_of_tiled_keys);
   RUN(decode_workspace_follows_the_prompt);
   TEST_SUMMARY();
 }
