@@ -14,8 +14,8 @@
 #include "util.h"
 
 enum {
-  ATT_BQ = 64,  // queries per block (a multiple of 8)
-  ATT_BK = 128    // keys per tile (a multiple of 32)
+  ATT_BQ = 256,  // queries per block (a multiple of 8): each key tile read once per 256 queries
+  ATT_BK = 64    // keys per tile (a multiple of 32)
 };
 
 // First key index visible to query key-index qi (inclusive).
