@@ -187,13 +187,13 @@ expect_true "dtype: no such line where the dtype computed as asked" test "$(grep
 cp -r results/rows merged
 cat > copy_job.py <<'EOF'
 import glob, json, sys
-# copy_job.py DIR NEW_ID SCALE: stores a copy of the geo_10k @ 64 job of phase `named` under
-# NEW_ID, its PPL multiplied by SCALE, finished an hour later.
+# copy_job.py DIR NEW_ID SCALE: stores a copy of the geo_10k @ 64, seed 1 job of phase `named`
+# under NEW_ID, its PPL multiplied by SCALE.
 d, new_id, scale = sys.argv[1], sys.argv[2], float(sys.argv[3])
 for p in sorted(glob.glob(d + "/jobs/*.json")):
     j = json.load(open(p))
     if j["spec"]["rope"]["name"] == "geo_10k" and j["spec"]["length"] == 64 and j["spec"]["model"] == "small" \
-            and j["spec"]["dataset"] == "text":
+            and j["spec"]["dataset"] == "text" and j["spec"]["seed"] == 1:
         j["job_id"] = new_id
         j["metrics"]["ppl"] *= scale
         j["metrics"]["nll"] = __import__("math").log(j["metrics"]["ppl"])

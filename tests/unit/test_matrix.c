@@ -18,6 +18,7 @@
 #include "rope_spec.h"
 #include "suite.h"
 #include "test.h"
+#include "version.h"
 #include "weights_digest.h"
 
 static char tmpdir[256];
@@ -393,7 +394,7 @@ TEST(identity_contents) {
     const Job *j = &b.m.jobs[0];
     char *want = xasprintf(
         "{\"cache\":{\"type\":\"full\"},\"dataset\":\"missing:%s/no-such-data.txt\",\"device\":\"cpu\","
-        "\"dtype\":\"fp32\",\"engine\":\"2\",\"length\":2048,\"model\":\"missing:%s/no-such-model\","
+        "\"dtype\":\"fp32\",\"engine\":\"" ENGINE_NUMERICS_VERSION "\",\"length\":2048,\"model\":\"missing:%s/no-such-model\","
         "\"protocol\":\"sliding\",\"rope\":{\"base\":{\"of\":[{\"theta\":500000,\"type\":\"geometric\"},"
         "{\"omf\":0.3,\"p\":3.9,\"theta\":500000,\"type\":\"anchored_poly\"}],\"space\":\"log\",\"type\":\"mix\","
         "\"weight\":0.5},\"factor\":1.5,\"threshold\":8192,\"type\":\"compress\"},\"seed\":1,\"stride\":1024,"
