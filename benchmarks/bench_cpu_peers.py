@@ -5,9 +5,11 @@ caller reads each one's peak RSS; and the GGUF conversion of a Llama checkpoint.
 
 Usage (the benchmark's own venv, build/bench-venv):
     python bench_cpu_peers.py gguf MODEL_DIR OUT.gguf
-    python bench_cpu_peers.py hf|llama --model PATH --tokens FILE --kind window|decode --T N
-        [--prompt P] [--threads N]
+    python bench_cpu_peers.py hf|llama --model PATH --tokens FILE --kind window|decode|attention
+        --T N [--prompt P] [--threads N]
 Prints one JSON object: seconds, tokens_per_s (scored predictions per second), ppl; or error.
+attention (transformers only): torch's scaled_dot_product_attention alone on the model's heads over
+T causal tokens of random q, k, v: seconds and gflops.
 window: the PPL of one window of T tokens (a warm-up window of min(T, 1024) first);
 decode: a prompt of P tokens prefilled (untimed), then T − P teacher-forced single-token steps
 timed, each scoring the next token.
@@ -122,6 +124,30 @@ def run_hf(a, tokens):
         return {"seconds": dt, "tokens_per_s": n / dt, "ppl": math.exp(nll / n)}
 
 
+def run_sdpa(a):
+    """torch's scaled_dot_product_attention (what transformers' "sdpa" calls) on the model's heads
+    over a.T causal tokens of random q, k, v in fp32: the best of 3 after a warm-up."""
+    import torch
+    torch.set_num_threads(a.threads)
+    cfg = json.load(open(os.path.join(a.model, "config.json")))
+    H = cfg["num_attention_heads"]
+    K = cfg.get("num_key_value_heads", H)
+    D = cfg.get("head_dim") or cfg["hidden_size"] // H
+    g = torch.Generator().manual_seed(21)
+    q = torch.randn(1, H, a.T, D, generator=g)
+    k = torch.randn(1, K, a.T, D, generator=g).repeat_interleave(H // K, dim=1)
+    v = torch.randn(1, K, a.T, D, generator=g).repeat_interleave(H // K, dim=1)
+    best = None
+    with torch.inference_mode():
+        for i in range(4):
+            t0 = time.perf_counter()
+            torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            dt = time.perf_counter() - t0
+            if i and (best is None or dt < best):
+                best = dt
+    return {"seconds": best, "gflops": 4.0 * a.T * (a.T + 1) / 2 * H * D / best / 1e9}
+
+
 # ---- llama.cpp ----
 
 def run_llama(a, tokens):
@@ -168,7 +194,7 @@ def main(argv):
     p.add_argument("peer", choices=["hf", "llama"])
     p.add_argument("--model", required=True)
     p.add_argument("--tokens", required=True)
-    p.add_argument("--kind", choices=["window", "decode"], required=True)
+    p.add_argument("--kind", choices=["window", "decode", "attention"], required=True)
     p.add_argument("--T", type=int, required=True)
     p.add_argument("--prompt", type=int, default=64)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -178,7 +204,10 @@ def main(argv):
         print(json.dumps({"error": f"{len(tokens)} tokens for T {a.T}, prompt {a.prompt}"}))
         return 2
     try:
-        r = (run_hf if a.peer == "hf" else run_llama)(a, tokens)
+        if a.kind == "attention":
+            r = run_sdpa(a) if a.peer == "hf" else {"error": "llama.cpp has no attention-only entry point"}
+        else:
+            r = (run_hf if a.peer == "hf" else run_llama)(a, tokens)
     except ImportError as e:
         r = {"error": f"not installed ({e}); benchmarks/bench_cpu_setup.sh installs it, its log is "
                       f"build/bench-venv.log"}

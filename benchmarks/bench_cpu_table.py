@@ -109,6 +109,19 @@ class Bench:
     def bench(self, kind, T):
         a = self.a
         j = os.path.join(a.work, "bench.json")
+        if kind == "attention":
+            cmd = [self.bin, "--model", self.model, "--device", "cpu", "--dtype", "fp32", "--reps", "3",
+                   "--gemm-size", "256", "--copy-mib", "16", "--window", str(T), "--attention-only", "--json", j]
+            rc, out, err, rss = measured(cmd, dict(os.environ, OMP_NUM_THREADS=str(a.threads)))
+            try:
+                rows = [x for x in json.load(open(j)).get("attention", []) if "tflops" in x]
+            except (OSError, ValueError):
+                return {"error": f"bench_gpu exit {rc}: {err.strip()[-200:]}"}
+            if not rows:
+                return {"error": "no attention result"}
+            best = rows[0]  # the widest vector width this CPU runs: the one bench uses
+            return {"gflops": best["tflops"] * 1e3, "kernel": best["kernel"],
+                    "others": {x["kernel"]: x["tflops"] * 1e3 for x in rows if x is not best}}
         if kind == "window":
             extra = ["--window", str(T), "--decode-batches", "1", "--decode-steps", "1", "--decode-prompt", "8"]
         else:
@@ -188,6 +201,25 @@ def fmt(x, spec):
     return "—" if x is None else format(x, spec)
 
 
+def attention_line(rs, T, p, peak):
+    """One attention-alone row: the median GFLOP/s and its fraction of the sgemm peak; bench's at
+    the widest vector width, the others named beside it."""
+    ok = [r for r in rs if "gflops" in r]
+    name = f"attention alone, {T} causal tokens"
+    if not ok:
+        why = rs[-1].get("error", "?") if rs else "not run"
+        return f"| {name} | {p} | — | | | | | | {why} |"
+    g = statistics.median(r["gflops"] for r in ok)
+    note = ok[-1].get("kernel", "torch sdpa" if p == "transformers" else "")
+    others = {}
+    for r in ok:
+        for kname, v in r.get("others", {}).items():
+            others.setdefault(kname, []).append(v)
+    if others:
+        note += "; " + ", ".join(f"{kname}: {statistics.median(v):.1f} GFLOP/s" for kname, v in others.items())
+    return f"| {name} | {p} | — | {g:.1f} | {fmt(g / peak if peak else None, '.2f')} | | | | {note} |"
+
+
 def main(argv):
     a = parse_args(argv)
     if not os.access(os.path.join(ROOT, "build/release/bench_gpu"), os.X_OK):
@@ -199,17 +231,21 @@ def main(argv):
     weight_bytes = ceil["model"]["weight_bytes"]
     b = Bench(a, model, gguf, tokens)
     programs = ["bench", "transformers", "llama.cpp"]
-    cases = [("window", T) for T in a.windows] + [("decode", a.decode_prompt + a.decode_steps)]
+    cases = [("window", T) for T in a.windows] + [("decode", a.decode_prompt + a.decode_steps)] + \
+        [("attention", T) for T in a.windows]
     results = {(k, T, p): [] for k, T in cases for p in programs}
     for rep in range(a.reps):
         for k, T in cases:
             order = programs[rep % 3:] + programs[:rep % 3]
             for p in order:
+                if k == "attention" and p == "llama.cpp":  # no attention-only entry point
+                    continue
                 r = b.bench(k, T) if p == "bench" else b.peer("hf" if p == "transformers" else "llama", k, T)
                 results[(k, T, p)].append(r)
                 print(f"rep {rep + 1}/{a.reps} {k} {T} {p}: " +
                       (f"{r['tokens_per_s']:.1f} tokens/s, RSS {r.get('rss', 0) / 2**20:.0f} MiB"
-                       if "tokens_per_s" in r else r.get("error", "?")), file=sys.stderr, flush=True)
+                       if "tokens_per_s" in r else f"{r['gflops']:.1f} GFLOP/s" if "gflops" in r
+                       else r.get("error", "?")), file=sys.stderr, flush=True)
     flops = {T: None for _, T in cases}
     bytes_step = None
     for (k, T, p), rs in results.items():
@@ -247,13 +283,19 @@ def main(argv):
                  f"{os.environ.get('OMP_WAIT_POLICY', 'passive')}, bench's default). Windows: PPL of one "
                  f"window after a warm-up (scored predictions/s); decode: prompt {a.decode_prompt} prefilled, "
                  f"{a.decode_steps} teacher-forced steps of one token (tokens/s). GFLOP/s counts the same "
-                 f"work for every program (bench's forward_flops).\n")
+                 f"work for every program (bench's forward_flops). Attention alone: the model's heads over "
+                 f"T causal tokens of random q, k, v in fp32, best of 3 per process (bench's CPU kernel; "
+                 f"torch's scaled_dot_product_attention, which transformers' sdpa calls), 4·T²/2·H·D FLOPs.\n")
     lines.append("| measure | program | tokens/s | GFLOP/s | of sgemm peak | GB/s | of copy bandwidth | "
                  "peak RSS MiB | PPL |")
     lines.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for k, T in cases:
         for p in programs:
             rs = results[(k, T, p)]
+            if k == "attention":
+                if p != "llama.cpp":
+                    lines.append(attention_line(rs, T, p, peak))
+                continue
             ok = [r for r in rs if "tokens_per_s" in r]
             name = f"window {T}" if k == "window" else f"decode (prompt {a.decode_prompt}, {a.decode_steps} steps)"
             if not ok:

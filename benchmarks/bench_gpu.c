@@ -13,8 +13,9 @@
 //     activations allocated, every token scored), per --mlp-rows variant: median seconds of --reps
 //     after a warm-up; tokens/s, model FLOP/s (forward_flops), MFU against the measured GEMM,
 //     peak device memory, PPL (finite on random weights).
-//  3. attention kernels (CUDA): the exact fp32 kernel and the flash kernel (4 and 8 warps) on the
-//     model's heads over --window causal tokens: ms and TFLOP/s.
+//  3. attention kernels: on CUDA the exact fp32 kernel and the flash kernel (4 and 8 warps), on the
+//     CPU the fp32 kernel at each vector width the CPU has, on the model's heads over --window
+//     causal tokens of random q, k, v: ms and TFLOP/s.
 //  4. decode: the decode protocol (decode.h) under --cache for each batch in --decode-batches:
 //     a --decode-prompt prefill per sequence (untimed), then --decode-steps timed steps; tokens/s,
 //     bytes a step must move (weights read once + every sequence's held keys and values) and the
@@ -25,7 +26,8 @@
 //
 // Usage: bench_gpu --model DIR [--device cuda:0|cpu] [--dtype bf16|fp16|fp32] [--window T]
 //          [--long T|0] [--reps N] [--mlp-rows N,N..] [--decode-batches B,B..] [--decode-prompt P]
-//          [--decode-steps S] [--cache JSON] [--gemm-size S] [--copy-mib M] [--no-attention]
+//          [--decode-steps S] [--cache JSON] [--gemm-size S] [--copy-mib M]
+//          [--no-attention | --attention-only (the ceilings and step 3 only)]
 //          [--json FILE] [--tokens-out FILE] [--seed N]
 // Legend: T tokens, B sequences, P prompt, S steps, V vocab, C hidden, L layers, H/K heads,
 //         D head dim, F intermediate.
@@ -35,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention_cpu.h"
 #include "decode.h"
 #include "engine.h"
 #include "forward.h"
@@ -58,7 +61,7 @@ typedef struct {
   const char *model_dir, *device, *json_path, *tokens_path, *cache_spec;
   DType dtype;
   long window, long_T, decode_prompt, decode_steps;
-  int reps, gemm_size, copy_mib, attention;
+  int reps, gemm_size, copy_mib, attention;  // attention: 0 no, 1 yes, 2 nothing else
   int mlp_rows[MAX_LIST], n_mlp;
   int batches[MAX_LIST], n_batches;
   uint64_t seed;
@@ -68,7 +71,8 @@ static const char USAGE[] =
     "usage: bench_gpu --model DIR [--device cuda:0|cpu] [--dtype bf16|fp16|fp32] [--window T]\n"
     "         [--long T|0] [--reps N] [--mlp-rows N,N..] [--decode-batches B,B..]\n"
     "         [--decode-prompt P] [--decode-steps S] [--cache JSON] [--gemm-size S]\n"
-    "         [--copy-mib M] [--no-attention] [--json FILE] [--tokens-out FILE] [--seed N]\n";
+    "         [--copy-mib M] [--no-attention | --attention-only] [--json FILE]\n"
+    "         [--tokens-out FILE] [--seed N]\n";
 
 static int bad_usage(const char *fmt, const char *arg) {
   fprintf(stderr, "bench: error: ");
@@ -119,8 +123,8 @@ static int parse_opts(int argc, char **argv, Opts *o) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     long x;
     BenchErr err;
-    if (!strcmp(a, "--no-attention")) {
-      o->attention = 0;
+    if (!strcmp(a, "--no-attention") || !strcmp(a, "--attention-only")) {
+      o->attention = a[2] == 'a' ? 2 : 0;
       continue;
     }
     if (a[0] != '-' || a[1] != '-') return bad_usage("unexpected argument '%s'", a);
@@ -517,7 +521,7 @@ static json_t *decode_rows(const Engine *e, const Model *m, const RopeTable *rop
   return rows;
 }
 
-// ---- attention kernels (CUDA) ----
+// ---- attention kernels ----
 
 #ifdef BENCH_CUDA
 typedef struct {
@@ -537,10 +541,53 @@ static void run_attention(void *p) {
 }
 #endif
 
+// The CPU backend's fp32 attention on the model's heads over --window causal tokens of random
+// q, k, v: one row per vector width the CPU runs (16 lanes with AVX-512, 8), the best of --reps
+// (at least 2) after a warm-up.
+static void attention_rows_cpu(const ModelConfig *c, const Opts *o, json_t *rows) {
+  long T = o->window;
+  int H = c->n_heads, K = c->n_kv_heads, D = c->head_dim, reps = o->reps < 2 ? 2 : o->reps;
+  size_t nq = (size_t)T * H * D, nkv = (size_t)T * K * D;
+  Rng r;
+  rng_seed(&r, 21);
+  float *q = rm_tensor(&r, nq, 0.0, 1.0), *k = rm_tensor(&r, nkv, 0.0, 1.0);
+  float *v = rm_tensor(&r, nkv, 0.0, 1.0), *out = xmalloc(nq * sizeof(float));
+  double flops = 4.0 * (T * (T + 1.0) / 2.0) * H * D;
+  float scale = (float)(1.0 / sqrt((double)D));
+  const int widths[2] = {16, 8};
+  for (int wi = 0; wi < 2; wi++) {
+    if (cpu_attention_lanes(widths[wi]) != widths[wi]) continue;  // 16 lanes need AVX-512
+    double best = 0;
+    for (int i = 0; i <= reps; i++) {  // i = 0: warm-up
+      double t0 = mono_time();
+      backend_cpu()->attention(out, q, k, v, T, T, 0, H, K, D, scale, 0, 0);
+      double t = mono_time() - t0;
+      if (i > 0 && (best == 0 || t < best)) best = t;
+    }
+    char name[48];
+    snprintf(name, sizeof name, "cpu fp32, %d lanes", widths[wi]);
+    json_t *row = json_object();
+    json_object_set_new(row, "kernel", json_string(name));
+    json_object_set_new(row, "T", json_integer(T));
+    json_object_set_new(row, "H", json_integer(H));
+    json_object_set_new(row, "K", json_integer(K));
+    json_object_set_new(row, "D", json_integer(D));
+    json_object_set_new(row, "ms", json_real(best * 1e3));
+    json_object_set_new(row, "tflops", json_real(flops / best / 1e12));
+    printf("attention %s, T %ld: %.1f ms, %.1f GFLOP/s\n", name, T, best * 1e3, flops / best / 1e9);
+    json_array_append_new(rows, row);
+  }
+  cpu_attention_lanes(0);
+  free(q), free(k), free(v), free(out);
+}
+
 static json_t *attention_rows(const Engine *e, const ModelConfig *c, const Opts *o) {
   json_t *rows = json_array();
+  if (!is_cuda(e)) {
+    attention_rows_cpu(c, o, rows);
+    return rows;
+  }
 #ifdef BENCH_CUDA
-  if (!is_cuda(e)) return rows;
   long T = o->window;
   int H = c->n_heads, K = c->n_kv_heads, D = c->head_dim;
   size_t nq = (size_t)T * H * D, nkv = (size_t)T * K * D;
@@ -578,8 +625,6 @@ static json_t *attention_rows(const Engine *e, const ModelConfig *c, const Opts 
     }
   }
   cuda_free(a.out), cuda_free(a.q), cuda_free(a.k), cuda_free(a.v);
-#else
-  (void)e, (void)c, (void)o;
 #endif
   return rows;
 }
@@ -701,15 +746,19 @@ int main(int argc, char **argv) {
   printf("ceilings: GEMM %d^3 %.2f TFLOP/s, copy %.0f GB/s\n", o.gemm_size, peak_tflops, gbps);
   json_object_set_new(out, "ceilings", ceil);
   rc = dump(out, o.json_path);
-  json_object_set_new(out, "window", window_rows(&e, &m, &rope, tok, &o, peak_tflops));
-  rc |= dump(out, o.json_path);
+  if (o.attention != 2) {
+    json_object_set_new(out, "window", window_rows(&e, &m, &rope, tok, &o, peak_tflops));
+    rc |= dump(out, o.json_path);
+  }
   if (o.attention) {
     json_object_set_new(out, "attention", attention_rows(&e, &m.config, &o));
     rc |= dump(out, o.json_path);
   }
-  json_object_set_new(out, "decode", decode_rows(&e, &m, &rope, tok, &o, gbps));
-  rc |= dump(out, o.json_path);
-  if (o.long_T > 0) {  // last: the longest step
+  if (o.attention != 2) {
+    json_object_set_new(out, "decode", decode_rows(&e, &m, &rope, tok, &o, gbps));
+    rc |= dump(out, o.json_path);
+  }
+  if (o.long_T > 0 && o.attention != 2) {  // last: the longest step
     json_object_set_new(out, "long", long_row(&e, &m, &rope, tok, &o, peak_tflops));
     rc |= dump(out, o.json_path);
   }
