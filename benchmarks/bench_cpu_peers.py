@@ -145,7 +145,7 @@ def run_sdpa(a):
             dt = time.perf_counter() - t0
             if i and (best is None or dt < best):
                 best = dt
-    return {"seconds": best, "gflops": 4.0 * a.T * (a.T + 1) / 2 * H * D / best / 1e9}
+    return {"T": a.T, "seconds": best, "gflops": 4.0 * a.T * (a.T + 1) / 2 * H * D / best / 1e9}
 
 
 # ---- llama.cpp ----

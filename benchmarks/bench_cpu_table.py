@@ -10,6 +10,7 @@ GB/s a step must move — weights once plus the held keys and values — and its
 measured copy bandwidth). The ceilings (sgemm GFLOP/s, copy GB/s) come from bench_gpu --device cpu.
 
 Usage: benchmarks/bench_cpu_table.py [--quick] [--reps N] [--threads N] [--windows 512,2048,..]
+           [--parts window,decode,attention]
            [--decode-prompt P] [--decode-steps S] [--out FILE] [--venv DIR] [--work DIR]
 Only the standard library here; the peers run in --venv's python (benchmarks/bench_cpu_setup.sh
 installs them; a peer that is missing or fails gets its reason in the table).
@@ -38,6 +39,8 @@ def parse_args(argv):
     p.add_argument("--reps", type=int, default=None)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--windows", default=None, help="comma-separated window lengths")
+    p.add_argument("--parts", default="window,decode,attention",
+                   help="which rows: a comma-separated subset of window,decode,attention")
     p.add_argument("--decode-prompt", type=int, default=256)
     p.add_argument("--decode-steps", type=int, default=256)
     p.add_argument("--out", default=os.path.join(ROOT, "reports/perf/CPU.md"))
@@ -52,6 +55,9 @@ def parse_args(argv):
         a.windows = [int(x) for x in w.split(",") if x.strip()]
     except ValueError:
         p.error(f"--windows '{w}': a list like 512,2048")
+    a.parts = [x.strip() for x in a.parts.split(",") if x.strip()]
+    if not a.parts or any(x not in ("window", "decode", "attention") for x in a.parts):
+        p.error(f"--parts '{','.join(a.parts)}': a subset of window,decode,attention")
     if a.reps < 1 or a.threads < 1 or not a.windows or min(a.windows) < 2 or a.decode_prompt < 2 or a.decode_steps < 1:
         p.error("--reps, --threads and --decode-steps need ≥ 1, windows and --decode-prompt ≥ 2")
     return a
@@ -154,12 +160,14 @@ class Bench:
         model = self.gguf if name == "llama" else self.model
         if model is None:
             return {"error": "no GGUF (gguf did not install or the conversion failed)"}
-        n = T if kind == "window" else a.decode_prompt + a.decode_steps
+        n = a.decode_prompt + a.decode_steps if kind == "decode" else T
         cmd = [self.py, os.path.join(ROOT, "benchmarks/bench_cpu_peers.py"), name, "--model", model,
                "--tokens", self.tokens, "--kind", kind, "--T", str(n), "--prompt", str(a.decode_prompt),
                "--threads", str(a.threads)]
         rc, out, err, rss = measured(cmd, peer_env(a))
         r = last_json(out) or {"error": f"exit {rc}: {err.strip()[-200:]}"}
+        if "error" not in r and r.get("T", n) != n:
+            r = {"error": f"measured {r.get('T')} tokens, not {n}"}
         r["rss"] = rss
         return r
 
@@ -233,6 +241,7 @@ def main(argv):
     programs = ["bench", "transformers", "llama.cpp"]
     cases = [("window", T) for T in a.windows] + [("decode", a.decode_prompt + a.decode_steps)] + \
         [("attention", T) for T in a.windows]
+    cases = [c for c in cases if c[0] in a.parts]
     results = {(k, T, p): [] for k, T in cases for p in programs}
     for rep in range(a.reps):
         for k, T in cases:

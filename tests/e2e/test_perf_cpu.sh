@@ -28,6 +28,12 @@ for T in 64 128; do
     grep -qF "| attention alone, $T causal tokens | transformers | — | | | | | | $TMP/no-venv missing" "$TMP/CPU.md"
 done
 expect_true "no attention row for llama.cpp" test "$(grep -c '^| attention alone.*llama.cpp' "$TMP/CPU.md")" -eq 0
+run python3 benchmarks/bench_cpu_table.py --tiny --windows 64 --parts attention --threads 1 \
+  --venv "$TMP/no-venv" --work "$TMP/work" --out "$TMP/ATT.md"
+expect_true "--parts attention: exit 0 (${ERR: -300})" test "$RC" -eq 0
+expect_true "--parts attention: only the attention rows" \
+  test "$(grep -c '^| attention alone' "$TMP/ATT.md"):$(grep -c '^| \(window\|decode\)' "$TMP/ATT.md")" = 2:0
+expect_err "bench_cpu_table: bad parts" "--parts 'x'" python3 benchmarks/bench_cpu_table.py --parts x
 expect_err "bench_cpu_table: bad windows" "--windows 'x'" python3 benchmarks/bench_cpu_table.py --windows x
 expect_err "bench_load: unknown option" "unknown option '--bogus'" benchmarks/bench_load.sh --bogus
 finish
