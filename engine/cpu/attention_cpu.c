@@ -13,6 +13,12 @@
 #include "cpu_vec.h"
 #include "util.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#else  // built without OpenMP: one thread
+static int omp_get_max_threads(void) { return 1; }
+#endif
+
 enum {
   ATT_BQ = 256,  // queries per block (a multiple of 8): each key tile read once per 256 queries
   ATT_BK = 64    // keys per tile (a multiple of 32)
@@ -108,7 +114,11 @@ static void attention_f32(float *out, const float *q, const float *k, const floa
   att_tiles_fill(&kv, k, v, Tk, att_first_key(q0, window), q0 + Tq - 1, K, D);
   int lanes = att_lanes_now();
   (void)lanes;  // one width only where the compiler has no AVX-512 target
-  long nqb = (Tq + ATT_BQ - 1) / ATT_BQ;
+  // Blocks of bq ≤ ATT_BQ queries: as tall as keeps every thread busy (a row's result does not
+  // depend on its block: tiles are aligned to key 0), so short windows on many cores still split.
+  long bq = ATT_BQ;
+  while (bq > 64 && (long)H * ((Tq + bq - 1) / bq) < 4L * omp_get_max_threads()) bq /= 2;
+  long nqb = (Tq + bq - 1) / bq;
   double work = (double)Tq * (double)(q0 + Tq) * H * D;  // multiply-adds, at most
 #pragma omp parallel if (work > 1048576.0)  // a single-token block stays on one thread
   {
@@ -120,8 +130,8 @@ static void attention_f32(float *out, const float *q, const float *k, const floa
     for (long b = 0; b < (long)H * nqb; b++) {
       int h = (int)(b % H);
       long qb = nqb - 1 - b / H;  // longest (latest) blocks first
-      long i0 = qb * ATT_BQ;
-      int nq = (int)(Tq - i0 < ATT_BQ ? Tq - i0 : ATT_BQ);
+      long i0 = qb * bq;
+      int nq = (int)(Tq - i0 < bq ? Tq - i0 : bq);
 #ifdef CPU_AVX512
       if (lanes == 16) {
         att_block_v16(out, q, &kv, i0, nq, q0, h, H, K, scale, window, &w);

@@ -445,6 +445,7 @@ TEST(attention_vector_widths_agree_bit_for_bit) {
     float *q = rand_f(&r, nq, 2.0), *k = rand_f(&r, nk, 2.0), *v = rand_f(&r, nk, 1.0);
     float *o16 = xmalloc(sizeof(float) * nq), *o8 = xmalloc(sizeof(float) * nq);
     float *o64 = xmalloc(sizeof(float) * nq);
+    be->set_threads(16);  // 16 threads: query blocks of 64, whatever this machine's cores
     if (wide) {
       cpu_attention_lanes(16);
       be->attention(o16, q, k, v, Tq, Tk, q0, H, K, D, 0.125f, window, 0);
@@ -457,6 +458,13 @@ TEST(attention_vector_widths_agree_bit_for_bit) {
       for (size_t i = 0; i < nq; i++) diff += memcmp(&o16[i], &o8[i], sizeof(float)) != 0;
       if (diff) TEST_FAIL_AT("shape %d: %zu of %zu outputs differ between 16 and 8 lanes", si, diff, nq);
     }
+    // one thread takes the tallest query blocks (256): the same bits
+    be->set_threads(1);
+    be->attention(o64, q, k, v, Tq, Tk, q0, H, K, D, 0.125f, window, 0);
+    be->set_threads(0);
+    size_t moved = 0;
+    for (size_t i = 0; i < nq; i++) moved += memcmp(&o64[i], wide ? &o16[i] : &o8[i], sizeof(float)) != 0;
+    if (moved) TEST_FAIL_AT("shape %d: %zu outputs change with the thread count", si, moved);
     be->attention(o64, q, k, v, Tq, Tk, q0, H, K, D, 0.125f, window, 1);
     EXPECT_ARRAY_NEAR(o8, o64, nq, 1e-4, 1e-5);
     free(q); free(k); free(v); free(o16); free(o8); free(o64);
